@@ -1,0 +1,40 @@
+"""Backend registry. A backend is a module ``parity/adapters/<name>.py`` defining ``ADAPTER``."""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from functools import cache
+
+from parity.adapters.base import Adapter
+
+_NOT_BACKENDS = frozenset({"base"})
+
+
+def names() -> list[str]:
+    """Every backend parity ships, installed or not (no framework is imported)."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name not in _NOT_BACKENDS)
+
+
+@cache
+def get(name: str) -> Adapter:
+    """The adapter called ``name``; ``ValueError`` for an unknown name."""
+    if name not in names():
+        raise ValueError(f"backend must be one of {', '.join(names())}, got {name!r}")
+    return importlib.import_module(f"parity.adapters.{name}").ADAPTER
+
+
+def installed() -> list[str]:
+    """Backends whose framework can be imported here."""
+    return [name for name in names() if get(name).available() is None]
+
+
+def parse(text: str | None) -> list[str]:
+    """``"numpy,torch"`` -> ["numpy", "torch"] (validated); None -> every installed backend."""
+    if text is None:
+        return installed()
+    chosen = [part.strip() for part in text.split(",") if part.strip()]
+    if not chosen:
+        raise ValueError(f"backends must name at least one of {', '.join(names())}, got {text!r}")
+    for name in chosen:
+        get(name)
+    return list(dict.fromkeys(chosen))

@@ -1,0 +1,37 @@
+"""The backend interface: one small module per framework under ``parity/adapters/``.
+
+An adapter module defines ``ADAPTER``, an object satisfying :class:`Adapter`. It must not import its
+framework at module import time: ``available()`` answers from package metadata, and the framework is
+imported on the first ``run``. Combinations a framework cannot compute are declared by ``supports``
+(the reason becomes a skip), never discovered as an exception.
+"""
+from __future__ import annotations
+
+import importlib.util
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from parity.spec import ConvSpec
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    name: str
+
+    def available(self) -> str | None:
+        """None if the framework can be imported here, else why not (with the install hint)."""
+
+    def supports(self, spec: ConvSpec) -> str | None:
+        """None if this backend can compute ``spec``, else the reason it cannot."""
+
+    def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """Compute the case in its dtype from canonical ``x`` (N, C, *S) and ``w`` (O, C/g, *k);
+        return the output in canonical (N, O, *out) layout as a numpy array of the case's dtype."""
+
+
+def missing_module(module: str, extra: str) -> str | None:
+    """The standard 'framework not installed' reason, or None if ``module`` is importable."""
+    if importlib.util.find_spec(module) is None:
+        return f"{module} is not installed (pip install 'parity-conv[{extra}]')"
+    return None

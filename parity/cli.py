@@ -1,0 +1,96 @@
+"""The ``parity`` command line: ``parity list`` and ``parity run``.
+
+Exit codes: 0 every comparison passed (skips allowed), 1 a parity failure or backend error,
+2 a usage or input error. ``parity list`` imports no framework.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Iterable, Sequence, TextIO
+
+from parity.registry import TIERS, Case, collect, select
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="parity", description="Cross-framework convolution parity harness.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    listing = commands.add_parser("list", help="list the case ids of a tier (imports no framework)")
+    running = commands.add_parser("run", help="run cases on backends and print the per-pair table")
+    for sub in (listing, running):
+        sub.add_argument("--tier", default="default", choices=TIERS, help="case tier (default: %(default)s)")
+        sub.add_argument("-k", dest="keyword", metavar="EXPR",
+                         help="only cases whose id matches EXPR: substrings with and/or/not, like pytest -k")
+    running.add_argument("--backends", metavar="A,B", help="comma-separated backends (default: every installed)")
+    running.add_argument("--json", type=Path, metavar="PATH", help="write every result to this JSON file")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        cases = select(collect(args.tier), args.keyword)
+        if not cases:
+            raise ValueError(f"-k {args.keyword!r} must match at least one case of tier {args.tier!r}, got none")
+        if args.command == "list":
+            _print_lines(case.id for case in cases)
+            return 0
+        return _run(cases, args)
+    except ValueError as error:
+        print(f"parity: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _run(cases: list[Case], args: argparse.Namespace) -> int:
+    from parity import adapters, report, runner
+
+    backends = adapters.parse(args.backends)
+    if not backends:
+        raise ValueError("backends must include at least one installed backend, got none installed")
+    started = time.perf_counter()
+    results = list(runner.run(cases, backends, progress=_progress_bar(len(cases), sys.stderr)))
+    elapsed = time.perf_counter() - started
+    _clear_progress(sys.stderr)
+    print(report.format_table(report.summarize(results)))
+    failures = [r for r in results if r.status in ("fail", "error")]
+    for result in failures[:20]:
+        print(f"{result.status.upper()} {result.case} {result.backend} vs {result.against}: {result.reason}")
+    if len(failures) > 20:
+        print(f"... and {len(failures) - 20} more (see --json)")
+    print(f"{len(cases)} cases x {len(backends)} backends, {len(results)} comparisons in {elapsed:.1f} s")
+    if args.json:
+        report.write_json(args.json, results, {"tier": args.tier, "backends": backends, "keyword": args.keyword})
+    return 1 if failures else 0
+
+
+def _print_lines(lines: Iterable[str]) -> None:
+    try:
+        print("\n".join(lines))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `parity list | head`: the reader left, which is not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _progress_bar(total: int, stream: TextIO):
+    if not stream.isatty():
+        return None
+
+    def show(index: int, case: Case) -> None:
+        done = int(30 * index / total)
+        stream.write(f"\r[{'#' * done}{'.' * (30 - done)}] {index}/{total} {case.id[:60]:<60}")
+        stream.flush()
+
+    return show
+
+
+def _clear_progress(stream: TextIO) -> None:
+    if stream.isatty():
+        stream.write("\r" + " " * 110 + "\r")
+        stream.flush()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

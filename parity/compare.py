@@ -1,0 +1,144 @@
+"""The comparator: ULP distance, and error as a fraction of the floating-point error bound.
+
+For a dot product of n terms computed in a format with unit roundoff u, in any summation order,
+|fl(s) - s| <= gamma_n * sum|x_i w_i| with gamma_n = n u / (1 - n u). Per output element that sum is
+the reference's ``scale`` (|x| conv |w|). Half an ULP is added for the final rounding into the output
+format. ``bound_ratio`` = |error| / bound; a result passes when it is <= 1. There are no hand-picked
+atol/rtol: the bound follows from the dtype and the accumulation length alone.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+import numpy as np
+
+from parity.dtypes import canonical_name, ulp, uint_view, unit_roundoff
+from parity.reference import Reference
+
+Status = Literal["pass", "fail"]
+Kind = Literal["ok", "bound", "nonfinite", "shape", "dtype"]
+# Values this far beyond the bound are reported as absurd (garbage such as an old TF's -5.3e37).
+ABSURD_RATIO: Final = 1e6
+_ULP_INFINITE: Final = np.iinfo(np.uint64).max
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Outcome of comparing one output with the reference or with another backend's output."""
+
+    status: Status
+    kind: Kind
+    max_abs: float
+    max_rel: float
+    max_ulp: int
+    bound_ratio: float
+    worst_index: tuple[int, ...] | None
+    reason: str
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "pass"
+
+
+def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Elementwise distance in ULPs of the arrays' (common) float dtype, as uint64.
+
+    Floats are reinterpreted as sign-magnitude integers and mapped onto a monotonic integer line, so
+    the count is right across zero and signs (+0 and -0 are 0 apart). Two NaNs are 0 apart; a NaN and a
+    number are 2**64 - 1 apart.
+    """
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype != b.dtype:
+        raise ValueError(f"ulp_distance must get arrays of one dtype, got {a.dtype} and {b.dtype}")
+    canonical_name(a.dtype)
+    oa, ob = _ordered(a), _ordered(b)
+    distance = np.where(oa >= ob, oa - ob, ob - oa)  # modular uint64 subtraction of the smaller
+    nan_a, nan_b = np.isnan(a.astype(np.float64)), np.isnan(b.astype(np.float64))
+    return np.where(nan_a | nan_b, np.where(nan_a & nan_b, 0, _ULP_INFINITE), distance).astype(np.uint64)
+
+
+def _ordered(a: np.ndarray) -> np.ndarray:
+    """Map float bits to uint64 so that float order is integer order (negatives below 2**63)."""
+    bits = uint_view(np.ascontiguousarray(a)).astype(np.uint64)
+    sign = np.uint64(1) << np.uint64(a.dtype.itemsize * 8 - 1)
+    offset = np.uint64(1 << 63)
+    magnitude = bits & (sign - np.uint64(1))
+    return np.where(bits & sign, offset - magnitude, offset + magnitude)
+
+
+def error_bound(ref: Reference, dtype: str) -> np.ndarray:
+    """gamma_n * (|x| conv |w|) + half an ULP of the rounded result, per element."""
+    n, u = ref.accumulation_length, unit_roundoff(dtype)
+    gamma = n * u / (1 - n * u) if n * u < 1 else np.inf
+    return gamma * ref.scale + 0.5 * ulp(ref.value, dtype)
+
+
+def compare(actual: np.ndarray, ref: Reference, dtype: str, *, expected: np.ndarray | None = None,
+            computations: int = 1) -> Comparison:
+    """Compare ``actual`` with the exact reference (or with ``expected``, another backend's output).
+
+    ``computations`` is how many independently rounded results the difference contains: 1 against the
+    reference, 2 between two backends (each may sit a full bound away, on opposite sides).
+    """
+    dtype = canonical_name(dtype)
+    target = ref.value if expected is None else expected
+    problem = _structural_problem(np.asarray(actual), np.asarray(target), dtype, expected is None)
+    if problem:
+        return Comparison("fail", problem[0], np.nan, np.nan, int(_ULP_INFINITE), np.inf, None, problem[1])
+    actual64, target64 = np.asarray(actual, np.float64), np.asarray(target, np.float64)
+    nonfinite = _nonfinite_problem(actual64, target64)
+    finite = np.isfinite(actual64) & np.isfinite(target64)
+    diff = np.where(finite, actual64 - target64, 0.0)
+    if expected is None and ref.low is not None:
+        diff = np.where(finite, diff - ref.low, 0.0)
+    err = np.abs(diff)
+    ratio = err / (computations * error_bound(ref, dtype))
+    rel = np.divide(err, np.abs(target64), out=np.where(err > 0, np.inf, 0.0), where=target64 != 0)
+    ulps = ulp_distance(np.asarray(actual), np.asarray(target).astype(np.asarray(actual).dtype))
+    worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(ratio)), ratio.shape)) if ratio.size else None
+    summary = dict(max_abs=float(err.max(initial=0.0)), max_rel=float(rel.max(initial=0.0)),
+                   max_ulp=int(np.where(finite, ulps, 0).max(initial=0)),
+                   bound_ratio=float(ratio.max(initial=0.0)), worst_index=worst)
+    if nonfinite:
+        return Comparison("fail", "nonfinite", **summary, reason=nonfinite)
+    if summary["bound_ratio"] > 1:
+        return Comparison("fail", "bound", **summary, reason=_bound_reason(summary, actual64, target64))
+    return Comparison("pass", "ok", **summary, reason="")
+
+
+def _structural_problem(actual: np.ndarray, target: np.ndarray, dtype: str,
+                        against_reference: bool) -> tuple[Kind, str] | None:
+    if actual.shape != target.shape:
+        return "shape", f"shape mismatch: got {actual.shape}, expected {target.shape}"
+    sides = [("got", actual)] + ([] if against_reference else [("other side has", target)])
+    for label, array in sides:
+        if _dtype_name(array.dtype) != dtype:
+            return "dtype", f"dtype mismatch: {label} {array.dtype}, expected {dtype}"
+    return None
+
+
+def _dtype_name(dtype: np.dtype) -> str | None:
+    try:
+        return canonical_name(dtype)
+    except ValueError:
+        return None
+
+
+def _nonfinite_problem(actual: np.ndarray, target: np.ndarray) -> str:
+    """Name NaN/Inf positions that differ between the two sides ('' when they agree)."""
+    for label, test in (("NaN", np.isnan), ("Inf", np.isinf)):
+        got, want = test(actual), test(target)
+        wrong = got != want
+        if wrong.any():
+            first = tuple(int(i) for i in np.argwhere(wrong)[0])
+            where = "output" if got[first] else "expected"
+            return f"{label} in {where} only: {int(wrong.sum())} element(s), first at {first}"
+    return ""
+
+
+def _bound_reason(summary: dict, actual: np.ndarray, target: np.ndarray) -> str:
+    index = summary["worst_index"]
+    absurd = " (absurd value)" if summary["bound_ratio"] > ABSURD_RATIO else ""
+    return (f"error {summary['bound_ratio']:.3g}x the bound{absurd}: at {index} got {actual[index]:.9g}, "
+            f"expected {target[index]:.9g} ({summary['max_ulp']} ULP max)")

@@ -1,0 +1,54 @@
+"""Summaries of results: the per-pair table (CLI and pytest print the same one) and the JSON report."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from parity.runner import Result
+
+STATUSES = ("pass", "fail", "skip", "error")
+
+
+@dataclass
+class PairSummary:
+    backend: str
+    against: str
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
+    max_abs: float = 0.0
+    max_ulp: int = 0
+    bound_ratio: float = 0.0
+    worst_case: str = ""
+
+    def add(self, result: Result) -> None:
+        self.counts[result.status] += 1
+        if result.bound_ratio is None:
+            return
+        self.max_abs = max(self.max_abs, result.max_abs)
+        self.max_ulp = max(self.max_ulp, result.max_ulp)
+        if result.bound_ratio >= self.bound_ratio:
+            self.bound_ratio, self.worst_case = result.bound_ratio, result.case
+
+
+def summarize(results: Iterable[Result]) -> list[PairSummary]:
+    """One row per (backend, against) pair, reference rows first."""
+    rows: dict[tuple[str, str], PairSummary] = {}
+    for result in results:
+        key = (result.backend, result.against)
+        rows.setdefault(key, PairSummary(*key)).add(result)
+    return sorted(rows.values(), key=lambda r: (r.against != "reference", r.backend, r.against))
+
+
+def format_table(rows: list[PairSummary]) -> str:
+    header = ["backend", "against", *STATUSES, "max_abs", "max_ulp", "bound_ratio", "worst case"]
+    body = [[r.backend, r.against, *(str(r.counts[s]) for s in STATUSES), f"{r.max_abs:.3g}",
+             str(r.max_ulp), f"{r.bound_ratio:.3g}", r.worst_case] for r in rows]
+    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in [header, *body]]
+    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
+
+
+def write_json(path: Path, results: list[Result], meta: dict[str, Any]) -> None:
+    payload = {**meta, "results": [r.as_dict() for r in results]}
+    Path(path).write_text(json.dumps(payload, indent=1) + "\n")

@@ -1,0 +1,148 @@
+"""Running cases: inputs and reference once per case, each backend once, then every comparison.
+
+Nothing a backend does (raise, return garbage, return the wrong type) escapes as an exception: it
+becomes that result's ``error`` or ``fail`` with the reason, and every other result is kept.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from functools import cached_property
+from itertools import combinations
+from typing import Any, Callable, Iterable, Iterator, Literal
+
+import numpy as np
+
+from parity import adapters
+from parity.compare import Comparison, compare
+from parity.inputs import generate
+from parity.reference import Reference, reference
+from parity.registry import Case
+
+Status = Literal["pass", "fail", "skip", "error"]
+REFERENCE = "reference"
+
+
+@dataclass(frozen=True)
+class Result:
+    """One comparison: ``backend`` against the reference or against another backend."""
+
+    case: str
+    spec: dict[str, Any]
+    backend: str
+    against: str
+    status: Status
+    reason: str = ""
+    max_abs: float | None = None
+    max_rel: float | None = None
+    max_ulp: int | None = None
+    bound_ratio: float | None = None
+    worst_index: tuple[int, ...] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: non-finite figures become strings ("inf", "nan")."""
+        return {key: _jsonable(value) for key, value in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Result":
+        figures = {k: float(data[k]) if data.get(k) is not None else None for k in ("max_abs", "max_rel", "bound_ratio")}
+        index = data.get("worst_index")
+        return cls(**{**data, **figures, "worst_index": tuple(index) if index is not None else None})
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return list(value) if isinstance(value, tuple) else value
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a backend produced for a case: an output, or the reason there is none."""
+
+    output: np.ndarray | None
+    status: Status
+    reason: str = ""
+
+
+class CaseRun:
+    """Lazily computed inputs, reference and backend outputs of one case."""
+
+    def __init__(self, case: Case) -> None:
+        self.case = case
+        self._outcomes: dict[str, Outcome] = {}
+
+    @cached_property
+    def inputs(self) -> tuple[np.ndarray, np.ndarray]:
+        return generate(self.case.spec)
+
+    @cached_property
+    def reference(self) -> Reference:
+        return reference(self.case.spec, *self.inputs)
+
+    def outcome(self, backend: str) -> Outcome:
+        if backend not in self._outcomes:
+            self._outcomes[backend] = _execute(backend, self.case, self.inputs)
+        return self._outcomes[backend]
+
+    def against_reference(self, backend: str) -> Result:
+        outcome = self.outcome(backend)
+        if outcome.output is None:
+            return self._result(backend, REFERENCE, outcome.status, outcome.reason)
+        comparison = compare(outcome.output, self.reference, self.case.spec.dtype)
+        return self._from_comparison(backend, REFERENCE, comparison)
+
+    def between(self, first: str, second: str) -> Result:
+        outcomes = [(name, self.outcome(name)) for name in (first, second)]
+        for name, outcome in outcomes:
+            if outcome.output is None:
+                return self._result(first, second, "skip", f"{name} has no output ({outcome.status}: {outcome.reason})")
+        comparison = compare(outcomes[0][1].output, self.reference, self.case.spec.dtype,
+                             expected=outcomes[1][1].output, computations=2)
+        return self._from_comparison(first, second, comparison)
+
+    def _result(self, backend: str, against: str, status: Status, reason: str) -> Result:
+        return Result(self.case.id, self.case.spec.as_dict(), backend, against, status, reason)
+
+    def _from_comparison(self, backend: str, against: str, c: Comparison) -> Result:
+        return Result(self.case.id, self.case.spec.as_dict(), backend, against, c.status, c.reason,
+                      c.max_abs, c.max_rel, c.max_ulp, c.bound_ratio, c.worst_index)
+
+
+def _execute(backend: str, case: Case, inputs: tuple[np.ndarray, np.ndarray]) -> Outcome:
+    adapter = adapters.get(backend)
+    reason = adapter.available() or adapter.supports(case.spec)
+    if reason:
+        return Outcome(None, "skip", reason)
+    try:
+        output = adapter.run(case.spec, *(a.copy() for a in inputs))
+    except Exception as error:  # a backend failing is a result, not a crash
+        return Outcome(None, "error", _one_line(error))
+    if not isinstance(output, np.ndarray):
+        return Outcome(None, "error", f"run() must return a numpy array, got {type(output).__name__}")
+    return Outcome(output, "pass")
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}"[:500]
+
+
+def pairs(backends: list[str]) -> list[tuple[str, str]]:
+    return list(combinations(backends, 2))
+
+
+def run_case(case: Case, backends: list[str]) -> list[Result]:
+    """Each backend against the reference, then every backend pair, for one case."""
+    run = CaseRun(case)
+    results = [run.against_reference(b) for b in backends]
+    return results + [run.between(a, b) for a, b in pairs(backends)]
+
+
+def run(cases: Iterable[Case], backends: list[str],
+        progress: Callable[[int, Case], None] | None = None) -> Iterator[Result]:
+    """Results for every case; ``progress(i, case)`` is called before each case."""
+    for i, case in enumerate(cases):
+        if progress:
+            progress(i, case)
+        yield from run_case(case, backends)

@@ -10,13 +10,23 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Iterable, Sequence, TextIO
+from typing import Iterable, NoReturn, Sequence, TextIO
 
 from parity.registry import TIERS, Case, collect, select
 
 
+class _Parser(argparse.ArgumentParser):
+    """Argument errors in the same one-line form as every other input error (exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"parity: error: {message}\n")
+
+
+_GROUPABLE = ("dtype", "distribution", "layout", "groups", "padding")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="parity", description="Cross-framework convolution parity harness.")
+    parser = _Parser(prog="parity", description="Cross-framework convolution parity harness.")
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="list the case ids of a tier (imports no framework)")
     running = commands.add_parser("run", help="run cases on backends and print the per-pair table")
@@ -26,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
                          help="only cases whose id matches EXPR: substrings with and/or/not, like pytest -k")
     running.add_argument("--backends", metavar="A,B", help="comma-separated backends (default: every installed)")
     running.add_argument("--json", type=Path, metavar="PATH", help="write every result to this JSON file")
+    running.add_argument("--by", choices=_GROUPABLE, help="also split the table by this spec field")
     return parser
 
 
@@ -54,7 +65,7 @@ def _run(cases: list[Case], args: argparse.Namespace) -> int:
     results = list(runner.run(cases, backends, progress=_progress_bar(len(cases), sys.stderr)))
     elapsed = time.perf_counter() - started
     _clear_progress(sys.stderr)
-    print(report.format_table(report.summarize(results)))
+    print(report.format_table(report.summarize(results, args.by), args.by))
     failures = [r for r in results if r.status in ("fail", "error")]
     for result in failures[:20]:
         print(f"{result.status.upper()} {result.case} {result.backend} vs {result.against}: {result.reason}")

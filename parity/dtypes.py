@@ -24,7 +24,13 @@ _UINT: Final[dict[int, type]] = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 def canonical_name(dtype: object) -> str:
     """Map ``"f32"``, ``np.float32``, ``torch``-style names, ... to one of :data:`DTYPES`' keys."""
-    name = str(getattr(dtype, "name", dtype)).removeprefix("torch.").removeprefix("tf.")
+    named = dtype
+    if isinstance(dtype, type):  # scalar types (np.float32, ml_dtypes.bfloat16) have no usable .name
+        try:
+            named = np.dtype(dtype)
+        except TypeError:
+            pass
+    name = str(getattr(named, "name", named)).removeprefix("torch.").removeprefix("tf.")
     name = _ALIASES.get(name, name)
     if name not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
@@ -59,8 +65,9 @@ def ulp(values: np.ndarray, dtype: object) -> np.ndarray:
     ulp(v) = 2**(max(e, emin) - (p - 1)) with e = floor(log2|v|); at zero it is the smallest subnormal.
     """
     info = _finfo(np_dtype(dtype))
-    _, exponent = np.frexp(np.abs(np.asarray(values, dtype=np.float64)))
-    e = np.maximum(exponent.astype(np.int64) - 1, int(info.minexp))
+    mantissa, exponent = np.frexp(np.abs(np.asarray(values, dtype=np.float64)))
+    # frexp(0) is (0, 0); send zeros to minexp so that ulp(0) is the smallest subnormal.
+    e = np.maximum(np.where(mantissa == 0, int(info.minexp), exponent.astype(np.int64) - 1), int(info.minexp))
     return np.ldexp(1.0, e - int(info.nmant))
 
 

@@ -65,7 +65,7 @@ def conv(x: np.ndarray, w: np.ndarray, strides: Sequence[int], pads: Pads, dilat
     value = np.empty((batch, out_channels, *out))
     low = np.empty_like(value) if exact else None
     for index in _chunks(view.shape, x.itemsize):
-        rows = im2col(view[index], groups)
+        rows = im2col(view[index[0], :, index[1]], groups)  # index slices (batch, first output axis)
         hi, lo = _contract_exact(rows, weights) if exact else (rows @ weights.transpose(0, 2, 1), None)
         target = (index[0], slice(None), index[1])
         value[target] = rows_to_output(hi, value[target].shape)

@@ -46,9 +46,12 @@ def _padding(value: PaddingLike, rank: int) -> str | Pads:
                 raise ValueError(f"padding='CAUSAL' must be used with rank 1, got rank {rank}")
             return text
         return _padding(convert.parse_pads(value, rank), rank)
-    pairs = [value] * rank if isinstance(value, int) and not isinstance(value, bool) else list(value)
-    pairs = [(p, p) if isinstance(p, int) and not isinstance(p, bool) else tuple(p) for p in pairs]
-    if len(pairs) != rank or any(len(p) != 2 for p in pairs):
+    try:  # bools, None, floats, ... are not iterable: reject them with the ValueError below
+        pairs = [value] * rank if isinstance(value, int) and not isinstance(value, bool) else list(value)
+        pairs = [(p, p) if isinstance(p, int) and not isinstance(p, bool) else tuple(p) for p in pairs]
+    except TypeError:
+        pairs = None
+    if pairs is None or len(pairs) != rank or any(len(p) != 2 for p in pairs):
         raise ValueError(f"padding must be one of {', '.join(PADDING_MODES)}, an int, or one (lo, hi) pair "
                          f"per spatial axis ({rank}), got {value!r}")
     for lo, hi in pairs:

@@ -1,0 +1,75 @@
+"""PyTorch backend: ``F.conv1d/2d/3d`` with groups (depthwise is groups = in_channels).
+
+Padding: symmetric padding goes to ``padding=`` as ints; SAME with stride 1 uses ``padding='same'``
+natively (PyTorch puts an odd extra element at the end, like TF); every other asymmetric padding (TF SAME
+with stride > 1, SAME_LOWER, CAUSAL, explicit) is an ``F.pad`` followed by a valid conv, because PyTorch
+rejects ``padding='same'`` for strided convolutions. The channels-last layout variant hands the conv a
+tensor with channels-last strides (``torch.channels_last`` memory format for 2-D and 3-D).
+"""
+from __future__ import annotations
+
+import warnings
+from functools import cache
+from types import ModuleType
+
+import numpy as np
+
+from parity import convert
+from parity.adapters.base import missing_module
+from parity.spec import ConvSpec
+
+
+@cache
+def _torch() -> ModuleType:
+    import torch
+
+    return torch
+
+
+class TorchAdapter:
+    name = "torch"
+
+    def available(self) -> str | None:
+        return missing_module("torch", "torch")
+
+    def supports(self, spec: ConvSpec) -> str | None:
+        return None
+
+    def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+        torch = _torch()
+        functional = torch.nn.functional
+        dtype = getattr(torch, spec.dtype)
+        xt = _tensor(convert.to_channels_last(x), dtype).movedim(-1, 1) if spec.layout == "channels_last" \
+            else _tensor(x, dtype)
+        padding = native_padding(spec)
+        if padding is None:
+            xt, padding = functional.pad(xt, convert.torch_pad_arg(spec.pads)), 0
+        conv = getattr(functional, f"conv{spec.rank}d")
+        with torch.no_grad(), warnings.catch_warnings():
+            # "padding='same' with even kernel lengths ... may require a zero-padded copy": a perf note.
+            warnings.filterwarnings("ignore", message="Using padding='same'")
+            y = conv(xt, _tensor(w, dtype), stride=spec.strides, padding=padding, dilation=spec.dilations,
+                     groups=spec.groups)
+        return _numpy(y, x.dtype)
+
+
+def native_padding(spec: ConvSpec) -> str | tuple[int, ...] | None:
+    """What ``F.conv*d(padding=...)`` can take for this spec, or None when an ``F.pad`` is needed."""
+    if spec.padding in ("SAME", "VALID") and all(s == 1 for s in spec.strides):
+        return spec.padding.lower()
+    return convert.symmetric_pads(spec.pads)
+
+
+def _tensor(a: np.ndarray, dtype) -> "torch.Tensor":
+    # torch.from_numpy has no bfloat16; bfloat16 -> float32 -> bfloat16 is exact.
+    source = a.astype(np.float32) if a.dtype.name == "bfloat16" else np.ascontiguousarray(a)
+    return _torch().from_numpy(source).to(dtype)
+
+
+def _numpy(y: "torch.Tensor", dtype: np.dtype) -> np.ndarray:
+    if dtype.name == "bfloat16":
+        return y.float().contiguous().numpy().astype(dtype)
+    return y.contiguous().numpy()
+
+
+ADAPTER = TorchAdapter()

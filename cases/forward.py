@@ -13,7 +13,7 @@ DISTRIBUTIONS = ("normal", "int", "wide")
 # Per rank: input spatial size (odd where it matters), channels, batch.
 SHAPES = {1: dict(spatial=(11,), in_channels=4, batch=2),
           2: dict(spatial=(9, 8), in_channels=4, batch=2),
-          3: dict(spatial=(5, 6, 7), in_channels=2, batch=1)}
+          3: dict(spatial=(5, 6, 7), in_channels=4, batch=1)}
 # One asymmetric explicit padding per rank.
 EXPLICIT = {1: ((2, 1),), 2: ((1, 0), (0, 2)), 3: ((1, 1), (0, 1), (2, 0))}
 GROUPINGS = ("plain", "grouped", "depthwise")
@@ -42,7 +42,7 @@ def geometry() -> Iterator[ConvSpec]:
         combos = product(_paddings(rank), (1, 2), (1, 2), GROUPINGS, LAYOUTS)
         for i, (padding, stride, dilation, grouping, layout) in enumerate(combos):
             distribution, dtype = arithmetic[i // 2 % len(arithmetic)]
-            kernel = 3 if rank == 3 or i % 2 else 4
+            kernel = 3 if rank == 3 or i // 2 % 2 else 4
             yield ConvSpec(kernel=kernel, strides=stride, dilations=dilation, padding=padding, dtype=dtype,
                            layout=layout, distribution=distribution, **SHAPES[rank], **_channels(rank, grouping))
 

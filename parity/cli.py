@@ -30,11 +30,14 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="list the case ids of a tier (imports no framework)")
     running = commands.add_parser("run", help="run cases on backends and print the per-pair table")
-    for sub in (listing, running):
+    bench = commands.add_parser("bench", help="measure the reference and the harness overhead (ratios)")
+    bench.add_argument("--repeats", type=int, default=3, help="best of this many runs (default: %(default)s)")
+    for sub in (listing, running, bench):
         sub.add_argument("--tier", default="default", choices=TIERS, help="case tier (default: %(default)s)")
         sub.add_argument("-k", dest="keyword", metavar="EXPR",
                          help="only cases whose id matches EXPR: substrings with and/or/not, like pytest -k")
-    running.add_argument("--backends", metavar="A,B", help="comma-separated backends (default: every installed)")
+    for sub in (running, bench):
+        sub.add_argument("--backends", metavar="A,B", help="comma-separated backends (default: every installed)")
     running.add_argument("--json", type=Path, metavar="PATH", help="write every result to this JSON file")
     running.add_argument("--by", choices=_GROUPABLE, help="also split the table by this spec field")
     return parser
@@ -49,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "list":
             _print_lines(case.id for case in cases)
             return 0
-        return _run(cases, args)
+        return _bench(cases, args) if args.command == "bench" else _run(cases, args)
     except ValueError as error:
         print(f"parity: error: {error}", file=sys.stderr)
         return 2
@@ -75,6 +78,19 @@ def _run(cases: list[Case], args: argparse.Namespace) -> int:
     if args.json:
         report.write_json(args.json, results, {"tier": args.tier, "backends": backends, "keyword": args.keyword})
     return 1 if failures else 0
+
+
+def _bench(cases: list[Case], args: argparse.Namespace) -> int:
+    from parity import adapters, bench
+
+    backends = adapters.parse(args.backends)
+    if "torch" in adapters.installed():
+        _print_lines(["# reference vs torch float64 conv2d (k=3, SAME), best of runs", *bench.reference_vs_torch(args.repeats)])
+    else:
+        print("# reference vs torch: skipped, torch is not installed")
+    _print_lines([f"# parity run vs hand loop, tier {args.tier}, backends {','.join(backends)}",
+                  *bench.run_vs_hand_loop(cases, backends)])
+    return 0
 
 
 def _print_lines(lines: Iterable[str]) -> None:

@@ -32,37 +32,42 @@ class Reference:
 
     ``value`` is the exact result rounded to float64; ``low`` (float64 cases only) is what rounding left out,
     so ``value + low`` is exact to about 2**-70 relative. ``scale`` is |x| conv |w|, the per-element scale of
-    the floating-point error bound, and ``accumulation_length`` the n of that bound.
+    the floating-point error bound, and ``accumulation_length`` the n of that bound. ``integer_inputs``
+    says every input is an integer: then an element whose scale the dtype holds exactly is computed
+    without any rounding, in every summation order.
     """
 
     value: np.ndarray
     low: np.ndarray | None
     scale: np.ndarray
     accumulation_length: int
+    integer_inputs: bool = False
 
 
 def reference(spec: "ConvSpec", x: np.ndarray, w: np.ndarray) -> Reference:
     """The reference for ``spec`` on inputs ``x`` (N, C, *S) and ``w`` (O, C/g, *k) of the case's dtype."""
     x64, w64 = np.asarray(x, np.float64), np.asarray(w, np.float64)
-    args = (spec.strides, spec.pads, spec.dilations, spec.groups)
-    value, low = conv(x64, w64, *args, exact=spec.dtype == "float64")
-    scale, _ = conv(np.abs(x64), np.abs(w64), *args)
-    return Reference(value, low, scale, spec.accumulation_length)
+    value, low, scale = conv(x64, w64, spec.strides, spec.pads, spec.dilations, spec.groups,
+                             exact=spec.dtype == "float64")
+    integers = all(np.array_equal(a, np.round(a)) for a in (x64, w64))
+    return Reference(value, low, scale, spec.accumulation_length, integers)
 
 
 def conv(x: np.ndarray, w: np.ndarray, strides: Sequence[int], pads: Pads, dilations: Sequence[int],
-         groups: int = 1, *, exact: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-    """Cross-correlate float64 ``x`` (N, C, *S) with ``w`` (O, C/groups, *k); returns (value, low).
+         groups: int = 1, *, exact: bool = False) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Cross-correlate float64 ``x`` (N, C, *S) with ``w`` (O, C/groups, *k).
 
-    ``low`` is None unless ``exact``, when value + low is the double-double result.
+    Returns (value, low, scale): ``low`` is None unless ``exact``, when value + low is the double-double
+    result; ``scale`` is |x| conv |w|, computed from the same gathered windows.
     """
     xp = np.pad(x, [(0, 0), (0, 0), *pads])
     view = windows(xp, w.shape[2:], strides, dilations)  # (N, C, *out, *k), no copy
-    batch, channels, *out = view.shape[: 2 + len(pads)]
+    batch, _, *out = view.shape[: 2 + len(pads)]
     out_channels = w.shape[0]
     # (g, O/g, C/g * kvol), contracted against rows of (C/g * kvol) window values.
     weights = w.reshape(groups, out_channels // groups, -1)
-    value = np.empty((batch, out_channels, *out))
+    magnitudes = np.abs(weights).transpose(0, 2, 1)
+    value, scale = np.empty((batch, out_channels, *out)), np.empty((batch, out_channels, *out))
     low = np.empty_like(value) if exact else None
     for index in _chunks(view.shape, x.itemsize):
         rows = im2col(view[index[0], :, index[1]], groups)  # index slices (batch, first output axis)
@@ -71,7 +76,9 @@ def conv(x: np.ndarray, w: np.ndarray, strides: Sequence[int], pads: Pads, dilat
         value[target] = rows_to_output(hi, value[target].shape)
         if low is not None:
             low[target] = rows_to_output(lo, low[target].shape)
-    return value, low
+        absolute = np.abs(rows, out=rows) if rows.flags.writeable else np.abs(rows)  # rows may view xp
+        scale[target] = rows_to_output(absolute @ magnitudes, scale[target].shape)
+    return value, low, scale
 
 
 def windows(xp: np.ndarray, kernel: Sequence[int], strides: Sequence[int],
@@ -129,8 +136,10 @@ def _contract_exact(rows: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, 
     weight_slices = [s.transpose(0, 2, 1) for s in _split(weights, beta)]
     hi = np.zeros((rows.shape[0], rows.shape[1], weights.shape[1]))
     lo = np.zeros_like(hi)
-    depth = max(len(row_slices), len(weight_slices))
-    for total in range(depth):  # larger terms first; slice pairs beyond `depth` weigh < 2**(-depth*beta)
+    # Every slice pair, larger terms first. (Stopping at i + j < max(len) dropped pairs weighing 2**(-2*beta)
+    # of the largest product when both sides have two slices, e.g. float32 values held in float64.)
+    depth = len(row_slices) + len(weight_slices) - 1
+    for total in range(depth):
         for i in range(max(0, total - len(weight_slices) + 1), min(total, len(row_slices) - 1) + 1):
             hi, error = _two_sum(hi, row_slices[i] @ weight_slices[total - i])
             lo += error

@@ -28,7 +28,8 @@ class PairSummary:
             return
         self.max_abs = max(self.max_abs, result.max_abs)
         self.max_ulp = max(self.max_ulp, result.max_ulp)
-        if result.bound_ratio >= self.bound_ratio:
+        # Ties go to the smallest id, so the table does not depend on the order results arrive in (xdist).
+        if (-result.bound_ratio, result.case) < (-self.bound_ratio, self.worst_case or "~"):
             self.bound_ratio, self.worst_case = result.bound_ratio, result.case
 
 

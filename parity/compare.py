@@ -101,8 +101,10 @@ def compare(actual: np.ndarray, ref: Reference, dtype: str, *, expected: np.ndar
     if expected is None and ref.low is not None:
         diff = np.where(finite, diff - ref.low, 0.0)
     err = np.abs(diff)
-    # Where the error is 0 the ratio is 0, even where half an ULP of 0 underflows float64 to a 0 bound.
-    ratio = np.divide(err, computations * error_bound(ref, dtype), out=np.zeros_like(err), where=err > 0)
+    # Where the error is 0 the ratio is 0, even where the bound is 0 (exact integer sums; half an ULP of
+    # 0 underflowing float64); elsewhere a 0 bound makes any error infinitely many bounds.
+    with np.errstate(divide="ignore"):
+        ratio = np.divide(err, computations * error_bound(ref, dtype), out=np.zeros_like(err), where=err > 0)
     rel = np.divide(err, np.abs(target64), out=np.where(err > 0, np.inf, 0.0), where=target64 != 0)
     ulps = ulp_distance(np.asarray(actual), np.asarray(target).astype(np.asarray(actual).dtype))
     worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(ratio)), ratio.shape)) if ratio.size else None

@@ -71,12 +71,30 @@ def flip(w: np.ndarray) -> np.ndarray:
     return w[(slice(None), slice(None)) + (slice(None, None, -1),) * (w.ndim - 2)]
 
 
-def dilate_kernel(w: np.ndarray, dilations: Sequence[int]) -> np.ndarray:
-    """Insert d-1 zeros between the taps of each spatial axis of an (O, I, *k) kernel."""
-    span = tuple(d * (k - 1) + 1 for k, d in zip(w.shape[2:], dilations))
-    out = np.zeros(w.shape[:2] + span, dtype=w.dtype)
-    out[(slice(None), slice(None)) + tuple(slice(None, None, d) for d in dilations)] = w
+def dilate_spatial(a: np.ndarray, factors: Sequence[int]) -> np.ndarray:
+    """Insert f-1 zeros between neighbours along each spatial axis of an (A, B, *spatial) array: kernel
+    dilation for (O, I, *k) kernels, and the input dilation ("lhs dilation") of a transposed conv."""
+    span = tuple(f * (n - 1) + 1 for n, f in zip(a.shape[2:], factors))
+    out = np.zeros(a.shape[:2] + span, dtype=a.dtype)
+    out[(slice(None), slice(None)) + tuple(slice(None, None, f) for f in factors)] = a
     return out
+
+
+# --- transposed convolution --------------------------------------------------------------------------------
+def transposed_kernel_to_forward(w: np.ndarray, groups: int) -> np.ndarray:
+    """A transposed conv's (C_in, C_out/g, *k) kernel (PyTorch/ONNX) -> the (C_out, C_in/g, *k) kernel of
+    the equivalent forward conv: in/out swapped within each group and every spatial axis flipped."""
+    c_in, per_group_out = w.shape[:2]
+    grouped = w.reshape(groups, c_in // groups, per_group_out, *w.shape[2:]).swapaxes(1, 2)
+    return flip(grouped.reshape(groups * per_group_out, c_in // groups, *w.shape[2:]))
+
+
+def transposed_pads(kernel: Sequence[int], dilations: Sequence[int], crops: Pads,
+                    output_padding: Sequence[int]) -> Pads:
+    """Padding of the equivalent forward conv over the dilated input: (d(k-1) - lo, d(k-1) - hi + op).
+    Negative entries crop."""
+    return tuple((d * (k - 1) - lo, d * (k - 1) - hi + op)
+                 for k, d, (lo, hi), op in zip(kernel, dilations, crops, output_padding))
 
 
 # --- padding -----------------------------------------------------------------------------------------------
@@ -146,5 +164,6 @@ def tf_padding(pads: Pads, spatial: Sequence[int], kernel: Sequence[int], stride
 
 
 def pad_array(x: np.ndarray, pads: Pads) -> np.ndarray:
-    """Zero-pad the spatial axes of channels-first data."""
-    return np.pad(x, [(0, 0), (0, 0), *pads])
+    """Zero-pad the spatial axes of channels-first data; negative entries crop instead."""
+    crop = tuple(slice(max(0, -lo), n - max(0, -hi)) for n, (lo, hi) in zip(x.shape[2:], pads))
+    return np.pad(x[(slice(None), slice(None), *crop)], [(0, 0), (0, 0), *((max(0, lo), max(0, hi)) for lo, hi in pads)])

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Final, Sequence
 
 import numpy as np
 
+from parity import convert
+
 if TYPE_CHECKING:
     from parity.spec import ConvSpec
 
@@ -55,12 +57,12 @@ def reference(spec: "ConvSpec", x: np.ndarray, w: np.ndarray) -> Reference:
 
 def conv(x: np.ndarray, w: np.ndarray, strides: Sequence[int], pads: Pads, dilations: Sequence[int],
          groups: int = 1, *, exact: bool = False) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-    """Cross-correlate float64 ``x`` (N, C, *S) with ``w`` (O, C/groups, *k).
+    """Cross-correlate float64 ``x`` (N, C, *S) with ``w`` (O, C/groups, *k); negative pads crop.
 
     Returns (value, low, scale): ``low`` is None unless ``exact``, when value + low is the double-double
     result; ``scale`` is |x| conv |w|, computed from the same gathered windows.
     """
-    xp = np.pad(x, [(0, 0), (0, 0), *pads])
+    xp = convert.pad_array(x, pads)
     view = windows(xp, w.shape[2:], strides, dilations)  # (N, C, *out, *k), no copy
     batch, _, *out = view.shape[: 2 + len(pads)]
     out_channels = w.shape[0]
@@ -79,6 +81,18 @@ def conv(x: np.ndarray, w: np.ndarray, strides: Sequence[int], pads: Pads, dilat
         absolute = np.abs(rows, out=rows) if rows.flags.writeable else np.abs(rows)  # rows may view xp
         scale[target] = rows_to_output(absolute @ magnitudes, scale[target].shape)
     return value, low, scale
+
+
+def conv_transpose(x: np.ndarray, w: np.ndarray, strides: Sequence[int], crops: Pads,
+                   output_padding: Sequence[int], dilations: Sequence[int], groups: int = 1, *,
+                   exact: bool = False) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Transposed conv of float64 ``x`` (N, C_in, *S) with ``w`` (C_in, C_out/groups, *k), PyTorch/ONNX
+    semantics: ``crops`` (PyTorch's ``padding``) removes (lo, hi) from the full output, ``output_padding``
+    adds back at the end. Computed as the forward conv of the stride-dilated input with the flipped,
+    in/out-swapped kernel; returns (value, low, scale) like :func:`conv`."""
+    pads = convert.transposed_pads(w.shape[2:], dilations, crops, output_padding)
+    return conv(convert.dilate_spatial(x, strides), convert.transposed_kernel_to_forward(w, groups),
+                (1,) * len(strides), pads, dilations, groups, exact=exact)
 
 
 def windows(xp: np.ndarray, kernel: Sequence[int], strides: Sequence[int],

@@ -95,9 +95,9 @@ def test_flip_turns_np_convolve_into_cross_correlation(n, k):
 
 @pytest.mark.parametrize("kernel, dilations", [((3,), (2,)), ((2, 3), (3, 2)), ((2, 2, 2), (1, 2, 3)),
                                                ((3, 3), (1, 1))])
-def test_dilate_kernel_inserts_zeros(kernel, dilations):
+def test_dilate_spatial_inserts_zeros(kernel, dilations):
     w = _arange((2, 3, *kernel)) + 1  # no zero taps
-    out = convert.dilate_kernel(w, dilations)
+    out = convert.dilate_spatial(w, dilations)
     assert out.shape == (2, 3, *((k - 1) * d + 1 for k, d in zip(kernel, dilations)))
     for o, i, *pos in np.ndindex(*out.shape):
         on_tap = all(p % d == 0 for p, d in zip(pos, dilations))

@@ -33,7 +33,7 @@ def _convolve_1d(spec: ConvSpec, xp: np.ndarray, w: np.ndarray) -> np.ndarray:
     # np.convolve flips its second argument, so hand it the flipped kernel to get cross-correlation.
     # It also swaps its arguments when the second is longer; the padded input never is shorter than the
     # dilated kernel (output size >= 1), so the order holds.
-    taps = convert.flip(convert.dilate_kernel(w, spec.dilations))
+    taps = convert.flip(convert.dilate_spatial(w, spec.dilations))
     per_group_in, per_group_out = spec.in_channels // spec.groups, spec.out_channels // spec.groups
     out = np.zeros(spec.output_shape, dtype=xp.dtype)
     for n in range(spec.batch):

@@ -13,7 +13,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from parity import adapters, runner
-from parity.inputs import generate
+from parity.inputs import cotangent, generate
 from parity.reference import reference
 from parity.registry import Case
 from parity.spec import ConvSpec
@@ -70,15 +70,16 @@ def _hand_loop(cases: Iterable[Case], chosen: list) -> tuple[float, float, float
     for case in cases:
         t0 = time.perf_counter()
         x, w = generate(case.spec)
+        dy = cotangent(case.spec)
         t1 = time.perf_counter()
-        reference(case.spec, x, w)
+        reference(case.spec, x, w, dy)
         t2 = time.perf_counter()
         t_inputs, t_ref = t_inputs + t1 - t0, t_ref + t2 - t1
         for adapter in chosen:
             if adapter.available() is None and adapter.supports(case.spec) is None:
                 t3 = time.perf_counter()
                 try:
-                    np.asarray(adapter.run(case.spec, x, w))
+                    np.asarray(adapter.run(case.spec, x, w, dy))
                 except Exception:  # errors are the runner's business; the hand loop only times calls
                     pass
                 t_calls += time.perf_counter() - t3

@@ -89,6 +89,66 @@ def transposed_kernel_to_forward(w: np.ndarray, groups: int) -> np.ndarray:
     return flip(grouped.reshape(groups * per_group_out, c_in // groups, *w.shape[2:]))
 
 
+def transpose_crops(padding: str | Pads, spatial: Sequence[int], kernel: Sequence[int],
+                    strides: Sequence[int], dilations: Sequence[int]) -> Pads:
+    """(lo, hi) crop of a transposed conv's full output, (n-1)*s + d*(k-1) + 1 long, PyTorch's ``padding``.
+
+    TF's transposed convs are gradients of forward convs: "VALID" crops nothing, "SAME" yields n*s
+    elements, cropping at the start what the forward SAME conv of n*s elements pads there (hi may come out
+    negative: the full output is then extended with zeros).
+    """
+    if not isinstance(padding, str):
+        return tuple(padding)
+    if padding == "VALID":
+        return tuple((0, 0) for _ in spatial)
+    crops = []
+    for n, k, s, d in zip(spatial, kernel, strides, dilations):
+        lo = same_pads(n * s, k, s, d)[0]
+        crops.append((lo, (n - 1) * s + d * (k - 1) + 1 - lo - n * s))
+    return tuple(crops)
+
+
+def torch_transpose_args(crops: Pads, output_padding: Sequence[int], strides: Sequence[int],
+                         dilations: Sequence[int]) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """(padding, output_padding) for PyTorch's ``conv_transpose*d`` when it can express the crop, else None.
+
+    PyTorch crops ``p`` from both ends of the full output and then appends ``op`` at the end, and requires
+    0 <= op < max(stride, dilation): a crop (lo, hi) with our output_padding e is p = lo, op = lo - hi + e.
+    """
+    padding, extra = [], []
+    for (lo, hi), e, s, d in zip(crops, output_padding, strides, dilations):
+        op = lo - hi + e
+        if lo < 0 or not 0 <= op < max(s, d):
+            return None
+        padding.append(lo)
+        extra.append(op)
+    return tuple(padding), tuple(extra)
+
+
+def tf_transpose_padding(crops: Pads, output_padding: Sequence[int], spatial: Sequence[int],
+                         kernel: Sequence[int], strides: Sequence[int], dilations: Sequence[int]) -> str | None:
+    """"SAME" or "VALID" when TensorFlow's ``conv*_transpose(output_shape, padding)`` means exactly this crop.
+
+    TF computes the gradient of the forward conv of an ``output_shape``-sized input: it crops at the start
+    what that forward conv pads there, and requires the forward conv to give back the input's size.
+    """
+    full = [(n - 1) * s + d * (k - 1) + 1 for n, k, s, d in zip(spatial, kernel, strides, dilations)]
+    out = [f - lo - hi + e for f, (lo, hi), e in zip(full, crops, output_padding)]
+    for mode in ("VALID", "SAME"):
+        forward = explicit_pads(mode, out, kernel, strides, dilations)
+        sizes = [(m + plo + phi - d * (k - 1) - 1) // s + 1
+                 for m, (plo, phi), k, s, d in zip(out, forward, kernel, strides, dilations)]
+        if list(spatial) == sizes and all(plo == lo and f - plo - m == hi - e for (plo, _), (lo, hi), f, m, e
+                                          in zip(forward, crops, full, out, output_padding)):
+            return mode
+    return None
+
+
+def crop_full_transpose(crops: Pads, output_padding: Sequence[int]) -> Pads:
+    """Padding (negative: crop) that turns a transposed conv's full output into the cropped one."""
+    return tuple((-lo, e - hi) for (lo, hi), e in zip(crops, output_padding))
+
+
 def transposed_pads(kernel: Sequence[int], dilations: Sequence[int], crops: Pads,
                     output_padding: Sequence[int]) -> Pads:
     """Padding of the equivalent forward conv over the dilated input: (d(k-1) - lo, d(k-1) - hi + op).
@@ -167,3 +227,107 @@ def pad_array(x: np.ndarray, pads: Pads) -> np.ndarray:
     """Zero-pad the spatial axes of channels-first data; negative entries crop instead."""
     crop = tuple(slice(max(0, -lo), n - max(0, -hi)) for n, (lo, hi) in zip(x.shape[2:], pads))
     return np.pad(x[(slice(None), slice(None), *crop)], [(0, 0), (0, 0), *((max(0, lo), max(0, hi)) for lo, hi in pads)])
+
+
+# --- kernel layouts, per-axis flips and transposed-conv padding modes (parity check / translate) ----------
+# A kernel layout names a stored kernel's axes with letters, parsed once at the edge into a frozen
+# KernelLayout (like jax's ConvDimensionNumbers): O and I are the op's output and input channels, the
+# spatial letters are those of the rank (W, HW, DHW). A depthwise kernel may instead carry I and M
+# (TensorFlow's [kh, kw, in, multiplier]): output channel i*M + m reads input channel i alone.
+# Canonical orders: forward (O, I/groups, *k) "OI...", transposed (I, O/groups, *k) "IO...".
+from dataclasses import dataclass  # noqa: E402  (this section is appended; hoist when merging)
+
+
+@dataclass(frozen=True)
+class KernelLayout:
+    name: str
+    transposed: bool = False
+
+    @property
+    def spatial(self) -> str:
+        return "".join(letter for letter in self.name if letter not in "OIM")
+
+    @property
+    def canonical(self) -> str:
+        return ("IO" if self.transposed else "OI") + _SPATIAL_LETTERS[len(self.spatial)]
+
+    @property
+    def depthwise(self) -> bool:
+        return "M" in self.name
+
+
+def kernel_layout(name: str, rank: int, transposed: bool = False) -> KernelLayout:
+    """``"hwio"`` -> KernelLayout("HWIO"); the letters must be O, I (or I, M) and the rank's spatial letters."""
+    text, letters = str(name).strip().upper(), _SPATIAL_LETTERS.get(rank, "")
+    choices = [sorted("OI" + letters)] + ([] if transposed else [sorted("IM" + letters)])
+    if sorted(text) not in choices:
+        depthwise = "" if transposed else f" (or I, M and {letters} for a depthwise kernel)"
+        raise ValueError(f"kernel layout must be a permutation of O, I and {letters}{depthwise} for rank {rank}"
+                         f"{' transposed' if transposed else ''}, got {name!r}")
+    return KernelLayout(text, transposed)
+
+
+def default_kernel_layout(rank: int, channels_last: bool, transposed: bool = False) -> KernelLayout:
+    """OI... (IO... transposed) for channels-first data, ...IO (...OI transposed) for channels-last."""
+    channels = "IO" if transposed else "OI"
+    letters = _SPATIAL_LETTERS[rank]
+    return KernelLayout(letters + channels[::-1] if channels_last else channels + letters, transposed)
+
+
+def letter_permutation(source: str, target: str) -> tuple[int, ...]:
+    """Axis order taking an array labelled ``source`` to ``target``: ("NHWC", "NCHW") -> (0, 3, 1, 2)."""
+    return tuple(source.index(letter) for letter in target)
+
+
+def kernel_to_canonical(w: np.ndarray, layout: KernelLayout) -> np.ndarray:
+    """A kernel stored in ``layout`` -> (O, I/g, *k) (forward) or (I, O/g, *k) (transposed).
+
+    A depthwise (I, M) kernel becomes (I*M, 1, *k): a reshape, output channel i*M + m (see depthwise_from_tf).
+    """
+    if layout.depthwise:
+        moved = w.transpose(letter_permutation(layout.name, "IM" + _SPATIAL_LETTERS[w.ndim - 2]))
+        return moved.reshape(moved.shape[0] * moved.shape[1], 1, *moved.shape[2:])
+    return w.transpose(letter_permutation(layout.name, layout.canonical))
+
+
+def flip_axes(w: np.ndarray, axes: Sequence[int]) -> np.ndarray:
+    """Reverse the given spatial axes (0-based, in canonical order) of an (A, B, *k) kernel."""
+    return w[(slice(None), slice(None)) + tuple(slice(None, None, -1) if a in axes else slice(None)
+                                                for a in range(w.ndim - 2))]
+
+
+def transposed_mode_crops(mode: str, kernel: Sequence[int], strides: Sequence[int],
+                          dilations: Sequence[int]) -> tuple[Pads, tuple[int, ...]]:
+    """(crops, output_padding) that a transposed conv's padding mode means, in PyTorch terms.
+
+    TF SAME gives n*s outputs: the forward SAME pads of that size, total max(span - s, 0), are cropped
+    (odd extra at the end; SAME_LOWER at the start) and s - span is added back when the kernel is shorter
+    than the stride. VALID crops nothing.
+    """
+    spans = [d * (k - 1) + 1 for k, d in zip(kernel, dilations)]
+    if mode == "VALID":
+        return tuple((0, 0) for _ in spans), tuple(0 for _ in spans)
+    if mode not in ("SAME", "SAME_LOWER"):
+        raise ValueError(f"padding of a transposed conv must be VALID, SAME, SAME_LOWER or explicit crops "
+                         f"'lo:hi,...', got {mode!r}")
+    totals = [max(span - s, 0) for span, s in zip(spans, strides)]
+    crops = tuple((t - t // 2, t // 2) if mode == "SAME_LOWER" else (t // 2, t - t // 2) for t in totals)
+    return crops, tuple(max(s - span, 0) for span, s in zip(spans, strides))
+
+
+def transposed_output_spatial(spatial: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
+                              dilations: Sequence[int], crops: Pads, output_padding: Sequence[int]) -> tuple[int, ...]:
+    """(n - 1)*s + d*(k - 1) + 1 - lo - hi + output_padding per axis."""
+    return tuple((n - 1) * s + d * (k - 1) + 1 - lo - hi + op for n, k, s, d, (lo, hi), op in
+                 zip(spatial, kernel, strides, dilations, crops, output_padding))
+
+
+def numpy_pad_arg(pads: Pads, channels_last: bool) -> list[tuple[int, int]]:
+    """``np.pad``'s pad widths for data in either layout (batch and channel axes unpadded)."""
+    body = [tuple(p) for p in pads]
+    return [(0, 0), *body, (0, 0)] if channels_last else [(0, 0), (0, 0), *body]
+
+
+def pads_text(pads: Pads) -> str:
+    """((2, 3), (0, 1)) -> "2:3,0:1", the spelling ``parse_pads`` and ``--padding`` accept."""
+    return ",".join(f"{lo}:{hi}" for lo, hi in pads)

@@ -20,13 +20,24 @@ _WIDE_EXPONENT = {"float16": 4, "bfloat16": 16, "float32": 16, "float64": 32}
 def generate(spec: "ConvSpec") -> tuple[np.ndarray, np.ndarray]:
     """(x, w) in canonical layout and the case's dtype.
 
-    The stream depends on shapes, dtype, distribution and seed, not on layout, so layout variants of a
-    case see the same numbers.
+    The stream depends on shapes, dtype, distribution and seed, not on layout or quantity, so layout
+    variants and the gradients of a case see the same numbers.
     """
-    key = f"{spec.input_shape}|{spec.kernel_shape}|{spec.dtype}|{spec.distribution}".encode()
-    rng = np.random.default_rng([spec.seed, zlib.crc32(key)])
+    rng = _rng(spec, "")
     dtype = np_dtype(spec.dtype)
     return tuple(_draw(rng, shape, spec).astype(dtype) for shape in (spec.input_shape, spec.kernel_shape))
+
+
+def cotangent(spec: "ConvSpec") -> np.ndarray | None:
+    """The seeded upstream gradient for a ``grad_*`` quantity (shaped like the output), else None."""
+    if spec.quantity == "output":
+        return None
+    return _draw(_rng(spec, "|cotangent"), spec.output_shape, spec).astype(np_dtype(spec.dtype))
+
+
+def _rng(spec: "ConvSpec", stream: str) -> np.random.Generator:
+    key = f"{spec.input_shape}|{spec.kernel_shape}|{spec.dtype}|{spec.distribution}{stream}".encode()
+    return np.random.default_rng([spec.seed, zlib.crc32(key)])
 
 
 def _draw(rng: np.random.Generator, shape: tuple[int, ...], spec: "ConvSpec") -> np.ndarray:

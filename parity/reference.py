@@ -2,11 +2,11 @@
 
 Each output element is a dot product of an input window with a kernel; windows are gathered with a strided
 view and contracted with one BLAS matmul per group (im2col), in chunks that bound the memory used.
+Transposed convolution is the forward conv of the stride-dilated input with the flipped, in/out-swapped
+kernel; the gradients (vector-Jacobian products) are built from the same three primitives.
 Inputs of 16- and 32-bit cases are exact in float64 and their products are exact too, so float64
-accumulation errs by at most n * 2**-53 relative, far below their own bounds. Float64 cases take an
-error-free path (Ozaki splitting): each operand is cut into slices whose products and sums BLAS computes
-exactly, and the slice products are summed in double-double; ``value + low`` then errs by about 2**-70
-of the largest window-kernel product sum, some 2**-18 of a float64 ULP.
+accumulation errs by at most n * 2**-53 relative, far below their own bounds. Float64 cases take the
+error-free path of :mod:`parity.eft`.
 
 This module must import nothing but numpy (tests block torch and tensorflow while importing it).
 """
@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Final, Sequence
 
 import numpy as np
 
-from parity import convert
+from parity import convert, eft
 
 if TYPE_CHECKING:
     from parity.spec import ConvSpec
 
 Pads = tuple[tuple[int, int], ...]
 CHUNK_BYTES: Final = 64 << 20  # memory for one chunk of gathered windows
-_MAX_SLICES: Final = 6
+Triple = tuple[np.ndarray, np.ndarray | None, np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -46,17 +46,44 @@ class Reference:
     integer_inputs: bool = False
 
 
-def reference(spec: "ConvSpec", x: np.ndarray, w: np.ndarray) -> Reference:
-    """The reference for ``spec`` on inputs ``x`` (N, C, *S) and ``w`` (O, C/g, *k) of the case's dtype."""
-    x64, w64 = np.asarray(x, np.float64), np.asarray(w, np.float64)
-    value, low, scale = conv(x64, w64, spec.strides, spec.pads, spec.dilations, spec.groups,
-                             exact=spec.dtype == "float64")
-    integers = all(np.array_equal(a, np.round(a)) for a in (x64, w64))
+def reference(spec: "ConvSpec", x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> Reference:
+    """The reference for ``spec`` on inputs of the case's dtype: ``x`` (N, C, *S), the kernel ``w`` and,
+    for gradients, the cotangent ``dy`` (shaped like the output)."""
+    operands = [np.asarray(a, np.float64) for a in (x, w, dy) if a is not None]
+    value, low, scale = compute(spec, *operands, exact=spec.dtype == "float64")
+    integers = all(np.array_equal(a, np.round(a)) for a in operands)
     return Reference(value, low, scale, spec.accumulation_length, integers)
 
 
+def compute(spec: "ConvSpec", x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None, *,
+            exact: bool = False) -> Triple:
+    """(value, low, scale) of the spec's quantity, computed in the operands' dtype (float64 for the
+    reference; the numpy backend passes the case's dtype)."""
+    s, pads, d, g = spec.strides, spec.pads, spec.dilations, spec.groups
+    if spec.quantity == "output":
+        if spec.transposed:
+            return conv_transpose(x, w, s, pads, spec.output_padding, d, g, exact=exact)
+        return conv(x, w, s, pads, d, g, exact=exact)
+    if not spec.transposed:
+        if spec.quantity == "grad_input":  # the adjoint of a conv is the transposed conv
+            return conv_transpose(dy, w, s, pads, _fitting_output_padding(spec), d, g, exact=exact)
+        return conv_grad_weight(x, dy, spec.kernel, s, pads, d, g, exact=exact)
+    # A transposed conv is the adjoint of the forward conv whose padding is (lo, hi - output_padding).
+    forward = tuple((lo, hi - extra) for (lo, hi), extra in zip(pads, spec.output_padding))
+    if spec.quantity == "grad_input":
+        return conv(dy, w, s, forward, d, g, exact=exact)
+    return conv_grad_weight(dy, x, spec.kernel, s, forward, d, g, exact=exact)
+
+
+def _fitting_output_padding(spec: "ConvSpec") -> tuple[int, ...]:
+    """output_padding that makes the transposed conv of the output grid as long as the input again
+    (the forward conv's floor division dropped up to s-1 input elements at the end)."""
+    return tuple(n - ((o - 1) * s + span - lo - hi) for n, o, s, span, (lo, hi) in
+                 zip(spec.spatial, spec.output_spatial, spec.strides, spec.dilated_kernel, spec.pads))
+
+
 def conv(x: np.ndarray, w: np.ndarray, strides: Sequence[int], pads: Pads, dilations: Sequence[int],
-         groups: int = 1, *, exact: bool = False) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+         groups: int = 1, *, exact: bool = False) -> Triple:
     """Cross-correlate float64 ``x`` (N, C, *S) with ``w`` (O, C/groups, *k); negative pads crop.
 
     Returns (value, low, scale): ``low`` is None unless ``exact``, when value + low is the double-double
@@ -73,7 +100,7 @@ def conv(x: np.ndarray, w: np.ndarray, strides: Sequence[int], pads: Pads, dilat
     low = np.empty_like(value) if exact else None
     for index in _chunks(view.shape, x.itemsize):
         rows = im2col(view[index[0], :, index[1]], groups)  # index slices (batch, first output axis)
-        hi, lo = _contract_exact(rows, weights) if exact else (rows @ weights.transpose(0, 2, 1), None)
+        hi, lo = eft.contract(rows, weights) if exact else (rows @ weights.transpose(0, 2, 1), None)
         target = (index[0], slice(None), index[1])
         value[target] = rows_to_output(hi, value[target].shape)
         if low is not None:
@@ -85,7 +112,7 @@ def conv(x: np.ndarray, w: np.ndarray, strides: Sequence[int], pads: Pads, dilat
 
 def conv_transpose(x: np.ndarray, w: np.ndarray, strides: Sequence[int], crops: Pads,
                    output_padding: Sequence[int], dilations: Sequence[int], groups: int = 1, *,
-                   exact: bool = False) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+                   exact: bool = False) -> Triple:
     """Transposed conv of float64 ``x`` (N, C_in, *S) with ``w`` (C_in, C_out/groups, *k), PyTorch/ONNX
     semantics: ``crops`` (PyTorch's ``padding``) removes (lo, hi) from the full output, ``output_padding``
     adds back at the end. Computed as the forward conv of the stride-dilated input with the flipped,
@@ -93,6 +120,28 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, strides: Sequence[int], crops: 
     pads = convert.transposed_pads(w.shape[2:], dilations, crops, output_padding)
     return conv(convert.dilate_spatial(x, strides), convert.transposed_kernel_to_forward(w, groups),
                 (1,) * len(strides), pads, dilations, groups, exact=exact)
+
+
+def conv_grad_weight(x: np.ndarray, dy: np.ndarray, kernel: Sequence[int], strides: Sequence[int],
+                     pads: Pads, dilations: Sequence[int], groups: int = 1, *, exact: bool = False) -> Triple:
+    """d<conv(x, w), dy>/dw: each weight is the sum over batch and output grid of its window value times
+    the cotangent, i.e. ``dy^T @ rows`` per group. Returns (value, low, scale) shaped (O, C/groups, *k)."""
+    view = windows(convert.pad_array(x, pads), kernel, strides, dilations)
+    out_channels, channels = dy.shape[1], x.shape[1]
+    total: tuple[np.ndarray, np.ndarray] | None = None
+    scale = np.zeros((groups, out_channels // groups, channels // groups * math.prod(kernel)))
+    for n, o in _chunks(view.shape, x.itemsize):
+        rows = im2col(view[n, :, o], groups)
+        cotangent = output_to_rows(dy[n, :, o], groups).transpose(0, 2, 1)
+        if exact:
+            part = eft.contract(cotangent, rows.transpose(0, 2, 1))
+            total = part if total is None else eft.add(total, part)
+        else:
+            part = cotangent @ rows
+            total = (part, None) if total is None else (total[0] + part, None)
+        scale += np.abs(cotangent) @ np.abs(rows)
+    shape = (out_channels, channels // groups, *kernel)
+    return total[0].reshape(shape), None if total[1] is None else total[1].reshape(shape), scale.reshape(shape)
 
 
 def windows(xp: np.ndarray, kernel: Sequence[int], strides: Sequence[int],
@@ -129,55 +178,16 @@ def im2col(view: np.ndarray, groups: int) -> np.ndarray:
     return grouped.transpose(order).reshape(groups, -1, channels // groups * math.prod(view.shape[2 + rank:]))
 
 
+def output_to_rows(y: np.ndarray, groups: int) -> np.ndarray:
+    """(N, O, *out) -> (g, N * prod(out), O/g), the inverse of :func:`rows_to_output`."""
+    batch, channels, *out = y.shape
+    grouped = y.reshape(batch, groups, channels // groups, *out)
+    return grouped.transpose(1, 0, *range(3, 3 + len(out)), 2).reshape(groups, -1, channels // groups)
+
+
 def rows_to_output(result: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """(g, N * prod(out), O/g) -> (N, O, *out)."""
     groups, _, per_group = result.shape
     batch, _, *out = shape
     return result.reshape(groups, batch, *out, per_group).transpose(
         1, 0, len(out) + 2, *range(2, len(out) + 2)).reshape(shape)
-
-
-# --- error-free contraction for float64 ------------------------------------------------------------------
-def _contract_exact(rows: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """rows @ weights^T per group, as a double-double (hi, lo) pair.
-
-    Slices of ``beta`` bits sharing one exponent per row (resp. per weight vector) multiply and add up
-    exactly in float64 when n * 2**(2*beta) <= 2**53, whatever order BLAS sums in.
-    """
-    n = rows.shape[-1]
-    beta = (53 - max(1, math.ceil(math.log2(n)))) // 2
-    row_slices = _split(rows, beta)
-    weight_slices = [s.transpose(0, 2, 1) for s in _split(weights, beta)]
-    hi = np.zeros((rows.shape[0], rows.shape[1], weights.shape[1]))
-    lo = np.zeros_like(hi)
-    # Every slice pair, larger terms first. (Stopping at i + j < max(len) dropped pairs weighing 2**(-2*beta)
-    # of the largest product when both sides have two slices, e.g. float32 values held in float64.)
-    depth = len(row_slices) + len(weight_slices) - 1
-    for total in range(depth):
-        for i in range(max(0, total - len(weight_slices) + 1), min(total, len(row_slices) - 1) + 1):
-            hi, error = _two_sum(hi, row_slices[i] @ weight_slices[total - i])
-            lo += error
-    value = hi + lo
-    return value, lo - (value - hi)
-
-
-def _split(a: np.ndarray, beta: int) -> list[np.ndarray]:
-    """Cut ``a`` into slices along the last axis's rows: each slice has <= beta+1 significant bits
-    relative to the row's largest remaining magnitude, so the slices sum exactly to ``a``."""
-    slices, rest = [], a
-    for _ in range(_MAX_SLICES):
-        largest = np.max(np.abs(rest), axis=-1, keepdims=True)
-        if not largest.any():
-            break
-        sigma = np.ldexp(1.0, np.frexp(largest)[1] + 53 - beta)
-        piece = (rest + sigma) - sigma
-        slices.append(piece)
-        rest = rest - piece
-    return slices or [a]
-
-
-def _two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Knuth's TwoSum: a + b = s + e exactly."""
-    s = a + b
-    bb = s - a
-    return s, (a - (s - bb)) + (b - bb)

@@ -15,6 +15,7 @@ STATUSES = ("pass", "fail", "skip", "error")
 class PairSummary:
     backend: str
     against: str
+    quantity: str
     group: str = ""
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
     max_abs: float = 0.0
@@ -34,19 +35,25 @@ class PairSummary:
 
 
 def summarize(results: Iterable[Result], by: str | None = None) -> list[PairSummary]:
-    """One row per (backend, against) pair, reference rows first; with ``by`` (a spec field such as
-    ``dtype``), one row per pair and value of that field."""
-    rows: dict[tuple[str, str, str], PairSummary] = {}
+    """One row per (backend, against) pair and compared quantity (``conv``, ``conv_transpose``,
+    ``conv.grad_input``, ...), reference rows first; with ``by`` (a spec field such as ``dtype``), one row
+    per pair, quantity and value of that field."""
+    rows: dict[tuple[str, str, str, str], PairSummary] = {}
     for result in results:
-        key = (result.backend, result.against, str(result.spec[by]) if by else "")
+        key = (result.backend, result.against, _quantity(result.spec), str(result.spec[by]) if by else "")
         rows.setdefault(key, PairSummary(*key)).add(result)
-    return sorted(rows.values(), key=lambda r: (r.against != "reference", r.backend, r.against, r.group))
+    return sorted(rows.values(), key=lambda r: (r.against != "reference", r.backend, r.against, r.quantity, r.group))
+
+
+def _quantity(spec: dict[str, Any]) -> str:
+    op, quantity = spec.get("op", "conv"), spec.get("quantity", "output")
+    return op if quantity == "output" else f"{op}.{quantity}"
 
 
 def format_table(rows: list[PairSummary], by: str | None = None) -> str:
-    header = ["backend", "against", *([by] if by else []), *STATUSES, "max_abs", "max_ulp", "bound_ratio",
-              "worst case"]
-    body = [[r.backend, r.against, *([r.group] if by else []), *(str(r.counts[s]) for s in STATUSES),
+    header = ["backend", "against", "quantity", *([by] if by else []), *STATUSES, "max_abs", "max_ulp",
+              "bound_ratio", "worst case"]
+    body = [[r.backend, r.against, r.quantity, *([r.group] if by else []), *(str(r.counts[s]) for s in STATUSES),
              f"{r.max_abs:.3g}", str(r.max_ulp), f"{r.bound_ratio:.3g}", r.worst_case] for r in rows]
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in [header, *body]]

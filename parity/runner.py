@@ -15,7 +15,7 @@ import numpy as np
 
 from parity import adapters
 from parity.compare import Comparison, compare
-from parity.inputs import generate
+from parity.inputs import cotangent, generate
 from parity.reference import Reference, reference
 from parity.registry import Case
 
@@ -73,8 +73,9 @@ class CaseRun:
         self._outcomes: dict[str, Outcome] = {}
 
     @cached_property
-    def inputs(self) -> tuple[np.ndarray, np.ndarray]:
-        return generate(self.case.spec)
+    def inputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(x, w, dy): dy is the cotangent of gradient cases, None for outputs."""
+        return (*generate(self.case.spec), cotangent(self.case.spec))
 
     @cached_property
     def reference(self) -> Reference:
@@ -109,13 +110,15 @@ class CaseRun:
                       c.max_abs, c.max_rel, c.max_ulp, c.bound_ratio, c.worst_index)
 
 
-def _execute(backend: str, case: Case, inputs: tuple[np.ndarray, np.ndarray]) -> Outcome:
+def _execute(backend: str, case: Case, inputs: tuple[np.ndarray, np.ndarray, np.ndarray | None]) -> Outcome:
     adapter = adapters.get(backend)
     reason = adapter.available() or adapter.supports(case.spec)
     if reason:
         return Outcome(None, "skip", reason)
     try:
-        output = adapter.run(case.spec, *(a.copy() for a in inputs))
+        # Copies, so that a backend writing into its inputs cannot corrupt the reference; dy only for
+        # gradients, so that output-only adapters may take (spec, x, w).
+        output = adapter.run(case.spec, *(a.copy() for a in inputs if a is not None))
     except Exception as error:  # a backend failing is a result, not a crash
         return Outcome(None, "error", _one_line(error))
     if not isinstance(output, np.ndarray):

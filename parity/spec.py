@@ -1,7 +1,9 @@
 """The canonical convolution spec: one frozen, validated description of a case.
 
-Canonical form: channels-first data ``(N, C, *spatial)``, kernel ``(O, C/groups, *k)``,
-cross-correlation (no flip). User spellings ("NHWC", 2, "f32", "1:2,0:1") are accepted at construction
+Canonical form: channels-first data ``(N, C, *spatial)``, kernel ``(O, C/groups, *k)`` for ``conv`` and
+``(C_in, C_out/groups, *k)`` for ``conv_transpose`` (PyTorch/ONNX), cross-correlation (no flip).
+``quantity`` says what is compared: the ``output``, or the vector-Jacobian product with respect to the
+input (``grad_input``) or the weight (``grad_weight``) for a seeded cotangent. User spellings ("NHWC", 2, "f32", "1:2,0:1") are accepted at construction
 and turned once into that form; anything else raises ``ValueError`` naming field, value and rule.
 """
 from __future__ import annotations
@@ -14,19 +16,22 @@ from parity import convert
 from parity.dtypes import SHORT, canonical_name, precision_bits
 
 PADDING_MODES: Final = ("VALID", "SAME", "SAME_LOWER", "CAUSAL", "FULL")
+OPS: Final = ("conv", "conv_transpose")
+QUANTITIES: Final = ("output", "grad_input", "grad_weight")
+_TRANSPOSE_MODES: Final = ("VALID", "SAME")
 LAYOUTS: Final = ("channels_first", "channels_last")
 DISTRIBUTIONS: Final = ("normal", "int", "wide")
 Pads = tuple[tuple[int, int], ...]
 PaddingLike = Union[str, int, tuple, list]
 
 
-def _positive_ints(field: str, value: Any, rank: int | None = None) -> tuple[int, ...]:
+def _positive_ints(field: str, value: Any, rank: int | None = None, minimum: int = 1) -> tuple[int, ...]:
     items = (value,) * (rank or 1) if isinstance(value, int) and not isinstance(value, bool) else value
     if not isinstance(items, (tuple, list)) or not items:
-        raise ValueError(f"{field} must be a positive int or a non-empty tuple of them, got {value!r}")
+        raise ValueError(f"{field} must be an int >= {minimum} or a non-empty tuple of them, got {value!r}")
     for item in items:
-        if isinstance(item, bool) or not isinstance(item, int) or item < 1:
-            raise ValueError(f"{field} must contain only ints >= 1, got {value!r}")
+        if isinstance(item, bool) or not isinstance(item, int) or item < minimum:
+            raise ValueError(f"{field} must contain only ints >= {minimum}, got {value!r}")
     if rank is not None and len(items) != rank:
         raise ValueError(f"{field} must have one entry per spatial axis ({rank}), got {value!r}")
     return tuple(items)
@@ -87,6 +92,9 @@ class ConvSpec:
     layout: str = "channels_first"
     distribution: str = "normal"
     seed: int = 0
+    op: str = "conv"
+    quantity: str = "output"
+    output_padding: tuple[int, ...] | int = 0
 
     def __post_init__(self) -> None:
         spatial = _positive_ints("spatial", self.spatial)
@@ -102,22 +110,29 @@ class ConvSpec:
         set_(self, "padding", _padding(self.padding, rank))
         set_(self, "dtype", canonical_name(self.dtype))
         set_(self, "layout", _layout(self.layout, rank))
-        if self.distribution not in DISTRIBUTIONS:
-            raise ValueError(f"distribution must be one of {', '.join(DISTRIBUTIONS)}, got {self.distribution!r}")
+        set_(self, "output_padding", _positive_ints("output_padding", self.output_padding, rank, minimum=0))
+        for field, choices in (("distribution", DISTRIBUTIONS), ("op", OPS), ("quantity", QUANTITIES)):
+            if getattr(self, field) not in choices:
+                raise ValueError(f"{field} must be one of {', '.join(choices)}, got {getattr(self, field)!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be an int >= 0, got {self.seed!r}")
         self._check_consistency()
 
     def _check_consistency(self) -> None:
+        if self.transposed and isinstance(self.padding, str) and self.padding not in _TRANSPOSE_MODES:
+            raise ValueError(f"padding={self.padding!r} must be VALID, SAME or explicit (lo, hi) crops for "
+                             "op='conv_transpose'")
+        if not self.transposed and any(self.output_padding):
+            raise ValueError(f"output_padding={self.output_padding} must be 0 for op='conv' "
+                             "(it is a conv_transpose parameter)")
         for field in ("in_channels", "out_channels"):
             if getattr(self, field) % self.groups:
                 raise ValueError(f"groups={self.groups} must divide {field}={getattr(self, field)}")
-        for axis, (size, lo, hi, span) in enumerate(
-                zip(self.spatial, *zip(*self.pads), self.dilated_kernel)):
-            if size + lo + hi < span:
-                raise ValueError(
-                    f"output size along spatial axis {axis} must be >= 1, got input {size} + padding ({lo}, {hi}) "
-                    f"< dilated kernel {span}")
+        for axis, size in enumerate(self.output_spatial):
+            if size < 1:
+                raise ValueError(f"output size along spatial axis {axis} must be >= 1, got {size} from input "
+                                 f"{self.spatial[axis]}, padding {self.pads[axis]}, dilated kernel "
+                                 f"{self.dilated_kernel[axis]}, stride {self.strides[axis]}")
         limit = 2 ** precision_bits(self.dtype)
         if self.distribution == "int" and self.accumulation_length > limit:
             raise ValueError(
@@ -133,19 +148,32 @@ class ConvSpec:
         return tuple(d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilations))
 
     @property
+    def transposed(self) -> bool:
+        return self.op == "conv_transpose"
+
+    @property
     def pads(self) -> Pads:
-        """Explicit (lo, hi) padding per spatial axis."""
-        return convert.explicit_pads(self.padding, self.spatial, self.kernel, self.strides, self.dilations)
+        """Explicit (lo, hi) per spatial axis: input padding for ``conv``; for ``conv_transpose`` the crop
+        of the full output (PyTorch's ``padding``; a negative hi extends it with zeros)."""
+        geometry = (self.padding, self.spatial, self.kernel, self.strides, self.dilations)
+        return convert.transpose_crops(*geometry) if self.transposed else convert.explicit_pads(*geometry)
 
     @property
     def output_spatial(self) -> tuple[int, ...]:
-        return tuple((n + lo + hi - span) // s + 1 for n, (lo, hi), span, s in
+        if self.transposed:
+            return tuple((n - 1) * s + span - lo - hi + extra for n, s, span, (lo, hi), extra in
+                         zip(self.spatial, self.strides, self.dilated_kernel, self.pads, self.output_padding))
+        return tuple((n + lo + hi - span) // s + 1 if n + lo + hi >= span else 0 for n, (lo, hi), span, s in
                      zip(self.spatial, self.pads, self.dilated_kernel, self.strides))
 
     @property
     def accumulation_length(self) -> int:
-        """n in the error bound: terms summed per output element."""
-        return self.in_channels // self.groups * math.prod(self.kernel)
+        """n in the error bound: terms summed (at most) per element of the compared quantity."""
+        if self.quantity == "grad_weight":  # summed over the batch and the cotangent-side grid
+            grid = self.output_spatial if not self.transposed else self.spatial
+            return self.batch * math.prod(grid)
+        reduced = self.in_channels if (self.quantity == "output") else self.out_channels
+        return reduced // self.groups * math.prod(self.kernel)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -153,11 +181,19 @@ class ConvSpec:
 
     @property
     def kernel_shape(self) -> tuple[int, ...]:
+        if self.transposed:
+            return (self.in_channels, self.out_channels // self.groups, *self.kernel)
         return (self.out_channels, self.in_channels // self.groups, *self.kernel)
 
     @property
     def output_shape(self) -> tuple[int, ...]:
         return (self.batch, self.out_channels, *self.output_spatial)
+
+    @property
+    def result_shape(self) -> tuple[int, ...]:
+        """Shape of the compared quantity."""
+        return {"output": self.output_shape, "grad_input": self.input_shape,
+                "grad_weight": self.kernel_shape}[self.quantity]
 
     @property
     def is_depthwise(self) -> bool:
@@ -172,8 +208,11 @@ class ConvSpec:
     def slug(self) -> str:
         """A readable id, unique per spec, e.g. ``conv2d-nhwc-same-s2-d1-g1-k4x4-n1c4x9x9-o8-f32-normal``."""
         layout = convert.layout_name(self.layout, self.rank).lower()
-        parts = [f"conv{self.rank}d", layout, convert.padding_slug(self.padding), "s" + _axes(self.strides),
-                 "d" + _axes(self.dilations), f"g{self.groups}", "k" + _axes(self.kernel, collapse=False),
+        op = "convtranspose" if self.transposed else "conv"
+        extra = [f"op{_axes(self.output_padding)}"] if any(self.output_padding) else []
+        quantity = [] if self.quantity == "output" else [{"grad_input": "dx", "grad_weight": "dw"}[self.quantity]]
+        parts = [f"{op}{self.rank}d", *quantity, layout, convert.padding_slug(self.padding), "s" + _axes(self.strides),
+                 "d" + _axes(self.dilations), *extra, f"g{self.groups}", "k" + _axes(self.kernel, collapse=False),
                  f"n{self.batch}c{self.in_channels}x{_axes(self.spatial, collapse=False)}", f"o{self.out_channels}",
                  SHORT[self.dtype], self.distribution]
         return "-".join(parts + ([f"seed{self.seed}"] if self.seed else []))

@@ -19,7 +19,8 @@ from parity.runner import CaseRun, run_case
 from parity.spec import ConvSpec
 
 NUMPY = adapters.get("numpy")
-DEFAULT = collect("default")
+# The broken adapters below wrap forward outputs; transposed and gradient cases have their own tests.
+DEFAULT = [case for case in collect("default") if case.spec.op == "conv" and case.spec.quantity == "output"]
 
 
 class Wrapped:

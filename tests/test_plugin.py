@@ -54,14 +54,14 @@ def summary_rows(output: str) -> dict[tuple[str, str], dict[str, int]]:
     start = next(i for i, line in enumerate(lines) if re.search(r"=+ parity summary =+", line))
     lines = [line for line in lines[start + 1:] if line.strip()]
     header = lines[0].split()
-    assert header[:6] == ["backend", "against", "pass", "fail", "skip", "error"], lines[0]
+    assert header[:7] == ["backend", "against", "quantity", "pass", "fail", "skip", "error"], lines[0]
     assert set(lines[1].replace(" ", "")) == {"-"}
     rows = {}
     for line in lines[2:]:
         cells = line.split()
-        if len(cells) < 6 or not all(c.isdigit() for c in cells[2:6]):
+        if len(cells) < 7 or not all(c.isdigit() for c in cells[3:7]):
             break
-        rows[cells[0], cells[1]] = dict(zip(header[2:6], map(int, cells[2:6])))
+        rows[cells[0], cells[1]] = dict(zip(header[3:7], map(int, cells[3:7])))
     return rows
 
 

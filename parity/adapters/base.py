@@ -25,9 +25,11 @@ class Adapter(Protocol):
     def supports(self, spec: ConvSpec) -> str | None:
         """None if this backend can compute ``spec``, else the reason it cannot."""
 
-    def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """Compute the case in its dtype from canonical ``x`` (N, C, *S) and ``w`` (O, C/g, *k);
-        return the output in canonical (N, O, *out) layout as a numpy array of the case's dtype."""
+    def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
+        """Compute the spec's quantity in its dtype from canonical ``x`` (N, C, *S), kernel ``w``
+        ((O, C/g, *k), or (C_in, C_out/g, *k) for ``conv_transpose``) and, for ``grad_input`` /
+        ``grad_weight``, the cotangent ``dy`` (N, O, *out); return it in canonical layout
+        (``spec.result_shape``) as a numpy array of the case's dtype."""
 
 
 def missing_module(module: str, extra: str) -> str | None:

@@ -1,16 +1,17 @@
 """numpy backend: the case computed in its own dtype (not the float64 reference).
 
-Rank 1 goes through ``np.convolve``, which computes a true convolution: the kernel is flipped (and
-dilated with zeros) by the conversion module first. Other ranks gather windows like the reference and
-contract them with ``np.matmul`` in the case's dtype (for bfloat16, ml_dtypes' matmul returns float32
-sums, which are rounded back).
+Rank-1 forward outputs go through ``np.convolve``, which computes a true convolution: the kernel is
+flipped (and dilated with zeros) by the conversion module first. Everything else (other ranks,
+transposed conv, gradients) runs the reference's own pad/window/contract code on arrays of the case's
+dtype, so ``np.matmul`` sums in that dtype (for bfloat16, ml_dtypes' matmul returns float32 sums,
+which are rounded back).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from parity import convert
-from parity.reference import im2col, rows_to_output, windows
+from parity.reference import compute
 from parity.spec import ConvSpec
 
 
@@ -23,10 +24,11 @@ class NumpyAdapter:
     def supports(self, spec: ConvSpec) -> str | None:
         return None
 
-    def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray) -> np.ndarray:
-        xp = convert.pad_array(x, spec.pads)
-        compute = _convolve_1d if spec.rank == 1 else _matmul
-        return compute(spec, xp, w).astype(x.dtype)
+    def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
+        if spec.rank == 1 and spec.op == "conv" and spec.quantity == "output":
+            return _convolve_1d(spec, convert.pad_array(x, spec.pads), w).astype(x.dtype)
+        value, _, _ = compute(spec, x, w, dy)
+        return value.astype(x.dtype)
 
 
 def _convolve_1d(spec: ConvSpec, xp: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -43,12 +45,6 @@ def _convolve_1d(spec: ConvSpec, xp: np.ndarray, w: np.ndarray) -> np.ndarray:
                 full = np.convolve(xp[n, first + c], taps[o, c], mode="valid")
                 out[n, o] += full[:: spec.strides[0]].astype(out.dtype)
     return out
-
-
-def _matmul(spec: ConvSpec, xp: np.ndarray, w: np.ndarray) -> np.ndarray:
-    rows = im2col(windows(xp, spec.kernel, spec.strides, spec.dilations), spec.groups)
-    weights = w.reshape(spec.groups, spec.out_channels // spec.groups, -1)
-    return rows_to_output(rows @ weights.transpose(0, 2, 1), spec.output_shape)
 
 
 ADAPTER = NumpyAdapter()

@@ -1,10 +1,13 @@
-"""TensorFlow 2 backend: ``tf.nn.conv1d/conv2d/conv3d`` and ``tf.nn.depthwise_conv2d``.
+"""TensorFlow 2 backend: ``tf.nn.conv1d/conv2d/conv3d``, ``tf.nn.depthwise_conv2d`` and
+``tf.nn.conv1d/2d/3d_transpose``; gradients through ``tf.GradientTape`` with the seeded cotangent.
 
 TF wants channels-last data and ``[k..., in/groups, out]`` kernels (depthwise: ``[kh, kw, in, mult]``).
 "SAME"/"VALID" are passed natively when they mean exactly the case's padding; other paddings go as
 TF's explicit padding list where the op takes one (conv2d, depthwise_conv2d) and as ``tf.pad`` + VALID
 where it does not (conv1d, conv3d). Rank-1 depthwise runs ``depthwise_conv2d`` on a height-1 image; depthwise cases its kernel cannot take
 run as grouped ``conv1d/conv2d``, which TF's CPU (oneDNN) kernels support.
+Transposed convs pass ``output_shape`` with native SAME/VALID when TF's crop rule gives the case's crop
+(see ``convert.tf_transpose_padding``), else run VALID on the full output and crop it.
 What TF's CPU kernels refuse is declared in ``supports`` with TF's own words.
 """
 from __future__ import annotations
@@ -24,6 +27,10 @@ CHANNELS_FIRST = "TensorFlow on CPU: 'The Conv2D op currently only supports the 
 CONV3D_GROUPS = ("TensorFlow on CPU: Conv3D has no grouped convolution "
                  "('Number of channels in filter (C/groups) must match last dimension of input (C)')")
 CONV3D_DILATION = "TensorFlow on CPU: 'CPU implementation of Conv3D currently only supports dilated rates of 1.'"
+BACKPROP_DILATION = ("TensorFlow on CPU: transposed conv and conv gradients with dilation > 1: "
+                     "'Current CPU implementations do not yet support dilation rates larger than 1.'")
+GROUPED_GRADIENTS = "TensorFlow on CPU: 'Gradients for grouped convolutions are not supported on CPU.'"
+TRANSPOSE_GROUPS = "TensorFlow: tf.nn.conv*_transpose has no groups argument (no grouped transposed conv)"
 
 
 @cache
@@ -47,16 +54,31 @@ class TensorFlowAdapter:
             return CONV3D_GROUPS
         if spec.rank == 3 and max(spec.dilations) > 1:
             return CONV3D_DILATION
+        if spec.transposed and spec.groups > 1:
+            return TRANSPOSE_GROUPS
+        backprop = spec.transposed or spec.quantity != "output"
+        if backprop and max(spec.dilations) > 1 and not uses_depthwise_op(spec):
+            return BACKPROP_DILATION
+        if spec.quantity != "output" and spec.groups > 1 and not uses_depthwise_op(spec):
+            return GROUPED_GRADIENTS
         return None
 
-    def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
         tf = _tf()
+        depthwise = uses_depthwise_op(spec)
         data = tf.constant(convert.to_channels_last(x))
-        if uses_depthwise_op(spec):
-            y = _depthwise(tf, spec, data, convert.depthwise_to_tf(w, spec.in_channels))
-        else:
-            y = _conv(tf, spec, data, tf.constant(convert.kernel_to_tf(w)))
-        return np.ascontiguousarray(convert.to_channels_first(y.numpy()))
+        kernel = tf.constant(convert.depthwise_to_tf(w, spec.in_channels) if depthwise else convert.kernel_to_tf(w))
+        compute = _transposed if spec.transposed else _depthwise if depthwise else _conv
+        target = {"grad_input": data, "grad_weight": kernel}.get(spec.quantity)
+        if target is None:
+            return np.ascontiguousarray(convert.to_channels_first(compute(tf, spec, data, kernel).numpy()))
+        with tf.GradientTape() as tape:
+            tape.watch(target)
+            y = compute(tf, spec, data, kernel)
+        grad = tape.gradient(y, target, output_gradients=tf.constant(convert.to_channels_last(dy))).numpy()
+        if spec.quantity == "grad_input":
+            return np.ascontiguousarray(convert.to_channels_first(grad))
+        return np.ascontiguousarray(convert.depthwise_from_tf(grad) if depthwise else convert.kernel_from_tf(grad))
 
 
 def uses_depthwise_op(spec: ConvSpec) -> bool:
@@ -94,10 +116,30 @@ def _depthwise(tf: ModuleType, spec: ConvSpec, data, kernel):
     if spec.rank == 1:  # as a height-1 image, the way Keras runs Conv1D
         height1 = ConvSpec(**{**spec.as_dict(), "spatial": (1, *spec.spatial), "kernel": (1, *spec.kernel),
                               "strides": (1, *spec.strides), "dilations": (1, *spec.dilations),
-                              "padding": ((0, 0), *spec.pads), "layout": "channels_last"})
+                              "padding": ((0, 0), *spec.pads), "layout": "channels_last",
+                              "output_padding": (0, *spec.output_padding)})
         return _depthwise(tf, height1, data[:, None], kernel[None])[:, 0]
     data, padding = _padding(tf, spec, data, explicit_ok=True)
     return tf.nn.depthwise_conv2d(data, kernel, [1, *spec.strides, 1], padding, dilations=spec.dilations)
+
+
+def _transposed(tf: ModuleType, spec: ConvSpec, data, kernel):
+    mode = convert.tf_transpose_padding(spec.pads, spec.output_padding, spec.spatial, spec.kernel, spec.strides,
+                                        spec.dilations)
+    full = [(n - 1) * s + span for n, s, span in zip(spec.spatial, spec.strides, spec.dilated_kernel)]
+    shape = [spec.batch, *(spec.output_spatial if mode else full), spec.out_channels]
+    transpose = {1: tf.nn.conv1d_transpose, 2: tf.nn.conv2d_transpose, 3: tf.nn.conv3d_transpose}[spec.rank]
+    y = transpose(data, kernel, shape, list(spec.strides), mode or "VALID", dilations=list(spec.dilations))
+    if mode is None:  # TF's output_shape cannot express this crop: crop (or extend) the full output
+        y = _pad_or_crop(tf, y, convert.crop_full_transpose(spec.pads, spec.output_padding))
+    return y
+
+
+def _pad_or_crop(tf: ModuleType, y, pads):
+    """Channels-last twin of ``convert.pad_array``: negative pads crop."""
+    crop = tuple(slice(max(0, -lo), n - max(0, -hi)) for n, (lo, hi) in zip(y.shape[1:-1], pads))
+    return tf.pad(y[(slice(None), *crop, slice(None))],
+                  [[0, 0], *([max(0, lo), max(0, hi)] for lo, hi in pads), [0, 0]])
 
 
 ADAPTER = TensorFlowAdapter()

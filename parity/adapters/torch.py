@@ -1,10 +1,13 @@
-"""PyTorch backend: ``F.conv1d/2d/3d`` with groups (depthwise is groups = in_channels).
+"""PyTorch backend: ``F.conv1d/2d/3d`` and ``F.conv_transpose1d/2d/3d`` with groups (depthwise is groups =
+in_channels); gradients by autograd (``torch.autograd.grad`` with the seeded cotangent).
 
 Padding: symmetric padding goes to ``padding=`` as ints; SAME with stride 1 uses ``padding='same'``
 natively (PyTorch puts an odd extra element at the end, like TF); every other asymmetric padding (TF SAME
 with stride > 1, SAME_LOWER, CAUSAL, explicit) is an ``F.pad`` followed by a valid conv, because PyTorch
-rejects ``padding='same'`` for strided convolutions. The channels-last layout variant hands the conv a
-tensor with channels-last strides (``torch.channels_last`` memory format for 2-D and 3-D).
+rejects ``padding='same'`` for strided convolutions. Transposed convs use PyTorch's own
+(padding, output_padding) when they can express the crop, else the full output cropped by ``F.pad`` with
+negative pads. The channels-last layout variant hands the conv a tensor with channels-last strides
+(``torch.channels_last`` memory format for 2-D and 3-D).
 """
 from __future__ import annotations
 
@@ -35,22 +38,44 @@ class TorchAdapter:
     def supports(self, spec: ConvSpec) -> str | None:
         return None
 
-    def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
         torch = _torch()
-        functional = torch.nn.functional
         dtype = getattr(torch, spec.dtype)
         xt = _tensor(convert.to_channels_last(x), dtype).movedim(-1, 1) if spec.layout == "channels_last" \
             else _tensor(x, dtype)
-        padding = native_padding(spec)
-        if padding is None:
-            xt, padding = functional.pad(xt, convert.torch_pad_arg(spec.pads)), 0
-        conv = getattr(functional, f"conv{spec.rank}d")
-        with torch.no_grad(), warnings.catch_warnings():
+        wt = _tensor(w, dtype)
+        target = {"grad_input": xt, "grad_weight": wt}.get(spec.quantity)
+        if target is not None:
+            target.requires_grad_()
+        with warnings.catch_warnings():
             # "padding='same' with even kernel lengths ... may require a zero-padded copy": a perf note.
             warnings.filterwarnings("ignore", message="Using padding='same'")
-            y = conv(xt, _tensor(w, dtype), stride=spec.strides, padding=padding, dilation=spec.dilations,
-                     groups=spec.groups)
-        return _numpy(y, x.dtype)
+            y = (_transposed if spec.transposed else _forward)(spec, xt, wt)
+            if target is None:
+                return _numpy(y.detach(), x.dtype)
+            (grad,) = torch.autograd.grad(y, target, grad_outputs=_tensor(dy, dtype))
+        return _numpy(grad, x.dtype)
+
+
+def _forward(spec: ConvSpec, xt, wt):
+    functional = _torch().nn.functional
+    padding = native_padding(spec)
+    if padding is None:
+        xt, padding = functional.pad(xt, convert.torch_pad_arg(spec.pads)), 0
+    conv = getattr(functional, f"conv{spec.rank}d")
+    return conv(xt, wt, stride=spec.strides, padding=padding, dilation=spec.dilations, groups=spec.groups)
+
+
+def _transposed(spec: ConvSpec, xt, wt):
+    functional = _torch().nn.functional
+    conv = getattr(functional, f"conv_transpose{spec.rank}d")
+    args = convert.torch_transpose_args(spec.pads, spec.output_padding, spec.strides, spec.dilations)
+    padding, output_padding = args or ((0,) * spec.rank, (0,) * spec.rank)
+    y = conv(xt, wt, stride=spec.strides, padding=padding, output_padding=output_padding, groups=spec.groups,
+             dilation=spec.dilations)
+    if args is None:  # PyTorch cannot express this crop: crop (or extend) the full output
+        y = functional.pad(y, convert.torch_pad_arg(convert.crop_full_transpose(spec.pads, spec.output_padding)))
+    return y
 
 
 def native_padding(spec: ConvSpec) -> str | tuple[int, ...] | None:

@@ -1,0 +1,186 @@
+"""`parity check`: does Y match x conv w under the stated conventions, and if not, which change explains it.
+
+Y is compared with the exact reference for the stated conventions in Y's dtype (the error bound of
+that dtype decides, as in :func:`parity.compare.compare`). On a mismatch :func:`parity.diagnose.search`
+looks for convention changes that reproduce Y; each is confirmed against the reference for its own
+conventions (exact for float64) and explained in a sentence with a concrete fix.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import ml_dtypes
+import numpy as np
+
+from parity import diagnose, explain
+from parity import reading as rd
+from parity.compare import Comparison, compare
+from parity.dtypes import DTYPES
+from parity.reading import Frame
+from parity.reference import Reference
+
+_FLOATS: Final = ", ".join(DTYPES)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    changes: tuple[str, ...]  # identifiers from the vocabulary in parity.changes, e.g. ("flip",)
+    sentence: str
+    fix: str
+    matches: bool
+    max_abs: float
+    max_ulp: int
+    bound_ratio: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"changes": list(self.changes), "matches": self.matches, "max_abs": self.max_abs,
+                "max_ulp": self.max_ulp, "bound_ratio": self.bound_ratio, "sentence": self.sentence, "fix": self.fix}
+
+
+@dataclass(frozen=True, eq=False)
+class CheckResult:
+    """Outcome of :func:`check`. Figures are None when the stated conventions cannot give Y's shape
+    (``problem`` says why); ``error_map`` is |Y - reference| in canonical (N, C, *spatial) order."""
+
+    matches: bool
+    dtype: str
+    conventions: str
+    max_abs: float | None
+    max_ulp: int | None
+    bound_ratio: float | None
+    problem: str
+    location: str
+    explanations: tuple[Explanation, ...]
+    searched: int
+    error_map: np.ndarray | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"matches": self.matches, "dtype": self.dtype, "conventions": self.conventions,
+                "max_abs": self.max_abs, "max_ulp": self.max_ulp, "bound_ratio": self.bound_ratio,
+                "problem": self.problem, "location": self.location, "searched": self.searched,
+                "explanations": [e.as_dict() for e in self.explanations]}
+
+    def format(self) -> str:
+        lines = [f"conventions: {self.conventions}; Y is {self.dtype}"]
+        if self.problem:
+            lines.append(f"does not match: these conventions cannot give Y: {self.problem}")
+        else:
+            verdict = "matches" if self.matches else "does not match"
+            lines.append(f"{verdict}: {_figures(self.max_abs, self.max_ulp, self.bound_ratio)}")
+        if self.matches:
+            return "\n".join(lines)
+        if self.location:
+            lines.append(f"error: {self.location}")
+        if not self.explanations:
+            lines.append(f"nothing explains Y: no single change or pair of changes tried ({self.searched} "
+                         "readings) reproduces it")
+            return "\n".join(lines)
+        lines.append(f"explanations that reproduce Y, best first ({self.searched} readings tried):")
+        for rank, item in enumerate(self.explanations, 1):
+            lines += [f"{rank}. [{', '.join(item.changes)}] {item.sentence}", f"   fix: {item.fix}",
+                      f"   {_figures(item.max_abs, item.max_ulp, item.bound_ratio)}"]
+        return "\n".join(lines)
+
+
+def _figures(max_abs: float | None, max_ulp: int | None, ratio: float | None) -> str:
+    return f"max_abs {max_abs:.3g}  max_ulp {max_ulp}  bound_ratio {ratio:.3g}"
+
+
+def check(x: np.ndarray, w: np.ndarray, y: np.ndarray, *, layout: str | None = None,
+          kernel_layout: str | None = None, padding: str | tuple | int = "VALID",
+          strides: int | tuple[int, ...] = 1, dilations: int | tuple[int, ...] = 1, groups: int = 1,
+          transposed: bool = False, output_padding: int | tuple[int, ...] = 0, limit: int = 5) -> CheckResult:
+    """Compare ``y`` with ``x`` conv ``w`` under the stated conventions; on a mismatch, explain it.
+
+    ``layout`` is the data layout of x and y (NCHW, NHWC, ...; default channels-first), ``kernel_layout``
+    the kernel's (OIHW, HWIO, IOHW, HWIM, ...; default OI.../...IO after the data, IO.../...OI when
+    ``transposed``). ``padding`` is the crop for a transposed conv (PyTorch's padding). At most ``limit``
+    explanations are kept. ``ValueError`` (one line) for bad input, including a Y whose shape no
+    convention tried can give.
+    """
+    x, w, y = (validated(label, a) for label, a in (("input", x), ("kernel", w), ("output", y)))
+    _check_ranks(x, w, y)
+    stated = rd.stated(x.ndim - 2, layout=layout, kernel_layout=kernel_layout, padding=padding, strides=strides,
+                       dilations=dilations, groups=groups, transposed=transposed, output_padding=output_padding)
+    x64, w64 = np.asarray(x, np.float64), np.asarray(w, np.float64)
+    integers = all(np.array_equal(a, np.round(a)) for a in (x64, w64))
+    common = dict(dtype=y.dtype.name, conventions=stated.describe())
+    try:
+        fr = rd.frame(stated, x64, w64, y)
+    except ValueError as error:
+        fr, problem = None, str(error)
+    if fr is not None:
+        problem = ""
+        comparison, value, low, scale = _compare(fr, integers)
+        if comparison.passed:
+            return CheckResult(True, **common, **_summary(comparison), problem="", location="", explanations=(),
+                               searched=0, error_map=_error(fr, value, low))
+    found = diagnose.search(stated, x, w, y)
+    if fr is None and not found.feasible:
+        raise ValueError(f"{problem}; no convention change tried gives Y's shape either")
+    explanations = tuple(_explanations(found.found, stated, integers, limit))
+    figures = _summary(comparison) if fr is not None else dict(max_abs=None, max_ulp=None, bound_ratio=None)
+    location = explain.locate(fr, value, low, scale, integers) if fr is not None else ""
+    return CheckResult(False, **common, **figures, problem=problem, location=location, explanations=explanations,
+                       searched=found.feasible, error_map=_error(fr, value, low) if fr is not None else None)
+
+
+def _compare(fr: Frame, integers: bool) -> tuple[Comparison, np.ndarray, np.ndarray | None, np.ndarray]:
+    value, low, scale = rd.compute(fr, exact=fr.spec.dtype == "float64")
+    ref = Reference(value, low, scale, fr.spec.accumulation_length, integers)
+    return compare(fr.y, ref, fr.spec.dtype), value, low, scale
+
+
+def _summary(comparison: Comparison) -> dict[str, Any]:
+    return dict(max_abs=comparison.max_abs, max_ulp=comparison.max_ulp, bound_ratio=comparison.bound_ratio)
+
+
+def _error(fr: Frame, value: np.ndarray, low: np.ndarray | None) -> np.ndarray:
+    return np.abs(np.asarray(fr.y, np.float64) - value - (0 if low is None else low))
+
+
+def _explanations(found: tuple[diagnose.Found, ...], stated: rd.Reading, integers: bool, limit: int):
+    """Confirm each found reading against its own reference (exact for float64) and render it."""
+    kept = 0
+    for item in found:
+        if kept == limit:
+            return
+        comparison = _compare(item.frame, integers)[0]
+        if not comparison.passed:
+            continue
+        sentence, fix = explain.describe(item.changes, stated, item.frame)
+        kept += 1
+        yield Explanation(tuple(c.id for c in item.changes), sentence, fix, True, **_summary(comparison))
+
+
+def validated(label: str, array: Any) -> np.ndarray:
+    """A float array of one of parity's dtypes; a 2-byte void array (how numpy saves bfloat16) is read
+    as bfloat16."""
+    array = np.asarray(array)
+    if array.dtype.kind == "V" and array.dtype.itemsize == 2 and array.dtype.names is None:
+        array = array.view(ml_dtypes.bfloat16)
+    if array.dtype.name not in DTYPES:
+        raise ValueError(f"{label} must be a {_FLOATS} array, got dtype {array.dtype.str!r}")
+    return array
+
+
+def _check_ranks(x: np.ndarray, w: np.ndarray, y: np.ndarray) -> None:
+    if not 3 <= x.ndim <= 5:
+        raise ValueError(f"input must have 3 to 5 dimensions (batch, channels, 1 to 3 spatial), got shape {x.shape}")
+    for label, array in (("kernel", w), ("output", y)):
+        if array.ndim != x.ndim:
+            raise ValueError(f"{label} must have {x.ndim} dimensions like the input, got shape {array.shape}")
+
+
+def load(path: str | Path, label: str) -> np.ndarray:
+    """Load a .npy file safely (no pickles) as a validated float array; ``ValueError`` says why not."""
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ValueError(f"{label} {str(path)!r} must be a readable .npy array file, got: {reason}") from None
+    if not isinstance(array, np.ndarray):
+        raise ValueError(f"{label} {str(path)!r} must hold one array (.npy), got an archive")
+    return validated(f"{label} {str(path)!r}", array)

@@ -1,0 +1,148 @@
+"""Plain sentences and concrete fixes for convention changes, and where an unexplained error sits.
+
+A fix is code applied to the user's x and w (in the stated layouts) or to the stated call's arguments so
+that the stated conventions reproduce Y.
+"""
+from __future__ import annotations
+
+from typing import Callable, Final, Sequence
+
+import numpy as np
+
+from parity import codegen, convert
+from parity.changes import Change, spatial_letters
+from parity.compare import error_bound
+from parity.dtypes import canonical_name
+from parity.reading import Frame, Reading
+from parity.reference import Reference
+
+_MODES: Final = {"VALID": "VALID: no padding", "SAME": "TF SAME: the odd extra element at the end",
+                 "SAME_LOWER": "SAME_LOWER: the odd extra element at the start",
+                 "FULL": "FULL: (k-1)*d on both sides", "CAUSAL": "causal: (k-1)*d on the left only"}
+_KERNELS: Final = {("IO", False): "TensorFlow's [k..., in, out]", ("IM", False): "TensorFlow's depthwise [k..., in, multiplier]",
+                   ("OI", True): "TensorFlow conv_transpose's [k..., out, in]"}
+
+
+def describe(changes: Sequence[Change], stated: Reading, fr: Frame) -> tuple[str, str]:
+    """(sentence, fix) for an explanation: ``fr`` is the frame its changes give."""
+    parts = [_RENDER[change.category](change, stated, fr) for change in changes]
+    return " ".join(sentence for sentence, _ in parts), "; ".join(fix for _, fix in parts)
+
+
+def _flip(change: Change, stated: Reading, fr: Frame) -> tuple[str, str]:
+    axes = dict(change.fields)["flips"]
+    layout = stated.kernel_layout
+    letters = spatial_letters(stated.rank)
+    fix = "w = w" + codegen.index(len(layout.name), {layout.name.index(letters[a]): "::-1" for a in axes})
+    if change.id == "flip":
+        return ("The kernel is reversed on every spatial axis: Y is a true convolution (np.convolve, "
+                "scipy.signal, Theano, Flux), where the stated conventions cross-correlate."), fix
+    return f"The kernel is reversed along {letters[axes[0]]} only.", fix
+
+
+def _layout(change: Change, stated: Reading, fr: Frame) -> tuple[str, str]:
+    rank = stated.rank
+    actual, told = (convert.layout_name(f, rank) for f in (fr.reading.layout, stated.layout))
+    family = fr.reading.layout.replace("_", "-")
+    lines = codegen.transpose("x", actual, told) + [f"y = y.transpose{codegen.call(convert.letter_permutation(told, actual))}"
+                                                      f"  # {told} -> {actual}, after the call"]
+    return f"x and Y are {actual} ({family}), not {told}.", "; ".join(lines)
+
+
+def _kernel_layout(change: Change, stated: Reading, fr: Frame) -> tuple[str, str]:
+    actual, told = fr.reading.kernel_layout, stated.kernel_layout
+    fix = "; ".join(codegen.kernel(actual, told, fr.w.shape, stated.groups))
+    if actual.name.translate(str.maketrans("OI", "IO")) == told.name:
+        return f"The kernel's in and out channel axes are swapped: it is {actual.name}, not {told.name}.", fix
+    if actual.spatial != told.spatial and actual.name.replace(actual.spatial, told.spatial) == told.name:
+        return f"The kernel's spatial axes are transposed: it is {actual.name}, not {told.name}.", fix
+    suffix = actual.name[len(actual.spatial):] if actual.name.startswith(actual.spatial) else ""
+    hint = _KERNELS.get((suffix, actual.transposed))
+    return f"The kernel is stored {actual.name}{f' ({hint})' if hint else ''}, not {told.name}.", fix
+
+
+def _padding(change: Change, stated: Reading, fr: Frame) -> tuple[str, str]:
+    spec = fr.spec
+    padding = dict(change.fields)["padding"]
+    geometry = (spec.spatial, spec.kernel, stated.strides, stated.dilations)
+    resolve = convert.transpose_crops if stated.transposed else convert.explicit_pads
+    told = resolve(stated.padding, *geometry)
+    what = "cropped" if stated.transposed else "padded"
+    sentence = (f"Y was {what} {_pads(spec.pads)} ({_mode(padding)}), not {_pads(told)} "
+                f"({_mode(stated.padding)}).")
+    return sentence, _crop_fix(fr) if stated.transposed else _pad_fix(fr)
+
+
+def _pad_fix(fr: Frame) -> str:
+    channels_last = fr.reading.layout == "channels_last"
+    fix = f'{codegen.pad("x", fr.spec.pads, channels_last)}, then padding="VALID"'
+    return fix if channels_last else f"{fix} (PyTorch: F.pad(x, {convert.torch_pad_arg(fr.spec.pads)}), padding=0)"
+
+
+def _crop_fix(fr: Frame) -> str:
+    spec = fr.spec
+    native = convert.torch_transpose_args(spec.pads, spec.output_padding, spec.strides, spec.dilations)
+    if native:
+        return f"padding={codegen.call(native[0])}, output_padding={codegen.call(native[1])}"
+    crop = codegen.pad("y", convert.crop_full_transpose(spec.pads, spec.output_padding),
+                       fr.reading.layout == "channels_last")
+    return f"padding=0, output_padding=0, then {crop}"
+
+
+def _geometry(change: Change, stated: Reading, fr: Frame) -> tuple[str, str]:
+    field, values = change.fields[0]
+    told = getattr(stated, field)
+    name = field.replace("_", " ")
+    return (f"Y was computed with {name} {codegen.call(values)}, not {codegen.call(told)}.",
+            f"{field}={codegen.call(values)}")
+
+
+def _mode(padding: object) -> str:
+    if isinstance(padding, str):
+        return _MODES[padding]
+    return "symmetric, like PyTorch's integer padding" if all(lo == hi for lo, hi in padding) else "explicit"
+
+
+def _pads(pads: convert.Pads) -> str:
+    pairs = [f"({lo}, {hi})" for lo, hi in pads]
+    if len(set(pairs)) == 1:
+        return pairs[0] + (" on every spatial axis" if len(pairs) > 1 else "")
+    letters = spatial_letters(len(pads))
+    return ", ".join(f"{pair} along {letter}" for pair, letter in zip(pairs, letters))
+
+
+_RENDER: Final[dict[str, Callable[[Change, Reading, Frame], tuple[str, str]]]] = {
+    "flip": _flip, "layout": _layout, "kernel-layout": _kernel_layout, "padding": _padding,
+    "strides": _geometry, "dilations": _geometry, "output-padding": _geometry}
+
+
+def locate(fr: Frame, value: np.ndarray, low: np.ndarray | None, scale: np.ndarray, integers: bool) -> str:
+    """Where the stated conventions' error sits: how many outputs exceed the bound, whether only where
+    the window overlaps the padding or only in some channels, and the worst element."""
+    dtype = canonical_name(fr.y.dtype)
+    y = np.asarray(fr.y, np.float64)
+    err = np.abs(y - value - (0 if low is None else low))
+    bound = error_bound(Reference(value, low, scale, fr.spec.accumulation_length, integers), dtype)
+    bad = ~(err <= bound)
+    count, total = int(bad.sum()), bad.size
+    parts = [f"{count} of {total} outputs ({100 * count / total:.3g}%) exceed the bound"]
+    if not fr.spec.transposed and count and not bad[(slice(None), slice(None), *_interior(fr))].any():
+        parts.append("all where the kernel window overlaps the padding (a padding difference)")
+    channels = np.flatnonzero(bad.any(axis=tuple(a for a in range(bad.ndim) if a != 1)))
+    if 0 < len(channels) < fr.y.shape[1]:
+        parts.append(f"only in output channels {', '.join(map(str, channels[:8]))}{' ...' if len(channels) > 8 else ''}")
+    if count:
+        worst = tuple(int(i) for i in np.unravel_index(int(np.nanargmax(np.where(bad, err / bound, -1))), err.shape))
+        parts.append(f"worst at {worst} (canonical N, C, *spatial): got {y[worst]:.9g}, expected {value[worst]:.9g}")
+    return "; ".join(parts)
+
+
+def _interior(fr: Frame) -> tuple[slice, ...]:
+    """Output positions whose kernel window lies inside the unpadded input, per spatial axis."""
+    spec = fr.spec
+    region = []
+    for n, (lo, _), span, s, m in zip(spec.spatial, spec.pads, spec.dilated_kernel, spec.strides, spec.output_spatial):
+        first = -(-lo // s)  # o*s >= lo
+        last = (n - span + lo) // s  # o*s - lo + span - 1 <= n - 1
+        region.append(slice(first, max(first, min(last + 1, m))))
+    return tuple(region)

@@ -1,11 +1,11 @@
 """parity: cross-framework parity tests for convolution.
 
-Public API: :class:`ConvSpec`, :func:`generate` (seeded inputs), :func:`exact` (the exact numpy reference, from :mod:`parity.reference`),
+Public API: :class:`ConvSpec`, :func:`generate` and :func:`cotangent` (seeded inputs), :func:`exact` (the exact numpy reference, from :mod:`parity.reference`),
 :func:`compare` and :func:`ulp_distance`, :mod:`parity.adapters` (backends). No framework is imported here.
 """
 from parity import adapters
 from parity.compare import Comparison, compare, error_bound, ulp_distance
-from parity.inputs import generate
+from parity.inputs import cotangent, generate
 # `exact` rather than `reference`, so that `parity.reference` stays the module.
 from parity.reference import Reference
 from parity.reference import reference as exact
@@ -14,5 +14,5 @@ from parity.runner import Result
 from parity.spec import ConvSpec
 
 __all__ = ["Case", "Comparison", "ConvSpec", "Reference", "Result", "adapters", "collect", "compare",
-           "error_bound", "exact", "generate", "ulp_distance"]
+           "cotangent", "error_bound", "exact", "generate", "ulp_distance"]
 __version__ = "0.1.0"

@@ -136,7 +136,7 @@ def failure_message(result: Result, tier: str) -> str:
         "or in Python:",
         "    import parity",
         f"    spec = parity.ConvSpec({spec})",
-        "    x, w = parity.generate(spec)",
-        f"    y = parity.adapters.get({result.backend!r}).run(spec, x, w)",
-        "    print(parity.compare(y, parity.exact(spec, x, w), spec.dtype))",
+        "    x, w, dy = *parity.generate(spec), parity.cotangent(spec)",
+        f"    y = parity.adapters.get({result.backend!r}).run(spec, x, w, dy)",
+        "    print(parity.compare(y, parity.exact(spec, x, w, dy), spec.dtype))",
     ])

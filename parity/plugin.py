@@ -128,15 +128,7 @@ def parity_verify(request: pytest.FixtureRequest) -> Callable[[Result], None]:
 
 def failure_message(result: Result, tier: str) -> str:
     """The failure plus the exact commands that reproduce it."""
-    backends = result.backend if result.against == "reference" else f"{result.backend},{result.against}"
-    spec = ", ".join(f"{k}={tuple(v) if isinstance(v, list) else v!r}" for k, v in result.spec.items())
-    return "\n".join([
-        f"{result.case}: {result.backend} vs {result.against}: {result.status}: {result.reason}",
-        f"reproduce: parity run --tier {tier} --backends {backends} -k {result.case}",
-        "or in Python:",
-        "    import parity",
-        f"    spec = parity.ConvSpec({spec})",
-        "    x, w, dy = *parity.generate(spec), parity.cotangent(spec)",
-        f"    y = parity.adapters.get({result.backend!r}).run(spec, x, w, dy)",
-        "    print(parity.compare(y, parity.exact(spec, x, w, dy), spec.dtype))",
-    ])
+    from parity.report import reproduce
+
+    head = f"{result.case}: {result.backend} vs {result.against}: {result.status}: {result.reason}"
+    return "\n".join([head, *reproduce(result, tier)])

@@ -40,12 +40,13 @@ def summarize(results: Iterable[Result], by: str | None = None) -> list[PairSumm
     per pair, quantity and value of that field."""
     rows: dict[tuple[str, str, str, str], PairSummary] = {}
     for result in results:
-        key = (result.backend, result.against, _quantity(result.spec), str(result.spec[by]) if by else "")
+        key = (result.backend, result.against, quantity_label(result.spec), str(result.spec[by]) if by else "")
         rows.setdefault(key, PairSummary(*key)).add(result)
     return sorted(rows.values(), key=lambda r: (r.against != "reference", r.backend, r.against, r.quantity, r.group))
 
 
-def _quantity(spec: dict[str, Any]) -> str:
+def quantity_label(spec: dict[str, Any]) -> str:
+    """``conv``, ``conv_transpose``, ``conv.grad_input``, ...: what a result compares."""
     op, quantity = spec.get("op", "conv"), spec.get("quantity", "output")
     return op if quantity == "output" else f"{op}.{quantity}"
 
@@ -63,3 +64,18 @@ def format_table(rows: list[PairSummary], by: str | None = None) -> str:
 def write_json(path: Path, results: list[Result], meta: dict[str, Any]) -> None:
     payload = {**meta, "results": [r.as_dict() for r in results]}
     Path(path).write_text(json.dumps(payload, indent=1) + "\n")
+
+
+def reproduce(result: Result, tier: str) -> list[str]:
+    """The exact commands that reproduce a result: a ``parity run`` line and a Python snippet."""
+    backends = result.backend if result.against == "reference" else f"{result.backend},{result.against}"
+    spec = ", ".join(f"{k}={tuple(v) if isinstance(v, list) else v!r}" for k, v in result.spec.items())
+    return [
+        f"reproduce: parity run --tier {tier} --backends {backends} -k {result.case}",
+        "or in Python:",
+        "    import parity",
+        f"    spec = parity.ConvSpec({spec})",
+        "    x, w, dy = *parity.generate(spec), parity.cotangent(spec)",
+        f"    y = parity.adapters.get({result.backend!r}).run(spec, x, w, dy)",
+        "    print(parity.compare(y, parity.exact(spec, x, w, dy), spec.dtype))",
+    ]

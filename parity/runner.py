@@ -6,6 +6,7 @@ becomes that result's ``error`` or ``fail`` with the reason, and every other res
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from itertools import combinations
@@ -21,6 +22,9 @@ from parity.registry import Case
 
 Status = Literal["pass", "fail", "skip", "error"]
 REFERENCE = "reference"
+# Cases whose operands alone (as the float64 copies the reference makes) exceed this are refused up front;
+# the reference itself works in chunks of parity.reference.CHUNK_BYTES.
+MEMORY_BUDGET_GIB = float(os.environ.get("PARITY_MEMORY_GIB", "8"))
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,9 @@ class CaseRun:
 
     def outcome(self, backend: str) -> Outcome:
         if backend not in self._outcomes:
-            self._outcomes[backend] = _execute(backend, self.case, self.inputs)
+            refusal = memory_refusal(self.case.spec)
+            self._outcomes[backend] = Outcome(None, "skip", refusal) if refusal else \
+                _execute(backend, self.case, self.inputs)
         return self._outcomes[backend]
 
     def against_reference(self, backend: str) -> Result:
@@ -108,6 +114,17 @@ class CaseRun:
     def _from_comparison(self, backend: str, against: str, c: Comparison) -> Result:
         return Result(self.case.id, self.case.spec.as_dict(), backend, against, c.status, c.reason,
                       c.max_abs, c.max_rel, c.max_ulp, c.bound_ratio, c.worst_index)
+
+
+def memory_refusal(spec, budget_gib: float | None = None) -> str:
+    """Why the case is refused for memory ('' if it fits): its operands as float64 exceed the budget."""
+    budget = MEMORY_BUDGET_GIB if budget_gib is None else budget_gib
+    shapes = [spec.input_shape, spec.kernel_shape, spec.output_shape] + ([spec.output_shape] if spec.quantity != "output" else [])
+    need = 8 * sum(math.prod(shape) for shape in shapes) / 2**30
+    if need <= budget:
+        return ""
+    return (f"refused: its operands need {need:.1f} GiB as float64, over the {budget:g} GiB memory budget "
+            "(PARITY_MEMORY_GIB)")
 
 
 def _execute(backend: str, case: Case, inputs: tuple[np.ndarray, np.ndarray, np.ndarray | None]) -> Outcome:

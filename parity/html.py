@@ -1,0 +1,122 @@
+"""``parity run --html``: one self-contained page (inline CSS, JS and PNGs, nothing fetched).
+
+It shows the backend-pair matrix (worst ULP and bound ratio per pair, coloured by the ratio), a sortable
+table of every comparison, and for each failing comparison the map of |difference| per output channel
+and the exact calls to reproduce it.
+"""
+from __future__ import annotations
+
+import base64
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from parity.report import STATUSES, quantity_label, reproduce
+from parity.runner import REFERENCE, CaseRun, Result
+
+_STYLE = """
+body{font:14px system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}
+td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#eee;cursor:pointer}
+td:first-child,th:first-child{text-align:left}.fail,.error{color:#b00;font-weight:bold}
+#matrix td{min-width:9em;text-align:center}pre{background:#f6f6f6;padding:8px;overflow:auto}
+img{image-rendering:pixelated;border:1px solid #999}
+"""
+_SORT = """
+document.querySelectorAll('table.sortable th').forEach((th, column) => th.addEventListener('click', () => {
+  const body = th.closest('table').tBodies[0];
+  const ascending = th.dataset.order !== 'asc';
+  th.dataset.order = ascending ? 'asc' : 'desc';
+  const key = row => { const text = row.cells[column].textContent; const n = parseFloat(text);
+                       return isNaN(n) ? text : n; };
+  const rows = Array.from(body.rows).sort((a, b) => { const x = key(a), y = key(b);
+    return (x < y ? -1 : x > y ? 1 : 0) * (ascending ? 1 : -1); });
+  rows.forEach(row => body.appendChild(row));
+}));
+"""
+_COLUMNS = ("case", "backend", "against", "quantity", "dtype", "status", "max_abs", "max_ulp", "bound_ratio", "reason")
+
+
+def write(path: Path, results: list[Result], meta: dict[str, Any]) -> None:
+    Path(path).write_text(render(results, meta), encoding="utf-8")
+
+
+def render(results: list[Result], meta: dict[str, Any]) -> str:
+    counts = {status: sum(r.status == status for r in results) for status in STATUSES}
+    summary = ", ".join(f"{n} {status}" for status, n in counts.items())
+    parts = [f"<h1>parity report</h1><p>tier <b>{escape(str(meta.get('tier')))}</b>, backends "
+             f"<b>{escape(', '.join(meta.get('backends', [])))}</b>: {len(results)} comparisons, {summary}</p>",
+             "<h2>Backend pairs</h2>", _matrix(results, meta.get("backends", [])),
+             "<h2>Comparisons</h2><p>Click a column header to sort.</p>", _table(results),
+             "<h2>Failures</h2>", _failures(results, str(meta.get("tier")))]
+    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>parity report</title>"
+            f"<style>{_STYLE}</style></head><body>{''.join(parts)}<script>{_SORT}</script></body></html>")
+
+
+def _matrix(results: list[Result], backends: list[str]) -> str:
+    head = "".join(f"<th>{escape(name)}</th>" for name in [REFERENCE, *backends])
+    rows = []
+    for backend in backends:
+        cells = [_cell([r for r in results if {r.backend, r.against} == {backend, other}])
+                 if other != backend else "<td>&mdash;</td>" for other in [REFERENCE, *backends]]
+        rows.append(f"<tr><th>{escape(backend)}</th>{''.join(cells)}</tr>")
+    return f"<table id=matrix><thead><tr><th>backend</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _cell(results: list[Result]) -> str:
+    measured = [r for r in results if r.bound_ratio is not None]
+    if not measured:
+        return "<td style='background:#ddd'>no data</td>"
+    ratio = max(r.bound_ratio for r in measured)
+    ulp = max(r.max_ulp for r in measured)
+    failed = sum(r.status in ("fail", "error") for r in results)
+    # green at ratio 0 to red at the bound; failures dark red
+    colour = "#c33" if ratio > 1 or failed else f"hsl({120 * (1 - ratio):.0f},70%,75%)"
+    return (f"<td style='background:{colour}' title='{len(measured)} compared, {failed} failed'>"
+            f"{ulp} ULP<br>ratio {ratio:.3g}</td>")
+
+
+def _table(results: list[Result]) -> str:
+    head = "".join(f"<th>{name}</th>" for name in _COLUMNS)
+    body = "".join("<tr>" + "".join(f"<td class={r.status if name == 'status' else name}>{escape(_value(r, name))}</td>"
+                                    for name in _COLUMNS) + "</tr>" for r in results)
+    return f"<table id=cases class=sortable><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _value(result: Result, name: str) -> str:
+    if name in ("quantity", "dtype"):
+        return quantity_label(result.spec) if name == "quantity" else result.spec["dtype"]
+    value = getattr(result, name)
+    return "" if value is None else f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def _failures(results: list[Result], tier: str) -> str:
+    failing = [r for r in results if r.status in ("fail", "error")]
+    if not failing:
+        return "<p>None.</p>"
+    return "".join(_failure(result, tier) for result in failing)
+
+
+def _failure(result: Result, tier: str) -> str:
+    picture = _diff_png(result)
+    image = (f"<p>|difference| per output channel (black 0, white the largest):</p>"
+             f"<img alt='difference map' src='data:image/png;base64,{picture}'>") if picture else ""
+    return (f"<section class=failure><h3>{escape(result.case)}: {escape(result.backend)} vs "
+            f"{escape(result.against)}</h3><p class={result.status}>{escape(result.reason)}</p>{image}"
+            f"<pre>{escape(chr(10).join(reproduce(result, tier)))}</pre></section>")
+
+
+def _diff_png(result: Result) -> str:
+    """The error map of a failing comparison, recomputed from its case ('' if there is no output)."""
+    from parity import png
+    from parity.registry import Case
+    from parity.spec import ConvSpec
+
+    run = CaseRun(Case(result.case, ConvSpec(**result.spec)))
+    actual = run.outcome(result.backend).output
+    target = run.reference.value if result.against == REFERENCE else run.outcome(result.against).output
+    if actual is None or target is None or np.shape(actual) != np.shape(target):
+        return ""
+    error = np.asarray(actual, np.float64) - np.asarray(target, np.float64)
+    return base64.b64encode(png.encode(png.error_map(error))).decode("ascii")

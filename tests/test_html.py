@@ -1,0 +1,87 @@
+"""The HTML report: structure, escaping, failure pictures, and a real headless Chromium load."""
+import dataclasses
+import shutil
+
+import numpy as np
+import pytest
+
+from parity import adapters, html, png, runner
+from parity.registry import collect, select
+
+BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+class Shifted:
+    """The numpy backend with every output off by 1000: fails on every case."""
+
+    name = "shifted"
+
+    def available(self):
+        return None
+
+    def supports(self, spec):
+        return None
+
+    def run(self, spec, x, w, dy=None):
+        return (adapters.get("numpy").run(spec, x, w) + 1000).astype(x.dtype)
+
+
+@pytest.fixture
+def results(monkeypatch):
+    original = adapters.get
+    monkeypatch.setattr(adapters, "get", lambda name: Shifted() if name == "shifted" else original(name))
+    cases = select(collect("smoke"), "conv2d and f32")
+    return list(runner.run(cases, ["numpy", "shifted"]))
+
+
+@pytest.fixture
+def page_html(results):
+    return html.render(results, {"tier": "smoke", "backends": ["numpy", "shifted"]})
+
+
+def test_report_has_matrix_table_and_failures(results, page_html):
+    assert "<table id=matrix>" in page_html and "<table id=cases class=sortable>" in page_html
+    assert page_html.count("<section class=failure>") == sum(r.status == "fail" for r in results) > 0
+    assert page_html.count("data:image/png;base64,") == page_html.count("<section class=failure>")
+    assert "reproduce: parity run --tier smoke --backends shifted" in page_html
+    assert "http://" not in page_html and "https://" not in page_html  # self-contained
+
+
+def test_reasons_are_escaped(results):
+    hostile = dataclasses.replace(results[0], status="fail", reason="<script>alert(1)</script>")
+    text = html.render([hostile], {"tier": "smoke", "backends": ["numpy"]})
+    assert "<script>alert(1)</script>" not in text and "&lt;script&gt;" in text
+
+
+def test_failure_picture_shows_the_error_map(results):
+    failing = next(r for r in results if r.status == "fail" and r.against == "reference")
+    picture = png.encode(png.error_map(np.full((1, 2, 3, 3), 1000.0)))
+    assert picture.startswith(png.SIGNATURE)
+    assert html._diff_png(failing)  # recomputed from the case, not stored in the result
+
+
+@pytest.mark.skipif(BROWSER is None, reason="Debian chromium is not installed (apt-get install chromium)")
+def test_report_loads_in_headless_chromium(tmp_path, page_html):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    path = tmp_path / "report.html"
+    path.write_text(page_html, encoding="utf-8")
+    problems = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=BROWSER, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        page.goto(path.as_uri())
+        assert page.locator("#matrix").is_visible()
+        assert page.locator("#matrix tbody tr").count() == 2
+        ratios = lambda: page.locator("#cases tbody tr td:nth-child(9)").all_inner_texts()
+        page.click("#cases th:nth-child(9)")
+        first = [float(v) for v in ratios()]
+        page.click("#cases th:nth-child(9)")
+        second = [float(v) for v in ratios()]
+        assert first == sorted(first) and second == sorted(second, reverse=True)
+        assert page.locator("section.failure img").first.evaluate("img => img.naturalWidth") > 0
+        browser.close()
+    assert problems == []

@@ -1,0 +1,37 @@
+"""Property tests over hypothesis-drawn specs (strategies from ``parity.strategies``)."""
+import pytest
+from hypothesis import given
+
+from parity import adapters
+from parity.registry import Case
+from parity.runner import run_case
+from parity.spec import ConvSpec
+from parity.strategies import invalid_specs, valid_specs
+
+INSTALLED = adapters.installed()
+
+
+@given(valid_specs())
+def test_every_valid_spec_runs_on_every_installed_backend(spec):
+    """No harness crash and no undeclared refusal: each result passes or is a declared skip."""
+    results = run_case(Case(spec.slug(), spec), INSTALLED)
+    assert len(results) == len(INSTALLED) * (len(INSTALLED) + 1) // 2
+    for result in results:
+        assert result.status in ("pass", "skip"), (spec, result)
+        assert result.status == "pass" or result.reason
+
+
+@given(valid_specs())
+def test_valid_specs_round_trip_through_their_dict(spec):
+    assert ConvSpec(**spec.as_dict()) == spec
+    assert spec.result_shape == {"output": spec.output_shape, "grad_input": spec.input_shape,
+                                 "grad_weight": spec.kernel_shape}[spec.quantity]
+
+
+@given(invalid_specs())
+def test_every_invalid_spec_raises_naming_the_field(invalid):
+    kwargs, field = invalid
+    with pytest.raises(ValueError) as info:
+        ConvSpec(**kwargs)
+    message = str(info.value)
+    assert field in message and "\n" not in message

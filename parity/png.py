@@ -17,13 +17,18 @@ _GAP: Final = 2
 
 def write(path: str | Path, image: np.ndarray) -> None:
     """Write an (H, W, 3) uint8 RGB image as an 8-bit truecolour PNG."""
+    Path(path).write_bytes(encode(image))
+
+
+def encode(image: np.ndarray) -> bytes:
+    """The PNG file bytes of an (H, W, 3) uint8 RGB image."""
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"image must be an (H, W, 3) uint8 array, got {image.dtype} {image.shape}")
     height, width = image.shape[:2]
     rows = np.concatenate([np.zeros((height, 1), np.uint8), image.reshape(height, width * 3)], axis=1)
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
     chunks = [_chunk(b"IHDR", header), _chunk(b"IDAT", zlib.compress(rows.tobytes(), 9)), _chunk(b"IEND", b"")]
-    Path(path).write_bytes(SIGNATURE + b"".join(chunks))
+    return SIGNATURE + b"".join(chunks)
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

@@ -1,7 +1,8 @@
 """The exact reference: rank-generic convolution in numpy only (pad, dilate, window, contract).
 
 Each output element is a dot product of an input window with a kernel; windows are gathered with a strided
-view and contracted with one BLAS matmul per group (im2col), in chunks that bound the memory used.
+view, gathered into columns (im2col) and contracted with one BLAS matmul per group, in chunks that bound
+the memory used.
 Transposed convolution is the forward conv of the stride-dilated input with the flipped, in/out-swapped
 kernel; the gradients (vector-Jacobian products) are built from the same three primitives.
 Inputs of 16- and 32-bit cases are exact in float64 and their products are exact too, so float64
@@ -93,20 +94,20 @@ def conv(x: np.ndarray, w: np.ndarray, strides: Sequence[int], pads: Pads, dilat
     view = windows(xp, w.shape[2:], strides, dilations)  # (N, C, *out, *k), no copy
     batch, _, *out = view.shape[: 2 + len(pads)]
     out_channels = w.shape[0]
-    # (g, O/g, C/g * kvol), contracted against rows of (C/g * kvol) window values.
+    # (g, O/g, C/g * kvol) weights times (g, C/g * kvol, N * prod(out)) window columns.
     weights = w.reshape(groups, out_channels // groups, -1)
-    magnitudes = np.abs(weights).transpose(0, 2, 1)
+    magnitudes = np.abs(weights)
     value, scale = np.empty((batch, out_channels, *out)), np.empty((batch, out_channels, *out))
     low = np.empty_like(value) if exact else None
     for index in _chunks(view.shape, x.itemsize):
-        rows = im2col(view[index[0], :, index[1]], groups)  # index slices (batch, first output axis)
-        hi, lo = eft.contract(rows, weights) if exact else (rows @ weights.transpose(0, 2, 1), None)
+        columns = im2col(view[index[0], :, index[1]], groups)  # index slices (batch, first output axis)
+        hi, lo = eft.contract(weights, columns.transpose(0, 2, 1)) if exact else (weights @ columns, None)
         target = (index[0], slice(None), index[1])
-        value[target] = rows_to_output(hi, value[target].shape)
+        value[target] = columns_to_output(hi, value[target].shape)
         if low is not None:
-            low[target] = rows_to_output(lo, low[target].shape)
-        absolute = np.abs(rows, out=rows) if rows.flags.writeable else np.abs(rows)  # rows may view xp
-        scale[target] = rows_to_output(absolute @ magnitudes, scale[target].shape)
+            low[target] = columns_to_output(lo, low[target].shape)
+        absolute = np.abs(columns, out=columns) if columns.flags.writeable else np.abs(columns)  # may view xp
+        scale[target] = columns_to_output(magnitudes @ absolute, scale[target].shape)
     return value, low, scale
 
 
@@ -125,21 +126,21 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, strides: Sequence[int], crops: 
 def conv_grad_weight(x: np.ndarray, dy: np.ndarray, kernel: Sequence[int], strides: Sequence[int],
                      pads: Pads, dilations: Sequence[int], groups: int = 1, *, exact: bool = False) -> Triple:
     """d<conv(x, w), dy>/dw: each weight is the sum over batch and output grid of its window value times
-    the cotangent, i.e. ``dy^T @ rows`` per group. Returns (value, low, scale) shaped (O, C/groups, *k)."""
+    the cotangent, i.e. ``dy @ columns^T`` per group. Returns (value, low, scale) shaped (O, C/groups, *k)."""
     view = windows(convert.pad_array(x, pads), kernel, strides, dilations)
     out_channels, channels = dy.shape[1], x.shape[1]
     total: tuple[np.ndarray, np.ndarray] | None = None
     scale = np.zeros((groups, out_channels // groups, channels // groups * math.prod(kernel)))
     for n, o in _chunks(view.shape, x.itemsize):
-        rows = im2col(view[n, :, o], groups)
-        cotangent = output_to_rows(dy[n, :, o], groups).transpose(0, 2, 1)
+        columns = im2col(view[n, :, o], groups)
+        cotangent = output_to_columns(dy[n, :, o], groups)
         if exact:
-            part = eft.contract(cotangent, rows.transpose(0, 2, 1))
+            part = eft.contract(cotangent, columns)
             total = part if total is None else eft.add(total, part)
         else:
-            part = cotangent @ rows
+            part = cotangent @ columns.transpose(0, 2, 1)
             total = (part, None) if total is None else (total[0] + part, None)
-        scale += np.abs(cotangent) @ np.abs(rows)
+        scale += np.abs(cotangent) @ np.abs(columns).transpose(0, 2, 1)
     shape = (out_channels, channels // groups, *kernel)
     return total[0].reshape(shape), None if total[1] is None else total[1].reshape(shape), scale.reshape(shape)
 
@@ -170,24 +171,27 @@ def _chunks(shape: tuple[int, ...], itemsize: int) -> list[tuple[slice, slice]]:
 
 
 def im2col(view: np.ndarray, groups: int) -> np.ndarray:
-    """(N, C, *out, *k) windows -> (g, N * prod(out), C/g * kvol) rows (one copy)."""
+    """(N, C, *out, *k) windows -> (g, C/g * kvol, N * prod(out)) columns (one copy).
+
+    Output positions innermost: with stride 1 the copy moves contiguous runs of the input.
+    """
     batch, channels = view.shape[:2]
     rank = (view.ndim - 2) // 2
     grouped = view.reshape(batch, groups, channels // groups, *view.shape[2:])
-    order = (1, 0, *range(3, 3 + rank), 2, *range(3 + rank, 3 + 2 * rank))
-    return grouped.transpose(order).reshape(groups, -1, channels // groups * math.prod(view.shape[2 + rank:]))
+    order = (1, 2, *range(3 + rank, 3 + 2 * rank), 0, *range(3, 3 + rank))
+    return grouped.transpose(order).reshape(groups, channels // groups * math.prod(view.shape[2 + rank:]), -1)
 
 
-def output_to_rows(y: np.ndarray, groups: int) -> np.ndarray:
-    """(N, O, *out) -> (g, N * prod(out), O/g), the inverse of :func:`rows_to_output`."""
+def output_to_columns(y: np.ndarray, groups: int) -> np.ndarray:
+    """(N, O, *out) -> (g, O/g, N * prod(out)), the inverse of :func:`columns_to_output`."""
     batch, channels, *out = y.shape
     grouped = y.reshape(batch, groups, channels // groups, *out)
-    return grouped.transpose(1, 0, *range(3, 3 + len(out)), 2).reshape(groups, -1, channels // groups)
+    return grouped.transpose(1, 2, 0, *range(3, 3 + len(out))).reshape(groups, channels // groups, -1)
 
 
-def rows_to_output(result: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """(g, N * prod(out), O/g) -> (N, O, *out)."""
-    groups, _, per_group = result.shape
+def columns_to_output(result: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """(g, O/g, N * prod(out)) -> (N, O, *out)."""
+    groups, per_group, _ = result.shape
     batch, _, *out = shape
-    return result.reshape(groups, batch, *out, per_group).transpose(
-        1, 0, len(out) + 2, *range(2, len(out) + 2)).reshape(shape)
+    return result.reshape(groups, per_group, batch, *out).transpose(
+        2, 0, 1, *range(3, 3 + len(out))).reshape(shape)

@@ -3,18 +3,26 @@
 1. The reference against torch's float64 conv on small, medium and large 2-D cases (both the plain
    float64 path used for 16/32-bit cases and the error-free path used for float64 cases).
 2. ``parity run`` against a hand loop doing the same work: inputs, reference and the raw adapter calls.
-Times are the best of ``repeats`` runs with ``time.perf_counter``.
+3. ``parity list`` start-up time and the framework modules it imports (goal: none).
+4. The regression suite under ``pytest -n 0`` and ``-n 2``.
+5. Peak memory of the reference on a large 3-D case, against the size of its operands.
+Times are the best of ``repeats`` runs with ``time.perf_counter``; 3 to 5 run in fresh processes.
 """
 from __future__ import annotations
 
+import json
+import math
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
 
 from parity import adapters, runner
 from parity.inputs import cotangent, generate
-from parity.reference import reference
+from parity.reference import CHUNK_BYTES, reference
 from parity.registry import Case
 from parity.spec import ConvSpec
 
@@ -84,3 +92,59 @@ def _hand_loop(cases: Iterable[Case], chosen: list) -> tuple[float, float, float
                     pass
                 t_calls += time.perf_counter() - t3
     return t_inputs, t_ref, t_calls
+
+
+_FRAMEWORKS = ("torch", "tensorflow", "jax", "keras", "onnxruntime", "pytensor")
+_LIST_PROBE = ("import sys; from parity.cli import main; main(['list']); "
+               f"print(sorted(m for m in sys.modules if m.split('.')[0] in {_FRAMEWORKS!r}), file=sys.stderr)")
+
+
+def list_startup(repeats: int = 3) -> list[str]:
+    times, imported = [], ""
+    for _ in range(repeats):
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-c", _LIST_PROBE], capture_output=True, text=True, check=True)
+        times.append(time.perf_counter() - start)
+        imported = done.stderr.strip().splitlines()[-1]
+    return [f"parity list: {min(times):.2f}s (best of {repeats}, fresh process); framework modules imported: "
+            f"{imported}"]
+
+
+def pytest_workers(tier: str, backends: list[str]) -> list[str]:
+    """The regression suite with -n 0 and -n 2 (pytest-xdist), wall time of each (source checkouts only)."""
+    suite = Path(__file__).resolve().parent.parent / "tests" / "test_regression.py"
+    if not suite.exists():
+        return [f"pytest regression suite: skipped, {suite} is not here (run from a source checkout)"]
+    timings = {}
+    for workers in ("0", "2"):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(suite),
+                        f"--parity-tier={tier}", f"--parity-backends={','.join(backends)}", "-n", workers],
+                       capture_output=True, check=False)
+        timings[workers] = time.perf_counter() - start
+    return [f"pytest regression suite, tier {tier}: -n 0 {timings['0']:.1f}s, -n 2 {timings['2']:.1f}s "
+            f"(ratio -n 2 / -n 0: {timings['2'] / timings['0']:.2f}x)"]
+
+
+_MEMORY_PROBE = """
+import json, resource, sys
+from parity.spec import ConvSpec
+from parity.inputs import generate
+from parity.reference import CHUNK_BYTES, reference
+spec = ConvSpec(**json.loads(sys.argv[1]))
+x, w = generate(spec)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+reference(spec, x, w)
+print(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def peak_memory() -> list[str]:
+    spec = ConvSpec(spatial=(48, 48, 48), kernel=3, in_channels=16, out_channels=16, batch=2, padding="SAME")
+    done = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, json.dumps(spec.as_dict())], capture_output=True,
+                          text=True, check=True)
+    before, after = (int(v) / 1024 for v in done.stdout.split())
+    operands = 8 * (math.prod(spec.input_shape) + math.prod(spec.output_shape)) / 2**20
+    return [f"peak memory, reference of {spec.slug()}: {after:.0f} MiB peak RSS ({after - before:.0f} MiB "
+            f"over the inputs), float64 input + output {operands:.0f} MiB, chunk budget "
+            f"{CHUNK_BYTES >> 20} MiB"]

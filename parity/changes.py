@@ -20,8 +20,9 @@ from parity.convert import KernelLayout
 from parity.reading import Reading
 
 # Lower is likelier; explanations with as many changes rank by the sum (then by generation order).
+# Symmetric explicit padding (PyTorch's integer padding) outranks SAME_LOWER when both give the same window.
 PRIORS: Final = {"flip": 1, "padding-mode": 1, "layout": 2, "kernel-layout": 2, "output-padding": 2,
-                 "padding": 3, "strides": 3, "dilations": 3, "flip-axis": 4}
+                 "padding-symmetric": 2, "padding": 3, "strides": 3, "dilations": 3, "flip-axis": 4}
 _FORWARD_MODES: Final = ("VALID", "SAME", "SAME_LOWER", "FULL", "CAUSAL")
 _TRANSPOSED_MODES: Final = ("VALID", "SAME")
 _SMALL: Final = (1, 2, 3)  # stride and dilation values tried
@@ -39,7 +40,7 @@ class Change:
 
 
 def _change(identifier: str, kind: str, **fields: object) -> Change:
-    category = "flip" if kind == "flip-axis" else "padding" if kind == "padding-mode" else kind
+    category = "flip" if kind == "flip-axis" else "padding" if kind.startswith("padding") else kind
     return Change(identifier, category, PRIORS[kind], tuple(fields.items()))
 
 
@@ -54,8 +55,10 @@ def core_changes(stated: Reading) -> list[Change]:
     rank, letters = stated.rank, spatial_letters(stated.rank)
     found = [_change("flip", "flip", flips=tuple(range(rank)))]
     other = "channels_first" if stated.layout == "channels_last" else "channels_last"
-    found.append(_change(f"layout:{convert.layout_name(other, rank)}", "layout", layout=other))
-    found += [_change(f"kernel-layout:{layout.name}", "kernel-layout", kernel_layout=layout)
+    kernel = {"kernel_layout": convert.default_kernel_layout(rank, other == "channels_last", stated.transposed)} \
+        if stated.kernel_follows else {}  # an unstated kernel layout follows the data layout
+    found.append(_change(f"layout:{convert.layout_name(other, rank)}", "layout", layout=other, **kernel))
+    found += [_change(f"kernel-layout:{layout.name}", "kernel-layout", kernel_layout=layout, kernel_follows=False)
               for layout in kernel_layouts(rank, stated.transposed) if layout != stated.kernel_layout]
     found += _geometry("dilations", stated.dilations)
     if stated.transposed:
@@ -67,16 +70,17 @@ def core_changes(stated: Reading) -> list[Change]:
 
 def placement_changes(stated: Reading) -> list[Change]:
     """Changes that select another window of the same full output: padding modes, output_padding, strides."""
-    modes = _TRANSPOSED_MODES if stated.transposed else _FORWARD_MODES[:4] + _FORWARD_MODES[4:] * (stated.rank == 1)
-    found = [_change(f"padding:{mode}", "padding-mode", padding=mode) for mode in modes if mode != stated.padding]
-    if stated.transposed:
-        limit = max(max(stated.strides), max(stated.dilations))
-        found += [_change(f"output-padding:{_csv((p,) * stated.rank)}", "output-padding",
-                          output_padding=(p,) * stated.rank)
-                  for p in range(limit) if (p,) * stated.rank != stated.output_padding]
-    else:
-        found += _geometry("strides", stated.strides)
-    return found
+    if not stated.transposed:
+        modes = _FORWARD_MODES[:4] + _FORWARD_MODES[4:] * (stated.rank == 1)
+        return [_change(f"padding:{mode}", "padding" if mode == "SAME_LOWER" else "padding-mode", padding=mode)
+                for mode in modes if mode != stated.padding] + _geometry("strides", stated.strides)
+    none = (0,) * stated.rank  # TF's modes fix the output size themselves: no output_padding
+    found = [_change(f"padding:{mode}", "padding-mode", padding=mode, output_padding=none)
+             for mode in _TRANSPOSED_MODES if mode != stated.padding]
+    limit = max(max(stated.strides), max(stated.dilations))
+    return found + [_change(f"output-padding:{_csv((p,) * stated.rank)}", "output-padding",
+                            output_padding=(p,) * stated.rank)
+                    for p in range(limit) if (p,) * stated.rank != stated.output_padding]
 
 
 def kernel_layouts(rank: int, transposed: bool) -> list[KernelLayout]:
@@ -110,7 +114,8 @@ def explicit_paddings(reading: Reading, spatial: Sequence[int], kernel: Sequence
     else:
         per_axis = [list(_pads(n, span, s, m)) for n, span, s, m in zip(spatial, spans, reading.strides, out)]
     combos = sorted(product(*per_axis), key=lambda pads: sum(abs(lo - hi) for lo, hi in pads))
-    return [_change(f"padding:{convert.pads_text(pads)}", "padding", padding=pads)
+    return [_change(f"padding:{convert.pads_text(pads)}",
+                    "padding-symmetric" if all(lo == hi for lo, hi in pads) else "padding", padding=pads)
             for pads in combos if pads != reading.padding]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Iterator
 
 import ml_dtypes
 import numpy as np
@@ -22,6 +22,7 @@ from parity.reading import Frame
 from parity.reference import Reference
 
 _FLOATS: Final = ", ".join(DTYPES)
+SEARCH_OUTPUTS: Final = 1 << 14  # the search looks at the first batch elements holding this many outputs
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,8 @@ class CheckResult:
             return "\n".join(lines)
         lines.append(f"explanations that reproduce Y, best first ({self.searched} readings tried):")
         for rank, item in enumerate(self.explanations, 1):
-            lines += [f"{rank}. [{', '.join(item.changes)}] {item.sentence}", f"   fix: {item.fix}",
+            fix = item.fix.replace("\n", "\n        ")
+            lines += [f"{rank}. [{', '.join(item.changes)}] {item.sentence}", f"   fix: {fix}",
                       f"   {_figures(item.max_abs, item.max_ulp, item.bound_ratio)}"]
         return "\n".join(lines)
 
@@ -106,25 +108,53 @@ def check(x: np.ndarray, w: np.ndarray, y: np.ndarray, *, layout: str | None = N
                        dilations=dilations, groups=groups, transposed=transposed, output_padding=output_padding)
     x64, w64 = np.asarray(x, np.float64), np.asarray(w, np.float64)
     integers = all(np.array_equal(a, np.round(a)) for a in (x64, w64))
-    common = dict(dtype=y.dtype.name, conventions=stated.describe())
     try:
         fr = rd.frame(stated, x64, w64, y)
     except ValueError as error:
-        fr, problem = None, str(error)
-    if fr is not None:
-        problem = ""
-        comparison, value, low, scale = _compare(fr, integers)
-        if comparison.passed:
-            return CheckResult(True, **common, **_summary(comparison), problem="", location="", explanations=(),
-                               searched=0, error_map=_error(fr, value, low))
-    found = diagnose.search(stated, x, w, y)
-    if fr is None and not found.feasible:
-        raise ValueError(f"{problem}; no convention change tried gives Y's shape either")
-    explanations = tuple(_explanations(found.found, stated, integers, limit))
-    figures = _summary(comparison) if fr is not None else dict(max_abs=None, max_ulp=None, bound_ratio=None)
-    location = explain.locate(fr, value, low, scale, integers) if fr is not None else ""
-    return CheckResult(False, **common, **figures, problem=problem, location=location, explanations=explanations,
-                       searched=found.feasible, error_map=_error(fr, value, low) if fr is not None else None)
+        return _diagnose(stated, x, w, y, integers, limit, _Stated(None, problem=str(error)))
+    comparison, value, low, scale = _compare(fr, integers)
+    outcome = _Stated(fr, comparison, _error(fr, value, low))
+    if comparison.passed:
+        return _result(stated, y, outcome, True, explanations=(), searched=0, location="")
+    return _diagnose(stated, x, w, y, integers, limit, outcome, explain.locate(fr, value, low, scale, integers))
+
+
+@dataclass(frozen=True, eq=False)
+class _Stated:
+    """The stated conventions applied to the arrays: the comparison, or why there is none."""
+
+    frame: Frame | None
+    comparison: Comparison | None = None
+    error_map: np.ndarray | None = None
+    problem: str = ""
+
+
+def _diagnose(stated: rd.Reading, x: np.ndarray, w: np.ndarray, y: np.ndarray, integers: bool, limit: int,
+              outcome: _Stated, location: str = "") -> CheckResult:
+    # Conventions do not depend on the batch: search on a prefix of it, confirm on everything.
+    keep = _batch_prefix(x, y)
+    found = diagnose.search(stated, x[:keep], w, y[:keep])
+    if outcome.frame is None and not found.feasible:
+        raise ValueError(f"{outcome.problem}; no convention change tried gives Y's shape either")
+    arrays = (np.asarray(x, np.float64), np.asarray(w, np.float64), y)
+    explanations = tuple(_explanations(found.found, stated, arrays, integers, limit))
+    return _result(stated, y, outcome, False, explanations=explanations, searched=found.feasible, location=location)
+
+
+def _batch_prefix(x: np.ndarray, y: np.ndarray) -> int:
+    """The fewest leading batch elements whose outputs number at least SEARCH_OUTPUTS (all if batches differ)."""
+    if x.shape[0] != y.shape[0]:
+        return x.shape[0]
+    per_element = max(1, y.size // max(1, y.shape[0]))
+    return min(y.shape[0], -(-SEARCH_OUTPUTS // per_element))
+
+
+def _result(stated: rd.Reading, y: np.ndarray, outcome: _Stated, matches: bool, **fields: Any) -> CheckResult:
+    comparison = outcome.comparison
+    figures = dict(max_abs=comparison.max_abs, max_ulp=comparison.max_ulp, bound_ratio=comparison.bound_ratio) \
+        if comparison else dict(max_abs=None, max_ulp=None, bound_ratio=None)
+    return CheckResult(matches, y.dtype.name, stated.describe(), **figures, problem=outcome.problem,
+                       error_map=outcome.error_map, **fields)
 
 
 def _compare(fr: Frame, integers: bool) -> tuple[Comparison, np.ndarray, np.ndarray | None, np.ndarray]:
@@ -133,26 +163,28 @@ def _compare(fr: Frame, integers: bool) -> tuple[Comparison, np.ndarray, np.ndar
     return compare(fr.y, ref, fr.spec.dtype), value, low, scale
 
 
-def _summary(comparison: Comparison) -> dict[str, Any]:
-    return dict(max_abs=comparison.max_abs, max_ulp=comparison.max_ulp, bound_ratio=comparison.bound_ratio)
-
-
 def _error(fr: Frame, value: np.ndarray, low: np.ndarray | None) -> np.ndarray:
     return np.abs(np.asarray(fr.y, np.float64) - value - (0 if low is None else low))
 
 
-def _explanations(found: tuple[diagnose.Found, ...], stated: rd.Reading, integers: bool, limit: int):
-    """Confirm each found reading against its own reference (exact for float64) and render it."""
+def _explanations(found: tuple[diagnose.Found, ...], stated: rd.Reading, arrays: tuple[np.ndarray, ...],
+                  integers: bool, limit: int) -> Iterator[Explanation]:
+    """Confirm each found reading on the whole arrays against its own reference (exact for float64)."""
     kept = 0
     for item in found:
         if kept == limit:
             return
-        comparison = _compare(item.frame, integers)[0]
+        try:
+            fr = rd.frame(item.frame.reading, *arrays)
+        except ValueError:
+            continue
+        comparison = _compare(fr, integers)[0]
         if not comparison.passed:
             continue
-        sentence, fix = explain.describe(item.changes, stated, item.frame)
+        sentence, fix = explain.describe(item.changes, stated, fr)
         kept += 1
-        yield Explanation(tuple(c.id for c in item.changes), sentence, fix, True, **_summary(comparison))
+        yield Explanation(tuple(c.id for c in item.changes), sentence, fix, True, comparison.max_abs,
+                          comparison.max_ulp, comparison.bound_ratio)
 
 
 def validated(label: str, array: Any) -> np.ndarray:

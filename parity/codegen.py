@@ -46,12 +46,13 @@ def kernel(source: KernelLayout, target: KernelLayout, canonical_shape: Sequence
                     f"  # {canonical} -> {target.name}"]
 
 
-def pad(var: str, pads: Pads, channels_last: bool) -> str:
-    """``x = np.pad(x, ...)``, slicing first where an entry is negative (a crop)."""
+def pad(var: str, pads: Pads, channels_last: bool, source: str | None = None) -> str:
+    """``x = np.pad(x, ...)`` (from ``source`` when given), slicing first where an entry is negative (a crop)."""
+    source = source or var
     body = [f"{max(0, -lo) or ''}:{-max(0, -hi) or ''}" for lo, hi in pads]
     crop = "" if all(part == ":" for part in body) else \
         index(len(pads) + 2, {axis + (1 if channels_last else 2): part for axis, part in enumerate(body)})
     widths = convert.numpy_pad_arg(tuple((max(0, lo), max(0, hi)) for lo, hi in pads), channels_last)
     if all(lo == hi == 0 for lo, hi in widths):
-        return f"{var} = {var}{crop}"
-    return f"{var} = np.pad({var}{crop}, {widths})"
+        return f"{var} = {source}{crop}"
+    return f"{var} = np.pad({source}{crop}, {widths})"

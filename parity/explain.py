@@ -1,10 +1,11 @@
 """Plain sentences and concrete fixes for convention changes, and where an unexplained error sits.
 
-A fix is code applied to the user's x and w (in the stated layouts) or to the stated call's arguments so
-that the stated conventions reproduce Y.
+A fix makes the stated conventions reproduce Y: code on the user's x and w (in the stated layouts), the
+stated call's changed arguments, then code on the call's result.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Final, Sequence
 
 import numpy as np
@@ -19,39 +20,59 @@ from parity.reference import Reference
 _MODES: Final = {"VALID": "VALID: no padding", "SAME": "TF SAME: the odd extra element at the end",
                  "SAME_LOWER": "SAME_LOWER: the odd extra element at the start",
                  "FULL": "FULL: (k-1)*d on both sides", "CAUSAL": "causal: (k-1)*d on the left only"}
-_KERNELS: Final = {("IO", False): "TensorFlow's [k..., in, out]", ("IM", False): "TensorFlow's depthwise [k..., in, multiplier]",
+_KERNELS: Final = {("IO", False): "TensorFlow's [k..., in, out]",
+                   ("IM", False): "TensorFlow's depthwise [k..., in, multiplier]",
                    ("OI", True): "TensorFlow conv_transpose's [k..., out, in]"}
 
 
+@dataclass(frozen=True)
+class _Fix:
+    """Lines run on x and w before the call (in the stated layouts), argument changes for the call, and
+    lines run on its result."""
+
+    before: tuple[str, ...] = ()
+    arguments: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+
+
 def describe(changes: Sequence[Change], stated: Reading, fr: Frame) -> tuple[str, str]:
-    """(sentence, fix) for an explanation: ``fr`` is the frame its changes give."""
+    """(sentence, fix) for an explanation: ``fr`` is the frame its changes give. The fix reproduces Y
+    with the stated conventions: code on x and w, the call's changed arguments, then code on its result."""
     parts = [_RENDER[change.category](change, stated, fr) for change in changes]
-    return " ".join(sentence for sentence, _ in parts), "; ".join(fix for _, fix in parts)
+    before = [line for _, fix in parts for line in fix.before]
+    arguments = [argument for _, fix in parts for argument in fix.arguments]
+    after = [line for _, fix in reversed(parts) for line in fix.after]  # undo the outermost change last
+    call = ["; ".join(arguments) + "  # in the call"] if arguments else []
+    return " ".join(sentence for sentence, _ in parts), "\n".join(before + call + after)
 
 
-def _flip(change: Change, stated: Reading, fr: Frame) -> tuple[str, str]:
+def _flip(change: Change, stated: Reading, fr: Frame) -> tuple[str, _Fix]:
     axes = dict(change.fields)["flips"]
     layout = stated.kernel_layout
     letters = spatial_letters(stated.rank)
-    fix = "w = w" + codegen.index(len(layout.name), {layout.name.index(letters[a]): "::-1" for a in axes})
+    fix = _Fix(("w = w" + codegen.index(len(layout.name), {layout.name.index(letters[a]): "::-1" for a in axes}),))
     if change.id == "flip":
         return ("The kernel is reversed on every spatial axis: Y is a true convolution (np.convolve, "
                 "scipy.signal, Theano, Flux), where the stated conventions cross-correlate."), fix
     return f"The kernel is reversed along {letters[axes[0]]} only.", fix
 
 
-def _layout(change: Change, stated: Reading, fr: Frame) -> tuple[str, str]:
+def _layout(change: Change, stated: Reading, fr: Frame) -> tuple[str, _Fix]:
     rank = stated.rank
     actual, told = (convert.layout_name(f, rank) for f in (fr.reading.layout, stated.layout))
     family = fr.reading.layout.replace("_", "-")
-    lines = codegen.transpose("x", actual, told) + [f"y = y.transpose{codegen.call(convert.letter_permutation(told, actual))}"
-                                                      f"  # {told} -> {actual}, after the call"]
-    return f"x and Y are {actual} ({family}), not {told}.", "; ".join(lines)
+    sentence, kernel_lines = f"x and Y are {actual} ({family}), not {told}.", []
+    kernel, stated_kernel = fr.reading.kernel_layout, stated.kernel_layout
+    if kernel != stated_kernel and dict(change.fields).get("kernel_layout") == kernel:
+        sentence += f" The kernel, whose layout was not given, is then {kernel.name}, not {stated_kernel.name}."
+        kernel_lines = codegen.kernel(kernel, stated_kernel, fr.w.shape, stated.groups)
+    return sentence, _Fix(tuple(codegen.transpose("x", actual, told) + kernel_lines),
+                          after=tuple(codegen.transpose("y", told, actual)))
 
 
-def _kernel_layout(change: Change, stated: Reading, fr: Frame) -> tuple[str, str]:
+def _kernel_layout(change: Change, stated: Reading, fr: Frame) -> tuple[str, _Fix]:
     actual, told = fr.reading.kernel_layout, stated.kernel_layout
-    fix = "; ".join(codegen.kernel(actual, told, fr.w.shape, stated.groups))
+    fix = _Fix(tuple(codegen.kernel(actual, told, fr.w.shape, stated.groups)))
     if actual.name.translate(str.maketrans("OI", "IO")) == told.name:
         return f"The kernel's in and out channel axes are swapped: it is {actual.name}, not {told.name}.", fix
     if actual.spatial != told.spatial and actual.name.replace(actual.spatial, told.spatial) == told.name:
@@ -61,7 +82,7 @@ def _kernel_layout(change: Change, stated: Reading, fr: Frame) -> tuple[str, str
     return f"The kernel is stored {actual.name}{f' ({hint})' if hint else ''}, not {told.name}.", fix
 
 
-def _padding(change: Change, stated: Reading, fr: Frame) -> tuple[str, str]:
+def _padding(change: Change, stated: Reading, fr: Frame) -> tuple[str, _Fix]:
     spec = fr.spec
     padding = dict(change.fields)["padding"]
     geometry = (spec.spatial, spec.kernel, stated.strides, stated.dilations)
@@ -70,31 +91,31 @@ def _padding(change: Change, stated: Reading, fr: Frame) -> tuple[str, str]:
     what = "cropped" if stated.transposed else "padded"
     sentence = (f"Y was {what} {_pads(spec.pads)} ({_mode(padding)}), not {_pads(told)} "
                 f"({_mode(stated.padding)}).")
-    return sentence, _crop_fix(fr) if stated.transposed else _pad_fix(fr)
+    channels_last = stated.layout == "channels_last"
+    return sentence, _crop_fix(fr, channels_last) if stated.transposed else _pad_fix(fr, channels_last)
 
 
-def _pad_fix(fr: Frame) -> str:
-    channels_last = fr.reading.layout == "channels_last"
-    fix = f'{codegen.pad("x", fr.spec.pads, channels_last)}, then padding="VALID"'
-    return fix if channels_last else f"{fix} (PyTorch: F.pad(x, {convert.torch_pad_arg(fr.spec.pads)}), padding=0)"
+def _pad_fix(fr: Frame, channels_last: bool) -> _Fix:
+    pad = codegen.pad("x", fr.spec.pads, channels_last)
+    torch = "" if channels_last else f"  # PyTorch: x = F.pad(x, {convert.torch_pad_arg(fr.spec.pads)})"
+    return _Fix((pad + torch,), ('padding="VALID"',))
 
 
-def _crop_fix(fr: Frame) -> str:
+def _crop_fix(fr: Frame, channels_last: bool) -> _Fix:
     spec = fr.spec
     native = convert.torch_transpose_args(spec.pads, spec.output_padding, spec.strides, spec.dilations)
     if native:
-        return f"padding={codegen.call(native[0])}, output_padding={codegen.call(native[1])}"
-    crop = codegen.pad("y", convert.crop_full_transpose(spec.pads, spec.output_padding),
-                       fr.reading.layout == "channels_last")
-    return f"padding=0, output_padding=0, then {crop}"
+        return _Fix(arguments=(f"padding={codegen.call(native[0])}", f"output_padding={codegen.call(native[1])}"))
+    crop = codegen.pad("y", convert.crop_full_transpose(spec.pads, spec.output_padding), channels_last)
+    return _Fix(arguments=("padding=0", "output_padding=0"), after=(crop,))
 
 
-def _geometry(change: Change, stated: Reading, fr: Frame) -> tuple[str, str]:
+def _geometry(change: Change, stated: Reading, fr: Frame) -> tuple[str, _Fix]:
     field, values = change.fields[0]
-    told = getattr(stated, field)
-    name = field.replace("_", " ")
-    return (f"Y was computed with {name} {codegen.call(values)}, not {codegen.call(told)}.",
-            f"{field}={codegen.call(values)}")
+    told, fix = getattr(stated, field), _Fix(arguments=(f"{field}={codegen.call(values)}",))
+    if field == "output_padding":
+        return f"output_padding {codegen.call(values)} was added at the end, not {codegen.call(told)}.", fix
+    return f"Y was computed with {field} {codegen.call(values)}, not {codegen.call(told)}.", fix
 
 
 def _mode(padding: object) -> str:
@@ -111,7 +132,7 @@ def _pads(pads: convert.Pads) -> str:
     return ", ".join(f"{pair} along {letter}" for pair, letter in zip(pairs, letters))
 
 
-_RENDER: Final[dict[str, Callable[[Change, Reading, Frame], tuple[str, str]]]] = {
+_RENDER: Final[dict[str, Callable[[Change, Reading, Frame], tuple[str, _Fix]]]] = {
     "flip": _flip, "layout": _layout, "kernel-layout": _kernel_layout, "padding": _padding,
     "strides": _geometry, "dilations": _geometry, "output-padding": _geometry}
 
@@ -127,10 +148,12 @@ def locate(fr: Frame, value: np.ndarray, low: np.ndarray | None, scale: np.ndarr
     count, total = int(bad.sum()), bad.size
     parts = [f"{count} of {total} outputs ({100 * count / total:.3g}%) exceed the bound"]
     if not fr.spec.transposed and count and not bad[(slice(None), slice(None), *_interior(fr))].any():
-        parts.append("all where the kernel window overlaps the padding (a padding difference)")
+        parts.append("all where the kernel window overlaps the padding (the padding differs: its values, e.g. "
+                     "reflect or replicate padding, if no padding change explains Y)")
     channels = np.flatnonzero(bad.any(axis=tuple(a for a in range(bad.ndim) if a != 1)))
     if 0 < len(channels) < fr.y.shape[1]:
-        parts.append(f"only in output channels {', '.join(map(str, channels[:8]))}{' ...' if len(channels) > 8 else ''}")
+        listed = ", ".join(map(str, channels[:8])) + (" ..." if len(channels) > 8 else "")
+        parts.append(f"only in output channels {listed}")
     if count:
         worst = tuple(int(i) for i in np.unravel_index(int(np.nanargmax(np.where(bad, err / bound, -1))), err.shape))
         parts.append(f"worst at {worst} (canonical N, C, *spatial): got {y[worst]:.9g}, expected {value[worst]:.9g}")

@@ -32,6 +32,7 @@ class Reading:
     transposed: bool = False
     output_padding: tuple[int, ...] = ()
     flips: tuple[int, ...] = ()  # spatial axes (canonical order) along which the kernel is reversed
+    kernel_follows: bool = False  # the kernel layout was not given: it is the data layout's default
 
     @property
     def rank(self) -> int:
@@ -46,11 +47,11 @@ class Reading:
     def describe(self) -> str:
         padding = self.padding if isinstance(self.padding, str) else convert.pads_text(self.padding)
         parts = [f"{convert.layout_name(self.layout, self.rank)} data", f"{self.kernel_layout.name} kernel",
-                 f"{'crop' if self.transposed else 'padding'} {padding}", f"strides {_csv(self.strides)}",
-                 f"dilations {_csv(self.dilations)}", f"groups {self.groups}"]
+                 f"{'crop' if self.transposed else 'padding'} {padding}", f"strides {self.strides}",
+                 f"dilations {self.dilations}", f"groups {self.groups}"]
         if self.transposed:
             parts.insert(0, "transposed conv")
-            parts.append(f"output_padding {_csv(self.output_padding)}")
+            parts.append(f"output_padding {self.output_padding}")
         return ", ".join(parts)
 
 
@@ -68,7 +69,7 @@ def stated(rank: int, *, layout: str | None = None, kernel_layout: str | None = 
                     dilations=dilations, padding=padding, output_padding=output_padding,
                     op="conv_transpose" if transposed else "conv")
     return Reading(family, kernel, spec.padding, spec.strides, spec.dilations, spec.groups, transposed,
-                   spec.output_padding if transposed else (0,) * rank)
+                   spec.output_padding if transposed else (0,) * rank, kernel_follows=not kernel_layout)
 
 
 def _is_int(value: object) -> bool:
@@ -161,6 +162,3 @@ def window(spec: ConvSpec) -> tuple[tuple[int, int], ...]:
         return tuple((lo, 1) for lo, _ in spec.pads)
     return tuple((span - 1 - lo, s) for span, (lo, _), s in zip(spec.dilated_kernel, spec.pads, spec.strides))
 
-
-def _csv(values: tuple[int, ...]) -> str:
-    return ",".join(map(str, values))

@@ -47,4 +47,40 @@ def _convolve_1d(spec: ConvSpec, xp: np.ndarray, w: np.ndarray) -> np.ndarray:
     return out
 
 
+def _snippet(self, spec: ConvSpec) -> "Snippet":
+    """Plain numpy for ``spec`` (``parity translate``): pad (transposed: dilate the input by the stride and
+    flip the per-group kernel), gather windows with ``sliding_window_view``, contract per group with einsum."""
+    from parity import codegen
+    from parity.translate import Snippet
+
+    rank, channels_first = spec.rank, convert.layout_name("channels_first", spec.rank)
+    out, taps = "pqr"[:rank], "ijk"[:rank]
+    half = spec.dtype == "bfloat16"  # numpy's einsum has no bfloat16: sum in float32, round back
+    lines = [f"g = {spec.groups}"]
+    lines += ["dtype, x, w = x.dtype, x.astype(np.float32), w.astype(np.float32)"] if half else []
+    if spec.transposed:
+        size = tuple((n - 1) * s + 1 for n, s in zip(spec.spatial, spec.strides))
+        lines += [f"xd = np.zeros((*x.shape[:2], *{size}), x.dtype)",
+                  f"xd[:, :, {', '.join(f'::{s}' for s in spec.strides)}] = x  # the stride puts zeros between inputs",
+                  f"w = np.flip(w.reshape(g, -1, *w.shape[1:]).swapaxes(1, 2), axis={tuple(range(3, 3 + rank))})"
+                  "  # (in, out/g) -> per group (out/g, in/g), flipped"]
+        pads, source, strides = convert.transposed_pads(spec.kernel, spec.dilations, spec.pads,
+                                                        spec.output_padding), "xd", (1,) * rank
+    else:
+        lines.append("w = w.reshape(g, -1, *w.shape[1:])  # (groups, out/g, in/g, *k)")
+        pads, source, strides = spec.pads, "x", spec.strides
+    steps = ", ".join([f"::{s}" for s in strides] + [f"::{d}" for d in spec.dilations])
+    lines += [codegen.pad("xp", pads, channels_last=False, source=source),
+              f"win = np.lib.stride_tricks.sliding_window_view(xp, {spec.dilated_kernel}, "
+              f"axis={tuple(range(2, 2 + rank))})[:, :, {steps}]",
+              "win = win.reshape(win.shape[0], g, -1, *win.shape[2:])  # (N, groups, in/g, *out, *k)",
+              f'y = np.einsum("ngc{out}{taps},goc{taps}->ngo{out}", win, w, optimize=True)',
+              f"y = y.reshape(y.shape[0], -1, *y.shape[3:]){'.astype(dtype)' if half else ''}"]
+    kernel = convert.KernelLayout(("IO" if spec.transposed else "OI") + channels_first[2:], spec.transposed)
+    return Snippet((), channels_first, kernel, tuple(lines))
+
+
+NumpyAdapter.snippet = _snippet  # attached here: this module's class body is edited elsewhere
+
+
 ADAPTER = NumpyAdapter()

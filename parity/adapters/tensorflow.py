@@ -142,4 +142,63 @@ def _pad_or_crop(tf: ModuleType, y, pads):
                   [[0, 0], *([max(0, lo), max(0, hi)] for lo, hi in pads), [0, 0]])
 
 
+def _snippet(self, spec: ConvSpec) -> "Snippet":
+    """``tf.nn`` call for ``spec`` (``parity translate``): channels-last, the op and padding ``run`` uses."""
+    from parity import codegen
+    from parity.translate import Snippet
+
+    if spec.transposed and spec.groups > 1:
+        raise ValueError(f"tensorflow must have groups=1 for a transposed conv, got groups={spec.groups}: "
+                         f"{TRANSPOSE_GROUPS}")
+    rank, call = spec.rank, codegen.call
+    letters = convert.layout_name("channels_last", rank)
+    depthwise = rank == 2 and not spec.transposed and uses_depthwise_op(spec)
+    suffix = "OI" if spec.transposed else "IM" if depthwise else "IO"
+    kernel = convert.KernelLayout(letters[1:-1] + suffix, spec.transposed)
+    lines = list(_transposed_lines(spec) if spec.transposed else _forward_lines(spec, depthwise))
+    return Snippet(("import tensorflow as tf",), letters, kernel, tuple(lines))
+
+
+def _forward_lines(spec: ConvSpec, depthwise: bool) -> list[str]:
+    from parity import codegen
+
+    call, rank = codegen.call, spec.rank
+    padding = convert.tf_padding(spec.pads, spec.spatial, spec.kernel, spec.strides, spec.dilations,
+                                 channels_last=True)
+    lines = []
+    if not isinstance(padding, str) and rank != 2:  # only conv2d and depthwise_conv2d take explicit lists
+        lines.append(f"x = tf.pad(x, {padding})")
+        padding = "VALID"
+    padding = repr(padding) if isinstance(padding, str) else str(padding)
+    if rank == 1:
+        op = f"tf.nn.conv1d(x, w, stride={spec.strides[0]}, padding={padding}, dilations={spec.dilations[0]})"
+    elif depthwise:
+        op = (f"tf.nn.depthwise_conv2d(x, w, strides={[1, *spec.strides, 1]}, padding={padding}, "
+              f"dilations={call(spec.dilations)})")
+    elif rank == 2:
+        op = f"tf.nn.conv2d(x, w, strides={list(spec.strides)}, padding={padding}, dilations={list(spec.dilations)})"
+    else:
+        op = (f"tf.nn.conv3d(x, w, strides={[1, *spec.strides, 1]}, padding={padding}, "
+              f"dilations={[1, *spec.dilations, 1]})")
+    return lines + [f"y = {op}.numpy()"]
+
+
+def _transposed_lines(spec: ConvSpec) -> list[str]:
+    from parity import codegen
+
+    mode = convert.tf_transpose_padding(spec.pads, spec.output_padding, spec.spatial, spec.kernel, spec.strides,
+                                        spec.dilations)
+    full = [(n - 1) * s + span for n, s, span in zip(spec.spatial, spec.strides, spec.dilated_kernel)]
+    shape = ["x.shape[0]", *map(str, spec.output_spatial if mode else full), str(spec.out_channels)]
+    op = (f"tf.nn.conv{spec.rank}d_transpose(x, w, output_shape=[{', '.join(shape)}], strides={list(spec.strides)}, "
+          f"padding={mode or 'VALID'!r}, dilations={list(spec.dilations)})")
+    lines = [f"y = {op}.numpy()"]
+    if mode is None:  # output_shape cannot express this crop: crop (or extend) the full output
+        lines.append(codegen.pad("y", convert.crop_full_transpose(spec.pads, spec.output_padding), channels_last=True))
+    return lines
+
+
+TensorFlowAdapter.snippet = _snippet  # attached here: this module's class body is edited elsewhere
+
+
 ADAPTER = TensorFlowAdapter()

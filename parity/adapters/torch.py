@@ -97,4 +97,42 @@ def _numpy(y: "torch.Tensor", dtype: np.dtype) -> np.ndarray:
     return y.contiguous().numpy()
 
 
+def _snippet(self, spec: ConvSpec) -> "Snippet":
+    """``F.conv*d`` / ``F.conv_transpose*d`` for ``spec`` (``parity translate``), padded the way ``run`` pads."""
+    from parity import codegen
+    from parity.translate import Snippet
+
+    rank, call = spec.rank, codegen.call
+    half = spec.dtype == "bfloat16"  # torch.from_numpy has no bfloat16: go through float32
+    tensor = "torch.from_numpy(np.ascontiguousarray({}, np.float32)).to(torch.bfloat16)" if half \
+        else "torch.from_numpy(np.ascontiguousarray({}))"
+    common = f"stride={call(spec.strides)}, dilation={call(spec.dilations)}, groups={spec.groups}"
+    note = ""
+    if spec.transposed:
+        native = convert.torch_transpose_args(spec.pads, spec.output_padding, spec.strides, spec.dilations)
+        y = f"F.conv_transpose{rank}d(xt, wt, {common}"
+        if native:
+            y += f", padding={call(native[0])}, output_padding={call(native[1])})"
+        else:
+            y = f"F.pad({y}), {convert.torch_pad_arg(convert.crop_full_transpose(spec.pads, spec.output_padding))})"
+            note = "padding/output_padding cannot express this crop: the full output is cropped by F.pad"
+    else:
+        padding = native_padding(spec)
+        if padding is None:
+            y = f"F.conv{rank}d(F.pad(xt, {convert.torch_pad_arg(spec.pads)}), wt, {common})"
+            mode = spec.padding if isinstance(spec.padding, str) else "the padding"
+            note = (f"{mode} pads {', '.join(map(str, spec.pads))} (lo, hi per axis) here: PyTorch's padding= is "
+                    "symmetric and refuses 'same' with strides > 1, hence F.pad")
+        else:
+            y = f"F.conv{rank}d(xt, wt, {common}, padding={padding!r})"
+    lines = (f"xt = {tensor.format('x')}", f"wt = {tensor.format('w')}",
+             f"y = {y}.{'float().numpy().astype(x.dtype)' if half else 'numpy()'}")
+    letters = convert.layout_name("channels_first", rank)
+    kernel = convert.KernelLayout(("IO" if spec.transposed else "OI") + letters[2:], spec.transposed)
+    return Snippet(("import torch", "import torch.nn.functional as F"), letters, kernel, lines, note)
+
+
+TorchAdapter.snippet = _snippet  # attached here: this module's class body is edited elsewhere
+
+
 ADAPTER = TorchAdapter()

@@ -1,0 +1,374 @@
+"""parity.check: Y built "the other way" (independent loops in conv_oracle, np.convolve, scipy, PyTorch,
+TensorFlow/Keras) for every documented forward/transposed discrepancy; the first explanation must name
+exactly the right change. Framework-built cases skip when the framework is not installed."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import conv_oracle as oracle
+from parity.check import check
+
+RNG = np.random.default_rng(20240601)
+
+
+def _normal(*shape, dtype=np.float32):
+    return RNG.standard_normal(shape).astype(dtype)
+
+
+def _first(result):
+    assert not result.matches, result.format()
+    assert result.explanations, result.format()
+    return list(result.explanations[0].changes)
+
+
+# --- matching outputs -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, "bfloat16"])
+def test_correct_output_matches_in_every_dtype(dtype):
+    import ml_dtypes
+
+    dtype = ml_dtypes.bfloat16 if dtype == "bfloat16" else dtype
+    x, w = _normal(2, 3, 9, 8, dtype=dtype), _normal(4, 3, 3, 2, dtype=dtype)
+    y = oracle.forward(x, w, (2, 1), ((1, 1), (0, 1))).astype(dtype)
+    result = check(x, w, y, padding="1:1,0:1", strides=(2, 1))
+    assert result.matches, result.format()
+    assert result.explanations == () and result.problem == ""
+    assert 0 <= result.bound_ratio <= 1 and result.max_abs >= 0 and result.max_ulp >= 0
+
+
+def test_oracle_agrees_with_np_convolve():
+    x, w = _normal(1, 1, 20, dtype=np.float64), _normal(1, 1, 5, dtype=np.float64)
+    expected = np.convolve(x[0, 0], w[0, 0][::-1], mode="valid")  # np.convolve flips: unflip it
+    np.testing.assert_allclose(oracle.forward(x, w, (1,), ((0, 0),))[0, 0], expected, rtol=1e-12, atol=1e-12)
+
+
+# --- flip ----------------------------------------------------------------------------------------------------
+def test_true_convolution_from_np_convolve_is_a_flip():
+    x, w = _normal(1, 1, 40), _normal(1, 1, 5)
+    y = np.convolve(x[0, 0].astype(np.float64), w[0, 0].astype(np.float64), mode="valid")
+    result = check(x, w, y.astype(np.float32)[None, None])
+    assert _first(result) == ["flip"]
+    assert result.explanations[0].fix == "w = w[:, :, ::-1]"
+
+
+def test_true_convolution_2d_is_a_flip():
+    x, w = _normal(2, 3, 12, 11), _normal(5, 3, 3, 4)
+    y = oracle.forward(x, w, (1, 1), ((1, 1), (1, 2)), reverse=(0, 1)).astype(np.float32)
+    assert _first(check(x, w, y, padding="SAME")) == ["flip"]
+
+
+def test_scipy_convolve2d_is_a_flip():
+    signal = pytest.importorskip("scipy.signal")
+    x, w = _normal(1, 1, 15, 13), _normal(1, 1, 3, 5)
+    y = signal.convolve2d(x[0, 0].astype(np.float64), w[0, 0].astype(np.float64), mode="valid")
+    assert _first(check(x, w, y.astype(np.float32)[None, None])) == ["flip"]
+
+
+def test_kernel_reversed_on_one_axis():
+    x, w = _normal(1, 2, 10, 10), _normal(3, 2, 3, 3)
+    y = oracle.forward(x, w, (1, 1), ((0, 0), (0, 0)), reverse=(0,)).astype(np.float32)
+    result = check(x, w, y)
+    assert _first(result) == ["flip:H"]
+    assert result.explanations[0].fix == "w = w[:, :, ::-1]"
+
+
+# --- layouts -------------------------------------------------------------------------------------------------
+def test_channels_last_data_read_as_channels_first():
+    x, w_tf = _normal(1, 9, 8, 5), _normal(3, 3, 5, 6)  # NHWC data, HWIO kernel
+    w = np.transpose(w_tf, (3, 2, 0, 1))
+    y = oracle.channels_last(oracle.forward(np.moveaxis(x, -1, 1), w, (1, 1), ((0, 0), (0, 0))))
+    assert _first(check(x, w_tf, y.astype(np.float32), kernel_layout="HWIO")) == ["layout:NHWC"]
+
+
+def test_tensorflow_arrays_with_no_flags_need_both_layouts():
+    tf = pytest.importorskip("tensorflow")
+    x, w_tf = _normal(2, 10, 9, 4), _normal(3, 2, 4, 6)
+    y = tf.nn.conv2d(x, w_tf, strides=1, padding="VALID").numpy()
+    result = check(x, w_tf, y)  # no kernel layout given: it follows the data layout
+    assert _first(result) == ["layout:NHWC"]
+    assert "w = w.transpose(3, 2, 0, 1)  # HWIO -> OIHW" in result.explanations[0].fix
+    assert _first(check(x, w_tf, y, kernel_layout="OIHW")) == ["layout:NHWC", "kernel-layout:HWIO"]
+
+
+def test_tensorflow_kernel_given_to_pytorch_conventions():
+    x, w_tf = _normal(1, 4, 9, 9), _normal(3, 3, 4, 8)
+    y = oracle.forward(x, np.transpose(w_tf, (3, 2, 0, 1)), (1, 1), ((1, 1), (1, 1))).astype(np.float32)
+    result = check(x, w_tf, y, padding="SAME")
+    assert _first(result) == ["kernel-layout:HWIO"]
+    assert result.explanations[0].fix == "w = w.transpose(3, 2, 0, 1)  # HWIO -> OIHW"
+
+
+def test_torch_output_with_kernel_in_tensorflow_layout():
+    torch = pytest.importorskip("torch")
+    x, w = _normal(1, 3, 11, 11), _normal(8, 3, 5, 5)
+    y = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), padding=2).numpy()
+    w_tf = np.ascontiguousarray(np.transpose(w, (2, 3, 1, 0)))
+    assert _first(check(x, w_tf, y, padding="2:2,2:2")) == ["kernel-layout:HWIO"]
+
+
+def test_kernel_in_and_out_channels_swapped():
+    x, w = _normal(1, 3, 8, 8), _normal(5, 3, 3, 3)
+    y = oracle.forward(x, w, (1, 1), ((0, 0), (0, 0))).astype(np.float32)
+    result = check(x, np.ascontiguousarray(np.swapaxes(w, 0, 1)), y)
+    assert _first(result) == ["kernel-layout:IOHW"]
+    assert "in and out channel axes are swapped" in result.explanations[0].sentence
+
+
+def test_3d_kernel_reversed_along_depth():
+    x, w = _normal(1, 2, 6, 7, 5), _normal(2, 2, 3, 2, 2)
+    y = oracle.forward(x, w, (1, 1, 1), ((1, 1), (0, 1), (1, 0)), reverse=(0,)).astype(np.float32)
+    assert _first(check(x, w, y, padding="1:1,0:1,1:0")) == ["flip:D"]
+
+
+def test_kernel_spatial_axes_transposed():
+    x, w = _normal(1, 2, 9, 10), _normal(3, 2, 3, 4)
+    y = oracle.forward(x, w, (1, 1), ((0, 0), (0, 0))).astype(np.float32)
+    result = check(x, np.ascontiguousarray(np.swapaxes(w, 2, 3)), y, kernel_layout="OIHW")
+    assert _first(result) == ["kernel-layout:OIWH"]
+    assert "spatial axes are transposed" in result.explanations[0].sentence
+
+
+# --- padding -------------------------------------------------------------------------------------------------
+def test_symmetric_padding_where_tensorflow_same_was_stated():
+    x, w = _normal(1, 3, 224, 224), _normal(8, 3, 7, 7)  # tensornets #25: TF pads (2, 3), symmetric (3, 3)
+    assert oracle.same_pads(224, 7, 2) == (2, 3)
+    y = oracle.forward(x, w, (2, 2), ((3, 3), (3, 3))).astype(np.float32)
+    result = check(x, w, y, padding="SAME", strides=2)
+    assert _first(result) == ["padding:3:3,3:3"]
+    assert "F.pad(x, (3, 3, 3, 3))" in result.explanations[0].fix
+
+
+def test_tensorflow_same_where_symmetric_padding_was_stated():
+    x, w = _normal(1, 3, 224, 224), _normal(8, 3, 7, 7)
+    y = oracle.forward(x, w, (2, 2), ((2, 3), (2, 3))).astype(np.float32)
+    assert _first(check(x, w, y, padding="3:3,3:3", strides=2)) == ["padding:SAME"]
+
+
+def test_torch_symmetric_vs_tensorflow_same_built_by_the_frameworks():
+    torch, tf = pytest.importorskip("torch"), pytest.importorskip("tensorflow")
+    x, w = _normal(1, 3, 32, 32), _normal(4, 3, 7, 7)
+    y_torch = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), stride=2, padding=3).numpy()
+    assert _first(check(x, w, y_torch, padding="SAME", strides=2)) == ["padding:3:3,3:3"]
+    w_tf = np.transpose(w, (2, 3, 1, 0))
+    y_tf = tf.nn.conv2d(oracle.channels_last(x), w_tf, strides=2, padding="SAME").numpy()
+    result = check(oracle.channels_last(x), w_tf, y_tf, layout="NHWC", padding="3:3,3:3", strides=2)
+    assert _first(result) == ["padding:SAME"]
+
+
+def test_same_lower_where_same_was_stated():
+    x, w = _normal(1, 2, 10, 10), _normal(2, 2, 4, 4)
+    y = oracle.forward(x, w, (1, 1), ((2, 1), (2, 1))).astype(np.float32)
+    assert _first(check(x, w, y, padding="SAME")) == ["padding:SAME_LOWER"]
+
+
+def test_causal_where_same_was_stated():
+    x, w = _normal(2, 4, 20), _normal(6, 4, 3)
+    y = oracle.forward(x, w, (1,), ((4, 0),), dilations=(2,)).astype(np.float32)
+    result = check(x, w, y, padding="SAME", dilations=2)
+    assert _first(result) == ["padding:CAUSAL"]
+    assert "causal" in result.explanations[0].sentence
+
+
+def test_keras_causal_conv1d_where_same_was_stated():
+    tf = pytest.importorskip("tensorflow")
+    x, w_tf = _normal(2, 25, 3), _normal(4, 3, 5)  # NWC, WIO
+    layer = tf.keras.layers.Conv1D(5, 4, padding="causal", dilation_rate=2, use_bias=False)
+    layer.build((None, 25, 3))
+    layer.set_weights([w_tf])
+    y = layer(x).numpy()
+    assert _first(check(x, w_tf, y, layout="NWC", padding="SAME", dilations=2)) == ["padding:CAUSAL"]
+
+
+def test_full_padding_where_valid_was_stated():
+    x, w = _normal(1, 1, 12), _normal(2, 1, 4)
+    y = oracle.forward(x, w, (1,), ((3, 3),)).astype(np.float32)
+    assert _first(check(x, w, y)) == ["padding:FULL"]
+
+
+# --- depthwise -----------------------------------------------------------------------------------------------
+def _depthwise_case(channels=4, multiplier=2):
+    x, w_tf = _normal(1, channels, 9, 9), _normal(3, 3, channels, multiplier)
+    per_channel = np.moveaxis(w_tf, (2, 3), (0, 1)).reshape(channels * multiplier, 1, 3, 3)
+    y = oracle.forward(x, per_channel, (1, 1), ((1, 1), (1, 1)), groups=channels)
+    return oracle.channels_last(x), w_tf, oracle.channels_last(y).astype(np.float32)
+
+
+def test_tensorflow_depthwise_kernel_read_as_grouped_hwio():
+    x, w_tf, y = _depthwise_case()
+    result = check(x, w_tf, y, layout="NHWC", groups=4, padding="SAME")
+    assert _first(result) == ["kernel-layout:HWIM"]
+    assert "depthwise" in result.explanations[0].sentence
+
+
+def test_tensorflow_depthwise_conv2d_output():
+    tf = pytest.importorskip("tensorflow")
+    x, w_tf = _normal(1, 8, 8, 3), _normal(3, 3, 3, 2)
+    y = tf.nn.depthwise_conv2d(x, w_tf, strides=[1, 1, 1, 1], padding="SAME").numpy()
+    assert _first(check(x, w_tf, y, layout="NHWC", groups=3, padding="SAME")) == ["kernel-layout:HWIM"]
+
+
+# --- strides and dilations -----------------------------------------------------------------------------------
+def test_stride_read_as_dilation():
+    x, w = _normal(1, 2, 16, 16), _normal(3, 2, 3, 3)
+    y = oracle.forward(x, w, (1, 1), ((0, 0), (0, 0)), dilations=(2, 2)).astype(np.float32)
+    assert _first(check(x, w, y, strides=2)) == ["dilations:2,2", "strides:1,1"]
+
+
+# --- transposed convolution ----------------------------------------------------------------------------------
+def test_forgotten_output_padding():
+    x, w = _normal(1, 4, 8, 8), _normal(4, 6, 3, 3)
+    y = oracle.transposed(x, w, (2, 2), ((1, 1), (1, 1)), (1, 1)).astype(np.float32)
+    result = check(x, w, y, transposed=True, strides=2, padding="1:1,1:1")
+    assert _first(result) == ["output-padding:1,1"]
+    assert result.explanations[0].fix == "output_padding=(1, 1)  # in the call"
+
+
+def test_torch_conv_transpose_with_output_padding():
+    torch = pytest.importorskip("torch")
+    x, w = _normal(2, 3, 5, 6), _normal(3, 4, 4, 4)
+    y = torch.nn.functional.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(w), stride=3, padding=1,
+                                             output_padding=2).numpy()
+    assert _first(check(x, w, y, transposed=True, strides=3, padding=1)) == ["output-padding:2,2"]
+
+
+def test_tensorflow_same_crop_where_pytorch_padding_was_stated():
+    x, w = _normal(1, 4, 8, 8), _normal(4, 6, 3, 3)  # TF SAME crops (0, 1): the keras #22876 one-pixel shift
+    y = oracle.transposed(x, w, (2, 2), ((0, 1), (0, 1)), (0, 0)).astype(np.float32)
+    result = check(x, w, y, transposed=True, strides=2, padding="1:1,1:1", output_padding=1)
+    assert _first(result) == ["padding:SAME"]
+
+
+def test_tensorflow_conv2d_transpose_built_by_tensorflow():
+    tf = pytest.importorskip("tensorflow")
+    x, w_tf = _normal(1, 6, 6, 4), _normal(3, 3, 5, 4)  # NHWC, filter [kh, kw, out, in]
+    y = tf.nn.conv2d_transpose(x, w_tf, output_shape=[1, 12, 12, 5], strides=2, padding="SAME").numpy()
+    stated = dict(layout="NHWC", transposed=True, strides=2)
+    assert _first(check(x, w_tf, y, **stated, padding="1:1,1:1", output_padding=1)) == ["padding:SAME"]
+    result = check(x, w_tf, y, **stated, padding="SAME", kernel_layout="HWIO")
+    assert _first(result) == ["kernel-layout:HWOI"]
+    assert "in and out channel axes are swapped" in result.explanations[0].sentence
+
+
+# --- the printed fix, run, reproduces Y with the stated conventions ----------------------------------------------
+def _run_fix(fix: str, x, w, call):
+    """Run the fix's lines on x and w, call the stated convolution with its changed arguments, then run
+    the lines on the result (everything channels-first, as stated in these cases)."""
+    lines = fix.splitlines()
+    marker = next((i for i, line in enumerate(lines) if line.endswith("# in the call")), None)
+    before, arguments, after = (lines, [], []) if marker is None else \
+        (lines[:marker], [lines[marker]], lines[marker + 1:])
+    space = {"np": np, "x": x, "w": w}
+    exec("\n".join(before), space)
+    overrides = {}
+    exec("\n".join(arguments), {}, overrides)
+    space["y"] = call(space["x"], space["w"], **overrides)
+    exec("\n".join(after), space)
+    return space["y"]
+
+
+def test_fix_for_tensorflow_arrays_and_padding_reproduces_y():
+    x_nhwc, w_hwio = _normal(1, 14, 14, 3), _normal(5, 5, 3, 4)
+    y = oracle.channels_last(oracle.forward(np.moveaxis(x_nhwc, -1, 1), np.transpose(w_hwio, (3, 2, 0, 1)),
+                                            (2, 2), ((1, 2), (1, 2))))
+    result = check(x_nhwc, w_hwio, y.astype(np.float32), strides=2, padding="2:2,2:2")
+    assert _first(result) == ["layout:NHWC", "padding:SAME"]
+
+    def stated(x, w, padding="2:2,2:2"):
+        pads = ((0, 0), (0, 0)) if padding == "VALID" else ((2, 2), (2, 2))
+        return oracle.forward(x, w, (2, 2), pads)
+
+    np.testing.assert_allclose(_run_fix(result.explanations[0].fix, x_nhwc, w_hwio, stated), y, atol=1e-4)
+
+
+@pytest.mark.parametrize("crops, output_padding", [(((0, 2), (1, 0)), (0, 0)), (((1, 1), (1, 1)), (1, 1))])
+def test_fix_for_a_transposed_crop_reproduces_y(crops, output_padding):
+    x, w = _normal(1, 2, 5, 5), _normal(2, 3, 3, 3)
+    y = oracle.transposed(x, w, (2, 2), crops, output_padding).astype(np.float32)
+    result = check(x, w, y, transposed=True, strides=2, padding="0:0,0:0")
+    assert result.explanations
+
+    def stated(x, w, padding=0, output_padding=0):
+        pads = padding if isinstance(padding, tuple) else (padding, padding)
+        extra = output_padding if isinstance(output_padding, tuple) else (output_padding,) * 2
+        return oracle.transposed(x, w, (2, 2), tuple((p, p) for p in pads), extra)
+
+    np.testing.assert_allclose(_run_fix(result.explanations[0].fix, x, w, stated), y, atol=1e-4)
+
+
+def test_fix_for_a_depthwise_kernel_reproduces_y():
+    x, w_tf, y = _depthwise_case()
+    result = check(np.moveaxis(x, -1, 1), w_tf, np.moveaxis(y, -1, 1), groups=4, padding="SAME",
+                   kernel_layout="OIHW")
+    assert _first(result) == ["kernel-layout:HWIM"]
+
+    def stated(x, w):
+        return oracle.forward(x, w, (1, 1), ((1, 1), (1, 1)), groups=4)
+
+    fixed = _run_fix(result.explanations[0].fix, np.moveaxis(x, -1, 1), w_tf, stated)
+    np.testing.assert_allclose(fixed, np.moveaxis(y, -1, 1), atol=1e-4)
+
+
+# --- nothing explains, and where the error sits ------------------------------------------------------------------
+def test_unexplained_error_reports_its_location():
+    x, w = _normal(1, 3, 10, 10), _normal(4, 3, 3, 3)
+    y = oracle.forward(x, w, (1, 1), ((1, 1), (1, 1))).astype(np.float32)
+    y[:, 2, 0, :] += 5.0  # only the top row of channel 2, where the window overlaps the padding
+    result = check(x, w, y, padding="SAME")
+    assert not result.matches and result.explanations == ()
+    assert "overlaps the padding" in result.location and "only in output channels 2" in result.location
+    assert "nothing explains Y" in result.format()
+
+
+def test_random_output_has_no_explanation():
+    x, w = _normal(1, 2, 8, 8), _normal(2, 2, 3, 3)
+    result = check(x, w, _normal(1, 2, 6, 6))
+    assert not result.matches and result.explanations == () and result.bound_ratio > 1
+    assert result.searched > 0
+
+
+def test_search_on_a_batch_prefix_is_confirmed_on_the_whole_batch(monkeypatch):
+    from parity import check as module
+
+    monkeypatch.setattr(module, "SEARCH_OUTPUTS", 1)  # the search sees the first batch element only
+    x, w = _normal(4, 2, 8, 8), _normal(3, 2, 3, 3)
+    y = oracle.forward(x, w, (1, 1), ((0, 0), (0, 0)), reverse=(0, 1)).astype(np.float32)
+    assert _first(check(x, w, y)) == ["flip"]
+    y[3] = oracle.forward(x[3:], w, (1, 1), ((0, 0), (0, 0)))[0]  # the last element is not flipped
+    result = check(x, w, y)
+    assert not result.matches and result.explanations == ()
+
+
+# --- float64 goes through the exact path -------------------------------------------------------------------------
+def test_float64_flip_is_confirmed_exactly():
+    x, w = _normal(1, 2, 9, 9, dtype=np.float64), _normal(2, 2, 3, 3, dtype=np.float64)
+    y = oracle.forward(x, w, (1, 1), ((0, 0), (0, 0)), reverse=(0, 1))
+    result = check(x, w, y)
+    assert _first(result) == ["flip"]
+    assert result.explanations[0].bound_ratio <= 1
+
+
+# --- bad input ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("x, w, y, kwargs, message", [
+    (np.zeros((3, 4)), np.zeros((3, 4)), np.zeros((3, 4)), {}, "input must have 3 to 5 dimensions"),
+    (np.zeros((1, 2, 5)), np.zeros((1, 2, 3, 3)), np.zeros((1, 1, 3)), {}, "kernel must have 3 dimensions"),
+    (np.zeros((1, 2, 5), np.int32), np.zeros((1, 2, 3)), np.zeros((1, 1, 3)), {}, "input must be a float16"),
+    (np.zeros((1, 2, 5)), np.zeros((1, 2, 3)), np.zeros((1, 1, 3)), {"strides": 0}, "strides must"),
+    (np.zeros((1, 2, 5)), np.zeros((1, 2, 3)), np.zeros((1, 1, 3)), {"layout": "NHWC"}, "for rank 1"),
+    (np.zeros((1, 2, 5)), np.zeros((1, 2, 3)), np.zeros((1, 1, 3)), {"kernel_layout": "OIH"}, "kernel layout must"),
+    (np.zeros((1, 2, 5)), np.zeros((1, 7, 3)), np.zeros((1, 1, 3)), {}, "no convention change tried"),
+])
+def test_bad_input_is_one_line_value_error(x, w, y, kwargs, message):
+    with pytest.raises(ValueError, match=message) as raised:
+        check(x, w, y, **kwargs)
+    assert "\n" not in str(raised.value)
+
+
+def test_as_dict_has_the_documented_fields():
+    x, w = _normal(1, 1, 30), _normal(1, 1, 4)
+    y = oracle.forward(x, w, (1,), ((0, 0),), reverse=(0,)).astype(np.float32)
+    report = check(x, w, y).as_dict()
+    assert {"matches", "max_abs", "max_ulp", "bound_ratio", "explanations"} <= report.keys()
+    assert report["matches"] is False and report["bound_ratio"] > 1
+    first = report["explanations"][0]
+    assert set(first) == {"changes", "matches", "max_abs", "max_ulp", "bound_ratio", "sentence", "fix"}
+    assert first["changes"] == ["flip"] and first["matches"] is True and first["bound_ratio"] <= 1

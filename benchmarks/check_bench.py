@@ -15,7 +15,7 @@ import numpy as np
 
 from parity import convert, diagnose, reference
 from parity import reading as rd
-from parity.check import check
+from parity.checking import check
 
 
 def _conv(x, w, pads, strides=(1, 1), dilations=(1, 1)):

@@ -149,11 +149,11 @@ def _ints(text: str, field: str) -> int | tuple[int, ...]:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from parity import check, png
+    from parity import checking, png
 
-    x, w, y = (check.load(path, flag) for path, flag in
+    x, w, y = (checking.load(path, flag) for path, flag in
                ((args.input, "--input"), (args.kernel, "--kernel"), (args.output, "--output")))
-    result = check.check(x, w, y, layout=args.layout, kernel_layout=args.kernel_layout, padding=args.padding,
+    result = checking.check(x, w, y, layout=args.layout, kernel_layout=args.kernel_layout, padding=args.padding,
                          strides=_ints(args.strides, "strides"), dilations=_ints(args.dilations, "dilations"),
                          groups=_ints(args.groups, "groups"), transposed=args.transposed,
                          output_padding=_ints(args.output_padding, "output-padding"))

@@ -6,6 +6,7 @@ Canonical form: data ``(N, C, *spatial)``, kernel ``(O, C/groups, *k)``, cross-c
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final, Sequence
 
 import numpy as np
@@ -235,7 +236,6 @@ def pad_array(x: np.ndarray, pads: Pads) -> np.ndarray:
 # spatial letters are those of the rank (W, HW, DHW). A depthwise kernel may instead carry I and M
 # (TensorFlow's [kh, kw, in, multiplier]): output channel i*M + m reads input channel i alone.
 # Canonical orders: forward (O, I/groups, *k) "OI...", transposed (I, O/groups, *k) "IO...".
-from dataclasses import dataclass  # noqa: E402  (this section is appended; hoist when merging)
 
 
 @dataclass(frozen=True)

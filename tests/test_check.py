@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import conv_oracle as oracle
-from parity.check import check
+from parity.checking import check
 
 RNG = np.random.default_rng(20240601)
 
@@ -327,7 +327,7 @@ def test_random_output_has_no_explanation():
 
 
 def test_search_on_a_batch_prefix_is_confirmed_on_the_whole_batch(monkeypatch):
-    from parity import check as module
+    from parity import checking as module
 
     monkeypatch.setattr(module, "SEARCH_OUTPUTS", 1)  # the search sees the first batch element only
     x, w = _normal(4, 2, 8, 8), _normal(3, 2, 3, 3)

@@ -8,11 +8,16 @@ which are rounded back).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from parity import convert
 from parity.reference import compute
 from parity.spec import ConvSpec
+
+if TYPE_CHECKING:
+    from parity.translate import Snippet
 
 
 class NumpyAdapter:
@@ -23,6 +28,10 @@ class NumpyAdapter:
 
     def supports(self, spec: ConvSpec) -> str | None:
         return None
+
+    def snippet(self, spec: ConvSpec) -> "Snippet":
+        """The native call for ``spec``, for ``parity translate``."""
+        return _snippet(spec)
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
         if spec.rank == 1 and spec.op == "conv" and spec.quantity == "output":
@@ -47,7 +56,7 @@ def _convolve_1d(spec: ConvSpec, xp: np.ndarray, w: np.ndarray) -> np.ndarray:
     return out
 
 
-def _snippet(self, spec: ConvSpec) -> "Snippet":
+def _snippet(spec: ConvSpec) -> "Snippet":
     """Plain numpy for ``spec`` (``parity translate``): pad (transposed: dilate the input by the stride and
     flip the per-group kernel), gather windows with ``sliding_window_view``, contract per group with einsum."""
     from parity import codegen
@@ -78,9 +87,6 @@ def _snippet(self, spec: ConvSpec) -> "Snippet":
               f"y = y.reshape(y.shape[0], -1, *y.shape[3:]){'.astype(dtype)' if half else ''}"]
     kernel = convert.KernelLayout(("IO" if spec.transposed else "OI") + channels_first[2:], spec.transposed)
     return Snippet((), channels_first, kernel, tuple(lines))
-
-
-NumpyAdapter.snippet = _snippet  # attached here: this module's class body is edited elsewhere
 
 
 ADAPTER = NumpyAdapter()

@@ -16,11 +16,16 @@ import os
 from functools import cache
 from types import ModuleType
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from parity import convert
 from parity.adapters.base import missing_module
 from parity.spec import ConvSpec
+
+if TYPE_CHECKING:
+    from parity.translate import Snippet
 
 # TF's messages for what its CPU kernels refuse (TF 2.21, tensorflow-cpu).
 CHANNELS_FIRST = "TensorFlow on CPU: 'The Conv2D op currently only supports the NHWC tensor format on the CPU'"
@@ -62,6 +67,10 @@ class TensorFlowAdapter:
         if spec.quantity != "output" and spec.groups > 1 and not uses_depthwise_op(spec):
             return GROUPED_GRADIENTS
         return None
+
+    def snippet(self, spec: ConvSpec) -> "Snippet":
+        """The native call for ``spec``, for ``parity translate``."""
+        return _snippet(spec)
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
         tf = _tf()
@@ -142,7 +151,7 @@ def _pad_or_crop(tf: ModuleType, y, pads):
                   [[0, 0], *([max(0, lo), max(0, hi)] for lo, hi in pads), [0, 0]])
 
 
-def _snippet(self, spec: ConvSpec) -> "Snippet":
+def _snippet(spec: ConvSpec) -> "Snippet":
     """``tf.nn`` call for ``spec`` (``parity translate``): channels-last, the op and padding ``run`` uses."""
     from parity import codegen
     from parity.translate import Snippet
@@ -196,9 +205,6 @@ def _transposed_lines(spec: ConvSpec) -> list[str]:
     if mode is None:  # output_shape cannot express this crop: crop (or extend) the full output
         lines.append(codegen.pad("y", convert.crop_full_transpose(spec.pads, spec.output_padding), channels_last=True))
     return lines
-
-
-TensorFlowAdapter.snippet = _snippet  # attached here: this module's class body is edited elsewhere
 
 
 ADAPTER = TensorFlowAdapter()

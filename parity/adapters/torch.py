@@ -15,11 +15,16 @@ import warnings
 from functools import cache
 from types import ModuleType
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from parity import convert
 from parity.adapters.base import missing_module
 from parity.spec import ConvSpec
+
+if TYPE_CHECKING:
+    from parity.translate import Snippet
 
 
 @cache
@@ -37,6 +42,10 @@ class TorchAdapter:
 
     def supports(self, spec: ConvSpec) -> str | None:
         return None
+
+    def snippet(self, spec: ConvSpec) -> "Snippet":
+        """The native call for ``spec``, for ``parity translate``."""
+        return _snippet(spec)
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
         torch = _torch()
@@ -97,7 +106,7 @@ def _numpy(y: "torch.Tensor", dtype: np.dtype) -> np.ndarray:
     return y.contiguous().numpy()
 
 
-def _snippet(self, spec: ConvSpec) -> "Snippet":
+def _snippet(spec: ConvSpec) -> "Snippet":
     """``F.conv*d`` / ``F.conv_transpose*d`` for ``spec`` (``parity translate``), padded the way ``run`` pads."""
     from parity import codegen
     from parity.translate import Snippet
@@ -130,9 +139,6 @@ def _snippet(self, spec: ConvSpec) -> "Snippet":
     letters = convert.layout_name("channels_first", rank)
     kernel = convert.KernelLayout(("IO" if spec.transposed else "OI") + letters[2:], spec.transposed)
     return Snippet(("import torch", "import torch.nn.functional as F"), letters, kernel, lines, note)
-
-
-TorchAdapter.snippet = _snippet  # attached here: this module's class body is edited elsewhere
 
 
 ADAPTER = TorchAdapter()

@@ -159,7 +159,7 @@ def _snippet(spec: ConvSpec) -> "Snippet":
     if spec.transposed and spec.groups > 1:
         raise ValueError(f"tensorflow must have groups=1 for a transposed conv, got groups={spec.groups}: "
                          f"{TRANSPOSE_GROUPS}")
-    rank, call = spec.rank, codegen.call
+    rank = spec.rank
     letters = convert.layout_name("channels_last", rank)
     depthwise = rank == 2 and not spec.transposed and uses_depthwise_op(spec)
     suffix = "OI" if spec.transposed else "IM" if depthwise else "IO"

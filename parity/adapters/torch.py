@@ -24,6 +24,8 @@ from parity.adapters.base import missing_module
 from parity.spec import ConvSpec
 
 if TYPE_CHECKING:
+    import torch
+
     from parity.translate import Snippet
 
 

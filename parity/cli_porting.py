@@ -1,0 +1,101 @@
+"""``parity check`` and ``parity translate``: argument parsers and handlers (see :mod:`parity.cli`)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from parity.cli_common import print_lines
+from parity.spec import ConvSpec
+
+
+def _conventions(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--padding", default="VALID",
+                     help='VALID, SAME, SAME_LOWER, CAUSAL, FULL or "lo:hi,lo:hi,..." (transposed: the crop)')
+    sub.add_argument("--strides", default="1", metavar="S[,S...]")
+    sub.add_argument("--dilations", default="1", metavar="D[,D...]")
+    sub.add_argument("--groups", default="1", metavar="G")
+    sub.add_argument("--transposed", action="store_true", help="a transposed conv (PyTorch semantics)")
+    sub.add_argument("--output-padding", default="0", metavar="P[,P...]", help="transposed conv only")
+
+
+def check_parser(commands) -> None:
+    sub = commands.add_parser("check", help="compare an output with the exact reference and explain a mismatch")
+    for name, what in (("--input", "X"), ("--kernel", "W"), ("--output", "Y")):
+        sub.add_argument(name, required=True, type=Path, metavar=f"{what}.npy")
+    sub.add_argument("--layout", help="data layout of X and Y: NCW, NWC, NCHW, NHWC, NCDHW, NDHWC "
+                                      "(default: channels-first)")
+    sub.add_argument("--kernel-layout", help="OIHW, HWIO, IOHW, HWOI, HWIM (TF depthwise), ... (default: OI... "
+                                             "for channels-first, ...IO for channels-last; transposed IO.../...OI)")
+    _conventions(sub)
+    sub.add_argument("--json", type=Path, metavar="REPORT.json", help="write the report as JSON")
+    sub.add_argument("--plot", type=Path, metavar="DIFF.png", help="write a PNG map of |Y - reference|")
+
+
+def translate_parser(commands) -> None:
+    sub = commands.add_parser("translate", help="write the same convolution for another framework")
+    sub.add_argument("--from", dest="source", required=True, metavar="BACKEND")
+    sub.add_argument("--to", dest="target", required=True, metavar="BACKEND")
+    sub.add_argument("--op", required=True, choices=("conv1d", "conv2d", "conv3d"))
+    sub.add_argument("--layout", help="layout of your x and y (default: the source framework's)")
+    _conventions(sub)
+    sub.add_argument("--kernel", default="3", metavar="K[,K...]", help="kernel size (default: %(default)s)")
+    sub.add_argument("--input-size", default="16", metavar="N[,N...]", help="spatial size (default: %(default)s)")
+    sub.add_argument("--in-channels", default="4", metavar="C")
+    sub.add_argument("--out-channels", default="8", metavar="O")
+    sub.add_argument("--batch", default="1", metavar="N")
+    sub.add_argument("--dtype", default="float32", help="float16, bfloat16, float32, float64 (default: %(default)s)")
+    sub.add_argument("--no-verify", action="store_true", help="print the programs without running them")
+
+
+def _ints(text: str, field: str) -> int | tuple[int, ...]:
+    """ "2" -> 2, "2,1" -> (2, 1); the values themselves are validated by ConvSpec."""
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError(f"--{field} must be integers separated by commas, got {text!r}") from None
+    return values[0] if len(values) == 1 else values
+
+
+def check(args: argparse.Namespace) -> int:
+    from parity import checking, png
+
+    x, w, y = (checking.load(path, flag) for path, flag in
+               ((args.input, "--input"), (args.kernel, "--kernel"), (args.output, "--output")))
+    result = checking.check(x, w, y, layout=args.layout, kernel_layout=args.kernel_layout, padding=args.padding,
+                         strides=_ints(args.strides, "strides"), dilations=_ints(args.dilations, "dilations"),
+                         groups=_ints(args.groups, "groups"), transposed=args.transposed,
+                         output_padding=_ints(args.output_padding, "output-padding"))
+    print_lines([result.format()])
+    if args.json:
+        args.json.write_text(json.dumps(result.as_dict(), indent=1) + "\n")
+    if args.plot and result.error_map is None:
+        print("parity: note: --plot skipped: the stated conventions cannot give Y, so there is no difference "
+              "to draw", file=sys.stderr)
+    elif args.plot:
+        png.write(args.plot, png.error_map(result.error_map))
+    return 0 if result.matches else 1
+
+
+def translate(args: argparse.Namespace) -> int:
+    from parity import adapters, translate
+
+    for name in (args.source, args.target):
+        adapters.get(name)
+    rank = int(args.op[4])
+    layout = args.layout or translate.snippet(args.source, _translate_spec(args, rank, None)).data_layout
+    result = translate.translate(args.source, args.target, _translate_spec(args, rank, layout),
+                                 verify=not args.no_verify)
+    print_lines([result.code, *([""] + [result.verification] if result.verification else [])])
+    return 1 if result.passed is False else 0
+
+
+def _translate_spec(args: argparse.Namespace, rank: int, layout: str | None) -> ConvSpec:
+    sizes = {field: _ints(getattr(args, field), field.replace("_", "-")) for field in
+             ("kernel", "input_size", "in_channels", "out_channels", "batch", "strides", "dilations", "groups",
+              "output_padding")}
+    spatial = sizes.pop("input_size")
+    return ConvSpec(spatial=(spatial,) * rank if isinstance(spatial, int) else spatial, padding=args.padding,
+                    dtype=args.dtype, layout=layout or "channels_first",
+                    op="conv_transpose" if args.transposed else "conv", **sizes)

@@ -153,7 +153,6 @@ def _pad_or_crop(tf: ModuleType, y, pads):
 
 def _snippet(spec: ConvSpec) -> "Snippet":
     """``tf.nn`` call for ``spec`` (``parity translate``): channels-last, the op and padding ``run`` uses."""
-    from parity import codegen
     from parity.translate import Snippet
 
     if spec.transposed and spec.groups > 1:

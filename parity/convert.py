@@ -225,9 +225,18 @@ def tf_padding(pads: Pads, spatial: Sequence[int], kernel: Sequence[int], stride
 
 
 def pad_array(x: np.ndarray, pads: Pads) -> np.ndarray:
-    """Zero-pad the spatial axes of channels-first data; negative entries crop instead."""
-    crop = tuple(slice(max(0, -lo), n - max(0, -hi)) for n, (lo, hi) in zip(x.shape[2:], pads))
-    return np.pad(x[(slice(None), slice(None), *crop)], [(0, 0), (0, 0), *((max(0, lo), max(0, hi)) for lo, hi in pads)])
+    """Zero-pad the spatial axes of channels-first data; negative entries crop instead.
+
+    Padding comes first, then cropping, so a crop may reach into the other end's padding: (-2, 2) on
+    [a] is [a, 0, 0] without its first two elements, [0] (cropping first would leave nothing to crop).
+    """
+    padded = np.pad(x, [(0, 0), (0, 0), *((max(0, lo), max(0, hi)) for lo, hi in pads)])
+    return padded[(slice(None), slice(None), *crop_slices(padded.shape[2:], pads))]
+
+
+def crop_slices(sizes: Sequence[int], pads: Pads) -> tuple[slice, ...]:
+    """The slices that apply the negative entries of ``pads`` to axes of these (already padded) sizes."""
+    return tuple(slice(max(0, -lo), n - max(0, -hi)) for n, (lo, hi) in zip(sizes, pads))
 
 
 # --- kernel layouts, per-axis flips, padding spellings (parity check / translate) ----------------------
@@ -383,23 +392,23 @@ def onnx_transpose_padding(crops: Pads, output_padding: Sequence[int], spatial: 
 
     Output element j is element j + lo of the full output (zeros past its end), so a spelling is exact
     when it crops lo at the start and gives the same length. ONNX: VALID crops nothing; SAME_UPPER /
-    SAME_LOWER give n*s elements, total = s*(n-1) + output_padding + d*(k-1) + 1 - n*s split with the odd
-    one at the end / start. Else explicit ``pads`` (begins, ends >= 0) and ``output_padding``; a negative
-    hi (TF SAME with a kernel shorter than the stride extends the output) moves into ``output_padding``.
+    SAME_LOWER give n*s elements, total = s*(n-1) + d*(k-1) + 1 - n*s split with the odd one at the end /
+    start. SAME is only used without output_padding: ONNX's spec and onnxruntime then still give n*s, but
+    onnx's shape inference says n*s + output_padding (tests/test_findings_more.py). Else explicit ``pads``
+    (begins, then ends hi - output_padding where >= 0) and ``output_padding`` (what the end must grow by:
+    output_padding - hi where > 0, e.g. TF SAME with a kernel shorter than the stride, whose hi < 0).
     """
-    extra = {"output_padding": list(output_padding)} if any(output_padding) else {}
     if all(c == (0, 0) for c in crops):
-        return {"auto_pad": "VALID", **extra}
-    axes = list(zip(spatial, kernel, strides, dilations, crops, output_padding))
-    totals = [s * (n - 1) + e + d * (k - 1) + 1 - n * s for n, k, s, d, _, e in axes]
-    same = all(lo + hi == total >= 0 for (*_, (lo, hi), _), total in zip(axes, totals))
+        return {"auto_pad": "VALID", **({"output_padding": list(output_padding)} if any(output_padding) else {})}
+    axes = list(zip(spatial, kernel, strides, dilations, crops))
+    totals = [s * (n - 1) + d * (k - 1) + 1 - n * s for n, k, s, d, _ in axes]
+    same = not any(output_padding) and all(lo + hi == t >= 0 for (*_, (lo, hi)), t in zip(axes, totals))
     for mode, lower in (("SAME_UPPER", False), ("SAME_LOWER", True)):
         if same and all(c[0] == (t - t // 2 if lower else t // 2) for c, t in zip(crops, totals)):
-            return {"auto_pad": mode, **extra}
-    ends = [max(hi, 0) for _, hi in crops]
-    extended = [e + max(-hi, 0) for (_, hi), e in zip(crops, output_padding)]
-    tail = {"output_padding": extended} if any(extended) else {}
-    return {"pads": [lo for lo, _ in crops] + ends, **tail}
+            return {"auto_pad": mode}
+    ends = [max(hi - e, 0) for (_, hi), e in zip(crops, output_padding)]
+    grow = [max(e - hi, 0) for (_, hi), e in zip(crops, output_padding)]
+    return {"pads": [lo for lo, _ in crops] + ends, **({"output_padding": grow} if any(grow) else {})}
 
 
 def keras_padding(pads: Pads, spatial: Sequence[int], kernel: Sequence[int], strides: Sequence[int],

@@ -218,3 +218,14 @@ def test_convert_imports_no_framework():
             "print(bad)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("pads, expected", [
+    (((-2, 2),), [0.0]),            # the crop reaches into the padding of the other end
+    (((2, -3),), [0.0, 0.0]),
+    (((-1, -1),), []),
+    (((1, -1),), [0.0]),
+])
+def test_pad_array_pads_before_cropping(pads, expected):
+    out = convert.pad_array(np.full((1, 1, 1), 7.0), pads)
+    assert out.shape == (1, 1, len(expected)) and out[0, 0].tolist() == expected

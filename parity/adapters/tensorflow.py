@@ -145,10 +145,9 @@ def _transposed(tf: ModuleType, spec: ConvSpec, data, kernel):
 
 
 def _pad_or_crop(tf: ModuleType, y, pads):
-    """Channels-last twin of ``convert.pad_array``: negative pads crop."""
-    crop = tuple(slice(max(0, -lo), n - max(0, -hi)) for n, (lo, hi) in zip(y.shape[1:-1], pads))
-    return tf.pad(y[(slice(None), *crop, slice(None))],
-                  [[0, 0], *([max(0, lo), max(0, hi)] for lo, hi in pads), [0, 0]])
+    """Channels-last twin of ``convert.pad_array``: pad, then negative pads crop."""
+    padded = tf.pad(y, [[0, 0], *([max(0, lo), max(0, hi)] for lo, hi in pads), [0, 0]])
+    return padded[(slice(None), *convert.crop_slices(padded.shape[1:-1], pads), slice(None))]
 
 
 def _snippet(spec: ConvSpec) -> "Snippet":

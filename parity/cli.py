@@ -1,4 +1,4 @@
-"""The ``parity`` command line: ``parity list``, ``run``, ``bench``, ``fuzz``, ``check`` and ``translate``.
+"""The ``parity`` command line: ``list``, ``run``, ``bench``, ``fuzz``, ``check``, ``translate``, ``env``, ``record``.
 
 Exit codes: 0 every comparison passed (skips allowed; ``check``: Y matches; ``translate``: verified or
 not verifiable), 1 a parity failure or backend error (``check``: Y does not match; ``translate``: the
@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import NoReturn, Sequence, TextIO
 
-from parity import cli_porting
+from parity import cli_legacy, cli_porting
 from parity.cli_common import print_lines
 from parity.registry import TIERS, Case, collect, select
 
@@ -43,6 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     running.add_argument("--json", type=Path, metavar="PATH", help="write every result to this JSON file")
     running.add_argument("--by", choices=_GROUPABLE, help="also split the table by this spec field")
     running.add_argument("--html", type=Path, metavar="PATH", help="write a self-contained HTML report")
+    running.add_argument("--isolate", action="store_true",
+                         help="run each backend in its own worker process (hangs and crashes become errors)")
+    running.add_argument("--timeout", type=float, default=120.0, metavar="S",
+                         help="per-case timeout of an isolated backend, seconds (default: %(default)s)")
     fuzzing = commands.add_parser("fuzz", help="run hypothesis-drawn specs; shrink and report the first failure")
     fuzzing.add_argument("--examples", type=int, default=1000, help="specs to try (default: %(default)s)")
     fuzzing.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
@@ -50,12 +54,16 @@ def _parser() -> argparse.ArgumentParser:
     fuzzing.add_argument("--save", action="store_true", help="append the minimal failing spec to cases/regressions.json")
     cli_porting.check_parser(commands)
     cli_porting.translate_parser(commands)
+    cli_legacy.env_parser(commands)
+    cli_legacy.record_parser(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command == "env":
+            return cli_legacy.env(args)
         if args.command in ("check", "translate"):
             return (cli_porting.check if args.command == "check" else cli_porting.translate)(args)
         if args.command == "fuzz":
@@ -63,6 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         cases = select(collect(args.tier), args.keyword)
         if not cases:
             raise ValueError(f"-k {args.keyword!r} must match at least one case of tier {args.tier!r}, got none")
+        if args.command == "record":
+            return cli_legacy.record(cases, args)
         if args.command == "list":
             print_lines(case.id for case in cases)
             return 0
@@ -79,7 +89,8 @@ def _run(cases: list[Case], args: argparse.Namespace) -> int:
     if not backends:
         raise ValueError("backends must include at least one installed backend, got none installed")
     started = time.perf_counter()
-    results = list(runner.run(cases, backends, progress=_progress_bar(len(cases), sys.stderr)))
+    isolate = args.timeout if args.isolate else None
+    results = list(runner.run(cases, backends, progress=_progress_bar(len(cases), sys.stderr), isolate=isolate))
     elapsed = time.perf_counter() - started
     _clear_progress(sys.stderr)
     print(report.format_table(report.summarize(results, args.by), args.by))

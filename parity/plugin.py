@@ -30,6 +30,7 @@ class ParitySession:
         from parity import adapters
 
         self.tier: str = config.getoption("parity_tier")
+        self.isolate: float | None = config.getoption("parity_timeout") if config.getoption("parity_isolate") else None
         self.backends: list[str] = adapters.parse(config.getoption("parity_backends"))
         self.results: list[Result] = []
         self._runs: OrderedDict[str, CaseRun] = OrderedDict()
@@ -58,7 +59,7 @@ class ParitySession:
     def run(self, case: Case) -> CaseRun:
         """The (cached) run of ``case``, shared by its reference and pair tests in this process."""
         if case.id not in self._runs:
-            self._runs[case.id] = CaseRun(case)
+            self._runs[case.id] = CaseRun(case, self.isolate)
             if len(self._runs) > _CACHE_SIZE:
                 self._runs.popitem(last=False)
         self._runs.move_to_end(case.id)
@@ -71,6 +72,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="comma-separated backends to test (default: every installed backend)")
     group.addoption("--parity-tier", default="default", choices=TIERS,
                     help="case tier to parametrize over (default: default)")
+    group.addoption("--parity-isolate", action="store_true",
+                    help="run each backend in its own worker process: a hang or crash fails one test (default: off)")
+    group.addoption("--parity-timeout", type=float, default=120.0,
+                    help="per-case timeout of an isolated backend in seconds (default: 120)")
 
 
 def pytest_configure(config: pytest.Config) -> None:

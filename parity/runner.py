@@ -70,10 +70,13 @@ class Outcome:
 
 
 class CaseRun:
-    """Lazily computed inputs, reference and backend outputs of one case."""
+    """Lazily computed inputs, reference and backend outputs of one case.
 
-    def __init__(self, case: Case) -> None:
-        self.case = case
+    With ``isolate`` (seconds), each backend runs in its own worker process with that per-case timeout.
+    """
+
+    def __init__(self, case: Case, isolate: float | None = None) -> None:
+        self.case, self.isolate = case, isolate
         self._outcomes: dict[str, Outcome] = {}
 
     @cached_property
@@ -89,7 +92,7 @@ class CaseRun:
         if backend not in self._outcomes:
             refusal = memory_refusal(self.case.spec)
             self._outcomes[backend] = Outcome(None, "skip", refusal) if refusal else \
-                _execute(backend, self.case, self.inputs)
+                _execute(backend, self.case, self.inputs, self.isolate)
         return self._outcomes[backend]
 
     def against_reference(self, backend: str) -> Result:
@@ -127,15 +130,22 @@ def memory_refusal(spec, budget_gib: float | None = None) -> str:
             "(PARITY_MEMORY_GIB)")
 
 
-def _execute(backend: str, case: Case, inputs: tuple[np.ndarray, np.ndarray, np.ndarray | None]) -> Outcome:
+def _execute(backend: str, case: Case, inputs: tuple[np.ndarray, np.ndarray, np.ndarray | None],
+             isolate: float | None) -> Outcome:
     adapter = adapters.get(backend)
     reason = adapter.available() or adapter.supports(case.spec)
     if reason:
         return Outcome(None, "skip", reason)
+    # Copies, so that a backend writing into its inputs cannot corrupt the reference; dy only for
+    # gradients, so that output-only adapters may take (spec, x, w).
+    operands = [a.copy() for a in inputs if a is not None]
     try:
-        # Copies, so that a backend writing into its inputs cannot corrupt the reference; dy only for
-        # gradients, so that output-only adapters may take (spec, x, w).
-        output = adapter.run(case.spec, *(a.copy() for a in inputs if a is not None))
+        if isolate:
+            from parity import isolation
+
+            output = isolation.run(backend, case.spec, operands, isolate)
+        else:
+            output = adapter.run(case.spec, *operands)
     except Exception as error:  # a backend failing is a result, not a crash
         return Outcome(None, "error", _one_line(error))
     if not isinstance(output, np.ndarray):
@@ -152,17 +162,17 @@ def pairs(backends: list[str]) -> list[tuple[str, str]]:
     return list(combinations(backends, 2))
 
 
-def run_case(case: Case, backends: list[str]) -> list[Result]:
+def run_case(case: Case, backends: list[str], isolate: float | None = None) -> list[Result]:
     """Each backend against the reference, then every backend pair, for one case."""
-    run = CaseRun(case)
+    run = CaseRun(case, isolate)
     results = [run.against_reference(b) for b in backends]
     return results + [run.between(a, b) for a, b in pairs(backends)]
 
 
-def run(cases: Iterable[Case], backends: list[str],
-        progress: Callable[[int, Case], None] | None = None) -> Iterator[Result]:
+def run(cases: Iterable[Case], backends: list[str], progress: Callable[[int, Case], None] | None = None,
+        isolate: float | None = None) -> Iterator[Result]:
     """Results for every case; ``progress(i, case)`` is called before each case."""
     for i, case in enumerate(cases):
         if progress:
             progress(i, case)
-        yield from run_case(case, backends)
+        yield from run_case(case, backends, isolate)

@@ -1,4 +1,5 @@
-"""Backend registry. A backend is a module ``parity/adapters/<name>.py`` defining ``ADAPTER``."""
+"""Backend registry. A backend is a module ``parity/adapters/<name>.py`` defining ``ADAPTER``; an adapter
+living elsewhere is named ``package.module:ATTRIBUTE`` (e.g. ``--backends numpy,mylab.adapters:ADAPTER``)."""
 from __future__ import annotations
 
 import importlib
@@ -18,9 +19,22 @@ def names() -> list[str]:
 @cache
 def get(name: str) -> Adapter:
     """The adapter called ``name``; ``ValueError`` for an unknown name."""
+    if ":" in name:
+        return _external(name)
     if name not in names():
-        raise ValueError(f"backend must be one of {', '.join(names())}, got {name!r}")
+        raise ValueError(f"backend must be one of {', '.join(names())} or module:ATTRIBUTE, got {name!r}")
     return importlib.import_module(f"parity.adapters.{name}").ADAPTER
+
+
+def _external(name: str) -> Adapter:
+    module, _, attribute = name.partition(":")
+    try:
+        adapter = getattr(importlib.import_module(module), attribute)
+    except (ImportError, AttributeError) as error:
+        raise ValueError(f"backend {name!r} must name an importable module:ATTRIBUTE, got {error}") from None
+    if not isinstance(adapter, Adapter):
+        raise ValueError(f"backend {name!r} must have name, available, supports and run, got {type(adapter).__name__}")
+    return adapter
 
 
 def installed() -> list[str]:

@@ -1,0 +1,54 @@
+"""``parity env create NAME`` and ``parity record``: argument parsers and handlers (see :mod:`parity.cli`).
+
+Both report input errors as ``ValueError`` (one line, exit code 2 in :func:`parity.cli.main`).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from parity.cli_common import print_lines
+from parity.envs import ENVIRONMENTS
+from parity.registry import TIERS, Case
+
+
+def env_parser(commands) -> None:
+    sub = commands.add_parser("env", help="build the environments of the legacy backends (tf1, tflearn, theano)")
+    actions = sub.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="build NAME under $PARITY_ENV_DIR (default: ~/.cache/parity/envs)")
+    create.add_argument("name", choices=sorted(ENVIRONMENTS))
+
+
+def env(args: argparse.Namespace) -> int:
+    from parity import envs
+
+    print(envs.create(args.name))
+    return 0
+
+
+def record_parser(commands) -> None:
+    sub = commands.add_parser("record", help="write recorded cases (spec.json + .npy files) from a backend")
+    sub.add_argument("--backend", required=True, metavar="NAME", help="the backend whose outputs are recorded")
+    sub.add_argument("--tier", default="default", choices=TIERS, help="case tier (default: %(default)s)")
+    sub.add_argument("-k", dest="keyword", metavar="EXPR",
+                     help="only cases whose id matches EXPR: substrings with and/or/not, like pytest -k")
+    sub.add_argument("--out", type=Path, metavar="DIR",
+                     help="folder of recordings, one subfolder per case (default: $PARITY_RECORDED or ./recorded)")
+    sub.add_argument("--kernel-layout", help="store kernels as OIHW, HWIO, IOHW, ... (default: OI... for "
+                                             "channels-first data, ...IO for channels-last; transposed IO.../...OI)")
+    sub.add_argument("--flip", action="store_true", help="store kernels reversed on every spatial axis (convolution)")
+
+
+def record(cases: list[Case], args: argparse.Namespace) -> int:
+    """Record every case the backend can run; the others are listed on stderr. An error if none could be."""
+    from parity import recorded
+
+    done, skipped = recorded.record_cases(cases, args.backend, args.out or recorded.folder(), args.kernel_layout,
+                                          args.flip)
+    for reason in skipped:
+        print(f"parity: note: not recorded: {reason}", file=sys.stderr)
+    if not done:
+        raise ValueError(f"cases must include one that {args.backend} can record, got none of {len(cases)}")
+    print_lines(str(recording.path) for recording in done)
+    return 0

@@ -1,0 +1,42 @@
+"""The worker side of parity's worker protocol (Python >= 3.7, numpy only; imports nothing from parity).
+
+``serve(compute)`` reads one JSON request per line from stdin: ``{"spec": {...}, "call": {...},
+"dir": "..."}``, loads ``x.npy``, ``w.npy`` and ``dy.npy`` (those present) from ``dir`` with
+``allow_pickle=False``, calls ``compute(call, arrays)``, saves the result as ``dir/output.npy`` and writes
+one JSON line: ``{"status": "ok", "output": path}``, or ``{"status": "error", "message": "..."}`` when
+``compute`` raises. Anything the framework prints goes to stderr: the protocol owns stdout.
+"""
+import json
+import os
+import sys
+
+import numpy as np
+
+OPERANDS = ("x", "w", "dy")
+
+
+def serve(compute):
+    protocol = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # C-level prints to fd 1 land on stderr
+    sys.stdout = sys.stderr
+    for line in sys.stdin:
+        if line.strip():
+            protocol.write(json.dumps(answer(compute, line)) + "\n")
+            protocol.flush()
+
+
+def answer(compute, line):
+    try:
+        request = json.loads(line)
+        directory = request["dir"]
+        arrays = {}
+        for name in OPERANDS:
+            path = os.path.join(directory, name + ".npy")
+            if os.path.exists(path):
+                arrays[name] = np.load(path, allow_pickle=False)
+        output = os.path.join(directory, "output.npy")
+        np.save(output, np.ascontiguousarray(compute(request["call"], arrays)), allow_pickle=False)
+        return {"status": "ok", "output": output}
+    except Exception as error:  # the framework's refusal is the case's error, the worker lives on
+        text = str(error).strip().splitlines()
+        return {"status": "error", "message": "{}: {}".format(type(error).__name__, text[0] if text else "")[:500]}

@@ -1,0 +1,78 @@
+"""--isolate: backends in worker processes; one that hangs, kills its process or raises costs one case."""
+import sys
+import textwrap
+
+import pytest
+
+from parity import adapters
+from parity.registry import collect, select
+from parity.runner import run
+
+BROKEN = textwrap.dedent('''
+    import os, signal, sys, time
+    from parity import adapters
+
+    class Broken:
+        """numpy, except on float16 cases, where it runs its fault."""
+        def __init__(self, name, fault):
+            self.name, self.fault = name, fault
+        def available(self):
+            return None
+        def supports(self, spec):
+            return None
+        def run(self, spec, x, w, dy=None):
+            if spec.dtype == "float16":  # the smoke tier's f16 cases trigger the fault
+                self.fault()
+            return adapters.get("numpy").run(spec, x, w)
+
+    def hang():
+        time.sleep(600)
+
+    def die():
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def exit_quietly():
+        sys.exit(3)
+
+    HANG, DIE, EXIT = Broken("hang", hang), Broken("die", die), Broken("exit", exit_quietly)
+''')
+
+
+@pytest.fixture
+def broken(tmp_path, monkeypatch):
+    (tmp_path / "broken_adapters.py").write_text(BROKEN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))  # the worker process imports it too
+    adapters.get.cache_clear()
+    yield
+    adapters.get.cache_clear()
+    sys.modules.pop("broken_adapters", None)
+
+
+CASES = select(collect("smoke"), "conv1d")
+
+
+@pytest.mark.parametrize("fault, words", [("HANG", "timeout"), ("DIE", "exit"), ("EXIT", "exit")])
+def test_broken_isolated_backend_costs_only_its_cases(broken, fault, words):
+    backend = f"broken_adapters:{fault}"
+    results = list(run(CASES, ["numpy", backend], isolate=3.0))
+    mine = [r for r in results if r.backend == backend and r.against == "reference"]
+    faulty = [r for r in mine if r.spec["dtype"] == "float16"]
+    assert faulty and all(r.status == "error" and words in r.reason for r in faulty), faulty
+    assert all(r.status == "pass" for r in mine if r.spec["dtype"] != "float16")
+    assert all(r.status == "pass" for r in results if r.backend == "numpy" and r.against == "reference")
+
+
+def test_isolated_results_equal_in_process_results():
+    cases = select(collect("default"), "conv2d and (bf16 or f64) and dw")
+    inline = list(run(cases, ["numpy"]))
+    isolated = list(run(cases, ["numpy"], isolate=60.0))
+    assert [(r.case, r.status, r.max_ulp) for r in inline] == [(r.case, r.status, r.max_ulp) for r in isolated]
+
+
+def test_external_backend_names_are_validated():
+    with pytest.raises(ValueError, match="module:ATTRIBUTE"):
+        adapters.get("no_such_module_anywhere:ADAPTER")
+    with pytest.raises(ValueError, match="must have name, available, supports and run"):
+        adapters.get("numpy:float64")
+    assert adapters.get("parity.adapters.numpy:ADAPTER").name == "numpy"

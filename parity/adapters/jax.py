@@ -1,0 +1,84 @@
+"""JAX backend: ``jax.lax.conv_general_dilated`` on the CPU; gradients by ``jax.vjp`` with the seeded cotangent.
+
+Both layout families are passed natively through ``dimension_numbers`` (``convert.jax_dimension_numbers``):
+channels-first data with ``(O, I/groups, *k)`` kernels ("NCHW", "OIHW", "NCHW"), channels-last data with
+TensorFlow's ``[k..., I/groups, O]`` kernels ("NHWC", "HWIO", "NHWC"), for ranks 1 to 3. Groups are
+``feature_group_count`` (depthwise is groups = in_channels), dilation is ``rhs_dilation``, and every
+padding is the explicit (lo, hi) list JAX takes directly (no SAME/VALID strings needed).
+
+A transposed conv is the forward conv of the stride-dilated input (``lhs_dilation`` = strides) with the
+flipped, in/out-swapped kernel (``convert.transposed_kernel_to_forward``) and the padding
+``convert.transposed_pads`` (negative entries crop: XLA takes negative padding). That kernel map is a
+permutation that is its own inverse, so the weight gradient JAX returns for the forward kernel maps back
+through the same function. float64 needs ``jax_enable_x64``, set on the lazy import.
+"""
+from __future__ import annotations
+
+from functools import cache, partial
+from types import ModuleType
+
+import numpy as np
+
+from parity import convert
+from parity.adapters.base import missing_module
+from parity.spec import ConvSpec
+
+
+@cache
+def _jax() -> ModuleType:
+    import jax
+
+    jax.config.update("jax_enable_x64", True)  # else float64 arrays silently become float32
+    return jax
+
+
+class JaxAdapter:
+    name = "jax"
+
+    def available(self) -> str | None:
+        return missing_module("jax", "jax")
+
+    def supports(self, spec: ConvSpec) -> str | None:
+        return None
+
+    def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
+        jax = _jax()
+        channels_last = spec.layout == "channels_last"
+        forward = convert.transposed_kernel_to_forward(w, spec.groups) if spec.transposed else w
+        data = convert.to_channels_last(x) if channels_last else x
+        kernel = convert.kernel_to_tf(forward) if channels_last else forward
+        conv = partial(_transposed if spec.transposed else _forward, spec)
+        if spec.quantity == "output":
+            return _canonical(np.asarray(jax.jit(conv)(data, kernel)), channels_last)
+        which = 0 if spec.quantity == "grad_input" else 1
+        # One jitted program per case: XLA drops the forward conv and the other gradient.
+        pullback = jax.jit(lambda a, b, cotangent: jax.vjp(conv, a, b)[1](cotangent)[which])
+        grad = np.asarray(pullback(data, kernel, convert.to_channels_last(dy) if channels_last else dy))
+        if spec.quantity == "grad_input":
+            return _canonical(grad, channels_last)
+        grad = convert.kernel_from_tf(grad) if channels_last else grad
+        # transposed_kernel_to_forward is an involutive permutation: its adjoint is itself.
+        grad = convert.transposed_kernel_to_forward(grad, spec.groups) if spec.transposed else grad
+        return np.ascontiguousarray(grad)
+
+
+def _forward(spec: ConvSpec, data, kernel):
+    return _jax().lax.conv_general_dilated(
+        data, kernel, window_strides=spec.strides, padding=spec.pads, rhs_dilation=spec.dilations,
+        dimension_numbers=convert.jax_dimension_numbers(spec.rank, spec.layout == "channels_last"),
+        feature_group_count=spec.groups)
+
+
+def _transposed(spec: ConvSpec, data, kernel):
+    pads = convert.transposed_pads(spec.kernel, spec.dilations, spec.pads, spec.output_padding)
+    return _jax().lax.conv_general_dilated(
+        data, kernel, window_strides=(1,) * spec.rank, padding=pads, lhs_dilation=spec.strides,
+        rhs_dilation=spec.dilations, feature_group_count=spec.groups,
+        dimension_numbers=convert.jax_dimension_numbers(spec.rank, spec.layout == "channels_last"))
+
+
+def _canonical(a: np.ndarray, channels_last: bool) -> np.ndarray:
+    return np.ascontiguousarray(convert.to_channels_first(a) if channels_last else a)
+
+
+ADAPTER = JaxAdapter()

@@ -1,0 +1,153 @@
+"""Behaviour of ONNX Runtime, Keras and PyTensor that the new adapters rely on or report, checked against
+the installed frameworks (each test skips where its framework is absent).
+
+If one of these starts failing after an upgrade, the framework changed: update the adapter's declared
+limits (or routing) and the reported findings, not the assertion.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import parity
+from parity import adapters
+from parity.adapters import keras as keras_adapter
+from parity.adapters import onnxruntime as ort_adapter
+from parity.adapters import pytensor as pytensor_adapter
+from parity.adapters import tensorflow as tf_adapter
+from parity.dtypes import np_dtype
+from parity.spec import ConvSpec
+
+
+def _quoted(reason: str) -> str:
+    """The part of a declared reason that quotes the framework."""
+    return reason.split("'")[1]
+
+
+def _raised(call) -> str:
+    with pytest.raises(Exception) as info:
+        call()
+    return str(info.value)
+
+
+def _passes(backend: str, spec: ConvSpec) -> bool:
+    x, w = parity.generate(spec)
+    dy = parity.cotangent(spec)
+    y = adapters.get(backend).run(spec, x, w, *(() if dy is None else (dy,)))
+    return parity.compare(y, parity.exact(spec, x, w, dy), spec.dtype).passed
+
+
+# --- ONNX Runtime -------------------------------------------------------------------------------------------
+def _ort_session(op: str, dtype: np.dtype, x_shape, w_shape, **attributes):
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    helper = onnx.helper
+    element = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    graph = helper.make_graph([helper.make_node(op, ["X", "W"], ["Y"], **attributes)], "finding",
+                              [helper.make_tensor_value_info("X", element, x_shape),
+                               helper.make_tensor_value_info("W", element, w_shape)],
+                              [helper.make_tensor_value_info("Y", element, None)])
+    opset = helper.make_opsetid("", ort_adapter.OPSET)
+    model = helper.make_model(graph, opset_imports=[opset], ir_version=helper.find_min_ir_version_for([opset]))
+    return model, lambda: ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+def test_ort_conv_refuses_auto_pad_same_with_dilation():
+    """ONNX allows auto_pad SAME_* with dilations; ORT's CPU Conv refuses it at run time. The adapter passes
+    the same padding as explicit pads instead, which ORT computes correctly."""
+    _, session = _ort_session("Conv", np.float32, [1, 2, 9, 8], [2, 2, 3, 3], kernel_shape=[3, 3],
+                              dilations=[2, 2], auto_pad="SAME_UPPER")
+    x, w = np.ones((1, 2, 9, 8), np.float32), np.ones((2, 2, 3, 3), np.float32)
+    message = _raised(lambda: session().run(None, {"X": x, "W": w}))
+    assert "Dilation not supported for AutoPadType::SAME_UPPER or AutoPadType::SAME_LOWER" in message
+    spec = ConvSpec(spatial=(9, 8), kernel=3, in_channels=2, out_channels=2, dilations=2, padding="SAME")
+    assert "pads" in ort_adapter.attributes(spec) and _passes("onnxruntime", spec)
+
+
+def test_onnx_shape_inference_disagrees_with_ort_on_same_transpose_with_output_padding():
+    """ConvTranspose auto_pad SAME_UPPER, strides 2, output_padding 1 on 5x6: the ONNX spec and ORT give
+    n*s = 10x12, onnx's shape inference n*s + output_padding = 11x13 (ORT warns 'Error merging shape
+    info'). The adapter therefore spells SAME with output_padding as explicit pads."""
+    onnx = pytest.importorskip("onnx")
+    model, session = _ort_session("ConvTranspose", np.float32, [1, 3, 5, 6], [3, 4, 3, 3], kernel_shape=[3, 3],
+                                  strides=[2, 2], auto_pad="SAME_UPPER", output_padding=[1, 1])
+    inferred = onnx.shape_inference.infer_shapes(model).graph.output[0].type.tensor_type.shape.dim
+    assert [d.dim_value for d in inferred] == [1, 4, 11, 13]
+    (y,) = session().run(None, {"X": np.ones((1, 3, 5, 6), np.float32), "W": np.ones((3, 4, 3, 3), np.float32)})
+    assert y.shape == (1, 4, 10, 12)
+
+
+@pytest.mark.parametrize("op", ["Conv", "ConvTranspose"])
+@pytest.mark.parametrize("dtype", ["float64", "bfloat16"])
+def test_ort_cpu_dtype_refusals_quote_ort(op, dtype):
+    spec = ConvSpec(op="conv_transpose" if op == "ConvTranspose" else "conv", spatial=(5,), kernel=3, dtype=dtype)
+    _, session = _ort_session(op, np_dtype(dtype), [1, 1, 5], [1, 1, 3], kernel_shape=[3])
+    reason = ort_adapter.ADAPTER.supports(spec)
+    assert _quoted(reason) in _raised(session)
+
+
+@pytest.mark.parametrize("dilation, quote", [(1, 1), (2, 3)], ids=["first-check", "shape-check"])
+def test_ort_transpose_output_padding_limit_quotes_ort(dilation, quote):
+    """ORT requires output_padding < stride in effect (ONNX states no limit; PyTorch allows < dilation too)."""
+    _, session = _ort_session("ConvTranspose", np.float32, [1, 1, 5], [1, 1, 3], kernel_shape=[3], output_padding=[1],
+                              dilations=[dilation])
+    message = _raised(lambda: session().run(None, {"X": np.ones((1, 1, 5), np.float32),
+                                                   "W": np.ones((1, 1, 3), np.float32)}))
+    assert ort_adapter.OUTPUT_PADDING.split("'")[quote] in message
+    spec = ConvSpec(op="conv_transpose", spatial=(5,), kernel=3, dilations=dilation, output_padding=1)
+    assert ort_adapter.ADAPTER.supports(spec) == ort_adapter.OUTPUT_PADDING
+
+
+# --- Keras on TensorFlow ------------------------------------------------------------------------------------
+def test_keras_conv_refuses_strides_with_dilation():
+    keras = pytest.importorskip("keras")
+    message = _raised(lambda: keras.layers.Conv2D(2, 3, strides=2, dilation_rate=2))
+    assert _quoted(keras_adapter.STRIDED_DILATION) in message
+
+
+@pytest.mark.parametrize("layer, reason", [
+    ("Conv1D", tf_adapter.CHANNELS_FIRST),
+    ("Conv2DTranspose", keras_adapter.TRANSPOSE_CHANNELS_FIRST[0]),
+    ("Conv3DTranspose", keras_adapter.TRANSPOSE_CHANNELS_FIRST[1]),
+])
+def test_keras_channels_first_cpu_refusals_quote_tf(layer, reason):
+    keras = pytest.importorskip("keras")
+    rank = int(layer[4])
+    conv = getattr(keras.layers, layer)(2, 2, data_format="channels_first")
+    assert _quoted(reason) in _raised(lambda: conv(np.ones((1, 2, *(4,) * rank), np.float32)))
+
+
+def test_keras_depthwise_unequal_strides_quote_tf():
+    keras = pytest.importorskip("keras")
+    conv = keras.layers.DepthwiseConv2D(3, strides=(1, 2))
+    assert _quoted(keras_adapter.DEPTHWISE_STRIDES) in _raised(lambda: conv(np.ones((1, 7, 7, 2), np.float32)))
+    spec = ConvSpec(spatial=(7, 7), kernel=3, in_channels=2, out_channels=2, groups=2, strides=(1, 2), layout="NHWC")
+    assert keras_adapter.ADAPTER.supports(spec) == keras_adapter.DEPTHWISE_STRIDES
+
+
+def test_keras_runs_what_tf_refuses_or_gets_wrong():
+    """Keras routes around TF's CPU kernels: grouped convs are compiled with XLA (their gradients work,
+    tf.nn.conv2d's are refused), and depthwise convs with strides and dilations > 1 run dilated at stride 1
+    and are subsampled (tf.nn.depthwise_conv2d returns wrong values, tests/test_findings.py)."""
+    pytest.importorskip("keras")
+    grouped = ConvSpec(spatial=(9, 8), kernel=3, in_channels=4, out_channels=6, groups=2, layout="NHWC",
+                       quantity="grad_weight")
+    assert adapters.get("tensorflow").supports(grouped) == tf_adapter.GROUPED_GRADIENTS
+    assert adapters.get("keras").supports(grouped) is None and _passes("keras", grouped)
+    depthwise = ConvSpec(spatial=(9, 8), kernel=3, in_channels=4, out_channels=8, groups=4, strides=2, dilations=2,
+                         padding="SAME", layout="NHWC", batch=2)
+    assert adapters.get("keras").supports(depthwise) is None and _passes("keras", depthwise)
+
+
+# --- PyTensor -----------------------------------------------------------------------------------------------
+def test_pytensor_refusals_quote_pytensor():
+    pytest.importorskip("pytensor")
+    import pytensor
+    import pytensor.tensor as pt
+    from pytensor.tensor.signal import convolve2d
+
+    assert _quoted(pytensor_adapter.NO_BFLOAT16) in _raised(lambda: pt.tensor("x", dtype="bfloat16", shape=(2,)))
+    x, w = pt.tensor("x", dtype="float16", shape=(5, 5)), pt.tensor("w", dtype="float16", shape=(3, 3))
+    f = pytensor.function([x, w], convolve2d(x, w, mode="valid", method="direct"), mode=pytensor_adapter.MODE)
+    message = _raised(lambda: f(np.ones((5, 5), np.float16), np.ones((3, 3), np.float16)))
+    assert _quoted(pytensor_adapter.NO_FLOAT16_2D) in message

@@ -2,8 +2,27 @@
 point (installing the package registers it), so a plain ``pytest`` here uses exactly what users get."""
 import os
 
+import pytest
 from hypothesis import settings
 
 settings.register_profile("ci", deadline=None, derandomize=True, max_examples=60)
 settings.register_profile("dev", deadline=None, max_examples=30)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+@pytest.fixture
+def install_backends(monkeypatch):
+    """``install_backends(table)`` makes ``parity.adapters.get``/``names`` serve exactly ``table``."""
+    from parity import adapters
+
+    def install(table):
+        def get(name):
+            if name not in table:
+                raise ValueError(f"backend must be one of {', '.join(sorted(table))}, got {name!r}")
+            return table[name]
+
+        monkeypatch.setattr(adapters, "get", get)
+        monkeypatch.setattr(adapters, "names", lambda: sorted(table))
+        return table
+
+    return install

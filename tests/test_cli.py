@@ -126,17 +126,8 @@ NUMPY = adapters.get("numpy")
 
 
 @pytest.fixture
-def backends(monkeypatch):
-    table = {"numpy": NUMPY, "broken": Broken(), "raising": Raising()}
-
-    def get(name):
-        if name not in table:
-            raise ValueError(f"backend must be one of {', '.join(sorted(table))}, got {name!r}")
-        return table[name]
-
-    monkeypatch.setattr(adapters, "get", get)
-    monkeypatch.setattr(adapters, "names", lambda: sorted(table))
-    return table
+def backends(install_backends):
+    return install_backends({"numpy": NUMPY, "broken": Broken(), "raising": Raising()})
 
 
 def test_run_exits_1_when_a_backend_fails(backends, tmp_path, capsys):

@@ -79,19 +79,10 @@ FAULTS = {
 
 
 @pytest.fixture
-def backends(monkeypatch):
+def backends(install_backends):
     """The real numpy adapter plus every broken one, reachable through parity.adapters.get/names."""
-    table = {"numpy": NUMPY, **{name: Wrapped(name, fault) for name, fault in FAULTS.items()},
-             "missing": Wrapped("missing", _raise, unavailable="missing is not installed (pip install it)")}
-
-    def get(name):
-        if name not in table:
-            raise ValueError(f"backend must be one of {', '.join(sorted(table))}, got {name!r}")
-        return table[name]
-
-    monkeypatch.setattr(adapters, "get", get)
-    monkeypatch.setattr(adapters, "names", lambda: sorted(table))
-    return table
+    return install_backends({"numpy": NUMPY, **{name: Wrapped(name, fault) for name, fault in FAULTS.items()},
+                             "missing": Wrapped("missing", _raise, unavailable="missing is not installed (pip install it)")})
 
 
 def kind_of(run: CaseRun, backend: str) -> str:

@@ -8,7 +8,7 @@ imported on the first ``run``. Combinations a framework cannot compute are decla
 from __future__ import annotations
 
 import importlib.util
-from typing import Protocol, runtime_checkable
+from typing import Iterable, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -30,6 +30,11 @@ class Adapter(Protocol):
         ((O, C/g, *k), or (C_in, C_out/g, *k) for ``conv_transpose``) and, for ``grad_input`` /
         ``grad_weight``, the cotangent ``dy`` (N, O, *out); return it in canonical layout
         (``spec.result_shape``) as a numpy array of the case's dtype."""
+
+
+def first_refusal(checks: Iterable[tuple[bool, str]]) -> str | None:
+    """The reason of the first (refused, reason) pair that is refused, or None: ``supports`` as a table."""
+    return next((reason for refused, reason in checks if refused), None)
 
 
 def missing_module(module: str, extra: str) -> str | None:

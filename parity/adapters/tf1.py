@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from parity import convert, envs
+from parity.adapters.base import first_refusal
 from parity.spec import ConvSpec
 from parity.worker import for_env, translated_shape
 
@@ -40,7 +41,7 @@ class TF1Adapter:
                   (spec.rank == 3 and spec.groups > 1, CONV3D_GROUPS), (spec.groups > 1, GROUPS),
                   (spec.rank == 3 and max(spec.dilations) > 1, CONV3D_DILATION),
                   (spec.quantity != "output" and max(spec.dilations) > 1, BACKPROP_DILATION))
-        return next((reason for refused, reason in checks if refused), None)
+        return first_refusal(checks)
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
         padding = convert.tf_padding(spec.pads, spec.spatial, spec.kernel, spec.strides, spec.dilations,

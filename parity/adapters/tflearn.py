@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from parity import convert, envs
+from parity.adapters.base import first_refusal
 from parity.adapters.tf1 import NO_BFLOAT16
 from parity.spec import ConvSpec
 from parity.worker import for_env
@@ -37,7 +38,7 @@ class TflearnAdapter:
                   (spec.transposed or spec.rank == 3, LAYERS), (spec.layout == "channels_first", CHANNELS_LAST),
                   (spec.dtype != "float32", FLOAT32), (max(spec.dilations) > 1, DILATION),
                   (spec.groups > 1, GROUPS), (not isinstance(_padding(spec), str), PADDING))
-        return next((reason for refused, reason in checks if refused), None)
+        return first_refusal(checks)
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
         kernel = convert.kernel_to_tflearn_1d(w) if spec.rank == 1 else convert.kernel_to_tf(w)

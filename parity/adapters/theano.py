@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from parity import convert, envs
+from parity.adapters.base import first_refusal
 from parity.adapters.tf1 import NO_BFLOAT16
 from parity.spec import ConvSpec
 from parity.worker import for_env, translated_shape
@@ -35,7 +36,7 @@ class TheanoAdapter:
         checks = ((spec.dtype == "bfloat16", NO_BFLOAT16), (spec.dtype == "float16", FLOAT16),
                   (spec.transposed, TRANSPOSED),
                   (spec.rank == 3 and convert.symmetric_pads(spec.pads) is None, ASYMMETRIC_3D))
-        return next((reason for refused, reason in checks if refused), None)
+        return first_refusal(checks)
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
         flip = filter_flip(spec)

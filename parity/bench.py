@@ -60,7 +60,9 @@ def reference_vs_torch(repeats: int = 3) -> list[str]:
 
 
 def run_vs_hand_loop(cases: list[Case], backends: list[str]) -> list[str]:
-    """Wall time of ``runner.run`` against the bare work it does (measured back to back)."""
+    """Wall time of ``runner.run`` against the bare work it does (measured back to back, both after a
+    warm-up pass over the cases, so that neither pays framework imports or first-call costs)."""
+    _hand_loop(cases, [adapters.get(b) for b in backends])
     start = time.perf_counter()
     for _ in runner.run(cases, backends):
         pass
@@ -126,16 +128,20 @@ def pytest_workers(tier: str, backends: list[str]) -> list[str]:
             f"(ratio -n 2 / -n 0: {timings['2'] / timings['0']:.2f}x)"]
 
 
+# VmHWM (peak RSS of this process image), not ru_maxrss: the latter starts from the parent's size when
+# the parent is large (a process that already imported a framework) and would hide the reference's peak.
 _MEMORY_PROBE = """
-import json, resource, sys
+import json, sys
 from parity.spec import ConvSpec
 from parity.inputs import generate
-from parity.reference import CHUNK_BYTES, reference
+from parity.reference import reference
+def peak():
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
 spec = ConvSpec(**json.loads(sys.argv[1]))
 x, w = generate(spec)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = peak()
 reference(spec, x, w)
-print(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(before, peak())
 """
 
 

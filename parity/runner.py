@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from functools import cached_property
 from itertools import combinations
 from typing import Any, Callable, Iterable, Iterator, Literal
@@ -45,7 +45,7 @@ class Result:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: non-finite figures become strings ("inf", "nan")."""
-        return {key: _jsonable(value) for key, value in asdict(self).items()}
+        return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Result":
@@ -111,11 +111,15 @@ class CaseRun:
                              expected=outcomes[1][1].output, computations=2)
         return self._from_comparison(first, second, comparison)
 
+    @cached_property
+    def _spec(self) -> dict[str, Any]:
+        return self.case.spec.as_dict()
+
     def _result(self, backend: str, against: str, status: Status, reason: str) -> Result:
-        return Result(self.case.id, self.case.spec.as_dict(), backend, against, status, reason)
+        return Result(self.case.id, self._spec, backend, against, status, reason)
 
     def _from_comparison(self, backend: str, against: str, c: Comparison) -> Result:
-        return Result(self.case.id, self.case.spec.as_dict(), backend, against, c.status, c.reason,
+        return Result(self.case.id, self._spec, backend, against, c.status, c.reason,
                       c.max_abs, c.max_rel, c.max_ulp, c.bound_ratio, c.worst_index)
 
 

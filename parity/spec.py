@@ -9,7 +9,7 @@ and turned once into that form; anything else raises ``ValueError`` naming field
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Final, Union
 
 from parity import convert
@@ -201,9 +201,9 @@ class ConvSpec:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly parameters (tuples become lists)."""
+        values = ((f.name, getattr(self, f.name)) for f in fields(self))
         return {key: list(map(list, value)) if key == "padding" and not isinstance(value, str)
-                else list(value) if isinstance(value, tuple) else value
-                for key, value in asdict(self).items()}
+                else list(value) if isinstance(value, tuple) else value for key, value in values}
 
     def slug(self) -> str:
         """A readable id, unique per spec, e.g. ``conv2d-nhwc-same-s2-d1-g1-k4x4-n1c4x9x9-o8-f32-normal``."""

@@ -79,8 +79,8 @@ def compute(spec: "ConvSpec", x: np.ndarray, w: np.ndarray, dy: np.ndarray | Non
 def _fitting_output_padding(spec: "ConvSpec") -> tuple[int, ...]:
     """output_padding that makes the transposed conv of the output grid as long as the input again
     (the forward conv's floor division dropped up to s-1 input elements at the end)."""
-    return tuple(n - ((o - 1) * s + span - lo - hi) for n, o, s, span, (lo, hi) in
-                 zip(spec.spatial, spec.output_spatial, spec.strides, spec.dilated_kernel, spec.pads))
+    full = convert.full_transposed(spec.output_spatial, spec.kernel, spec.strides, spec.dilations)
+    return tuple(n - (f - lo - hi) for n, f, (lo, hi) in zip(spec.spatial, full, spec.pads))
 
 
 def conv(x: np.ndarray, w: np.ndarray, strides: Sequence[int], pads: Pads, dilations: Sequence[int],

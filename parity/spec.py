@@ -161,8 +161,8 @@ class ConvSpec:
     @property
     def output_spatial(self) -> tuple[int, ...]:
         if self.transposed:
-            return tuple((n - 1) * s + span - lo - hi + extra for n, s, span, (lo, hi), extra in
-                         zip(self.spatial, self.strides, self.dilated_kernel, self.pads, self.output_padding))
+            full = convert.full_transposed(self.spatial, self.kernel, self.strides, self.dilations)
+            return tuple(f - lo - hi + extra for f, (lo, hi), extra in zip(full, self.pads, self.output_padding))
         return tuple((n + lo + hi - span) // s + 1 if n + lo + hi >= span else 0 for n, (lo, hi), span, s in
                      zip(self.spatial, self.pads, self.dilated_kernel, self.strides))
 

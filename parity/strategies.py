@@ -11,6 +11,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from parity import convert
 from parity.dtypes import DTYPES, precision_bits
 from parity.spec import DISTRIBUTIONS, LAYOUTS, ConvSpec
 
@@ -55,7 +56,7 @@ def valid_specs(draw: st.DrawFn, op: st.SearchStrategy[str] = ops,
     spatial = tuple(d * (k - 1) + 1 + draw(st.integers(0, 4)) for k, d in zip(kernel, dilations))
     extra = draw(per_axis(rank, st.integers(0, 1))) if chosen_op == "conv_transpose" else 0
     if chosen_op == "conv_transpose" and not isinstance(padding, str):  # crop at most full - 1
-        full = [(n - 1) * s + d * (k - 1) + 1 for n, s, d, k in zip(spatial, strides, dilations, kernel)]
+        full = convert.full_transposed(spatial, kernel, strides, dilations)
         padding = tuple((min(lo, f - 1), min(hi, f - 1 - min(lo, f - 1))) for (lo, hi), f in zip(padding, full))
     spec = ConvSpec(spatial=spatial, kernel=kernel, strides=strides, dilations=dilations, padding=padding,
                     op=chosen_op, quantity=draw(quantity), output_padding=extra, batch=draw(st.integers(1, 2)),

@@ -132,11 +132,18 @@ def _depthwise(tf: ModuleType, spec: ConvSpec, data, kernel):
     return tf.nn.depthwise_conv2d(data, kernel, [1, *spec.strides, 1], padding, dilations=spec.dilations)
 
 
-def _transposed(tf: ModuleType, spec: ConvSpec, data, kernel):
+def transpose_call(spec: ConvSpec) -> tuple[str | None, tuple[int, ...]]:
+    """TF's native padding mode for this transposed conv (None: not expressible) and the spatial
+    ``output_shape`` to ask for: the case's output, or the full output to crop afterwards."""
     mode = convert.tf_transpose_padding(spec.pads, spec.output_padding, spec.spatial, spec.kernel, spec.strides,
                                         spec.dilations)
-    full = [(n - 1) * s + span for n, s, span in zip(spec.spatial, spec.strides, spec.dilated_kernel)]
-    shape = [spec.batch, *(spec.output_spatial if mode else full), spec.out_channels]
+    full = convert.full_transposed(spec.spatial, spec.kernel, spec.strides, spec.dilations)
+    return mode, spec.output_spatial if mode else full
+
+
+def _transposed(tf: ModuleType, spec: ConvSpec, data, kernel):
+    mode, spatial = transpose_call(spec)
+    shape = [spec.batch, *spatial, spec.out_channels]
     transpose = {1: tf.nn.conv1d_transpose, 2: tf.nn.conv2d_transpose, 3: tf.nn.conv3d_transpose}[spec.rank]
     y = transpose(data, kernel, shape, list(spec.strides), mode or "VALID", dilations=list(spec.dilations))
     if mode is None:  # TF's output_shape cannot express this crop: crop (or extend) the full output
@@ -193,10 +200,8 @@ def _forward_lines(spec: ConvSpec, depthwise: bool) -> list[str]:
 def _transposed_lines(spec: ConvSpec) -> list[str]:
     from parity import codegen
 
-    mode = convert.tf_transpose_padding(spec.pads, spec.output_padding, spec.spatial, spec.kernel, spec.strides,
-                                        spec.dilations)
-    full = [(n - 1) * s + span for n, s, span in zip(spec.spatial, spec.strides, spec.dilated_kernel)]
-    shape = ["x.shape[0]", *map(str, spec.output_spatial if mode else full), str(spec.out_channels)]
+    mode, spatial = transpose_call(spec)
+    shape = ["x.shape[0]", *map(str, spatial), str(spec.out_channels)]
     op = (f"tf.nn.conv{spec.rank}d_transpose(x, w, output_shape=[{', '.join(shape)}], strides={list(spec.strides)}, "
           f"padding={mode or 'VALID'!r}, dilations={list(spec.dilations)})")
     lines = [f"y = {op}.numpy()"]

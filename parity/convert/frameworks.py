@@ -7,6 +7,7 @@ import numpy as np
 
 from parity.convert.layout import SPATIAL_LETTERS, kernel_to_tf, layout_name
 from parity.convert.padding import Pads, explicit_pads, symmetric_pads
+from parity.convert.transposed import full_transposed
 
 __all__ = ['kernel_to_tflearn_1d', 'tf1_conv_args', 'theano_border_mode', 'as_height1', 'from_height1', 'jax_dimension_numbers', 'onnx_pads', 'onnx_conv_padding', 'onnx_transpose_padding', 'keras_padding', 'keras_transpose_args', 'undilate_spatial', 'negate_pads']
 
@@ -126,8 +127,8 @@ def keras_transpose_args(crops: Pads, output_padding: Sequence[int], spatial: Se
     takes one padding for all axes and 0 <= output_padding < stride.
     """
     axes = list(zip(spatial, kernel, strides, dilations))
-    out = [(n - 1) * s + d * (k - 1) + 1 - lo - hi + e
-           for (n, k, s, d), (lo, hi), e in zip(axes, crops, output_padding)]
+    out = [f - lo - hi + e for f, (lo, hi), e in
+           zip(full_transposed(spatial, kernel, strides, dilations), crops, output_padding)]
     for mode in ("valid", "same"):
         forward = explicit_pads(mode.upper(), out, kernel, strides, dilations)
         sizes = [(m + plo + phi - d * (k - 1) - 1) // s + 1 for m, (plo, phi), (_, k, s, d) in zip(out, forward, axes)]

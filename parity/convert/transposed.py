@@ -8,7 +8,7 @@ import numpy as np
 from parity.convert.layout import flip
 from parity.convert.padding import Pads, explicit_pads, same_pads
 
-__all__ = ['transposed_kernel_to_forward', 'transpose_crops', 'torch_transpose_args', 'tf_transpose_padding', 'crop_full_transpose', 'transposed_pads']
+__all__ = ['full_transposed', 'transposed_kernel_to_forward', 'transpose_crops', 'torch_transpose_args', 'tf_transpose_padding', 'crop_full_transpose', 'transposed_pads']
 
 
 # --- transposed convolution --------------------------------------------------------------------------------
@@ -18,6 +18,12 @@ def transposed_kernel_to_forward(w: np.ndarray, groups: int) -> np.ndarray:
     c_in, per_group_out = w.shape[:2]
     grouped = w.reshape(groups, c_in // groups, per_group_out, *w.shape[2:]).swapaxes(1, 2)
     return flip(grouped.reshape(groups * per_group_out, c_in // groups, *w.shape[2:]))
+
+
+def full_transposed(spatial: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
+                    dilations: Sequence[int]) -> tuple[int, ...]:
+    """Length of a transposed conv's uncropped output per axis: (n-1)*s + d*(k-1) + 1."""
+    return tuple((n - 1) * s + d * (k - 1) + 1 for n, k, s, d in zip(spatial, kernel, strides, dilations))
 
 
 def transpose_crops(padding: str | Pads, spatial: Sequence[int], kernel: Sequence[int],
@@ -32,11 +38,9 @@ def transpose_crops(padding: str | Pads, spatial: Sequence[int], kernel: Sequenc
         return tuple(padding)
     if padding == "VALID":
         return tuple((0, 0) for _ in spatial)
-    crops = []
-    for n, k, s, d in zip(spatial, kernel, strides, dilations):
-        lo = same_pads(n * s, k, s, d)[0]
-        crops.append((lo, (n - 1) * s + d * (k - 1) + 1 - lo - n * s))
-    return tuple(crops)
+    lows = [same_pads(n * s, k, s, d)[0] for n, k, s, d in zip(spatial, kernel, strides, dilations)]
+    full = full_transposed(spatial, kernel, strides, dilations)
+    return tuple((lo, f - lo - n * s) for lo, f, n, s in zip(lows, full, spatial, strides))
 
 
 def torch_transpose_args(crops: Pads, output_padding: Sequence[int], strides: Sequence[int],
@@ -63,7 +67,7 @@ def tf_transpose_padding(crops: Pads, output_padding: Sequence[int], spatial: Se
     TF computes the gradient of the forward conv of an ``output_shape``-sized input: it crops at the start
     what that forward conv pads there, and requires the forward conv to give back the input's size.
     """
-    full = [(n - 1) * s + d * (k - 1) + 1 for n, k, s, d in zip(spatial, kernel, strides, dilations)]
+    full = full_transposed(spatial, kernel, strides, dilations)
     out = [f - lo - hi + e for f, (lo, hi), e in zip(full, crops, output_padding)]
     for mode in ("VALID", "SAME"):
         forward = explicit_pads(mode, out, kernel, strides, dilations)

@@ -20,19 +20,21 @@ def matcher(expression: str) -> Matcher:
 
 
 def _or(tokens: list[str], text: str) -> tuple[Matcher, list[str]]:
-    left, tokens = _and(tokens, text)
-    while tokens and tokens[0] == "or":
-        right, tokens = _and(tokens[1:], text)
-        left = (lambda a, b: lambda s: a(s) or b(s))(left, right)
-    return left, tokens
+    return _chain(tokens, text, "or", _and, any)
 
 
 def _and(tokens: list[str], text: str) -> tuple[Matcher, list[str]]:
-    left, tokens = _not(tokens, text)
-    while tokens and tokens[0] == "and":
-        right, tokens = _not(tokens[1:], text)
-        left = (lambda a, b: lambda s: a(s) and b(s))(left, right)
-    return left, tokens
+    return _chain(tokens, text, "and", _not, all)
+
+
+def _chain(tokens: list[str], text: str, word: str, operand: Callable, combine: Callable) -> tuple[Matcher, list[str]]:
+    """``operand (word operand)*``, its matchers combined with ``any`` (or) or ``all`` (and)."""
+    first, tokens = operand(tokens, text)
+    parts = [first]
+    while tokens and tokens[0] == word:
+        part, tokens = operand(tokens[1:], text)
+        parts.append(part)
+    return (first if len(parts) == 1 else lambda s: combine(p(s) for p in parts)), tokens
 
 
 def _not(tokens: list[str], text: str) -> tuple[Matcher, list[str]]:

@@ -95,11 +95,12 @@ def _failures(results: list[Result], tier: str) -> str:
     failing = [r for r in results if r.status in ("fail", "error")]
     if not failing:
         return "<p>None.</p>"
-    return "".join(_failure(result, tier) for result in failing)
+    runs: dict[str, CaseRun] = {}  # one run per case, shared by its failing comparisons
+    return "".join(_failure(result, tier, runs) for result in failing)
 
 
-def _failure(result: Result, tier: str) -> str:
-    picture = _diff_png(result)
+def _failure(result: Result, tier: str, runs: dict[str, CaseRun]) -> str:
+    picture = _diff_png(result, runs)
     image = (f"<p>|difference| per output channel (black 0, white the largest):</p>"
              f"<img alt='difference map' src='data:image/png;base64,{picture}'>") if picture else ""
     return (f"<section class=failure><h3>{escape(result.case)}: {escape(result.backend)} vs "
@@ -107,13 +108,15 @@ def _failure(result: Result, tier: str) -> str:
             f"<pre>{escape(chr(10).join(reproduce(result, tier)))}</pre></section>")
 
 
-def _diff_png(result: Result) -> str:
+def _diff_png(result: Result, runs: dict[str, CaseRun]) -> str:
     """The error map of a failing comparison, recomputed from its case ('' if there is no output)."""
     from parity import png
     from parity.registry import Case
     from parity.spec import ConvSpec
 
-    run = CaseRun(Case(result.case, ConvSpec(**result.spec)))
+    if result.case not in runs:
+        runs[result.case] = CaseRun(Case(result.case, ConvSpec(**result.spec)))
+    run = runs[result.case]
     actual = run.outcome(result.backend).output
     target = run.reference.value if result.against == REFERENCE else run.outcome(result.against).output
     if actual is None or target is None or np.shape(actual) != np.shape(target):

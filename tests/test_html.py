@@ -59,7 +59,9 @@ def test_failure_picture_shows_the_error_map(results):
     failing = next(r for r in results if r.status == "fail" and r.against == "reference")
     picture = png.encode(png.error_map(np.full((1, 2, 3, 3), 1000.0)))
     assert picture.startswith(png.SIGNATURE)
-    assert html._diff_png(failing)  # recomputed from the case, not stored in the result
+    runs = {}
+    assert html._diff_png(failing, runs)  # recomputed from the case, not stored in the result
+    assert list(runs) == [failing.case]  # and kept for the case's other failing comparisons
 
 
 @pytest.mark.skipif(BROWSER is None, reason="Debian chromium is not installed (apt-get install chromium)")

@@ -88,10 +88,14 @@ class CaseRun:
     def reference(self) -> Reference:
         return reference(self.case.spec, *self.inputs)
 
+    @cached_property
+    def refusal(self) -> str:
+        """Why the case is refused for memory, once for all its backends ('' if it fits)."""
+        return memory_refusal(self.case.spec)
+
     def outcome(self, backend: str) -> Outcome:
         if backend not in self._outcomes:
-            refusal = memory_refusal(self.case.spec)
-            self._outcomes[backend] = Outcome(None, "skip", refusal) if refusal else \
+            self._outcomes[backend] = Outcome(None, "skip", self.refusal) if self.refusal else \
                 _execute(backend, self.case, self.inputs, self.isolate)
         return self._outcomes[backend]
 

@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     fuzzing.add_argument("--examples", type=int, default=1000, help="specs to try (default: %(default)s)")
     fuzzing.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     fuzzing.add_argument("--backends", metavar="A,B", help="comma-separated backends (default: every installed)")
-    fuzzing.add_argument("--save", action="store_true", help="append the minimal failing spec to cases/regressions.json")
+    fuzzing.add_argument("--save", action="store_true", help="append the minimal failing spec to parity/cases/regressions.json")
     cli_porting.check_parser(commands)
     cli_porting.translate_parser(commands)
     cli_legacy.env_parser(commands)

@@ -1,7 +1,7 @@
 """``parity fuzz``: many hypothesis-drawn specs through the reference and every chosen backend.
 
 The first spec whose results include a ``fail`` or ``error`` is shrunk by hypothesis to a minimal one;
-``save`` appends it to ``cases/regressions.json``, which ``cases/regressions.py`` turns into cases of
+``save`` appends it to ``parity/cases/regressions.json``, which ``parity/cases/regressions.py`` turns into cases of
 the default tier.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from parity.runner import run_case
 from parity.spec import ConvSpec
 from parity.strategies import valid_specs
 
-REGRESSIONS = Path(__file__).resolve().parent.parent / "cases" / "regressions.json"
+REGRESSIONS = Path(__file__).resolve().parent / "cases" / "regressions.json"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Case registry: generator functions (in the top-level ``cases`` package) yield named cases per tier."""
+"""Case registry: generator functions (in the ``parity.cases`` package) yield named cases per tier."""
 from __future__ import annotations
 
 import importlib
@@ -63,9 +63,9 @@ def _cases(fn: Generator) -> Iterator[Case]:
 
 
 def _load_generators() -> None:
-    package = importlib.import_module("cases")
+    package = importlib.import_module("parity.cases")
     for module in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"cases.{module.name}")
+        importlib.import_module(f"parity.cases.{module.name}")
 
 
 def select(cases: list[Case], expression: str | None) -> list[Case]:

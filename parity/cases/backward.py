@@ -4,7 +4,7 @@ from __future__ import annotations
 from itertools import product
 from typing import Iterator
 
-from cases.forward import DISTRIBUTIONS, DTYPES, LAYOUTS, SHAPES
+from parity.cases.forward import DISTRIBUTIONS, DTYPES, LAYOUTS, SHAPES
 from parity.registry import generator
 from parity.spec import ConvSpec
 

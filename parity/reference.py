@@ -57,17 +57,19 @@ def reference(spec: "ConvSpec", x: np.ndarray, w: np.ndarray, dy: np.ndarray | N
 
 
 def compute(spec: "ConvSpec", x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None, *,
-            exact: bool = False) -> Triple:
+            exact: bool = False, pads: Pads | None = None) -> Triple:
     """(value, low, scale) of the spec's quantity, computed in the operands' dtype (float64 for the
-    reference; the numpy backend passes the case's dtype)."""
-    s, pads, d, g = spec.strides, spec.pads, spec.dilations, spec.groups
+    reference; the numpy backend passes the case's dtype). ``pads`` replaces ``spec.pads`` (pads that keep
+    the padded length, such as a shift by one, keep every shape)."""
+    s, d, g = spec.strides, spec.dilations, spec.groups
+    pads = spec.pads if pads is None else pads
     if spec.quantity == "output":
         if spec.transposed:
             return conv_transpose(x, w, s, pads, spec.output_padding, d, g, exact=exact)
         return conv(x, w, s, pads, d, g, exact=exact)
     if not spec.transposed:
         if spec.quantity == "grad_input":  # the adjoint of a conv is the transposed conv
-            return conv_transpose(dy, w, s, pads, _fitting_output_padding(spec), d, g, exact=exact)
+            return conv_transpose(dy, w, s, pads, _fitting_output_padding(spec, pads), d, g, exact=exact)
         return conv_grad_weight(x, dy, spec.kernel, s, pads, d, g, exact=exact)
     # A transposed conv is the adjoint of the forward conv whose padding is (lo, hi - output_padding).
     forward = tuple((lo, hi - extra) for (lo, hi), extra in zip(pads, spec.output_padding))
@@ -76,11 +78,11 @@ def compute(spec: "ConvSpec", x: np.ndarray, w: np.ndarray, dy: np.ndarray | Non
     return conv_grad_weight(dy, x, spec.kernel, s, forward, d, g, exact=exact)
 
 
-def _fitting_output_padding(spec: "ConvSpec") -> tuple[int, ...]:
+def _fitting_output_padding(spec: "ConvSpec", pads: Pads) -> tuple[int, ...]:
     """output_padding that makes the transposed conv of the output grid as long as the input again
     (the forward conv's floor division dropped up to s-1 input elements at the end)."""
     full = convert.full_transposed(spec.output_spatial, spec.kernel, spec.strides, spec.dilations)
-    return tuple(n - (f - lo - hi) for n, f, (lo, hi) in zip(spec.spatial, full, spec.pads))
+    return tuple(n - (f - lo - hi) for n, f, (lo, hi) in zip(spec.spatial, full, pads))
 
 
 def conv(x: np.ndarray, w: np.ndarray, strides: Sequence[int], pads: Pads, dilations: Sequence[int],

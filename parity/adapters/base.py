@@ -31,6 +31,22 @@ class Adapter(Protocol):
         ``grad_weight``, the cotangent ``dy`` (N, O, *out); return it in canonical layout
         (``spec.result_shape``) as a numpy array of the case's dtype."""
 
+    # Optional: ``accumulation(self, spec) -> str``, the dtype the backend sums products in for ``spec``
+    # (see :func:`accumulation`); declare it when it is not :func:`default_accumulation`.
+
+
+def default_accumulation(spec: ConvSpec) -> str:
+    """What torch, JAX and ONNX Runtime do: float32 sums for float16/bfloat16 inputs, the dtype itself
+    otherwise."""
+    return "float32" if spec.dtype in ("float16", "bfloat16") else spec.dtype
+
+
+def accumulation(adapter: Adapter, spec: ConvSpec) -> str:
+    """The dtype ``adapter`` declares it accumulates ``spec`` in: its optional ``accumulation(spec)``
+    method, else :func:`default_accumulation`. The comparison's error bound uses its unit roundoff."""
+    declare = getattr(adapter, "accumulation", None)
+    return default_accumulation(spec) if declare is None else declare(spec)
+
 
 def first_refusal(checks: Iterable[tuple[bool, str]]) -> str | None:
     """The reason of the first (refused, reason) pair that is refused, or None: ``supports`` as a table."""

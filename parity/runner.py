@@ -22,9 +22,23 @@ from parity.registry import Case
 
 Status = Literal["pass", "fail", "skip", "error"]
 REFERENCE = "reference"
-# Cases whose operands alone (as the float64 copies the reference makes) exceed this are refused up front;
-# the reference itself works in chunks of parity.reference.CHUNK_BYTES.
-MEMORY_BUDGET_GIB = float(os.environ.get("PARITY_MEMORY_GIB", "8"))
+# Cases whose operands alone (as the float64 copies the reference makes) exceed PARITY_MEMORY_GIB (default 8)
+# are refused up front; the reference itself works in chunks of parity.reference.CHUNK_BYTES.
+DEFAULT_MEMORY_GIB = 8.0
+
+
+def memory_budget() -> float:
+    """PARITY_MEMORY_GIB as GiB; ``ValueError`` naming the variable unless it is a finite number > 0."""
+    text = os.environ.get("PARITY_MEMORY_GIB")
+    if text is None:
+        return DEFAULT_MEMORY_GIB
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"PARITY_MEMORY_GIB must be a finite number of GiB > 0, got {text!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -129,7 +143,7 @@ class CaseRun:
 
 def memory_refusal(spec, budget_gib: float | None = None) -> str:
     """Why the case is refused for memory ('' if it fits): its operands as float64 exceed the budget."""
-    budget = MEMORY_BUDGET_GIB if budget_gib is None else budget_gib
+    budget = memory_budget() if budget_gib is None else budget_gib
     shapes = [spec.input_shape, spec.kernel_shape, spec.output_shape] + ([spec.output_shape] if spec.quantity != "output" else [])
     need = 8 * sum(math.prod(shape) for shape in shapes) / 2**30
     if need <= budget:
@@ -140,21 +154,21 @@ def memory_refusal(spec, budget_gib: float | None = None) -> str:
 
 def _execute(backend: str, case: Case, inputs: tuple[np.ndarray, np.ndarray, np.ndarray | None],
              isolate: float | None) -> Outcome:
-    adapter = adapters.get(backend)
-    reason = adapter.available() or adapter.supports(case.spec)
-    if reason:
-        return Outcome(None, "skip", reason)
     # Copies, so that a backend writing into its inputs cannot corrupt the reference; dy only for
     # gradients, so that output-only adapters may take (spec, x, w).
     operands = [a.copy() for a in inputs if a is not None]
     try:
+        adapter = adapters.get(backend)
+        reason = adapter.available() or adapter.supports(case.spec)
+        if reason:
+            return Outcome(None, "skip", reason)
         if isolate:
             from parity import isolation
 
             output = isolation.run(backend, case.spec, operands, isolate)
         else:
             output = adapter.run(case.spec, *operands)
-    except Exception as error:  # a backend failing is a result, not a crash
+    except (Exception, SystemExit) as error:  # a backend failing (even by sys.exit) is a result, not a crash
         return Outcome(None, "error", _one_line(error))
     if not isinstance(output, np.ndarray):
         return Outcome(None, "error", f"run() must return a numpy array, got {type(output).__name__}")
@@ -163,6 +177,8 @@ def _execute(backend: str, case: Case, inputs: tuple[np.ndarray, np.ndarray, np.
 
 def _one_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
+    if isinstance(error, SystemExit):
+        text = [f"the backend called sys.exit({error.code!r})"]
     return f"{type(error).__name__}: {text[0] if text else ''}"[:500]
 
 

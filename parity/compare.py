@@ -1,16 +1,23 @@
 """The comparator: ULP distance, and error as a fraction of the floating-point error bound.
 
-For a dot product of n terms computed in a format with unit roundoff u, in any summation order,
-|fl(s) - s| <= gamma_n * sum|x_i w_i| with gamma_n = n u / (1 - n u). Per output element that sum is
-the reference's ``scale`` (|x| conv |w|). Half an ULP is added for the final rounding into the output
-format. ``bound_ratio`` = |error| / bound; a result passes when it is <= 1. There are no hand-picked
-atol/rtol: the bound follows from the dtype, the accumulation length and the data alone (integer data
-whose sums the dtype holds exactly must come out exact).
+For a dot product of n terms whose products and sums are rounded in a format with unit roundoff u (the
+*accumulation* type), in any summation order, |fl(s) - s| <= ((1 + u)**n - 1) * sum|x_i w_i| (Higham,
+*Accuracy and Stability*, section 3.1; gamma_n = n u / (1 - n u) is its usual upper estimate, infinite once
+n u >= 1). For long sums in a short format that worst case is far above any real error, so the factor used is
+the smaller of it and the probabilistic gamma~_n(lambda) of Higham and Mary (2019), which grows like
+sqrt(n) u and holds with probability >= 1 - 2n exp(-lambda**2 (1-u)**2 / 2) when rounding errors behave as
+independent, mean-zero variables; lambda is chosen per n so that this failure probability is
+:data:`FAILURE_PROBABILITY` per element. Per output element the sum is the reference's ``scale``
+(|x| conv |w|). Half an ULP of the output format is added for the final rounding. ``bound_ratio`` =
+|error| / bound; a result passes when it is <= 1. There are no hand-picked atol/rtol: the bound follows from
+the dtypes, the accumulation length and the data alone (integer data whose sums the accumulation type holds
+exactly must come out correctly rounded).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, Sequence, Union
 
 import numpy as np
 
@@ -22,6 +29,9 @@ Kind = Literal["ok", "bound", "nonfinite", "shape", "dtype"]
 # Values this far beyond the bound are reported as absurd (garbage such as an old TF's -5.3e37).
 ABSURD_RATIO: Final = 1e6
 _ULP_INFINITE: Final = np.iinfo(np.uint64).max
+# Per-element probability that the probabilistic bound fails for a correct computation (see the docstring).
+FAILURE_PROBABILITY: Final = 1e-9
+Accumulation = Union[str, Sequence[str], None]
 
 
 @dataclass(frozen=True)
@@ -68,26 +78,37 @@ def _ordered(a: np.ndarray) -> np.ndarray:
     return np.where(bits & sign, offset - magnitude, offset + magnitude)
 
 
-def error_bound(ref: Reference, dtype: str) -> np.ndarray:
-    """gamma_n * (|x| conv |w|) + half an ULP of the rounded result, per element.
+def gamma(n: int, u: float) -> float:
+    """The relative error factor of an n-term dot product accumulated with unit roundoff u: the smaller
+    of the worst case (1 + u)**n - 1 and Higham and Mary's probabilistic gamma~_n(lambda). Always finite."""
+    worst = math.expm1(n * math.log1p(u))
+    lam = math.sqrt(2 * math.log(2 * n / FAILURE_PROBABILITY)) / (1 - u)
+    return min(worst, math.expm1(lam * math.sqrt(n) * u + n * u * u / (1 - u)))
 
-    With integer inputs, an element whose |x| conv |w| is at most 2**p has only integer partial sums
-    the dtype holds exactly, so no order of summation rounds: its gamma term is 0 and any error fails.
+
+def error_bound(ref: Reference, dtype: str, accumulation: str | None = None) -> np.ndarray:
+    """gamma(n, u_acc) * (|x| conv |w|) + half an ULP of ``dtype`` at the result, per element; ``accumulation``
+    (default: ``dtype``) is the format the products are summed in.
+
+    With integer inputs, an element whose |x| conv |w| is at most 2**p of the accumulation type has only
+    integer partial sums that type holds exactly, so no order of summation rounds: its gamma term is 0 and
+    only the final rounding to ``dtype`` remains.
     """
-    n, u = ref.accumulation_length, unit_roundoff(dtype)
-    gamma = n * u / (1 - n * u) if n * u < 1 else np.inf
-    rounding = gamma * ref.scale
+    accumulation = canonical_name(accumulation or dtype)
+    rounding = gamma(ref.accumulation_length, unit_roundoff(accumulation)) * ref.scale
     if ref.integer_inputs:
-        rounding = np.where(ref.scale <= 2.0 ** precision_bits(dtype), 0.0, rounding)
+        rounding = np.where(ref.scale <= 2.0 ** precision_bits(accumulation), 0.0, rounding)
     return rounding + 0.5 * ulp(ref.value, dtype)
 
 
 def compare(actual: np.ndarray, ref: Reference, dtype: str, *, expected: np.ndarray | None = None,
-            computations: int = 1) -> Comparison:
+            computations: int = 1, accumulation: Accumulation = None, bound: np.ndarray | None = None) -> Comparison:
     """Compare ``actual`` with the exact reference (or with ``expected``, another backend's output).
 
     ``computations`` is how many independently rounded results the difference contains: 1 against the
-    reference, 2 between two backends (each may sit a full bound away, on opposite sides).
+    reference, 2 between two backends (each may sit a full bound away, on opposite sides). ``accumulation``
+    names the format each of them sums in (one name for all, or one per computation; default: ``dtype``).
+    ``bound`` is the total error bound per element when the caller has it already (it overrides both).
     """
     dtype = canonical_name(dtype)
     target = ref.value if expected is None else expected
@@ -104,7 +125,8 @@ def compare(actual: np.ndarray, ref: Reference, dtype: str, *, expected: np.ndar
     # Where the error is 0 the ratio is 0, even where the bound is 0 (exact integer sums; half an ULP of
     # 0 underflowing float64); elsewhere a 0 bound makes any error infinitely many bounds.
     with np.errstate(divide="ignore"):
-        ratio = np.divide(err, computations * error_bound(ref, dtype), out=np.zeros_like(err), where=err > 0)
+        total = total_bound(ref, dtype, computations, accumulation) if bound is None else bound
+        ratio = np.divide(err, total, out=np.zeros_like(err), where=err > 0)
     rel = np.divide(err, np.abs(target64), out=np.where(err > 0, np.inf, 0.0), where=target64 != 0)
     ulps = ulp_distance(np.asarray(actual), np.asarray(target).astype(np.asarray(actual).dtype))
     worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(ratio)), ratio.shape)) if ratio.size else None
@@ -116,6 +138,14 @@ def compare(actual: np.ndarray, ref: Reference, dtype: str, *, expected: np.ndar
     if summary["bound_ratio"] > 1:
         return Comparison("fail", "bound", **summary, reason=_bound_reason(summary, actual64, target64))
     return Comparison("pass", "ok", **summary, reason="")
+
+
+def total_bound(ref: Reference, dtype: str, computations: int = 1, accumulation: Accumulation = None) -> np.ndarray:
+    """The sum of the error bounds of ``computations`` results, each accumulated as ``accumulation`` says."""
+    names = [accumulation] * computations if accumulation is None or isinstance(accumulation, str) else list(accumulation)
+    if len(names) != computations:
+        raise ValueError(f"accumulation must name one format or one per computation ({computations}), got {accumulation!r}")
+    return sum(error_bound(ref, dtype, name) for name in names)
 
 
 def _structural_problem(actual: np.ndarray, target: np.ndarray, dtype: str,

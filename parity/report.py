@@ -8,7 +8,7 @@ from typing import Any, Iterable
 
 from parity.runner import Result
 
-STATUSES = ("pass", "fail", "skip", "error")
+STATUSES = ("pass", "fail", "skip", "error", "insensitive")
 
 
 @dataclass

@@ -2,6 +2,9 @@
 
 Nothing a backend does (raise, return garbage, return the wrong type) escapes as an exception: it
 becomes that result's ``error`` or ``fail`` with the reason, and every other result is kept.
+Each comparison's bound uses the accumulation type its backends declare; a comparison within a bound that
+would also admit one of the case's mutated references is ``insensitive`` (see :mod:`parity.sensitivity`),
+and results on integer cases carry the backend's arithmetic fingerprint (see :mod:`parity.fingerprint`).
 """
 from __future__ import annotations
 
@@ -15,12 +18,15 @@ from typing import Any, Callable, Iterable, Iterator, Literal
 import numpy as np
 
 from parity import adapters
-from parity.compare import Comparison, compare
+from parity.compare import Comparison, compare, total_bound
+from parity.fingerprint import fingerprint
+from parity.probe import call, declared
 from parity.inputs import cotangent, generate
 from parity.reference import Reference, reference
 from parity.registry import Case
+from parity.sensitivity import Mutant, insensitivity, mutants
 
-Status = Literal["pass", "fail", "skip", "error"]
+Status = Literal["pass", "fail", "skip", "error", "insensitive"]
 REFERENCE = "reference"
 # Cases whose operands alone (as the float64 copies the reference makes) exceed PARITY_MEMORY_GIB (default 8)
 # are refused up front; the reference itself works in chunks of parity.reference.CHUNK_BYTES.
@@ -56,6 +62,8 @@ class Result:
     max_ulp: int | None = None
     bound_ratio: float | None = None
     worst_index: tuple[int, ...] | None = None
+    accumulation: str | None = None
+    fingerprint: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: non-finite figures become strings ("inf", "nan")."""
@@ -81,6 +89,8 @@ class Outcome:
     output: np.ndarray | None
     status: Status
     reason: str = ""
+    accumulation: str = ""
+    probed: bool = False
 
 
 class CaseRun:
@@ -92,6 +102,8 @@ class CaseRun:
     def __init__(self, case: Case, isolate: float | None = None) -> None:
         self.case, self.isolate = case, isolate
         self._outcomes: dict[str, Outcome] = {}
+        self._bounds: dict[tuple[str, ...], np.ndarray] = {}
+        self._insensitive: dict[tuple[str, ...], str] = {}
 
     @cached_property
     def inputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -113,21 +125,44 @@ class CaseRun:
                 _execute(backend, self.case, self.inputs, self.isolate)
         return self._outcomes[backend]
 
+    @cached_property
+    def mutants(self) -> list[Mutant]:
+        return mutants(self.case.spec, self.reference, *self.inputs)
+
+    def bound(self, accumulations: tuple[str, ...]) -> np.ndarray:
+        """The summed error bound of results accumulated in ``accumulations`` (cached per tuple)."""
+        if accumulations not in self._bounds:
+            self._bounds[accumulations] = total_bound(self.reference, self.case.spec.dtype, len(accumulations),
+                                                      accumulations)
+        return self._bounds[accumulations]
+
+    def insensitivity(self, accumulations: tuple[str, ...]) -> str:
+        """Why a comparison with this bound could not have failed ('' if it could)."""
+        if accumulations not in self._insensitive:
+            self._insensitive[accumulations] = insensitivity(self.mutants, self.reference, self.case.spec.dtype,
+                                                             self.bound(accumulations))
+        return self._insensitive[accumulations]
+
     def against_reference(self, backend: str) -> Result:
         outcome = self.outcome(backend)
         if outcome.output is None:
             return self._result(backend, REFERENCE, outcome.status, outcome.reason)
-        comparison = compare(outcome.output, self.reference, self.case.spec.dtype)
-        return self._from_comparison(backend, REFERENCE, comparison)
+        declared = (outcome.accumulation,)
+        comparison = compare(outcome.output, self.reference, self.case.spec.dtype, bound=self.bound(declared))
+        operands = [a for a in self.inputs if a is not None]
+        label = fingerprint(self.case.spec, self.reference, outcome.output, operands) \
+            if comparison.kind in ("ok", "bound") else None
+        return self._from_comparison(backend, REFERENCE, comparison, [outcome], label)
 
     def between(self, first: str, second: str) -> Result:
         outcomes = [(name, self.outcome(name)) for name in (first, second)]
         for name, outcome in outcomes:
             if outcome.output is None:
                 return self._result(first, second, "skip", f"{name} has no output ({outcome.status}: {outcome.reason})")
+        declared = tuple(outcome.accumulation for _, outcome in outcomes)
         comparison = compare(outcomes[0][1].output, self.reference, self.case.spec.dtype,
-                             expected=outcomes[1][1].output, computations=2)
-        return self._from_comparison(first, second, comparison)
+                             expected=outcomes[1][1].output, computations=2, bound=self.bound(declared))
+        return self._from_comparison(first, second, comparison, [outcome for _, outcome in outcomes])
 
     @cached_property
     def _spec(self) -> dict[str, Any]:
@@ -136,9 +171,15 @@ class CaseRun:
     def _result(self, backend: str, against: str, status: Status, reason: str) -> Result:
         return Result(self.case.id, self._spec, backend, against, status, reason)
 
-    def _from_comparison(self, backend: str, against: str, c: Comparison) -> Result:
-        return Result(self.case.id, self._spec, backend, against, c.status, c.reason,
-                      c.max_abs, c.max_rel, c.max_ulp, c.bound_ratio, c.worst_index)
+    def _from_comparison(self, backend: str, against: str, c: Comparison, sides: list[Outcome],
+                         label: str | None = None) -> Result:
+        status, reason = c.status, c.reason
+        if c.passed:
+            reason = self.insensitivity(tuple(side.accumulation for side in sides))
+            status = "insensitive" if reason else "pass"
+        shown = "+".join(side.accumulation + (" (probed)" if side.probed else "") for side in sides)
+        return Result(self.case.id, self._spec, backend, against, status, reason, c.max_abs, c.max_rel, c.max_ulp,
+                      c.bound_ratio, c.worst_index, shown, label)
 
 
 def memory_refusal(spec, budget_gib: float | None = None) -> str:
@@ -162,17 +203,13 @@ def _execute(backend: str, case: Case, inputs: tuple[np.ndarray, np.ndarray, np.
         reason = adapter.available() or adapter.supports(case.spec)
         if reason:
             return Outcome(None, "skip", reason)
-        if isolate:
-            from parity import isolation
-
-            output = isolation.run(backend, case.spec, operands, isolate)
-        else:
-            output = adapter.run(case.spec, *operands)
+        summed_in, probed = declared(backend, adapter, case.spec, isolate)
+        output = call(backend, adapter, case.spec, operands, isolate)
     except (Exception, SystemExit) as error:  # a backend failing (even by sys.exit) is a result, not a crash
         return Outcome(None, "error", _one_line(error))
     if not isinstance(output, np.ndarray):
         return Outcome(None, "error", f"run() must return a numpy array, got {type(output).__name__}")
-    return Outcome(output, "pass")
+    return Outcome(output, "pass", "", summed_in, probed)
 
 
 def _one_line(error: BaseException) -> str:

@@ -20,7 +20,7 @@ OPS: Final = ("conv", "conv_transpose")
 QUANTITIES: Final = ("output", "grad_input", "grad_weight")
 _TRANSPOSE_MODES: Final = ("VALID", "SAME")
 LAYOUTS: Final = ("channels_first", "channels_last")
-DISTRIBUTIONS: Final = ("normal", "int", "wide")
+DISTRIBUTIONS: Final = ("normal", "int", "wide", "sparse", "canary")
 Pads = tuple[tuple[int, int], ...]
 PaddingLike = Union[str, int, tuple, list]
 

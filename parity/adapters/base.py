@@ -8,7 +8,7 @@ imported on the first ``run``. Combinations a framework cannot compute are decla
 from __future__ import annotations
 
 import importlib.util
-from typing import Iterable, Protocol, runtime_checkable
+from typing import Final, Iterable, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -31,8 +31,13 @@ class Adapter(Protocol):
         ``grad_weight``, the cotangent ``dy`` (N, O, *out); return it in canonical layout
         (``spec.result_shape``) as a numpy array of the case's dtype."""
 
-    # Optional: ``accumulation(self, spec) -> str``, the dtype the backend sums products in for ``spec``
-    # (see :func:`accumulation`); declare it when it is not :func:`default_accumulation`.
+    # Optional: ``accumulation(self, spec) -> str``, the dtype the backend sums products in for ``spec``, or
+    # PROBE (see :func:`accumulation`); declare it when it is not :func:`default_accumulation`.
+
+
+# What ``accumulation(spec)`` returns when the type depends on the CPU, the build or the kernel a framework
+# picks: the runner measures it on the running machine (see :mod:`parity.probe`).
+PROBE: Final = "probe"
 
 
 def default_accumulation(spec: ConvSpec) -> str:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from parity import convert
-from parity.adapters.base import missing_module
+from parity.adapters.base import PROBE, missing_module
 from parity.spec import ConvSpec
 
 if TYPE_CHECKING:
@@ -44,6 +44,14 @@ class TorchAdapter:
 
     def supports(self, spec: ConvSpec) -> str | None:
         return None
+
+    def accumulation(self, spec: ConvSpec) -> str:
+        # Measured with torch 2.13 CPU on an AVX-512 EPYC: float16 forward conv and every bfloat16 path sum
+        # in float32 (canary results correctly rounded), but float16 conv grad_input and conv_transpose
+        # outputs come out 2 ULP off, within float16-accumulation bounds (the col2im scatter adds in
+        # float16). Which kernels PyTorch picks depends on the CPU (oneDNN f16 needs AVX-512-FP16/AMX), so
+        # the runner probes it per case geometry.
+        return PROBE
 
     def snippet(self, spec: ConvSpec) -> "Snippet":
         """The native call for ``spec``, for ``parity translate``."""

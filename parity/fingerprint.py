@@ -1,0 +1,66 @@
+"""Arithmetic fingerprints: what a backend's arithmetic is, read off its results on integer-valued cases.
+
+On integer inputs the exact result is known, so the way a backend misses it names its arithmetic:
+- ``correctly rounded``: exact accumulation, one final rounding to the output dtype;
+- ``TF32 inputs`` / ``bfloat16 inputs`` / ``float32 inputs``: matches the exact result of the inputs first
+  rounded to that many significant bits (NVIDIA TF32 keeps 11, bfloat16 8, float32 24);
+- ``float16 accumulation`` / ``bfloat16 accumulation``: not correctly rounded, but within the error bound
+  of summing in the 16-bit output type;
+- ``not identified``: none of these.
+The canary distribution (see :func:`parity.inputs.integer_plan`) is what separates them; on small integers
+every one of these arithmetics is exact, and the fingerprint says ``correctly rounded``.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+import numpy as np
+
+from parity.compare import error_bound
+from parity.dtypes import np_dtype
+from parity.reference import Reference, compute
+
+if TYPE_CHECKING:
+    from parity.spec import ConvSpec
+
+CORRECTLY_ROUNDED: Final = "correctly rounded"
+NOT_IDENTIFIED: Final = "not identified"
+# Input roundings worth testing for, per case dtype: (label, significant bits kept).
+_INPUT_ROUNDINGS: Final = {"float32": (("TF32 inputs", 11), ("bfloat16 inputs", 8)),
+                           "float64": (("float32 inputs", 24), ("TF32 inputs", 11), ("bfloat16 inputs", 8))}
+
+
+def round_to_bits(a: np.ndarray, bits: int) -> np.ndarray:
+    """``a`` (float64) rounded to nearest, ties to even, to ``bits`` significant bits."""
+    mantissa, exponent = np.frexp(a)
+    return np.ldexp(np.round(np.ldexp(mantissa, bits)), exponent - bits)
+
+
+def fingerprint(spec: "ConvSpec", ref: Reference, actual: np.ndarray, operands: list[np.ndarray]) -> str | None:
+    """The label of ``actual``'s arithmetic (see the module docstring); None where the inputs are not all
+    integers, so that the exact result tells nothing about the order or precision of the sums."""
+    if not ref.integer_inputs:
+        return None
+    got = np.asarray(actual, np.float64)
+    if _equal(got, ref.value, spec.dtype):
+        return CORRECTLY_ROUNDED
+    for label, bits in _INPUT_ROUNDINGS.get(spec.dtype, ()):
+        rounded = [round_to_bits(np.asarray(a, np.float64), bits) for a in operands]
+        if _equal(got, compute(spec, *rounded)[0], spec.dtype):
+            return label
+    if spec.dtype in ("float16", "bfloat16"):
+        with np.errstate(invalid="ignore"):
+            if np.all(np.abs(got - ref.value) <= error_bound(ref, spec.dtype, spec.dtype)):
+                return f"{spec.dtype} accumulation"
+    return NOT_IDENTIFIED
+
+
+def _equal(got: np.ndarray, exact: np.ndarray, dtype: str) -> bool:
+    """Whether ``got`` is ``exact`` correctly rounded to ``dtype`` (+0 and -0 alike)."""
+    return got.shape == exact.shape and bool(np.all(got == exact.astype(np_dtype(dtype)).astype(np.float64)))
+
+
+def contradicts(label: str | None, declared: str | None) -> bool:
+    """Whether a fingerprint contradicts the declared accumulation: anything but a correctly rounded result,
+    unless it is accumulation in exactly the declared type."""
+    return label not in (None, CORRECTLY_ROUNDED, f"{declared} accumulation")

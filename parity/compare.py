@@ -32,6 +32,7 @@ _ULP_INFINITE: Final = np.iinfo(np.uint64).max
 # Per-element probability that the probabilistic bound fails for a correct computation (see the docstring).
 FAILURE_PROBABILITY: Final = 1e-9
 Accumulation = Union[str, Sequence[str], None]
+TAPS: Final = "-taps"
 
 
 @dataclass(frozen=True)
@@ -88,16 +89,22 @@ def gamma(n: int, u: float) -> float:
 
 def error_bound(ref: Reference, dtype: str, accumulation: str | None = None) -> np.ndarray:
     """gamma(n, u_acc) * (|x| conv |w|) + half an ULP of ``dtype`` at the result, per element; ``accumulation``
-    (default: ``dtype``) is the format the products are summed in.
+    (default: ``dtype``) is the format the products are summed in. ``"<type>-taps"`` (e.g. ``float16-taps``)
+    means channels summed in float32 per kernel tap and the ``ref.taps`` tap sums added in ``<type>``.
 
-    With integer inputs, an element whose |x| conv |w| is at most 2**p of the accumulation type has only
-    integer partial sums that type holds exactly, so no order of summation rounds: its gamma term is 0 and
-    only the final rounding to ``dtype`` remains.
+    With integer inputs, an element whose |x| conv |w| is at most 2**p of every type involved has only
+    integer partial sums those types hold exactly, so no order of summation rounds: its gamma term is 0
+    and only the final rounding to ``dtype`` remains.
     """
-    accumulation = canonical_name(accumulation or dtype)
-    rounding = gamma(ref.accumulation_length, unit_roundoff(accumulation)) * ref.scale
+    short = canonical_name((accumulation or dtype).removesuffix(TAPS))
+    if accumulation and accumulation.endswith(TAPS):
+        wide = gamma(ref.accumulation_length, unit_roundoff("float32"))
+        factor, exact_below = wide + gamma(ref.taps, unit_roundoff(short)) * (1 + wide), precision_bits(short)
+    else:
+        factor, exact_below = gamma(ref.accumulation_length, unit_roundoff(short)), precision_bits(short)
+    rounding = factor * ref.scale
     if ref.integer_inputs:
-        rounding = np.where(ref.scale <= 2.0 ** precision_bits(accumulation), 0.0, rounding)
+        rounding = np.where(ref.scale <= 2.0 ** exact_below, 0.0, rounding)
     return rounding + 0.5 * ulp(ref.value, dtype)
 
 

@@ -4,8 +4,10 @@ On integer inputs the exact result is known, so the way a backend misses it name
 - ``correctly rounded``: exact accumulation, one final rounding to the output dtype;
 - ``TF32 inputs`` / ``bfloat16 inputs`` / ``float32 inputs``: matches the exact result of the inputs first
   rounded to that many significant bits (NVIDIA TF32 keeps 11, bfloat16 8, float32 24);
-- ``float16 accumulation`` / ``bfloat16 accumulation``: not correctly rounded, but within the error bound
-  of summing in the 16-bit output type;
+- ``float16-taps accumulation`` / ``bfloat16-taps accumulation``: not correctly rounded, but within the
+  error bound of summing channels in float32 and adding the kernel taps in the 16-bit type (col2im);
+- ``float16 accumulation`` / ``bfloat16 accumulation``: within the bound of summing everything in the
+  16-bit output type;
 - ``not identified``: none of these.
 The canary distribution (see :func:`parity.inputs.integer_plan`) is what separates them; on small integers
 every one of these arithmetics is exact, and the fingerprint says ``correctly rounded``.
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
-from parity.compare import error_bound
+from parity.compare import TAPS, error_bound
 from parity.dtypes import np_dtype
 from parity.reference import Reference, compute
 
@@ -49,9 +51,10 @@ def fingerprint(spec: "ConvSpec", ref: Reference, actual: np.ndarray, operands: 
         if _equal(got, compute(spec, *rounded)[0], spec.dtype):
             return label
     if spec.dtype in ("float16", "bfloat16"):
-        with np.errstate(invalid="ignore"):
-            if np.all(np.abs(got - ref.value) <= error_bound(ref, spec.dtype, spec.dtype)):
-                return f"{spec.dtype} accumulation"
+        for accumulation in (spec.dtype + TAPS, spec.dtype):
+            with np.errstate(invalid="ignore"):
+                if np.all(np.abs(got - ref.value) <= error_bound(ref, spec.dtype, accumulation)):
+                    return f"{accumulation} accumulation"
     return NOT_IDENTIFIED
 
 

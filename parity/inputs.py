@@ -94,7 +94,7 @@ def integer_plan(spec: "ConvSpec") -> IntegerPlan:
     ``canary`` is built to expose a hidden precision mode with a bound of 0 under the default declaration:
     float32 (float64): odd leading values of 12 (25) significant bits, which TF32 and bfloat16 (float32)
     inputs cannot hold, sparse enough that sums stay exact in float32 (float64); float16 and bfloat16:
-    positive values whose sums pass 2048 (256) about 8-fold, so accumulating in the 16-bit type rounds
+    positive values whose sums pass 2048 (256) many times over, so accumulating in the 16-bit type rounds
     on the way while float32 accumulation stays exact and rounds once at the end.
     """
     n, p = spec.accumulation_length, precision_bits(spec.dtype)
@@ -105,6 +105,20 @@ def integer_plan(spec: "ConvSpec") -> IntegerPlan:
         bits = 12 if spec.dtype == "float32" else 25
         a, b = 2 ** bits - 1, 3
         return IntegerPlan((2 ** (bits - 1) + 1, a), (0, b), min(1.0, 2.0 ** p / (a * b) / 2 / n), odd=True)
-    # Mean product about 8 * 2**p / n; the largest possible sum n * m**2 stays below float16's 65504.
-    m = max(2, min(2 ** p, math.isqrt(max(1, 16 * 2 ** p // n))))
+    # Sums near 2**p * max(8, 2 * taps), so that even the per-tap partial sums of a col2im pass 2**p, and
+    # the largest possible sum n * m**2 below float16's 65504.
+    taps, terms = _terms(spec)
+    target = min(32768, 2 ** p * max(8, 2 * taps))
+    m = max(2, min(2 ** p, math.isqrt(65504 // terms), round(2 * math.sqrt(target / terms)) - 1))
     return IntegerPlan((1, m), (1, m), 1.0, positive=True)
+
+
+def _terms(spec: "ConvSpec") -> tuple[int, int]:
+    """(kernel taps that meet at one result element, nonzero terms of its sum): a stride leaves only
+    ceil(k/s) taps per axis of a scatter (transposed output, input gradient of a conv)."""
+    if spec.quantity == "grad_weight":
+        return 1, spec.accumulation_length
+    volume = math.prod(spec.kernel)
+    scatter = spec.transposed == (spec.quantity == "output")
+    taps = math.prod(-(-k // s) for k, s in zip(spec.kernel, spec.strides)) if scatter else volume
+    return taps, max(1, spec.accumulation_length // volume * taps)

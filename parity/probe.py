@@ -4,8 +4,8 @@ An adapter whose accumulation depends on the CPU, the build or the code path a f
 float16 kernels: Eigen or oneDNN; PyTorch's float16 col2im) declares ``PROBE`` for 16-bit cases. The
 runner then runs the backend once on the canary version of the case (same geometry, integer data whose
 partial sums leave float16/bfloat16 behind, see :func:`parity.inputs.integer_plan`), through the same path
-as the case itself (in a worker process under isolation), and reads the fingerprint: accumulation in the
-16-bit type if that is what the result shows, else the default (float32). A result that is wrong in some
+as the case itself (in a worker process under isolation), and reads the fingerprint: kernel taps (or all
+terms) added in the 16-bit type if that is what the result shows, else the default (float32). A result that is wrong in some
 other way (not identified) never widens the bound: the case then fails on its own.
 """
 from __future__ import annotations
@@ -55,5 +55,6 @@ def _probed(backend: str, canary: ConvSpec, isolate: float | None) -> str:
         return default_accumulation(canary)
     if not isinstance(output, np.ndarray) or output.shape != canary.result_shape:
         return default_accumulation(canary)
-    label = fingerprint(canary, reference(canary, *operands), output, operands)
-    return canary.dtype if label == f"{canary.dtype} accumulation" else default_accumulation(canary)
+    label = fingerprint(canary, reference(canary, *operands), output, operands) or ""
+    summed_in = label.removesuffix(" accumulation")
+    return summed_in if summed_in.startswith(canary.dtype) else default_accumulation(canary)

@@ -37,7 +37,8 @@ class Reference:
     so ``value + low`` is exact to about 2**-70 relative. ``scale`` is |x| conv |w|, the per-element scale of
     the floating-point error bound, and ``accumulation_length`` the n of that bound. ``integer_inputs``
     says every input is an integer: then an element whose scale the dtype holds exactly is computed
-    without any rounding, in every summation order.
+    without any rounding, in every summation order. ``taps`` is the kernel volume: a backend that sums
+    channels per kernel tap and adds the taps in a shorter type (col2im) rounds over that many terms.
     """
 
     value: np.ndarray
@@ -45,6 +46,7 @@ class Reference:
     scale: np.ndarray
     accumulation_length: int
     integer_inputs: bool = False
+    taps: int = 1
 
 
 def reference(spec: "ConvSpec", x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> Reference:
@@ -53,7 +55,7 @@ def reference(spec: "ConvSpec", x: np.ndarray, w: np.ndarray, dy: np.ndarray | N
     operands = [np.asarray(a, np.float64) for a in (x, w, dy) if a is not None]
     value, low, scale = compute(spec, *operands, exact=spec.dtype == "float64")
     integers = all(np.array_equal(a, np.round(a)) for a in operands)
-    return Reference(value, low, scale, spec.accumulation_length, integers)
+    return Reference(value, low, scale, spec.accumulation_length, integers, math.prod(spec.kernel))
 
 
 def compute(spec: "ConvSpec", x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None, *,

@@ -1,0 +1,187 @@
+"""Discriminating power: bounds stay finite and honest, integer data is exact at any length, a check that
+cannot fail is reported as insensitive, and fingerprints name the arithmetic (expectations computed here,
+independently of the code under test)."""
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+import parity
+from parity.compare import FAILURE_PROBABILITY, compare, error_bound, gamma
+from parity.fingerprint import fingerprint, round_to_bits
+from parity.inputs import integer_plan
+from parity.reference import reference
+from parity.registry import Case
+from parity.runner import CaseRun
+from parity.spec import ConvSpec
+
+NUMPY = parity.adapters.get("numpy")
+P = {"float16": 11, "bfloat16": 8, "float32": 24, "float64": 53}
+
+
+def _spec(channels: int, dtype: str, distribution: str = "normal", **fields) -> ConvSpec:
+    return ConvSpec(spatial=(7, 7), kernel=3, in_channels=channels, out_channels=8, padding="SAME", dtype=dtype,
+                    distribution=distribution, **fields)
+
+
+@pytest.mark.parametrize("n, u", [(36, 2.0 ** -11), (256, 2.0 ** -8), (2304, 2.0 ** -8), (4608, 2.0 ** -11),
+                                  (10 ** 7, 2.0 ** -24)])
+def test_gamma_is_finite_and_the_smaller_of_worst_case_and_probabilistic(n, u):
+    worst = float((1 + Fraction(u)) ** n - 1) if n < 10 ** 5 else math.expm1(n * math.log1p(u))
+    lam = math.sqrt(2 * math.log(2 * n / FAILURE_PROBABILITY)) / (1 - u)
+    probabilistic = math.exp(lam * math.sqrt(n) * u + n * u * u / (1 - u)) - 1
+    assert 2 * n * math.exp(-(lam * (1 - u)) ** 2 / 2) == pytest.approx(FAILURE_PROBABILITY)
+    assert math.isfinite(gamma(n, u))
+    assert gamma(n, u) == pytest.approx(min(worst, probabilistic), rel=1e-12)
+
+
+def test_bfloat16_bound_at_resnet_length_is_finite_and_catches_a_flip():
+    """At n = 2304 (256 channels x 3x3) n u = 9 in bfloat16: the old gamma_n was infinite."""
+    spec = _spec(256, "bfloat16")
+    x, w = parity.generate(spec)
+    ref = reference(spec, x, w)
+    assert np.isfinite(error_bound(ref, "bfloat16", "bfloat16")).all()
+    flipped = reference(spec, x, np.ascontiguousarray(w[:, :, ::-1, ::-1])).value.astype(x.dtype)
+    assert compare(flipped, ref, "bfloat16", accumulation="float32").status == "fail"
+
+
+@pytest.mark.parametrize("dtype", list(P))
+@pytest.mark.parametrize("channels", [4, 512])
+def test_sparse_integers_are_exact_in_the_dtype_at_any_length(dtype, channels):
+    spec = _spec(channels, dtype, "sparse")
+    x, w = parity.generate(spec)
+    for a in (x, w):
+        assert np.array_equal(a.astype(np.float64), np.round(a.astype(np.float64)))
+    ref = reference(spec, x, w)
+    assert ref.integer_inputs and np.abs(ref.value).max() > 0
+    assert (ref.scale <= 2.0 ** P[dtype]).mean() > 0.999  # every partial sum exact in the dtype itself
+    assert (error_bound(ref, dtype, dtype) == 0.5 * parity.dtypes.ulp(ref.value, dtype)).mean() > 0.999
+
+
+@pytest.mark.parametrize("dtype, bits", [("float32", 12), ("float64", 25)])
+def test_canary_inputs_need_more_bits_than_tf32_and_bfloat16(dtype, bits):
+    spec = _spec(256, dtype, "canary")
+    x, w = (a.astype(np.float64) for a in parity.generate(spec))
+    nonzero = x[x != 0]
+    assert (np.abs(nonzero) >= 2 ** (bits - 1)).all() and (np.abs(nonzero) < 2 ** bits).all()
+    assert (round_to_bits(nonzero, 11) != nonzero).all() and (round_to_bits(nonzero, 8) != nonzero).all()
+    assert reference(spec, x, w).scale.max() <= 2.0 ** P[dtype]  # sums stay exact in the dtype
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("channels", [4, 64, 512])
+def test_16bit_canary_sums_pass_the_16bit_integers_but_stay_finite(dtype, channels):
+    spec = _spec(channels, dtype, "canary")
+    x, w = parity.generate(spec)
+    ref = reference(spec, x, w)
+    assert (x.astype(np.float64) > 0).all() and (w.astype(np.float64) > 0).all()
+    assert np.median(ref.value) > 4 * 2 ** P[dtype]  # float16 accumulation must round on the way
+    assert ref.value.max() < 65504 and ref.scale.max() <= 2.0 ** 24
+    assert integer_plan(spec).positive
+
+
+def _sixteen_bit_sum(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """A 1x1 conv accumulated term by term in the inputs' 16-bit type."""
+    total = np.zeros((x.shape[0], w.shape[0], *x.shape[2:]), x.dtype)
+    for c in range(x.shape[1]):
+        total = (total + np.einsum("nhw,o->nohw", x[:, c].astype(np.float32), w[:, c, 0, 0].astype(np.float32))
+                 .astype(x.dtype)).astype(x.dtype)
+    return total
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_fingerprint_names_16bit_accumulation_and_correct_rounding(dtype):
+    spec = ConvSpec(spatial=(5, 5), kernel=1, in_channels=512, out_channels=4, dtype=dtype, distribution="canary")
+    x, w = parity.generate(spec)
+    ref = reference(spec, x, w)
+    assert fingerprint(spec, ref, ref.value.astype(x.dtype), [x, w]) == "correctly rounded"
+    short = _sixteen_bit_sum(x, w)
+    assert fingerprint(spec, ref, short, [x, w]) == f"{dtype} accumulation"
+    assert compare(short, ref, dtype, accumulation="float32").status == "fail"
+
+
+@pytest.mark.parametrize("bits, label", [(11, "TF32 inputs"), (8, "bfloat16 inputs")])
+def test_fingerprint_names_rounded_inputs(bits, label):
+    spec = _spec(64, "float32", "canary")
+    x, w = parity.generate(spec)
+    ref = reference(spec, x, w)
+    rounded = [round_to_bits(a.astype(np.float64), bits) for a in (x, w)]
+    y = reference(spec, *rounded).value.astype(np.float32)
+    assert fingerprint(spec, ref, y, [x, w]) == label
+    assert compare(y, ref, "float32").status == "fail"
+
+
+def test_round_to_bits_ties_to_even():
+    values = np.array([2049.0, 2051.0, 2050.0, -2049.0, 1.5, 0.0])
+    np.testing.assert_array_equal(round_to_bits(values, 11), [2048.0, 2052.0, 2050.0, -2048.0, 1.5, 0.0])
+
+
+class _Declares:
+    """numpy's result, declaring a given accumulation type."""
+
+    def __init__(self, accumulation: str) -> None:
+        self.name, self.summed_in = f"declares-{accumulation}", accumulation
+
+    def available(self):
+        return None
+
+    def supports(self, spec):
+        return None
+
+    def accumulation(self, spec):
+        return self.summed_in
+
+    def run(self, spec, x, w, dy=None):
+        return NUMPY.run(spec, x, w)
+
+
+def test_a_bound_that_admits_a_flipped_kernel_is_insensitive(install_backends):
+    """Declaring float16 accumulation at n = 4608 on normal data widens the bound past a flipped kernel:
+    the comparison could not have failed, so it is not a pass."""
+    install_backends({"wide": _Declares("float16"), "narrow": _Declares("float32")})
+    spec = _spec(512, "float16")
+    run = CaseRun(Case(spec.slug(), spec))
+    wide, narrow = run.against_reference("wide"), run.against_reference("narrow")
+    assert (wide.status, narrow.status) == ("insensitive", "pass")
+    assert "kernel flipped" in wide.reason or "padding shifted" in wide.reason
+    assert wide.accumulation == "float16" and narrow.accumulation == "float32"
+
+
+def test_integer_cases_stay_sensitive_under_16bit_accumulation(install_backends):
+    install_backends({"wide": _Declares("float16")})
+    spec = _spec(512, "float16", "sparse")
+    assert CaseRun(Case(spec.slug(), spec)).against_reference("wide").status == "pass"
+
+
+class _Probed:
+    """Declares PROBE; sums channels in the 16-bit type (``short``) or flips the kernel (``flipped``)."""
+
+    def __init__(self, fault: str) -> None:
+        self.name, self.fault = f"probed-{fault}", fault
+
+    def available(self):
+        return None
+
+    def supports(self, spec):
+        return None
+
+    def accumulation(self, spec):
+        return parity.adapters.base.PROBE
+
+    def run(self, spec, x, w, dy=None):
+        if self.fault == "short":
+            return _sixteen_bit_sum(x, w)
+        return NUMPY.run(spec, x, np.ascontiguousarray(w[:, :, ::-1, ::-1]))
+
+
+def test_probe_declares_what_the_canary_shows_and_never_excuses_a_wrong_result(install_backends):
+    install_backends({"short": _Probed("short"), "flipped": _Probed("flipped")})
+    spec = ConvSpec(spatial=(5, 5), kernel=1, in_channels=512, out_channels=4, dtype="float16")
+    run = CaseRun(Case(spec.slug(), spec))
+    assert run.against_reference("short").accumulation == "float16 (probed)"
+    three = ConvSpec(spatial=(6, 6), kernel=3, in_channels=8, out_channels=4, dtype="float16", distribution="sparse")
+    flipped = CaseRun(Case(three.slug(), three)).against_reference("flipped")
+    assert flipped.accumulation == "float32 (probed)" and flipped.status == "fail"

@@ -26,6 +26,7 @@ PRIORS: Final = {"flip": 1, "padding-mode": 1, "layout": 2, "kernel-layout": 2, 
 _FORWARD_MODES: Final = ("VALID", "SAME", "SAME_LOWER", "FULL", "CAUSAL")
 _TRANSPOSED_MODES: Final = ("VALID", "SAME")
 _SMALL: Final = (1, 2, 3)  # stride and dilation values tried
+_OUTPUT_PADDINGS: Final = 8  # output_padding values tried: 0 up to this or max(stride, dilation), whichever is less
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def placement_changes(stated: Reading) -> list[Change]:
     none = (0,) * stated.rank  # TF's modes fix the output size themselves: no output_padding
     found = [_change(f"padding:{mode}", "padding-mode", padding=mode, output_padding=none)
              for mode in _TRANSPOSED_MODES if mode != stated.padding]
-    limit = max(max(stated.strides), max(stated.dilations))
+    limit = min(max(max(stated.strides), max(stated.dilations)), _OUTPUT_PADDINGS)
     return found + [_change(f"output-padding:{_csv((p,) * stated.rank)}", "output-padding",
                             output_padding=(p,) * stated.rank)
                     for p in range(limit) if (p,) * stated.rank != stated.output_padding]
@@ -117,6 +118,20 @@ def explicit_paddings(reading: Reading, spatial: Sequence[int], kernel: Sequence
     return [_change(f"padding:{convert.pads_text(pads)}",
                     "padding-symmetric" if all(lo == hi for lo, hi in pads) else "padding", padding=pads)
             for pads in combos if pads != reading.padding]
+
+
+def explicit_count(reading: Reading, spatial: Sequence[int], kernel: Sequence[int], out: Sequence[int]) -> int:
+    """How many paddings :func:`explicit_paddings` would give, counted without listing them."""
+    count = 1
+    for n, k, d, s, m, op in zip(spatial, kernel, reading.dilations, reading.strides, out,
+                                 reading.output_padding or (0,) * len(spatial)):
+        span = d * (k - 1) + 1
+        if reading.transposed:
+            full = (n - 1) * s + span
+            count *= min(max(full - m + op + 1, 0), full, 2 * span)
+        else:
+            count *= min(max(m * s + span - n, 0), span)
+    return count
 
 
 def _pads(n: int, span: int, stride: int, m: int) -> Iterator[tuple[int, int]]:

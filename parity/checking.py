@@ -14,7 +14,7 @@ from typing import Any, Final, Iterator
 import ml_dtypes
 import numpy as np
 
-from parity import diagnose, explain
+from parity import diagnose, explain, files
 from parity import reading as rd
 from parity.compare import Comparison, compare
 from parity.dtypes import DTYPES
@@ -56,11 +56,14 @@ class CheckResult:
     explanations: tuple[Explanation, ...]
     searched: int
     error_map: np.ndarray | None
+    note: str = ""  # why nothing was searched, when nothing was
+    nonfinite: str = ""  # NaN/Inf positions that differ from the reference's, when they do
 
     def as_dict(self) -> dict[str, Any]:
         return {"matches": self.matches, "dtype": self.dtype, "conventions": self.conventions,
                 "max_abs": self.max_abs, "max_ulp": self.max_ulp, "bound_ratio": self.bound_ratio,
-                "problem": self.problem, "location": self.location, "searched": self.searched,
+                "problem": self.problem, "location": self.location, "searched": self.searched, "note": self.note,
+                "nonfinite": self.nonfinite,
                 "explanations": [e.as_dict() for e in self.explanations]}
 
     def format(self) -> str:
@@ -69,14 +72,16 @@ class CheckResult:
             lines.append(f"does not match: these conventions cannot give Y: {self.problem}")
         else:
             verdict = "matches" if self.matches else "does not match"
-            lines.append(f"{verdict}: {_figures(self.max_abs, self.max_ulp, self.bound_ratio)}")
+            figures = _figures(self.max_abs, self.max_ulp, self.bound_ratio)
+            lines.append(f"{verdict}: {self.nonfinite}; elsewhere {figures}" if self.nonfinite else
+                         f"{verdict}: {figures}")
         if self.matches:
             return "\n".join(lines)
         if self.location:
             lines.append(f"error: {self.location}")
         if not self.explanations:
-            lines.append(f"nothing explains Y: no single change or pair of changes tried ({self.searched} "
-                         "readings) reproduces it")
+            lines.append(f"nothing explains Y: {self.note}" if self.note else f"nothing explains Y: no single change "
+                         f"or pair of changes tried ({self.searched} readings) reproduces it")
             return "\n".join(lines)
         lines.append(f"explanations that reproduce Y, best first ({self.searched} readings tried):")
         for rank, item in enumerate(self.explanations, 1):
@@ -131,6 +136,9 @@ class _Stated:
 
 def _diagnose(stated: rd.Reading, x: np.ndarray, w: np.ndarray, y: np.ndarray, integers: bool, limit: int,
               outcome: _Stated, location: str = "") -> CheckResult:
+    if outcome.frame is not None and _nonfinite_only_in_y(x, w, y):
+        note = "Y holds NaN or Inf while x and w are finite, which no convention gives (no change was tried)"
+        return _result(stated, y, outcome, False, explanations=(), searched=0, location=location, note=note)
     # Conventions do not depend on the batch: search on a prefix of it, confirm on everything.
     keep = _batch_prefix(x, y)
     found = diagnose.search(stated, x[:keep], w, y[:keep])
@@ -138,7 +146,15 @@ def _diagnose(stated: rd.Reading, x: np.ndarray, w: np.ndarray, y: np.ndarray, i
         raise ValueError(f"{outcome.problem}; no convention change tried gives Y's shape either")
     arrays = (np.asarray(x, np.float64), np.asarray(w, np.float64), y)
     explanations = tuple(_explanations(found.found, stated, arrays, integers, limit))
-    return _result(stated, y, outcome, False, explanations=explanations, searched=found.feasible, location=location)
+    note = (f"no single change tried ({found.feasible} readings) reproduces it; pairs of changes were not tried: "
+            f"an estimated {found.unlisted} readings, over the limit of {diagnose.MAX_READINGS}") if found.unlisted else ""
+    return _result(stated, y, outcome, False, explanations=explanations, searched=found.feasible, location=location,
+                   note=note)
+
+
+def _nonfinite_only_in_y(x: np.ndarray, w: np.ndarray, y: np.ndarray) -> bool:
+    finite = [bool(np.isfinite(np.asarray(a, np.float64)).all()) for a in (x, w, y)]
+    return finite == [True, True, False]
 
 
 def _batch_prefix(x: np.ndarray, y: np.ndarray) -> int:
@@ -153,8 +169,9 @@ def _result(stated: rd.Reading, y: np.ndarray, outcome: _Stated, matches: bool, 
     comparison = outcome.comparison
     figures = dict(max_abs=comparison.max_abs, max_ulp=comparison.max_ulp, bound_ratio=comparison.bound_ratio) \
         if comparison else dict(max_abs=None, max_ulp=None, bound_ratio=None)
+    nonfinite = comparison.reason if comparison and comparison.kind == "nonfinite" else ""
     return CheckResult(matches, y.dtype.name, stated.describe(), **figures, problem=outcome.problem,
-                       error_map=outcome.error_map, **fields)
+                       error_map=outcome.error_map, nonfinite=nonfinite, **fields)
 
 
 def _compare(fr: Frame, integers: bool) -> tuple[Comparison, np.ndarray, np.ndarray | None, np.ndarray]:
@@ -204,15 +221,16 @@ def _check_ranks(x: np.ndarray, w: np.ndarray, y: np.ndarray) -> None:
     for label, array in (("kernel", w), ("output", y)):
         if array.ndim != x.ndim:
             raise ValueError(f"{label} must have {x.ndim} dimensions like the input, got shape {array.shape}")
+    for label, array in (("input", x), ("kernel", w), ("output", y)):
+        if array.size == 0:
+            raise ValueError(f"{label} must have at least one element on every axis, got shape {array.shape}")
 
 
 def load(path: str | Path, label: str) -> np.ndarray:
-    """Load a .npy file safely (no pickles) as a validated float array; ``ValueError`` says why not."""
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ValueError(f"{label} {str(path)!r} must be a readable .npy array file, got: {reason}") from None
-    if not isinstance(array, np.ndarray):
-        raise ValueError(f"{label} {str(path)!r} must hold one array (.npy), got an archive")
-    return validated(f"{label} {str(path)!r}", array)
+    """Load a .npy file safely (no pickles; its header's shape checked against the file and the memory budget
+    first) as a validated float array in native byte order; ``ValueError`` says why not."""
+    from parity.runner import memory_budget
+
+    array = files.load_npy(path, label, memory_budget() * 2**30)
+    array = validated(f"{label} {str(path)!r}", array)
+    return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))

@@ -11,6 +11,7 @@ single change explains Y.
 """
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Final, Iterable, Sequence
@@ -27,6 +28,7 @@ from parity.reference import Reference
 from parity.spec import ConvSpec
 
 PROBES: Final = 64
+MAX_READINGS: Final = 50_000  # readings one depth of the search may list (~0.5 ms each; usually under 5000)
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class Search:
     found: tuple[Found, ...]  # best first
     feasible: int  # readings tried that give Y's shape
     references: int  # full outputs computed
+    unlisted: int = 0  # readings of pairs of changes not tried, over MAX_READINGS (0: every depth was tried)
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ def search(stated: Reading, x: np.ndarray, w: np.ndarray, y: np.ndarray) -> Sear
     """Explanations of ``y`` as ``stated`` with one change, else with two, best first."""
     x64, w64 = np.asarray(x, np.float64), np.asarray(w, np.float64)
     raw = _Raw(x64, w64, y, all(np.array_equal(a, np.round(a)) for a in (x64, w64)))
+    check_memory(stated, raw)
     seen: set = set()
     try:
         spec = rd.frame(stated, x64, w64, y).spec
@@ -63,12 +67,59 @@ def search(stated: Reading, x: np.ndarray, w: np.ndarray, y: np.ndarray) -> Sear
         pass
     feasible = references = 0
     for depth in (1, 2):
+        estimate = _estimate(stated, raw, depth)
+        if estimate > MAX_READINGS and depth == 1:
+            raise ValueError(f"the search must list at most {MAX_READINGS} readings, got an estimated {estimate} "
+                             f"for {stated.describe()}; state conventions closer to Y's")
+        if estimate > MAX_READINGS:
+            return Search(tuple(found), feasible, references, estimate)
         entries = _feasible(stated, _combinations(stated, raw, depth), raw, seen)
         found, computed = _evaluate(entries, raw)
         feasible, references = feasible + len(entries), references + computed
         if found:
             break
     return Search(tuple(found), feasible, references)
+
+
+def _estimate(stated: Reading, raw: _Raw, depth: int) -> int:
+    """How many readings :func:`_combinations` would list, counted without listing them."""
+    core, place = vocab.core_changes(stated), vocab.placement_changes(stated)
+    if depth == 1:
+        return len(core) + len(place) + _explicit_count(stated, raw)
+    firsts = sum(_explicit_count(change.apply(stated), raw) for change in core + place)
+    return firsts + len(core) ** 2 + (len(core) + len(place)) * len(place)
+
+
+def check_memory(stated: Reading, raw: _Raw) -> None:
+    """``ValueError`` with the estimate when a full output of the search would exceed the memory budget
+    (absurd strides or dilations), before anything is allocated."""
+    from parity.runner import memory_budget
+
+    core = [change.apply(stated) for change in vocab.core_changes(stated)]
+    need, reading = max(((_full_bytes(reading, raw), reading) for reading in [stated, *core]), key=lambda t: t[0])
+    budget = memory_budget()
+    if need > budget * 2**30:
+        raise ValueError(f"the search's full output must fit the memory budget of {budget:g} GiB (PARITY_MEMORY_GIB), "
+                         f"got an estimated {need / 2**30:.3g} GiB for {reading.describe()}; state conventions "
+                         "closer to Y's")
+
+
+def _explicit_count(reading: Reading, raw: _Raw) -> int:
+    xc, wc, yc = rd.canonical(reading, raw.x, raw.w, raw.y)
+    return vocab.explicit_count(reading, xc.shape[2:], wc.shape[2:], yc.shape[2:])
+
+
+def _full_bytes(reading: Reading, raw: _Raw) -> int:
+    """Bytes of :func:`parity.reading.full_output` for ``reading``: value and scale, and the padded input."""
+    xc, wc, _ = rd.canonical(reading, raw.x, raw.w, raw.y)
+    spans = [d * (k - 1) + 1 for k, d in zip(wc.shape[2:], reading.dilations)]
+    if reading.transposed:
+        channels, sizes = wc.shape[1] * reading.groups, [(n - 1) * s + span for n, s, span in
+                                                         zip(xc.shape[2:], reading.strides, spans)]
+    else:
+        channels, sizes = wc.shape[0], [n + span - 1 for n, span in zip(xc.shape[2:], spans)]
+    padded = xc.shape[0] * xc.shape[1] * math.prod(size + span - 1 for size, span in zip(sizes, spans))
+    return 16 * xc.shape[0] * channels * math.prod(sizes) + 8 * padded
 
 
 def _combinations(stated: Reading, raw: _Raw, depth: int) -> list[tuple[Change, ...]]:

@@ -138,26 +138,52 @@ _RENDER: Final[dict[str, Callable[[Change, Reading, Frame], tuple[str, _Fix]]]] 
 
 
 def locate(fr: Frame, value: np.ndarray, low: np.ndarray | None, scale: np.ndarray, integers: bool) -> str:
-    """Where the stated conventions' error sits: how many outputs exceed the bound, whether only where
-    the window overlaps the padding or only in some channels, and the worst element."""
+    """Where the stated conventions' error sits: NaN/Inf where the reference has none (and the reverse),
+    how many outputs exceed the bound, whether only where the window overlaps the padding or only in some
+    channels, and the worst element."""
     dtype = canonical_name(fr.y.dtype)
     y = np.asarray(fr.y, np.float64)
-    err = np.abs(y - value - (0 if low is None else low))
+    expected = value + (0 if low is None else low)
+    both = np.isfinite(y) & np.isfinite(expected)
+    with np.errstate(invalid="ignore"):
+        err = np.where(both, np.abs(y - value - (0 if low is None else low)), 0.0)
     bound = error_bound(Reference(value, low, scale, fr.spec.accumulation_length, integers), dtype)
-    bad = ~(err <= bound)
+    bad = both & ~(err <= bound)
+    parts, nonfinite = _nonfinite(y, expected)
     count, total = int(bad.sum()), bad.size
-    parts = [f"{count} of {total} outputs ({100 * count / total:.3g}%) exceed the bound"]
-    if not fr.spec.transposed and count and not bad[(slice(None), slice(None), *_interior(fr))].any():
+    parts.append(f"{count} of {total} outputs ({100 * count / total:.3g}%) exceed the bound")
+    wrong = bad | nonfinite
+    if not fr.spec.transposed and wrong.any() and not wrong[(slice(None), slice(None), *_interior(fr))].any():
         parts.append("all where the kernel window overlaps the padding (the padding differs: its values, e.g. "
                      "reflect or replicate padding, if no padding change explains Y)")
-    channels = np.flatnonzero(bad.any(axis=tuple(a for a in range(bad.ndim) if a != 1)))
+    channels = np.flatnonzero(wrong.any(axis=tuple(a for a in range(wrong.ndim) if a != 1)))
     if 0 < len(channels) < fr.y.shape[1]:
         listed = ", ".join(map(str, channels[:8])) + (" ..." if len(channels) > 8 else "")
         parts.append(f"only in output channels {listed}")
     if count:
-        worst = tuple(int(i) for i in np.unravel_index(int(np.nanargmax(np.where(bad, err / bound, -1))), err.shape))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            worst = _index(np.argmax(np.where(bad, err / bound, -1)), err.shape)
         parts.append(f"worst at {worst} (canonical N, C, *spatial): got {y[worst]:.9g}, expected {value[worst]:.9g}")
     return "; ".join(parts)
+
+
+def _nonfinite(y: np.ndarray, expected: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Sentences naming NaN/Inf in Y where the reference has none (and the reverse), with the mask of them."""
+    parts, mask = [], np.zeros(y.shape, bool)
+    for label, test in (("NaN", np.isnan), ("Inf", np.isinf)):
+        for side, here, there in (("Y", y, expected), ("the reference", expected, y)):
+            wrong = test(here) & ~test(there)
+            if wrong.any():
+                first = _index(np.flatnonzero(wrong)[0], y.shape)
+                parts.append(f"{side} holds {label} at {int(wrong.sum())} of {y.size} outputs where "
+                             f"{'the reference' if side == 'Y' else 'Y'} does not, first at {first} "
+                             "(canonical N, C, *spatial)")
+                mask |= wrong
+    return parts, mask
+
+
+def _index(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.unravel_index(int(flat), shape))
 
 
 def _interior(fr: Frame) -> tuple[slice, ...]:

@@ -19,6 +19,9 @@ from parity.spec import ConvSpec
 
 # Placeholder extent for validating convention fields before the arrays' shapes are known.
 _PLACEHOLDER: Final = 1 << 20
+# Frameworks take 32-bit sizes; larger strides, dilations or paddings would overflow the search's indices.
+LARGEST: Final = 2**31 - 1
+_FAMILIES: Final = ("channels_first", "channels_last")
 
 
 @dataclass(frozen=True)
@@ -60,16 +63,37 @@ def stated(rank: int, *, layout: str | None = None, kernel_layout: str | None = 
            dilations: int | tuple[int, ...] = 1, groups: int = 1, transposed: bool = False,
            output_padding: int | tuple[int, ...] = 0) -> Reading:
     """Validate user conventions (one-line ``ValueError`` naming field, value and rule) into a Reading."""
-    family = convert.layout_family(layout, rank) if layout else "channels_first"
-    kernel = (convert.kernel_layout(kernel_layout, rank, transposed) if kernel_layout
-              else convert.default_kernel_layout(rank, family == "channels_last", transposed))
+    family = "channels_first" if layout is None else data_layout(layout, rank)
+    kernel = (convert.default_kernel_layout(rank, family == "channels_last", transposed) if kernel_layout is None
+              else convert.kernel_layout(kernel_layout, rank, transposed))
     # ConvSpec validates and canonicalizes the fields; sizes are placeholders large enough for any of them.
     spec = ConvSpec(spatial=(_PLACEHOLDER,) * rank, kernel=1, in_channels=groups if _is_int(groups) else 1,
                     out_channels=groups if _is_int(groups) else 1, groups=groups, strides=strides,
                     dilations=dilations, padding=padding, output_padding=output_padding,
                     op="conv_transpose" if transposed else "conv")
+    _check_sizes(spec)
     return Reading(family, kernel, spec.padding, spec.strides, spec.dilations, spec.groups, transposed,
-                   spec.output_padding if transposed else (0,) * rank, kernel_follows=not kernel_layout)
+                   spec.output_padding if transposed else (0,) * rank, kernel_follows=kernel_layout is None)
+
+
+def data_layout(name: object, rank: int) -> str:
+    """A data layout name (NCHW, NHWC, ..., channels_first, channels_last) as its family."""
+    if name in _FAMILIES:
+        return str(name)
+    try:
+        return convert.layout_family(str(name), rank)
+    except ValueError:
+        names = ", ".join(convert.layout_name(family, rank) for family in _FAMILIES)
+        raise ValueError(f"layout must be one of {names}, channels_first, channels_last for rank {rank}, "
+                         f"got {name!r}") from None
+
+
+def _check_sizes(spec: ConvSpec) -> None:
+    pads = () if isinstance(spec.padding, str) else tuple(n for pair in spec.padding for n in pair)
+    for field, values in (("strides", spec.strides), ("dilations", spec.dilations), ("padding", pads),
+                          ("output_padding", spec.output_padding), ("groups", (spec.groups,))):
+        if any(abs(value) > LARGEST for value in values):
+            raise ValueError(f"{field} must be at most {LARGEST} (frameworks take 32-bit sizes), got {values}")
 
 
 def _is_int(value: object) -> bool:

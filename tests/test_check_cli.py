@@ -122,9 +122,10 @@ def test_png_writer_rejects_non_rgb_images(tmp_path):
 
 
 @pytest.mark.parametrize("payload, message", [
-    (lambda path: np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True), "allow_pickle"),
-    (lambda path: path.write_bytes(_npy(np.ones((1, 3, 12, 12), np.float32))[:100]), "must be a readable .npy"),
-    (lambda path: path.write_bytes(b"not an npy file at all"), "must be a readable .npy"),
+    (lambda path: np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True), "never loaded"),
+    (lambda path: path.write_bytes(_npy(np.ones((1, 3, 12, 12), np.float32))[:100]), "must have a valid .npy header"),
+    (lambda path: path.write_bytes(_npy(np.ones((1, 3, 12, 12), np.float32))[:200]), "truncated"),
+    (lambda path: path.write_bytes(b"not an npy file at all"), "must be a .npy file"),
     (lambda path: np.save(path, np.ones((1, 3, 12, 12), np.int64)), "must be a float16, bfloat16, float32"),
 ])
 def test_unsafe_or_broken_input_exits_2_with_one_line(files, tmp_path, payload, message):

@@ -1,0 +1,123 @@
+"""Files parity reads and writes: output paths checked before any work, reports written atomically, and
+``.npy`` files read safely (no pickles; the header's shape checked against the file and the memory budget
+before anything is allocated). Every problem is a one-line ``ValueError`` naming the flag, value and rule.
+"""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+
+NPY_MAGIC: Final = b"\x93NUMPY"
+
+
+def write_atomic(path: str | Path, data: str | bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``: a reader
+    (or an interrupted run) sees the old file or the new one, never half of one."""
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data.encode() if isinstance(data, str) else data)
+        os.chmod(temporary, 0o666 & ~_umask())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def check_writable(path: str | Path | None, flag: str) -> None:
+    """``ValueError`` unless a file can be written at ``path`` (None: the flag was not given). Checked
+    before the work, by creating and removing a temporary file in the target folder."""
+    if path is None:
+        return
+    text = str(path)
+    where = Path(text)
+    if not text.strip():
+        raise ValueError(f"{flag} must be a file path, got {text!r}")
+    if where.is_dir():
+        raise ValueError(f"{flag} must be a file path, got {text!r}: it is a folder")
+    folder = where.parent
+    if not folder.is_dir():
+        raise ValueError(f"{flag} must be in an existing folder, got {text!r}: {str(folder)!r} is not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise ValueError(f"{flag} must be in a writable folder, got {text!r}: {error.strerror or error}") from None
+
+
+def check_folder(path: str | Path, flag: str) -> Path:
+    """``ValueError`` unless ``path`` is an existing folder; returns it."""
+    text = str(path)
+    if not text.strip():
+        raise ValueError(f"{flag} must be a folder, got {text!r}")
+    if not Path(text).is_dir():
+        what = "it is a file" if Path(text).exists() else "it does not exist"
+        raise ValueError(f"{flag} must be an existing folder, got {text!r}: {what}")
+    return Path(text)
+
+
+def load_npy(path: str | Path, label: str, budget_bytes: float) -> np.ndarray:
+    """The one array in a ``.npy`` file. The header is read first: an object dtype, a shape the file does
+    not hold, or an array whose float64 copy exceeds ``budget_bytes`` is refused before any allocation."""
+    path = Path(path)
+    where = f"{label} {str(path)!r}"
+    if path.is_dir():
+        raise ValueError(f"{where} must be a .npy file, got a folder")
+    try:
+        stream = open(path, "rb")
+    except OSError as error:
+        raise ValueError(f"{where} must be a readable .npy file, got: {error.strerror or error}") from None
+    with stream:
+        shape, dtype, start = _header(stream, where)
+        _check_size(where, shape, dtype, os.fstat(stream.fileno()).st_size - start, budget_bytes)
+        stream.seek(0)
+        try:
+            return np.load(stream, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as error:
+            raise ValueError(f"{where} must be a readable .npy file, got: {first_line(error)}") from None
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an exception's message, or its type's name when it has none."""
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def _check_size(where: str, shape: tuple[int, ...], dtype: np.dtype, data_bytes: int, budget_bytes: float) -> None:
+    count = math.prod(shape)
+    if count * dtype.itemsize > data_bytes:
+        raise ValueError(f"{where} must hold the {count} elements its header declares (shape {shape}), got "
+                         f"{data_bytes} bytes of data (truncated?)")
+    if 8 * count > budget_bytes:
+        raise ValueError(f"{where} must fit the memory budget (PARITY_MEMORY_GIB): its shape {shape} needs "
+                         f"{8 * count / 2**30:.3g} GiB as float64, over {budget_bytes / 2**30:.3g} GiB")
+
+
+def _header(stream, where: str) -> tuple[tuple[int, ...], np.dtype, int]:
+    magic = stream.read(len(NPY_MAGIC))
+    if magic != NPY_MAGIC:
+        found = "a .npz archive (zip)" if magic[:2] == b"PK" else f"a file starting with {magic[:6]!r}"
+        raise ValueError(f"{where} must be a .npy file (starting with {NPY_MAGIC!r}), got {found}")
+    try:
+        stream.seek(0)
+        version = np.lib.format.read_magic(stream)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(stream)
+    except (OSError, ValueError, EOFError, TypeError, SyntaxError) as error:
+        raise ValueError(f"{where} must have a valid .npy header, got: {first_line(error)}") from None
+    if any(n < 0 for n in shape):
+        raise ValueError(f"{where} must have a header shape of sizes >= 0, got {shape}")
+    if dtype.hasobject:
+        raise ValueError(f"{where} must hold numbers, got dtype {dtype.str!r} (pickled objects are never loaded)")
+    return tuple(int(n) for n in shape), dtype, stream.tell()

@@ -2,18 +2,19 @@
 
 Exit codes: 0 every comparison passed (skips allowed; ``check``: Y matches; ``translate``: verified or
 not verifiable), 1 a parity failure or backend error (``check``: Y does not match; ``translate``: the
-programs disagree), 2 a usage or input error. ``parity list`` imports no framework.
+programs disagree), 2 a usage or input error, one line on stderr (also: no case selected, or a run in
+which no backend could compare anything), 130 interrupted (SIGINT; ``run`` writes what finished), 143
+terminated (SIGTERM, likewise). ``parity list`` imports no framework.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-import time
-from pathlib import Path
-from typing import NoReturn, Sequence, TextIO
+from typing import NoReturn, Sequence
 
-from parity import cli_legacy, cli_porting
-from parity.cli_common import print_lines
+from parity import cli_common, cli_legacy, cli_porting, cli_run
+from parity.cli_common import integer, print_lines, text
 from parity.registry import TIERS, Case, collect, select
 
 
@@ -21,10 +22,7 @@ class _Parser(argparse.ArgumentParser):
     """Argument errors in the same one-line form as every other input error (exit code 2)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"parity: error: {message}\n")
-
-
-_GROUPABLE = ("dtype", "distribution", "layout", "groups", "padding")
+        self.exit(2, f"parity: error: {cli_common.usage_message(message)}\n")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,23 +31,19 @@ def _parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="list the case ids of a tier (imports no framework)")
     running = commands.add_parser("run", help="run cases on backends and print the per-pair table")
     bench = commands.add_parser("bench", help="measure the reference and the harness overhead (ratios)")
-    bench.add_argument("--repeats", type=int, default=3, help="best of this many runs (default: %(default)s)")
+    bench.add_argument("--repeats", type=integer(1, 10**6), default=3, help="best of this many runs (default: %(default)s)")
     for sub in (listing, running, bench):
         sub.add_argument("--tier", default="default", choices=TIERS, help="case tier (default: %(default)s)")
-        sub.add_argument("-k", dest="keyword", metavar="EXPR",
+        sub.add_argument("-k", dest="keyword", metavar="EXPR", type=text,
                          help="only cases whose id matches EXPR: substrings with and/or/not, like pytest -k")
+    for sub in (listing, running):
+        sub.add_argument("--recorded", metavar="DIR", help="also the recordings in DIR as cases (see parity record)")
     for sub in (running, bench):
         sub.add_argument("--backends", metavar="A,B", help="comma-separated backends (default: every installed)")
-    running.add_argument("--json", type=Path, metavar="PATH", help="write every result to this JSON file")
-    running.add_argument("--by", choices=_GROUPABLE, help="also split the table by this spec field")
-    running.add_argument("--html", type=Path, metavar="PATH", help="write a self-contained HTML report")
-    running.add_argument("--isolate", action="store_true",
-                         help="run each backend in its own worker process (hangs and crashes become errors)")
-    running.add_argument("--timeout", type=float, default=120.0, metavar="S",
-                         help="per-case timeout of an isolated backend, seconds (default: %(default)s)")
+    cli_run.run_options(running)
     fuzzing = commands.add_parser("fuzz", help="run hypothesis-drawn specs; shrink and report the first failure")
-    fuzzing.add_argument("--examples", type=int, default=1000, help="specs to try (default: %(default)s)")
-    fuzzing.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    fuzzing.add_argument("--examples", type=integer(1, 10**9), default=1000, help="specs to try (default: %(default)s)")
+    fuzzing.add_argument("--seed", type=integer(0, 2**64 - 1), default=0, help="random seed (default: %(default)s)")
     fuzzing.add_argument("--backends", metavar="A,B", help="comma-separated backends (default: every installed)")
     fuzzing.add_argument("--save", action="store_true", help="append the minimal failing spec to parity/cases/regressions.json")
     cli_porting.check_parser(commands)
@@ -62,102 +56,59 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.command == "env":
-            return cli_legacy.env(args)
-        if args.command in ("check", "translate"):
-            return (cli_porting.check if args.command == "check" else cli_porting.translate)(args)
-        if args.command == "fuzz":
-            return _fuzz(args)
-        cases = select(collect(args.tier), args.keyword)
-        if not cases:
-            raise ValueError(f"-k {args.keyword!r} must match at least one case of tier {args.tier!r}, got none")
-        if args.command == "record":
-            return cli_legacy.record(cases, args)
-        if args.command == "list":
-            print_lines(case.id for case in cases)
-            return 0
-        return _bench(cases, args) if args.command == "bench" else _run(cases, args)
+        return _dispatch(args)
     except ValueError as error:
-        print(f"parity: error: {error}", file=sys.stderr)
+        print(f"parity: error: {cli_common.one_line(error)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as stop:
+        print("parity: interrupted", file=sys.stderr)
+        return getattr(stop, "code", 130)
+    except Exception as error:  # a bug of parity's: still one line, with the way to the traceback
+        if os.environ.get("PARITY_DEBUG"):
+            raise
+        print(f"parity: error: internal error, {type(error).__name__}: {cli_common.one_line(error)[:300]} "
+              "(PARITY_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 1
 
 
-def _run(cases: list[Case], args: argparse.Namespace) -> int:
-    from parity import adapters, report, runner
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "env":
+        return cli_legacy.env(args)
+    if args.command != "list":
+        from parity.runner import memory_budget
 
-    backends = adapters.parse(args.backends)
-    if not backends:
-        raise ValueError("backends must include at least one installed backend, got none installed")
-    started = time.perf_counter()
-    isolate = args.timeout if args.isolate else None
-    results = list(runner.run(cases, backends, progress=_progress_bar(len(cases), sys.stderr), isolate=isolate))
-    elapsed = time.perf_counter() - started
-    _clear_progress(sys.stderr)
-    print(report.format_table(report.summarize(results, args.by), args.by))
-    failures = [r for r in results if r.status in ("fail", "error")]
-    for result in failures[:20]:
-        print(f"{result.status.upper()} {result.case} {result.backend} vs {result.against}: {result.reason}")
-    if len(failures) > 20:
-        print(f"... and {len(failures) - 20} more (see --json)")
-    print(f"{len(cases)} cases x {len(backends)} backends, {len(results)} comparisons in {elapsed:.1f} s")
-    meta = {"tier": args.tier, "backends": backends, "keyword": args.keyword}
-    if args.json:
-        report.write_json(args.json, results, meta)
-    if args.html:
-        from parity import html
-
-        html.write(args.html, results, meta)
-    return 1 if failures else 0
+        memory_budget()  # PARITY_MEMORY_GIB is checked before any work
+    if args.command in ("check", "translate"):
+        return (cli_porting.check if args.command == "check" else cli_porting.translate)(args)
+    if args.command == "fuzz":
+        return cli_run.fuzz(args)
+    cases = _cases(args)
+    if args.command == "record":
+        return cli_legacy.record(cases, args)
+    if args.command == "list":
+        return _list(cases, args)
+    return cli_run.bench(cases, args) if args.command == "bench" else cli_run.run(cases, args)
 
 
-def _bench(cases: list[Case], args: argparse.Namespace) -> int:
-    from parity import adapters, bench
+def _cases(args: argparse.Namespace) -> list[Case]:
+    from parity import recorded
 
-    backends = adapters.parse(args.backends)
-    if "torch" in adapters.installed():
-        print_lines(["# reference vs torch float64 conv2d (k=3, SAME), best of runs", *bench.reference_vs_torch(args.repeats)])
-    else:
-        print("# reference vs torch: skipped, torch is not installed")
-    print_lines([f"# parity run vs hand loop, tier {args.tier}, backends {','.join(backends)}",
-                 *bench.run_vs_hand_loop(cases, backends), "# start-up", *bench.list_startup(args.repeats),
-                 "# pytest-xdist", *bench.pytest_workers(args.tier, backends), "# memory", *bench.peak_memory()])
-    return 0
-
-
-def _fuzz(args: argparse.Namespace) -> int:
-    from parity import adapters, fuzz
-
-    backends = adapters.parse(args.backends)
-    started = time.perf_counter()
-    outcome = fuzz.fuzz(args.examples, backends, args.seed)
-    elapsed = time.perf_counter() - started
-    print(f"{outcome.tried} specs on {','.join(backends)} in {elapsed:.0f} s")
-    if outcome.minimal is None:
-        print("no failure found")
-        return 0
-    print(f"minimal failing spec: {outcome.minimal!r}\n{outcome.problem}")
-    if args.save:
-        saved = fuzz.save(outcome.minimal)
-        print(f"{'saved to' if saved else 'already in'} {fuzz.REGRESSIONS} as {outcome.minimal.slug()}")
-    return 1
+    if getattr(args, "recorded", None) is not None:
+        recorded.use(args.recorded, "--recorded")
+    cases = select(collect(args.tier), args.keyword)
+    if cases:
+        return cases
+    if args.keyword:
+        raise ValueError(f"-k {args.keyword!r} must match at least one case of tier {args.tier!r}, got none")
+    raise ValueError(f"--tier {args.tier!r} must have at least one case, got none (its generators yielded nothing)")
 
 
-def _progress_bar(total: int, stream: TextIO):
-    if not stream.isatty():
-        return None
-
-    def show(index: int, case: Case) -> None:
-        done = int(30 * index / total)
-        stream.write(f"\r[{'#' * done}{'.' * (30 - done)}] {index}/{total} {case.id[:60]:<60}")
-        stream.flush()
-
-    return show
-
-
-def _clear_progress(stream: TextIO) -> None:
-    if stream.isatty():
-        stream.write("\r" + " " * 110 + "\r")
-        stream.flush()
+def _list(cases: list[Case], args: argparse.Namespace) -> int:
+    print_lines(case.id for case in cases)
+    unreadable = cli_run.unreadable_recordings(args.keyword)
+    for result in unreadable:
+        print(f"parity: error: {result.case}: {result.reason}", file=sys.stderr)
+    return 1 if unreadable else 0
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from parity.cli_common import print_lines
+from parity import files
+from parity.cli_common import backend_name, print_lines, text
 from parity.envs import ENVIRONMENTS
 from parity.registry import TIERS, Case
 
@@ -29,11 +30,11 @@ def env(args: argparse.Namespace) -> int:
 
 def record_parser(commands) -> None:
     sub = commands.add_parser("record", help="write recorded cases (spec.json + .npy files) from a backend")
-    sub.add_argument("--backend", required=True, metavar="NAME", help="the backend whose outputs are recorded")
+    sub.add_argument("--backend", required=True, metavar="NAME", type=text, help="the backend whose outputs are recorded")
     sub.add_argument("--tier", default="default", choices=TIERS, help="case tier (default: %(default)s)")
-    sub.add_argument("-k", dest="keyword", metavar="EXPR",
+    sub.add_argument("-k", dest="keyword", metavar="EXPR", type=text,
                      help="only cases whose id matches EXPR: substrings with and/or/not, like pytest -k")
-    sub.add_argument("--out", type=Path, metavar="DIR",
+    sub.add_argument("--out", metavar="DIR",
                      help="folder of recordings, one subfolder per case (default: $PARITY_RECORDED or ./recorded)")
     sub.add_argument("--kernel-layout", help="store kernels as OIHW, HWIO, IOHW, ... (default: OI... for "
                                              "channels-first data, ...IO for channels-last; transposed IO.../...OI)")
@@ -44,7 +45,11 @@ def record(cases: list[Case], args: argparse.Namespace) -> int:
     """Record every case the backend can run; the others are listed on stderr. An error if none could be."""
     from parity import recorded
 
-    done, skipped = recorded.record_cases(cases, args.backend, args.out or recorded.folder(), args.kernel_layout,
+    out = recorded.output_folder() if args.out is None else args.out
+    files.check_output_folder(out, "--out")
+    if args.kernel_layout is not None:
+        _check_kernel_layout(args.kernel_layout)
+    done, skipped = recorded.record_cases(cases, backend_name(args.backend, "--backend"), Path(out), args.kernel_layout,
                                           args.flip)
     for reason in skipped:
         print(f"parity: note: not recorded: {reason}", file=sys.stderr)
@@ -52,3 +57,18 @@ def record(cases: list[Case], args: argparse.Namespace) -> int:
         raise ValueError(f"cases must include one that {args.backend} can record, got none of {len(cases)}")
     print_lines(str(recording.path) for recording in done)
     return 0
+
+
+def _check_kernel_layout(name: str) -> None:
+    """``ValueError`` unless ``name`` is a kernel layout of some rank (each case checks its own rank)."""
+    from parity import convert
+
+    for rank in (1, 2, 3):
+        for transposed in (False, True):
+            try:
+                convert.kernel_layout(name, rank, transposed)
+                return
+            except ValueError:
+                pass
+    raise ValueError(f"--kernel-layout must be a permutation of O, I and 1 to 3 spatial letters (W, HW, DHW; "
+                     f"or I, M and them for a depthwise kernel), got {name!r}")

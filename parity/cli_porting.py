@@ -4,9 +4,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
-from parity.cli_common import print_lines
+from parity import files
+from parity.cli_common import backend_name, print_lines, text
 from parity.spec import ConvSpec
 
 
@@ -23,14 +23,14 @@ def _conventions(sub: argparse.ArgumentParser) -> None:
 def check_parser(commands) -> None:
     sub = commands.add_parser("check", help="compare an output with the exact reference and explain a mismatch")
     for name, what in (("--input", "X"), ("--kernel", "W"), ("--output", "Y")):
-        sub.add_argument(name, required=True, type=Path, metavar=f"{what}.npy")
+        sub.add_argument(name, required=True, type=text, metavar=f"{what}.npy")
     sub.add_argument("--layout", help="data layout of X and Y: NCW, NWC, NCHW, NHWC, NCDHW, NDHWC "
                                       "(default: channels-first)")
     sub.add_argument("--kernel-layout", help="OIHW, HWIO, IOHW, HWOI, HWIM (TF depthwise), ... (default: OI... "
                                              "for channels-first, ...IO for channels-last; transposed IO.../...OI)")
     _conventions(sub)
-    sub.add_argument("--json", type=Path, metavar="REPORT.json", help="write the report as JSON")
-    sub.add_argument("--plot", type=Path, metavar="DIFF.png", help="write a PNG map of |Y - reference|")
+    sub.add_argument("--json", metavar="REPORT.json", help="write the report as JSON")
+    sub.add_argument("--plot", metavar="DIFF.png", help="write a PNG map of |Y - reference|")
 
 
 def translate_parser(commands) -> None:
@@ -38,7 +38,7 @@ def translate_parser(commands) -> None:
     sub.add_argument("--from", dest="source", required=True, metavar="BACKEND")
     sub.add_argument("--to", dest="target", required=True, metavar="BACKEND")
     sub.add_argument("--op", required=True, choices=("conv1d", "conv2d", "conv3d"))
-    sub.add_argument("--layout", help="layout of your x and y (default: the source framework's)")
+    sub.add_argument("--layout", type=text, help="layout of your x and y (default: the source framework's)")
     _conventions(sub)
     sub.add_argument("--kernel", default="3", metavar="K[,K...]", help="kernel size (default: %(default)s)")
     sub.add_argument("--input-size", default="16", metavar="N[,N...]", help="spatial size (default: %(default)s)")
@@ -61,6 +61,8 @@ def _ints(text: str, field: str) -> int | tuple[int, ...]:
 def check(args: argparse.Namespace) -> int:
     from parity import checking, png
 
+    for path, flag in ((args.json, "--json"), (args.plot, "--plot")):
+        files.check_writable(path, flag)
     x, w, y = (checking.load(path, flag) for path, flag in
                ((args.input, "--input"), (args.kernel, "--kernel"), (args.output, "--output")))
     result = checking.check(x, w, y, layout=args.layout, kernel_layout=args.kernel_layout, padding=args.padding,
@@ -69,26 +71,39 @@ def check(args: argparse.Namespace) -> int:
                          output_padding=_ints(args.output_padding, "output-padding"))
     print_lines([result.format()])
     if args.json:
-        args.json.write_text(json.dumps(result.as_dict(), indent=1) + "\n")
+        files.write_atomic(args.json, json.dumps(result.as_dict(), indent=1) + "\n")
     if args.plot and result.error_map is None:
         print("parity: note: --plot skipped: the stated conventions cannot give Y, so there is no difference "
               "to draw", file=sys.stderr)
     elif args.plot:
-        png.write(args.plot, png.error_map(result.error_map))
+        files.write_atomic(args.plot, png.encode(png.error_map(result.error_map)))
     return 0 if result.matches else 1
 
 
 def translate(args: argparse.Namespace) -> int:
     from parity import adapters, translate
 
-    for name in (args.source, args.target):
-        adapters.get(name)
+    for name, flag in ((args.source, "--from"), (args.target, "--to")):
+        adapters.get(backend_name(name, flag))
     rank = int(args.op[4])
     layout = args.layout or translate.snippet(args.source, _translate_spec(args, rank, None)).data_layout
-    result = translate.translate(args.source, args.target, _translate_spec(args, rank, layout),
-                                 verify=not args.no_verify)
+    spec = _translate_spec(args, rank, layout)
+    if not args.no_verify:
+        _check_verifiable(spec)
+    result = translate.translate(args.source, args.target, spec, verify=not args.no_verify)
     print_lines([result.code, *([""] + [result.verification] if result.verification else [])])
     return 1 if result.passed is False else 0
+
+
+def _check_verifiable(spec: ConvSpec) -> None:
+    """``ValueError`` with the estimate when verifying would exceed the memory budget (the code is still
+    printed with --no-verify)."""
+    from parity.runner import memory_refusal
+
+    refusal = memory_refusal(spec)
+    if refusal:
+        raise ValueError(f"the sizes must fit the memory budget to verify the translation, got {refusal.removeprefix('refused: ')}; "
+                         "--no-verify prints the programs without running them")
 
 
 def _translate_spec(args: argparse.Namespace, rank: int, layout: str | None) -> ConvSpec:

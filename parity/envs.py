@@ -3,15 +3,16 @@
 ``tf1`` (TensorFlow 1.15.5 + tflearn 0.5.0) needs Python 3.7, ``theano`` (Theano 1.0.5) Python 3.8: their
 wheels exist for nothing newer. Environments live in ``$PARITY_ENV_DIR/<name>``, by default
 ``~/.cache/parity/envs/<name>``. The interpreter is looked up in pyenv (``$(pyenv root)/versions/3.7.*``,
-newest patch release first), then on PATH (``python3.7``). ``parity env create NAME`` calls :func:`main`.
+newest patch release first), then on PATH (``python3.7``). ``parity env create NAME`` (or ``python -m
+parity.envs create NAME``) calls :func:`create`.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Sequence
@@ -94,27 +95,59 @@ def _patch(name: str) -> tuple[int, ...]:
 
 
 def create(name: str) -> Path:
-    """Build (or rebuild) environment ``name`` and return its interpreter; ``ValueError`` on failure."""
+    """Build (or rebuild) environment ``name`` and return its interpreter; ``ValueError`` on failure.
+
+    The new environment is built beside the old one, in a temporary folder, and swapped in only once its
+    smoke test passed: a failed (or interrupted) rebuild leaves a working environment as it was.
+    """
     env = environment(name)
     interpreter = find_interpreter(env.python)
     target = root() / env.name
-    if target.exists():
-        shutil.rmtree(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    python = str(target / "bin" / "python")
-    steps = ([str(interpreter), "-m", "venv", str(target)],
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        building = Path(tempfile.mkdtemp(prefix=f".{env.name}-new-", dir=target.parent))
+    except OSError as error:
+        raise ValueError(f"PARITY_ENV_DIR must be a writable folder, got {str(target.parent)!r}: "
+                         f"{error.strerror or error}") from None
+    try:
+        _build(env, interpreter, building)
+        _swap(building, target)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    return target / "bin" / "python"
+
+
+def _build(env: Environment, interpreter: Path, folder: Path) -> None:
+    python = str(folder / "bin" / "python")
+    steps = ([str(interpreter), "-m", "venv", str(folder)],
              [python, "-m", "pip", "install", "--quiet", *env.packages],
              [python, "-c", env.smoke])
     for step in steps:
         print("+ " + " ".join(step), file=sys.stderr, flush=True)
-        done = subprocess.run(step, stdout=sys.stderr, stderr=subprocess.PIPE, text=True, check=False, env=_own_env())
+        try:
+            done = subprocess.run(step, stdout=sys.stderr, stderr=subprocess.PIPE, text=True, check=False,
+                                  env=_own_env())
+        except OSError as error:
+            raise ValueError(f"environment {env.name} must build, got `{step[0]}`: {error.strerror or error}") from None
         if done.returncode != 0:
             sys.stderr.write(done.stderr)
-            shutil.rmtree(target, ignore_errors=True)  # a half-built environment must not look available
             lines = done.stderr.strip().splitlines() or ["no output"]
-            raise ValueError(f"environment {name} must build, got exit code {done.returncode} from "
+            raise ValueError(f"environment {env.name} must build, got exit code {done.returncode} from "
                              f"`{' '.join(step[:4])}`: {lines[-1]}")
-    return Path(python)
+
+
+def _swap(new: Path, target: Path) -> None:
+    """Put ``new`` where ``target`` is; the old environment is removed only once the new one is in place."""
+    old = target.with_name(f".{target.name}-old-{os.getpid()}")
+    if target.exists():
+        os.replace(target, old)
+    try:
+        os.replace(new, target)
+    except OSError:
+        if old.exists():
+            os.replace(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _own_env() -> dict[str, str]:
@@ -124,18 +157,10 @@ def _own_env() -> dict[str, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``parity env create NAME``: exit 0 once built, 2 with a one-line error."""
-    parser = argparse.ArgumentParser(prog="parity env", description="Environments for the legacy backends.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    creating = commands.add_parser("create", help=f"build an environment under {root()}")
-    creating.add_argument("name", choices=sorted(ENVIRONMENTS))
-    args = parser.parse_args(argv)
-    try:
-        print(create(args.name))
-    except ValueError as error:
-        print(f"parity: error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    """``python -m parity.envs create NAME``: the same as ``parity env create NAME``."""
+    from parity.cli import main as cli_main
+
+    return cli_main(["env", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":  # python -m parity.envs create tf1 (what `parity env create tf1` runs)

@@ -68,6 +68,25 @@ def check_folder(path: str | Path, flag: str) -> Path:
     return Path(text)
 
 
+def check_output_folder(path: str | Path, flag: str) -> None:
+    """``ValueError`` unless ``path`` is a writable folder or can be created as one (checked before the work)."""
+    text = str(path)
+    if not text.strip():
+        raise ValueError(f"{flag} must be a folder path, got {text!r}")
+    existing = Path(text)
+    while not existing.exists() and existing != existing.parent:
+        if existing.is_symlink():
+            raise ValueError(f"{flag} must be a folder path, got {text!r}: {str(existing)!r} is a dangling link")
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"{flag} must be a folder path, got {text!r}: {str(existing)!r} is a file")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        raise ValueError(f"{flag} must be a writable folder, got {text!r}: {error.strerror or error}") from None
+
+
 def load_npy(path: str | Path, label: str, budget_bytes: float) -> np.ndarray:
     """The one array in a ``.npy`` file. The header is read first: an object dtype, a shape the file does
     not hold, or an array whose float64 copy exceeds ``budget_bytes`` is refused before any allocation."""

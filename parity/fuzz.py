@@ -14,6 +14,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, find, settings
 from hypothesis.errors import NoSuchExample
 
+from parity.files import write_atomic
 from parity.registry import Case
 from parity.runner import run_case
 from parity.spec import ConvSpec
@@ -53,5 +54,5 @@ def save(spec: ConvSpec, path: Path = REGRESSIONS) -> bool:
     entry = spec.as_dict()
     if entry in saved:
         return False
-    path.write_text(json.dumps([*saved, entry], indent=1) + "\n")
+    write_atomic(path, json.dumps([*saved, entry], indent=1) + "\n")
     return True

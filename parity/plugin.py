@@ -35,11 +35,18 @@ class ParitySession:
         self.results: list[Result] = []
         self._runs: OrderedDict[str, CaseRun] = OrderedDict()
         self._cases: list[Case] | None = None
+        self.unreadable: dict[str, str] = {}
 
     @property
     def cases(self) -> list[Case]:
+        """The tier's cases, then one placeholder per unreadable recording (its tests fail with the reason)."""
         if self._cases is None:
-            self._cases = collect(self.tier)
+            from parity import recorded
+
+            where = recorded.folder()
+            unreadable = recorded.scan(where)[1] if where else []
+            self.unreadable = {recorded.case_id(bad.path): bad.reason for bad in unreadable}
+            self._cases = collect(self.tier) + [Case(name, None) for name in self.unreadable]
         return self._cases
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -58,6 +65,8 @@ class ParitySession:
 
     def run(self, case: Case) -> CaseRun:
         """The (cached) run of ``case``, shared by its reference and pair tests in this process."""
+        if case.id in self.unreadable:
+            pytest.fail(f"{case.id}: unreadable recording: {self.unreadable[case.id]}", pytrace=False)
         if case.id not in self._runs:
             self._runs[case.id] = CaseRun(case, self.isolate)
             if len(self._runs) > _CACHE_SIZE:
@@ -76,6 +85,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="run each backend in its own worker process: a hang or crash fails one test (default: off)")
     group.addoption("--parity-timeout", type=float, default=120.0,
                     help="per-case timeout of an isolated backend in seconds (default: 120)")
+    group.addoption("--parity-recorded", metavar="DIR", default=None,
+                    help="also the recordings in DIR as cases (default: none, or $PARITY_RECORDED)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -85,6 +96,10 @@ def pytest_configure(config: pytest.Config) -> None:
         for variable in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
             os.environ.setdefault(variable, "1")
     try:
+        if config.getoption("parity_recorded") is not None:
+            from parity import recorded
+
+            recorded.use(config.getoption("parity_recorded"), "--parity-recorded")
         session = ParitySession(config)
     except ValueError as error:
         raise pytest.UsageError(f"parity: {error}") from None

@@ -9,6 +9,11 @@ the canonical :class:`~parity.spec.ConvSpec`; ``backend`` names who computed the
 parity's own (``parity.generate(spec)``), so that the recording replays as a case: :func:`record` writes
 one from any installed backend; to record another framework, run it on ``input.npy`` and ``kernel.npy``
 and overwrite ``output.npy``. Everything is validated on load; a bad file is a one-line ``ValueError``.
+
+Recordings are read only when asked for: from the folder in ``$PARITY_RECORDED``, which ``parity run
+--recorded DIR``, ``parity list --recorded DIR`` and pytest's ``--parity-recorded DIR`` set (so that worker
+processes see it too). :func:`scan` loads every recording of a folder; one that cannot be read is an
+:class:`Unreadable` with the reason, and the others are kept.
 """
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Final, Iterable
 
 import numpy as np
 
-from parity import convert
+from parity import convert, files
 from parity import reading as rd
 from parity.dtypes import canonical_name
 from parity.inputs import generate
@@ -30,6 +35,8 @@ from parity.spec import ConvSpec
 if TYPE_CHECKING:
     from parity.registry import Case
 
+ENV: Final = "PARITY_RECORDED"
+SPEC_BYTES: Final = 1 << 20  # a spec.json is a few hundred bytes; anything over this is not one
 FORMAT: Final = "parity-recorded/1"
 FILES: Final = ("input.npy", "kernel.npy", "output.npy")
 KEYS: Final = ("format", "backend", "layout", "kernel_layout", "flip", "padding", "strides", "dilations", "groups",
@@ -48,9 +55,36 @@ class Recording:
     y: np.ndarray
 
 
-def folder() -> Path:
-    """The folder the ``recorded`` backend replays: ``$PARITY_RECORDED`` or ``./recorded``."""
-    return Path(os.environ.get("PARITY_RECORDED") or "recorded")
+@dataclass(frozen=True)
+class Unreadable:
+    """A recording that cannot be loaded, and why (one line)."""
+
+    path: Path
+    reason: str
+
+
+def case_id(path: Path) -> str:
+    """The id of the case a recording folder makes."""
+    return f"recorded-{path.name}"
+
+
+def folder() -> Path | None:
+    """The folder of recordings to replay: ``$PARITY_RECORDED``, or None when it is not set (recordings are
+    never read implicitly); ``ValueError`` when it is set to anything but an existing folder."""
+    text = os.environ.get(ENV)
+    return None if text is None else files.check_folder(text, ENV)
+
+
+def use(where: str | Path, flag: str) -> Path:
+    """Replay the recordings in ``where`` in this process and in its worker processes."""
+    path = files.check_folder(where, flag).resolve()
+    os.environ[ENV] = str(path)
+    return path
+
+
+def output_folder() -> Path:
+    """Where ``parity record`` writes by default: ``$PARITY_RECORDED`` or ``./recorded``."""
+    return Path(os.environ.get(ENV) or "recorded")
 
 
 def describe(spec: ConvSpec, backend: str, kernel_layout: str | None = None, flip: bool = False) -> dict[str, Any]:
@@ -93,7 +127,7 @@ def record(spec: ConvSpec, backend: str, directory: str | Path, kernel_layout: s
               _stored_data(y, reading))
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "spec.json").write_text(_json_lines(meta))
+    files.write_atomic(directory / "spec.json", _json_lines(meta))
     for name, array in zip(FILES, stored):
         np.save(directory / name, np.ascontiguousarray(array), allow_pickle=False)
     return load(directory)
@@ -150,10 +184,11 @@ def load(directory: str | Path) -> Recording:
 
 def _meta(path: Path) -> dict[str, Any]:
     try:
+        if path.stat().st_size > SPEC_BYTES:
+            raise OverflowError(f"{path.stat().st_size} bytes, over {SPEC_BYTES}")
         meta = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        reason = (str(error).splitlines() or [type(error).__name__])[0]
-        raise ValueError(f"{path} must be a readable JSON file, got: {reason}") from None
+    except (OSError, ValueError, RecursionError, OverflowError) as error:
+        raise ValueError(f"{path} must be a readable JSON file, got: {files.first_line(error)}") from None
     missing = [key for key in KEYS if not isinstance(meta, dict) or key not in meta]
     if missing:
         raise ValueError(f"{path} must have the keys {', '.join(KEYS)}, got none for {', '.join(missing)}")
@@ -176,14 +211,36 @@ def _reading(meta: dict[str, Any], rank: int, where: Path | None = None) -> rd.R
     return replace(reading, flips=tuple(range(rank)) if meta["flip"] else ())
 
 
-def load_all(where: str | Path) -> list[Recording]:
-    """Every recording in ``where`` (each subdirectory with a spec.json), in name order; [] if it does not
-    exist. Reloaded only when a file changes."""
+def scan(where: str | Path) -> tuple[list[Recording], list[Unreadable]]:
+    """Every recording in ``where`` (each subfolder not starting with a dot), in name order, and those that
+    cannot be read. Each recording is reloaded only when one of its files changes."""
     where = Path(where)
-    files = sorted(where.glob("*/*")) if where.is_dir() else []
-    return list(_load_all(str(where), tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)))
+    try:
+        entries = sorted(p for p in where.iterdir() if not p.name.startswith(".") and not p.is_file())
+    except OSError as error:
+        raise ValueError(f"recordings folder {str(where)!r} must be readable, got: {files.first_line(error)}") from None
+    good, bad = [], []
+    for entry in entries:
+        try:
+            good.append(_load_cached(str(entry), _signature(entry)))
+        except Exception as error:  # any bad recording is that recording's error; the others still load
+            reason = str(error) if isinstance(error, ValueError) else f"{type(error).__name__}: {error}"
+            bad.append(Unreadable(entry, (reason.splitlines() or [type(error).__name__])[0][:500]))
+    return good, bad
 
 
-@lru_cache(maxsize=8)
-def _load_all(where: str, signature: tuple) -> tuple[Recording, ...]:
-    return tuple(load(path.parent) for path in sorted(Path(where).glob("*/spec.json")))
+def load_all(where: str | Path) -> list[Recording]:
+    """The readable recordings in ``where`` (see :func:`scan`)."""
+    return scan(where)[0]
+
+
+def _signature(entry: Path) -> tuple:
+    if not entry.is_dir():
+        raise ValueError(f"{entry} must be a folder holding spec.json and {', '.join(FILES)}, got "
+                         f"{'a dangling link' if entry.is_symlink() else 'something else'}")
+    return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(entry.iterdir()))
+
+
+@lru_cache(maxsize=256)
+def _load_cached(path: str, signature: tuple) -> Recording:
+    return load(path)

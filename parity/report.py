@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from parity.files import write_atomic
 from parity.runner import Result
 
 STATUSES = ("pass", "fail", "skip", "error", "insensitive")
@@ -40,13 +41,16 @@ def summarize(results: Iterable[Result], by: str | None = None) -> list[PairSumm
     per pair, quantity and value of that field."""
     rows: dict[tuple[str, str, str, str], PairSummary] = {}
     for result in results:
-        key = (result.backend, result.against, quantity_label(result.spec), str(result.spec[by]) if by else "")
+        key = (result.backend, result.against, quantity_label(result.spec), str(result.spec.get(by, "")) if by else "")
         rows.setdefault(key, PairSummary(*key)).add(result)
     return sorted(rows.values(), key=lambda r: (r.against != "reference", r.backend, r.against, r.quantity, r.group))
 
 
 def quantity_label(spec: dict[str, Any]) -> str:
-    """``conv``, ``conv_transpose``, ``conv.grad_input``, ...: what a result compares."""
+    """``conv``, ``conv_transpose``, ``conv.grad_input``, ...: what a result compares (``unknown`` without a
+    spec: an unreadable recording)."""
+    if not spec:
+        return "unknown"
     op, quantity = spec.get("op", "conv"), spec.get("quantity", "output")
     return op if quantity == "output" else f"{op}.{quantity}"
 
@@ -63,7 +67,7 @@ def format_table(rows: list[PairSummary], by: str | None = None) -> str:
 
 def write_json(path: Path, results: list[Result], meta: dict[str, Any]) -> None:
     payload = {**meta, "results": [r.as_dict() for r in results]}
-    Path(path).write_text(json.dumps(payload, indent=1) + "\n")
+    write_atomic(path, json.dumps(payload, indent=1) + "\n")
 
 
 def reproduce(result: Result, tier: str) -> list[str]:

@@ -13,13 +13,19 @@ A worker is started on the first request and reused for every later one. A worke
 reply within the timeout, or replies with anything but such a line is killed (and restarted by the next
 request); the request raises :class:`WorkerError`, whose one-line message the runner records as the
 case's ``error``.
+
+Workers die with the harness: each runs in its own process group (killed as a group), exits at the end of
+its stdin, and on Linux asks the kernel to kill it when its parent dies (``PR_SET_PDEATHSIG``), so that not
+even a SIGKILL of the harness leaves one behind.
 """
 from __future__ import annotations
 
 import atexit
 import json
+import math
 import os
 import queue
+import signal
 import subprocess
 import tempfile
 import threading
@@ -31,7 +37,8 @@ import numpy as np
 
 from parity import envs
 
-TIMEOUT: Final = float(os.environ.get("PARITY_WORKER_TIMEOUT", "120"))  # seconds per request
+DEFAULT_TIMEOUT: Final = 120.0  # seconds per request, unless PARITY_WORKER_TIMEOUT says otherwise
+MAX_SECONDS: Final = 86400.0  # a longer timeout is a typo (and overflows some platforms' waits)
 STARTUP: Final = 120.0  # extra seconds for the first request of a fresh worker (framework import, compiles)
 SCRIPTS: Final = Path(__file__).parent / "workers"
 
@@ -40,12 +47,32 @@ class WorkerError(RuntimeError):
     """A request that produced no usable output; the message is one line."""
 
 
+def check_seconds(value: float, field: str) -> float:
+    """``value`` if it is a finite number of seconds > 0 and <= MAX_SECONDS, else a one-line ``ValueError``."""
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and 0 < value <= MAX_SECONDS):
+        raise ValueError(f"{field} must be a finite number of seconds > 0 and <= {MAX_SECONDS:g}, got {value!r}")
+    return float(value)
+
+
+def default_timeout() -> float:
+    """PARITY_WORKER_TIMEOUT in seconds (default 120); ``ValueError`` naming it when it is not valid."""
+    text = os.environ.get("PARITY_WORKER_TIMEOUT")
+    if text is None:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"PARITY_WORKER_TIMEOUT must be a number of seconds, got {text!r}") from None
+    return check_seconds(value, "PARITY_WORKER_TIMEOUT")
+
+
 class Worker:
     """One long-lived worker process: ``python -E -s script``, restarted after any failure."""
 
-    def __init__(self, python: Path, script: Path, timeout: float = TIMEOUT, startup: float = STARTUP,
+    def __init__(self, python: Path, script: Path, timeout: float | None = None, startup: float = STARTUP,
                  flags: tuple[str, ...] = ("-E", "-s")) -> None:
-        self.python, self.script, self.timeout, self.startup = Path(python), Path(script), timeout, startup
+        self.timeout = default_timeout() if timeout is None else check_seconds(timeout, "timeout")
+        self.python, self.script, self.startup = Path(python), Path(script), startup
         self.flags = flags  # -E -s: a legacy interpreter must not see this environment's PYTHONPATH or site
         self._process: subprocess.Popen | None = None
         self._lines: queue.Queue[str | None] = queue.Queue()
@@ -77,6 +104,9 @@ class Worker:
             answer = self._lines.get(timeout=timeout)
         except queue.Empty:
             raise self._failure(f"worker sent no reply within {timeout:g} s (timeout): killed") from None
+        except BaseException:  # interrupted (Ctrl-C, SIGTERM): the request is abandoned, so is its worker
+            self._kill()
+            raise
         if answer is None:
             raise self._failure("worker exited without a reply")
         try:
@@ -92,9 +122,14 @@ class Worker:
             return self._process
         self.close()
         self._stderr = tempfile.TemporaryFile(mode="w+")
-        self._process = subprocess.Popen([str(self.python), *self.flags, str(self.script)], stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, stderr=self._stderr, text=True, bufsize=1,
-                                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+        # Its own session: a Ctrl-C at the terminal reaches only the harness, which stops the workers itself.
+        environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PARITY_PARENT_PID": str(os.getpid())}
+        try:
+            self._process = subprocess.Popen([str(self.python), *self.flags, str(self.script)], stdin=subprocess.PIPE,
+                                             stdout=subprocess.PIPE, stderr=self._stderr, text=True, bufsize=1,
+                                             env=environment, start_new_session=True)
+        except OSError as error:
+            raise WorkerError(f"{self.script.name}: worker must start, got: {error.strerror or error}") from None
         self.started += 1
         self._lines = queue.Queue()
         threading.Thread(target=_pump, args=(self._process.stdout, self._lines), daemon=True).start()
@@ -103,8 +138,7 @@ class Worker:
     def _failure(self, what: str) -> WorkerError:
         """Kill the worker and describe what happened, with its exit code and last line of stderr."""
         process = self._process
-        if process is not None and process.poll() is None:
-            process.kill()
+        self._kill()
         code = process.wait() if process is not None else None
         last = _last_line(self._stderr)
         self.close()
@@ -119,11 +153,24 @@ class Worker:
                 process.stdin.close()
                 process.wait(timeout=5)
             except (OSError, subprocess.TimeoutExpired):
-                process.kill()
-                process.wait()
+                _kill_group(process)
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
+
+    def _kill(self) -> None:
+        if self._process is not None:
+            _kill_group(self._process)
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    """Kill the worker and whatever it started (its process group), and reap it."""
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except OSError:
+            process.kill()
+    process.wait()
 
 
 def _pump(stream: Any, lines: queue.Queue) -> None:

@@ -74,9 +74,18 @@ def test_uncovered_case_has_no_recording(folder):
 
 
 def test_no_folder_no_backend_no_cases(tmp_path, monkeypatch):
-    monkeypatch.setenv("PARITY_RECORDED", str(tmp_path / "absent"))
-    assert "does not exist" in adapters.get("recorded").available()
+    monkeypatch.delenv("PARITY_RECORDED", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "recorded" / "bad").mkdir(parents=True)  # never read implicitly
+    assert "--recorded DIR" in adapters.get("recorded").available()
     assert not [case for case in collect("smoke") if case.id.startswith("recorded-")]
+
+
+def test_absent_folder_is_a_usage_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("PARITY_RECORDED", str(tmp_path / "absent"))
+    assert "PARITY_RECORDED must be an existing folder" in adapters.get("recorded").available()
+    with pytest.raises(ValueError, match="it does not exist"):
+        collect("smoke")
 
 
 def test_examples_pass_against_reference_and_numpy(monkeypatch):
@@ -106,7 +115,7 @@ def _corrupt(folder: Path, name: str, value) -> Path:
 
 
 @pytest.mark.parametrize("name, value, message", [
-    ("output.npy", np.array([{"a": 1}], dtype=object), r"must be a readable .npy array file, got: Object arrays"),
+    ("output.npy", np.array([{"a": 1}], dtype=object), r"output.npy' must hold numbers, got dtype '\|O'"),
     ("output.npy", np.zeros((1, 4, 5, 4), np.float64), r"output.npy must have dtype float32 \(spec.json\), got "
                                                        r"float64"),
     ("output.npy", np.zeros((1, 4, 5, 3), np.float32), r"Y must have shape \(1, 4, 5, 4\) for these conventions"),
@@ -119,7 +128,9 @@ def test_bad_files_are_one_line_value_errors(folder, name, value, message):
     with pytest.raises(ValueError, match=message) as info:
         recorded.load(directory)
     assert "\n" not in str(info.value)
-    assert "unreadable" in adapters.get("recorded").available()
+    recorded.record(NHWC, "numpy", folder / "b")
+    good, bad = recorded.scan(folder)  # the bad recording is reported, the good one still loads
+    assert [r.path.name for r in good] == ["b"] and [(u.path.name, u.reason) for u in bad] == [("a", str(info.value))]
 
 
 def test_bad_conventions_name_the_file(folder):

@@ -107,7 +107,7 @@ def test_bad_outputs_are_one_line_errors_and_the_worker_lives_on(worker, mode, m
 
 def test_missing_interpreter_is_an_error(tmp_path):
     worker = Worker(tmp_path / "no-python", SCRIPTS / "worker_protocol.py")
-    with pytest.raises(OSError):
+    with pytest.raises(WorkerError, match="worker must start"):
         _call(worker, "double")
 
 

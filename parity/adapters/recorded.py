@@ -1,5 +1,5 @@
-"""The ``recorded`` backend: replays recordings (see :mod:`parity.recorded`) from ``$PARITY_RECORDED`` or
-``./recorded``. For a case whose spec matches a recording it returns the recorded output, converted to
+"""The ``recorded`` backend: replays recordings (see :mod:`parity.recorded`) from the folder in
+``$PARITY_RECORDED`` (``--recorded DIR``); unavailable when none is given. For a case whose spec matches a recording it returns the recorded output, converted to
 canonical layout; every other case is declared "no recording for this case". ``parity/cases/recorded.py`` makes
 each recording a case of its own (id ``recorded-<directory>``), so ``parity run --backends
 recorded,numpy,torch -k recorded`` compares them with the reference and every other backend.
@@ -18,13 +18,13 @@ class RecordedAdapter:
     name = "recorded"
 
     def available(self) -> str | None:
-        where = recorded.folder()
-        if not where.is_dir():
-            return f"no recordings: {where} does not exist (set PARITY_RECORDED; `parity record` writes them)"
         try:
-            recorded.load_all(where)
+            where = recorded.folder()
         except ValueError as error:
-            return f"recordings in {where} are unreadable: {error}"
+            return str(error)
+        if where is None:
+            return ("no recordings: give a folder of them with --recorded DIR (pytest: --parity-recorded DIR) or "
+                    "PARITY_RECORDED; `parity record` writes them")
         return None
 
     def supports(self, spec: ConvSpec) -> str | None:
@@ -43,7 +43,8 @@ class RecordedAdapter:
 
 
 def _matching(spec: ConvSpec) -> list[recorded.Recording]:
-    return [r for r in recorded.load_all(recorded.folder()) if r.spec == spec]
+    where = recorded.folder()
+    return [r for r in recorded.load_all(where) if r.spec == spec] if where else []
 
 
 ADAPTER = RecordedAdapter()

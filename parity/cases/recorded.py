@@ -1,6 +1,8 @@
-"""Recorded cases: one case per recording in ``$PARITY_RECORDED`` or ``./recorded`` (none if the folder
-does not exist), with id ``recorded-<directory name>``. Run with the ``recorded`` backend to compare the
-recorded outputs: ``parity run --backends recorded,numpy,torch -k recorded``. See :mod:`parity.recorded`.
+"""Recorded cases: one case per readable recording in the folder of ``$PARITY_RECORDED`` (set by ``parity
+run/list --recorded DIR`` or pytest's ``--parity-recorded DIR``; no cases when it is not set), with id
+``recorded-<directory name>``. Run with the ``recorded`` backend to compare the recorded outputs:
+``parity run --recorded DIR --backends recorded,numpy,torch -k recorded``. Unreadable recordings are not
+cases: ``parity.recorded.scan`` reports them. See :mod:`parity.recorded`.
 """
 from __future__ import annotations
 
@@ -12,5 +14,8 @@ from parity.registry import Case, generator
 
 @generator("smoke")
 def recorded() -> Iterator[Case]:
-    for recording in recordings.load_all(recordings.folder()):
-        yield Case(f"recorded-{recording.path.name}", recording.spec)
+    where = recordings.folder()
+    if where is None:
+        return
+    for recording in recordings.load_all(where):
+        yield Case(recordings.case_id(recording.path), recording.spec)

@@ -5,17 +5,37 @@
 ``allow_pickle=False``, calls ``compute(call, arrays)``, saves the result as ``dir/output.npy`` and writes
 one JSON line: ``{"status": "ok", "output": path}``, or ``{"status": "error", "message": "..."}`` when
 ``compute`` raises. Anything the framework prints goes to stderr: the protocol owns stdout.
+
+The worker dies with the harness: it exits at the end of stdin, and on Linux the kernel kills it when its
+parent dies (``PR_SET_PDEATHSIG``), even while ``compute`` hangs.
 """
+import ctypes
 import json
 import os
+import signal
 import sys
 
 import numpy as np
 
 OPERANDS = ("x", "w", "dy")
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent():
+    """Ask Linux to SIGKILL this process when its parent exits; exit now if the parent already has."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    parent = os.environ.get("PARITY_PARENT_PID")
+    if parent and str(os.getppid()) != parent:  # it died before prctl took effect
+        os._exit(1)
 
 
 def serve(compute):
+    die_with_parent()
     protocol = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # C-level prints to fd 1 land on stderr
     sys.stdout = sys.stderr

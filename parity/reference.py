@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 Pads = tuple[tuple[int, int], ...]
 CHUNK_BYTES: Final = 64 << 20  # memory for one chunk of gathered windows
-Triple = tuple[np.ndarray, np.ndarray | None, np.ndarray]
+Triple = tuple[np.ndarray, np.ndarray | None, np.ndarray | None]
 
 
 @dataclass(frozen=True)
@@ -59,25 +59,26 @@ def reference(spec: "ConvSpec", x: np.ndarray, w: np.ndarray, dy: np.ndarray | N
 
 
 def compute(spec: "ConvSpec", x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None, *,
-            exact: bool = False, pads: Pads | None = None) -> Triple:
+            exact: bool = False, pads: Pads | None = None, scaled: bool = True) -> Triple:
     """(value, low, scale) of the spec's quantity, computed in the operands' dtype (float64 for the
     reference; the numpy backend passes the case's dtype). ``pads`` replaces ``spec.pads`` (pads that keep
-    the padded length, such as a shift by one, keep every shape)."""
+    the padded length, such as a shift by one, keep every shape); ``scaled=False`` skips the scale (None)."""
     s, d, g = spec.strides, spec.dilations, spec.groups
     pads = spec.pads if pads is None else pads
+    options = dict(exact=exact, scaled=scaled)
     if spec.quantity == "output":
         if spec.transposed:
-            return conv_transpose(x, w, s, pads, spec.output_padding, d, g, exact=exact)
-        return conv(x, w, s, pads, d, g, exact=exact)
+            return conv_transpose(x, w, s, pads, spec.output_padding, d, g, **options)
+        return conv(x, w, s, pads, d, g, **options)
     if not spec.transposed:
         if spec.quantity == "grad_input":  # the adjoint of a conv is the transposed conv
-            return conv_transpose(dy, w, s, pads, _fitting_output_padding(spec, pads), d, g, exact=exact)
-        return conv_grad_weight(x, dy, spec.kernel, s, pads, d, g, exact=exact)
+            return conv_transpose(dy, w, s, pads, _fitting_output_padding(spec, pads), d, g, **options)
+        return conv_grad_weight(x, dy, spec.kernel, s, pads, d, g, **options)
     # A transposed conv is the adjoint of the forward conv whose padding is (lo, hi - output_padding).
     forward = tuple((lo, hi - extra) for (lo, hi), extra in zip(pads, spec.output_padding))
     if spec.quantity == "grad_input":
-        return conv(dy, w, s, forward, d, g, exact=exact)
-    return conv_grad_weight(dy, x, spec.kernel, s, forward, d, g, exact=exact)
+        return conv(dy, w, s, forward, d, g, **options)
+    return conv_grad_weight(dy, x, spec.kernel, s, forward, d, g, **options)
 
 
 def _fitting_output_padding(spec: "ConvSpec", pads: Pads) -> tuple[int, ...]:
@@ -88,11 +89,11 @@ def _fitting_output_padding(spec: "ConvSpec", pads: Pads) -> tuple[int, ...]:
 
 
 def conv(x: np.ndarray, w: np.ndarray, strides: Sequence[int], pads: Pads, dilations: Sequence[int],
-         groups: int = 1, *, exact: bool = False) -> Triple:
+         groups: int = 1, *, exact: bool = False, scaled: bool = True) -> Triple:
     """Cross-correlate float64 ``x`` (N, C, *S) with ``w`` (O, C/groups, *k); negative pads crop.
 
     Returns (value, low, scale): ``low`` is None unless ``exact``, when value + low is the double-double
-    result; ``scale`` is |x| conv |w|, computed from the same gathered windows.
+    result; ``scale`` is |x| conv |w|, computed from the same gathered windows (None unless ``scaled``).
     """
     xp = convert.pad_array(x, pads)
     view = windows(xp, w.shape[2:], strides, dilations)  # (N, C, *out, *k), no copy
@@ -101,7 +102,8 @@ def conv(x: np.ndarray, w: np.ndarray, strides: Sequence[int], pads: Pads, dilat
     # (g, O/g, C/g * kvol) weights times (g, C/g * kvol, N * prod(out)) window columns.
     weights = w.reshape(groups, out_channels // groups, -1)
     magnitudes = np.abs(weights)
-    value, scale = np.empty((batch, out_channels, *out)), np.empty((batch, out_channels, *out))
+    value = np.empty((batch, out_channels, *out))
+    scale = np.empty_like(value) if scaled else None
     low = np.empty_like(value) if exact else None
     for index in _chunks(view.shape, x.itemsize):
         columns = im2col(view[index[0], :, index[1]], groups)  # index slices (batch, first output axis)
@@ -110,31 +112,33 @@ def conv(x: np.ndarray, w: np.ndarray, strides: Sequence[int], pads: Pads, dilat
         value[target] = columns_to_output(hi, value[target].shape)
         if low is not None:
             low[target] = columns_to_output(lo, low[target].shape)
-        absolute = np.abs(columns, out=columns) if columns.flags.writeable else np.abs(columns)  # may view xp
-        scale[target] = columns_to_output(magnitudes @ absolute, scale[target].shape)
+        if scale is not None:
+            absolute = np.abs(columns, out=columns) if columns.flags.writeable else np.abs(columns)  # may view xp
+            scale[target] = columns_to_output(magnitudes @ absolute, scale[target].shape)
     return value, low, scale
 
 
 def conv_transpose(x: np.ndarray, w: np.ndarray, strides: Sequence[int], crops: Pads,
                    output_padding: Sequence[int], dilations: Sequence[int], groups: int = 1, *,
-                   exact: bool = False) -> Triple:
+                   exact: bool = False, scaled: bool = True) -> Triple:
     """Transposed conv of float64 ``x`` (N, C_in, *S) with ``w`` (C_in, C_out/groups, *k), PyTorch/ONNX
     semantics: ``crops`` (PyTorch's ``padding``) removes (lo, hi) from the full output, ``output_padding``
     adds back at the end. Computed as the forward conv of the stride-dilated input with the flipped,
     in/out-swapped kernel; returns (value, low, scale) like :func:`conv`."""
     pads = convert.transposed_pads(w.shape[2:], dilations, crops, output_padding)
     return conv(convert.dilate_spatial(x, strides), convert.transposed_kernel_to_forward(w, groups),
-                (1,) * len(strides), pads, dilations, groups, exact=exact)
+                (1,) * len(strides), pads, dilations, groups, exact=exact, scaled=scaled)
 
 
 def conv_grad_weight(x: np.ndarray, dy: np.ndarray, kernel: Sequence[int], strides: Sequence[int],
-                     pads: Pads, dilations: Sequence[int], groups: int = 1, *, exact: bool = False) -> Triple:
+                     pads: Pads, dilations: Sequence[int], groups: int = 1, *, exact: bool = False,
+                     scaled: bool = True) -> Triple:
     """d<conv(x, w), dy>/dw: each weight is the sum over batch and output grid of its window value times
     the cotangent, i.e. ``dy @ columns^T`` per group. Returns (value, low, scale) shaped (O, C/groups, *k)."""
     view = windows(convert.pad_array(x, pads), kernel, strides, dilations)
     out_channels, channels = dy.shape[1], x.shape[1]
     total: tuple[np.ndarray, np.ndarray] | None = None
-    scale = np.zeros((groups, out_channels // groups, channels // groups * math.prod(kernel)))
+    scale = np.zeros((groups, out_channels // groups, channels // groups * math.prod(kernel))) if scaled else None
     for n, o in _chunks(view.shape, x.itemsize):
         columns = im2col(view[n, :, o], groups)
         cotangent = output_to_columns(dy[n, :, o], groups)
@@ -144,9 +148,11 @@ def conv_grad_weight(x: np.ndarray, dy: np.ndarray, kernel: Sequence[int], strid
         else:
             part = cotangent @ columns.transpose(0, 2, 1)
             total = (part, None) if total is None else (total[0] + part, None)
-        scale += np.abs(cotangent) @ np.abs(columns).transpose(0, 2, 1)
+        if scale is not None:
+            scale += np.abs(cotangent) @ np.abs(columns).transpose(0, 2, 1)
     shape = (out_channels, channels // groups, *kernel)
-    return total[0].reshape(shape), None if total[1] is None else total[1].reshape(shape), scale.reshape(shape)
+    low = None if total[1] is None else total[1].reshape(shape)
+    return total[0].reshape(shape), low, None if scale is None else scale.reshape(shape)
 
 
 def windows(xp: np.ndarray, kernel: Sequence[int], strides: Sequence[int],

@@ -43,7 +43,7 @@ def mutants(spec: "ConvSpec", ref: Reference, x: np.ndarray, w: np.ndarray,
     found = [Mutant(name, _kernel_mutant(spec, ref, operands, change)) for name, change in kernel_changes]
     for name, step in (("padding shifted to the start", 1), ("padding shifted to the end", -1)):
         pads = tuple((lo + step, hi - step) for lo, hi in spec.pads)
-        found.append(Mutant(name, compute(spec, *operands, pads=pads)[0]))
+        found.append(Mutant(name, compute(spec, *operands, pads=pads, scaled=False)[0]))
     return [m for m in found if not _harmless(m.value, ref)]
 
 
@@ -53,7 +53,7 @@ def _kernel_mutant(spec: "ConvSpec", ref: Reference, operands: list[np.ndarray],
     if spec.quantity == "grad_weight":
         return change(ref.value)
     x, w, *rest = operands
-    return compute(spec, x, np.ascontiguousarray(change(w)), *rest)[0]
+    return compute(spec, x, np.ascontiguousarray(change(w)), *rest, scaled=False)[0]
 
 
 def _harmless(value: np.ndarray, ref: Reference) -> bool:

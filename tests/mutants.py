@@ -51,7 +51,7 @@ def _in_dtype(spec: ConvSpec, operands: list[np.ndarray], **changes) -> np.ndarr
     """The numpy adapter's arithmetic (sums in float32 for 16-bit cases) with ``pads`` or spec changes."""
     pads = changes.pop("pads", None)
     wide = [a.astype(np.float32) if a.itemsize == 2 else a for a in operands]
-    value = compute(dataclasses.replace(spec, **changes) if changes else spec, *wide, pads=pads)[0]
+    value = compute(dataclasses.replace(spec, **changes) if changes else spec, *wide, pads=pads, scaled=False)[0]
     with np.errstate(over="ignore"):  # a mistaken float16 result may overflow: the comparator reports it
         return value.astype(operands[0].dtype)
 

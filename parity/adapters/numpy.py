@@ -1,11 +1,10 @@
 """numpy backend: the case computed in its own dtype (not the float64 reference).
 
 Rank-1 forward outputs go through ``np.convolve``, which computes a true convolution: the kernel is
-flipped (and dilated with zeros) by the conversion module first; 16-bit cases convolve and sum over
-channels in float32 and round once. Everything else (other ranks, transposed conv, gradients) runs the
-reference's own pad/window/contract code on arrays of the case's dtype, so ``np.matmul`` sums in that dtype
-(numpy's float16 matmul and ml_dtypes' bfloat16 matmul sum in float32), then rounds back: float32
-accumulation for 16-bit cases, the dtype itself otherwise (the default declaration).
+flipped (and dilated with zeros) by the conversion module first. Everything else (other ranks, transposed
+conv, gradients) runs the reference's own pad/window/contract code with ``np.matmul`` in the case's dtype.
+16-bit cases are computed in float32 and rounded once: float32 accumulation for 16-bit cases, the dtype
+itself otherwise (the default declaration).
 """
 from __future__ import annotations
 
@@ -35,10 +34,12 @@ class NumpyAdapter:
         return _snippet(spec)
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
+        # 16-bit operands are exact in float32: BLAS sums them there (numpy's own float16 matmul does too,
+        # without BLAS and far slower), and the result is rounded once.
+        wide = [a.astype(np.float32) if a.itemsize == 2 else a for a in (x, w, dy) if a is not None]
         if spec.rank == 1 and spec.op == "conv" and spec.quantity == "output":
-            wide = np.float32 if x.itemsize == 2 else x.dtype
-            return _convolve_1d(spec, convert.pad_array(x.astype(wide), spec.pads), w.astype(wide)).astype(x.dtype)
-        value, _, _ = compute(spec, x, w, dy)
+            return _convolve_1d(spec, convert.pad_array(wide[0], spec.pads), wide[1]).astype(x.dtype)
+        value, _, _ = compute(spec, *wide, scaled=False)
         return value.astype(x.dtype)
 
 

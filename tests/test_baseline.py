@@ -1,0 +1,78 @@
+"""Baselines: saved figures, drift detection with its documented tolerances, environment differences."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from parity import baseline
+from parity.runner import Result
+
+SPEC = {"op": "conv", "quantity": "output", "dtype": "float32"}
+
+
+def _result(case="c1", status="pass", ratio=0.1, ulp=3, fingerprint=None, backend="torch"):
+    return Result(case, SPEC, backend, "reference", status, "", 0.0, 0.0, ulp, ratio, None, "float32", fingerprint)
+
+
+def _roundtrip(tmp_path, results, env=None):
+    path = tmp_path / "base.json"
+    path.write_text(json.dumps(baseline.snapshot(results, env or {"cpu": {"flags": ["avx2"]}}, {"tier": "default"})))
+    return baseline.load(path)
+
+
+def test_unchanged_run_has_no_drift(tmp_path):
+    results = [_result(), _result("c2", ratio=float("inf"), status="fail")]
+    verdict = baseline.compare(_roundtrip(tmp_path, results), results)
+    assert (verdict.drifts, verdict.changes, verdict.new, verdict.vanished) == ([], [], [], [])
+
+
+@pytest.mark.parametrize("after, what", [
+    (_result(status="fail"), "status pass -> fail"), (_result(status="error"), "status pass -> error"),
+    (_result(status="skip"), "status pass -> skip"), (_result(status="insensitive"), "status pass -> insensitive"),
+    (_result(ratio=0.1 * 4 + 0.06), "bound_ratio 0.1 -> 0.46"),
+])
+def test_drifts_are_named(tmp_path, after, what):
+    verdict = baseline.compare(_roundtrip(tmp_path, [_result()]), [after])
+    assert [d.what.split(" (")[0] for d in verdict.drifts] == [what]
+
+
+def test_tolerances_keep_small_moves_quiet(tmp_path):
+    saved = _roundtrip(tmp_path, [_result(ratio=0.1, ulp=3)])
+    assert not baseline.compare(saved, [_result(ratio=0.1 * 4 + 0.04, ulp=300)]).drifts  # ULP ignored on random data
+
+
+def test_integer_cases_drift_on_ulp_and_fingerprint(tmp_path):
+    saved = _roundtrip(tmp_path, [_result(ulp=0, ratio=0.0, fingerprint="correctly rounded")])
+    ulp = baseline.compare(saved, [_result(ulp=2, ratio=0.0, fingerprint="correctly rounded")])
+    assert [d.what for d in ulp.drifts] == ["max_ulp 0 -> 2 on an integer case"]
+    assert not baseline.compare(saved, [_result(ulp=1, ratio=0.0, fingerprint="correctly rounded")]).drifts
+    changed = baseline.compare(saved, [_result(ulp=0, ratio=0.0, fingerprint="TF32 inputs")])
+    assert [d.what for d in changed.drifts] == ["fingerprint correctly rounded -> TF32 inputs"]
+
+
+def test_new_and_vanished_are_listed_not_failed(tmp_path):
+    verdict = baseline.compare(_roundtrip(tmp_path, [_result("old")]), [_result("new")])
+    assert verdict.drifts == [] and verdict.new == ["new | torch vs reference"]
+    assert verdict.vanished == ["old | torch vs reference"]
+
+
+def test_a_failure_that_passes_now_is_a_change_not_a_drift(tmp_path):
+    verdict = baseline.compare(_roundtrip(tmp_path, [_result(status="fail")]), [_result()])
+    assert verdict.drifts == [] and [c.what for c in verdict.changes] == ["fail -> pass"]
+
+
+def test_report_lists_drifts_first_and_environment_differences(tmp_path):
+    saved = _roundtrip(tmp_path, [_result()], env={"frameworks": {"torch": {"version": "2.12"}}})
+    verdict = baseline.compare(saved, [_result(status="fail")])
+    lines = baseline.format_verdict(verdict, saved["environment"], {"frameworks": {"torch": {"version": "2.13"}}})
+    assert lines[1].startswith("DRIFT c1 | torch vs reference: status pass -> fail")
+    assert "    frameworks.torch.version: '2.12' -> '2.13'" in lines
+
+
+@pytest.mark.parametrize("content", ["not json", "[]", '{"format": "other"}'])
+def test_a_bad_baseline_file_is_one_line_naming_the_file(tmp_path, content):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(ValueError, match="baseline .*bad.json.* must be"):
+        baseline.load(path)

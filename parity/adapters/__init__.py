@@ -13,7 +13,8 @@ _NOT_BACKENDS = frozenset({"base"})
 
 def names() -> list[str]:
     """Every backend parity ships, installed or not (no framework is imported)."""
-    return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name not in _NOT_BACKENDS)
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name not in _NOT_BACKENDS
+                  and not m.name.startswith("_"))
 
 
 @cache

@@ -20,6 +20,7 @@ from types import ModuleType
 import numpy as np
 
 from parity import convert
+from parity.adapters import _device as device
 from parity.adapters.base import missing_module
 from parity.spec import ConvSpec
 
@@ -33,10 +34,14 @@ def _jax() -> ModuleType:
 
 
 class JaxAdapter:
-    name = "jax"
+    """JAX on ``platform`` ("cpu", or "gpu" for the CUDA backends) with ``precision`` ("highest", or None for
+    JAX's default, which on Ampere and newer GPUs lets float32 convolutions use TF32)."""
+
+    def __init__(self, name: str = "jax", platform: str = "cpu", precision: str | None = None) -> None:
+        self.name, self.platform, self.precision = name, platform, precision
 
     def available(self) -> str | None:
-        return missing_module("jax", "jax")
+        return missing_module("jax", "jax") or (device.cuda_missing("jax") if self.platform == "gpu" else None)
 
     def supports(self, spec: ConvSpec) -> str | None:
         return None
@@ -45,15 +50,18 @@ class JaxAdapter:
         jax = _jax()
         channels_last = spec.layout == "channels_last"
         forward = convert.transposed_kernel_to_forward(w, spec.groups) if spec.transposed else w
-        data = convert.to_channels_last(x) if channels_last else x
-        kernel = convert.kernel_to_tf(forward) if channels_last else forward
-        conv = partial(_transposed if spec.transposed else _forward, spec)
+        target = jax.devices(self.platform)[0]
+        data = jax.device_put(convert.to_channels_last(x) if channels_last else x, target)
+        kernel = jax.device_put(convert.kernel_to_tf(forward) if channels_last else forward, target)
+        precision = getattr(jax.lax.Precision, self.precision.upper()) if self.precision else None
+        conv = partial(_transposed if spec.transposed else _forward, spec, precision)
         if spec.quantity == "output":
             return _canonical(np.asarray(jax.jit(conv)(data, kernel)), channels_last)
         which = 0 if spec.quantity == "grad_input" else 1
         # One jitted program per case: XLA drops the forward conv and the other gradient.
         pullback = jax.jit(lambda a, b, cotangent: jax.vjp(conv, a, b)[1](cotangent)[which])
-        grad = np.asarray(pullback(data, kernel, convert.to_channels_last(dy) if channels_last else dy))
+        grad = np.asarray(pullback(data, kernel, jax.device_put(convert.to_channels_last(dy) if channels_last else dy,
+                                                                target)))
         if spec.quantity == "grad_input":
             return _canonical(grad, channels_last)
         grad = convert.kernel_from_tf(grad) if channels_last else grad
@@ -62,18 +70,18 @@ class JaxAdapter:
         return np.ascontiguousarray(grad)
 
 
-def _forward(spec: ConvSpec, data, kernel):
+def _forward(spec: ConvSpec, precision, data, kernel):
     return _jax().lax.conv_general_dilated(
         data, kernel, window_strides=spec.strides, padding=spec.pads, rhs_dilation=spec.dilations,
         dimension_numbers=convert.jax_dimension_numbers(spec.rank, spec.layout == "channels_last"),
-        feature_group_count=spec.groups)
+        feature_group_count=spec.groups, precision=precision)
 
 
-def _transposed(spec: ConvSpec, data, kernel):
+def _transposed(spec: ConvSpec, precision, data, kernel):
     pads = convert.transposed_pads(spec.kernel, spec.dilations, spec.pads, spec.output_padding)
     return _jax().lax.conv_general_dilated(
         data, kernel, window_strides=(1,) * spec.rank, padding=pads, lhs_dilation=spec.strides,
-        rhs_dilation=spec.dilations, feature_group_count=spec.groups,
+        rhs_dilation=spec.dilations, feature_group_count=spec.groups, precision=precision,
         dimension_numbers=convert.jax_dimension_numbers(spec.rank, spec.layout == "channels_last"))
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from parity import convert
+from parity.adapters import _device as device
 from parity.adapters.base import PROBE, missing_module
 from parity.spec import ConvSpec
 
@@ -37,10 +38,16 @@ def _torch() -> ModuleType:
 
 
 class TorchAdapter:
-    name = "torch"
+    """PyTorch on ``device`` ("cpu", or "cuda" for the GPU backends). On CUDA, ``tf32`` sets cuDNN's and
+    cuBLAS's TF32 switches (None: the framework's defaults) and ``deterministic`` asks cuDNN for
+    deterministic algorithms, and gradients are then run twice and must be bit-identical."""
+
+    def __init__(self, name: str = "torch", device: str = "cpu", tf32: bool | None = None,
+                 deterministic: bool = False) -> None:
+        self.name, self.device, self.tf32, self.deterministic = name, device, tf32, deterministic
 
     def available(self) -> str | None:
-        return missing_module("torch", "torch")
+        return missing_module("torch", "torch") or (device.cuda_missing("torch") if self.device == "cuda" else None)
 
     def supports(self, spec: ConvSpec) -> str | None:
         return None
@@ -58,11 +65,19 @@ class TorchAdapter:
         return _snippet(spec)
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
+        if self.device == "cpu":
+            return self._run(spec, x, w, dy)
+        with device.cuda_switches(_torch(), self.tf32, self.deterministic):
+            if spec.quantity == "output" or not self.deterministic:
+                return self._run(spec, x, w, dy)
+            return device.require_identical(lambda: self._run(spec, x, w, dy))
+
+    def _run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None) -> np.ndarray:
         torch = _torch()
         dtype = getattr(torch, spec.dtype)
-        xt = _tensor(convert.to_channels_last(x), dtype).movedim(-1, 1) if spec.layout == "channels_last" \
-            else _tensor(x, dtype)
-        wt = _tensor(w, dtype)
+        xt = self._tensor(convert.to_channels_last(x), dtype).movedim(-1, 1) if spec.layout == "channels_last" \
+            else self._tensor(x, dtype)
+        wt = self._tensor(w, dtype)
         target = {"grad_input": xt, "grad_weight": wt}.get(spec.quantity)
         if target is not None:
             target.requires_grad_()
@@ -72,8 +87,11 @@ class TorchAdapter:
             y = (_transposed if spec.transposed else _forward)(spec, xt, wt)
             if target is None:
                 return _numpy(y.detach(), x.dtype)
-            (grad,) = torch.autograd.grad(y, target, grad_outputs=_tensor(dy, dtype))
+            (grad,) = torch.autograd.grad(y, target, grad_outputs=self._tensor(dy, dtype))
         return _numpy(grad, x.dtype)
+
+    def _tensor(self, a: np.ndarray, dtype) -> "torch.Tensor":
+        return _tensor(a, dtype).to(self.device)
 
 
 def _forward(spec: ConvSpec, xt, wt):
@@ -111,6 +129,7 @@ def _tensor(a: np.ndarray, dtype) -> "torch.Tensor":
 
 
 def _numpy(y: "torch.Tensor", dtype: np.dtype) -> np.ndarray:
+    y = y.cpu()
     if dtype.name == "bfloat16":
         return y.float().contiguous().numpy().astype(dtype)
     return y.contiguous().numpy()

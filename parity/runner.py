@@ -64,6 +64,7 @@ class Result:
     worst_index: tuple[int, ...] | None = None
     accumulation: str | None = None
     fingerprint: str | None = None
+    error_map: str | None = None  # failures: base64 PNG of |difference| per output channel (the first 64)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: non-finite figures become strings ("inf", "nan")."""
@@ -152,7 +153,8 @@ class CaseRun:
         operands = [a for a in self.inputs if a is not None]
         label = fingerprint(self.case.spec, self.reference, outcome.output, operands) \
             if comparison.kind in ("ok", "bound") else None
-        return self._from_comparison(backend, REFERENCE, comparison, [outcome], label)
+        return self._from_comparison(backend, REFERENCE, comparison, [outcome], label,
+                                     (outcome.output, self.reference.value))
 
     def between(self, first: str, second: str) -> Result:
         outcomes = [(name, self.outcome(name)) for name in (first, second)]
@@ -162,7 +164,8 @@ class CaseRun:
         declared = tuple(outcome.accumulation for _, outcome in outcomes)
         comparison = compare(outcomes[0][1].output, self.reference, self.case.spec.dtype,
                              expected=outcomes[1][1].output, computations=2, bound=self.bound(declared))
-        return self._from_comparison(first, second, comparison, [outcome for _, outcome in outcomes])
+        return self._from_comparison(first, second, comparison, [outcome for _, outcome in outcomes], None,
+                                     (outcomes[0][1].output, outcomes[1][1].output))
 
     @cached_property
     def _spec(self) -> dict[str, Any]:
@@ -172,14 +175,27 @@ class CaseRun:
         return Result(self.case.id, self._spec, backend, against, status, reason)
 
     def _from_comparison(self, backend: str, against: str, c: Comparison, sides: list[Outcome],
-                         label: str | None = None) -> Result:
-        status, reason = c.status, c.reason
+                         label: str | None, arrays: tuple[np.ndarray, np.ndarray]) -> Result:
+        status, reason, picture = c.status, c.reason, None
         if c.passed:
             reason = self.insensitivity(tuple(side.accumulation for side in sides))
             status = "insensitive" if reason else "pass"
+        elif c.kind in ("bound", "nonfinite"):
+            picture = error_map(*arrays)
         shown = "+".join(side.accumulation + (" (probed)" if side.probed else "") for side in sides)
         return Result(self.case.id, self._spec, backend, against, status, reason, c.max_abs, c.max_rel, c.max_ulp,
-                      c.bound_ratio, c.worst_index, shown, label)
+                      c.bound_ratio, c.worst_index, shown, label, picture)
+
+
+def error_map(actual: np.ndarray, target: np.ndarray, channels: int = 64) -> str:
+    """Base64 PNG of |actual - target| per output channel (the first ``channels``), drawn when a comparison
+    fails, so that reports show what the run saw without running anything again."""
+    import base64
+
+    from parity import png
+
+    error = np.asarray(actual, np.float64) - np.asarray(target, np.float64)
+    return base64.b64encode(png.encode(png.error_map(error[:, :channels]))).decode("ascii")
 
 
 def memory_refusal(spec, budget_gib: float | None = None) -> str:

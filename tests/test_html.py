@@ -1,6 +1,8 @@
 """The HTML report: structure, escaping, failure pictures, and a real headless Chromium load."""
+import base64
 import dataclasses
 import shutil
+
 
 import numpy as np
 import pytest
@@ -59,9 +61,21 @@ def test_failure_picture_shows_the_error_map(results):
     failing = next(r for r in results if r.status == "fail" and r.against == "reference")
     picture = png.encode(png.error_map(np.full((1, 2, 3, 3), 1000.0)))
     assert picture.startswith(png.SIGNATURE)
-    runs = {}
-    assert html._diff_png(failing, runs)  # recomputed from the case, not stored in the result
-    assert list(runs) == [failing.case]  # and kept for the case's other failing comparisons
+    assert base64.b64decode(failing.error_map).startswith(png.SIGNATURE)  # drawn by the run itself
+
+
+def test_report_never_runs_a_backend(results, monkeypatch):
+    """Reports read results only: with every way to run a backend broken, the page still has its maps."""
+    from parity import runner
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a report ran a backend")
+
+    monkeypatch.setattr(runner, "_execute", refuse)
+    monkeypatch.setattr(runner.CaseRun, "outcome", refuse)
+    page = html.render(results, {"tier": "default", "backends": ["numpy", "broken"]})
+    failing = next(r for r in results if r.status == "fail")
+    assert failing.error_map in page
 
 
 @pytest.mark.skipif(BROWSER is None, reason="Debian chromium is not installed (apt-get install chromium)")

@@ -3,7 +3,6 @@ import base64
 import dataclasses
 import shutil
 
-
 import numpy as np
 import pytest
 

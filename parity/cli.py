@@ -76,8 +76,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cli_legacy.env(args)
     if args.command != "list":
         from parity.runner import memory_budget
+        from parity.worker import default_timeout
 
-        memory_budget()  # PARITY_MEMORY_GIB is checked before any work
+        memory_budget(), default_timeout()  # PARITY_MEMORY_GIB and PARITY_WORKER_TIMEOUT, before any work
     if args.command in ("check", "translate"):
         return (cli_porting.check if args.command == "check" else cli_porting.translate)(args)
     if args.command == "fuzz":
@@ -95,12 +96,24 @@ def _cases(args: argparse.Namespace) -> list[Case]:
 
     if getattr(args, "recorded", None) is not None:
         recorded.use(args.recorded, "--recorded")
+    if args.keyword:
+        _check_keyword(args.keyword)
     cases = select(collect(args.tier), args.keyword)
     if cases:
         return cases
     if args.keyword:
         raise ValueError(f"-k {args.keyword!r} must match at least one case of tier {args.tier!r}, got none")
     raise ValueError(f"--tier {args.tier!r} must have at least one case, got none (its generators yielded nothing)")
+
+
+def _check_keyword(expression: str) -> None:
+    from parity.keyword import matcher
+
+    try:
+        matcher(expression)("")
+    except RecursionError:
+        raise ValueError(f"-k must nest parentheses and 'not' less deeply, got {len(expression)} characters "
+                         f"starting {expression[:30]!r}") from None
 
 
 def _list(cases: list[Case], args: argparse.Namespace) -> int:

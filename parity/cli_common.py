@@ -70,7 +70,8 @@ _REWRITES: tuple[tuple[re.Pattern, Callable[[re.Match], str]], ...] = (
      lambda m: f"{m['f']} must be one of {m['c'].replace(chr(39), '')}, got {m['v']}"),
     (re.compile(r"argument (?P<f>[^:]+): invalid (?P<t>\w+) value: (?P<v>.*)"),
      lambda m: f"{m['f']} must be {'an integer' if m['t'] == 'int' else 'a number'}, got {m['v']}"),
-    (re.compile(r"argument (?P<f>[^:]+): expected one argument"), lambda m: f"{m['f']} must be followed by a value, got none"),
+    (re.compile(r"argument (?P<f>[^:]+): expected one argument"), 
+     lambda m: f"{m['f']} must be followed by a value (write {m['f']}=VALUE for one starting with '-'), got none"),
     (re.compile(r"the following arguments are required: (?P<f>.*)"), lambda m: f"{m['f']} must be given, got nothing"),
     (re.compile(r"unrecognized arguments: (?P<v>.*)"), lambda m: f"arguments must be ones --help lists, got {m['v']}"),
 )
@@ -93,13 +94,25 @@ def backend_name(name: str, flag: str) -> str:
     return name.strip()
 
 
+def adapter(name: str, flag: str) -> object:
+    """The adapter called ``name`` (``ValueError`` for a bad name, or a module that fails to import, even
+    by calling ``sys.exit``)."""
+    from parity import adapters
+
+    try:
+        return adapters.get(backend_name(name, flag))
+    except SystemExit as stop:
+        raise ValueError(f"{flag} must name an importable backend, got {name!r}, whose import called "
+                         f"sys.exit({stop.code!r})") from None
+
+
 def backends(text: str | None) -> list[str]:
     """The backends of ``--backends`` (validated; every installed one when not given), never empty."""
     from parity import adapters
 
-    for name in (text or "x").split(","):
-        if name.strip():
-            backend_name(name, "--backends")
+    for name in (text or "").split(","):
+        if ":" in name:  # the user's module is imported now, so that its failure is a usage error
+            adapter(name, "--backends")
     chosen = adapters.parse(text)
     if not chosen:
         raise ValueError("--backends must include an installed backend, got none installed")

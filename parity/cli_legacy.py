@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from parity import files
-from parity.cli_common import backend_name, print_lines, text
+from parity.cli_common import adapter, print_lines, text
 from parity.envs import ENVIRONMENTS
 from parity.registry import TIERS, Case
 
@@ -45,11 +45,12 @@ def record(cases: list[Case], args: argparse.Namespace) -> int:
     """Record every case the backend can run; the others are listed on stderr. An error if none could be."""
     from parity import recorded
 
+    adapter(args.backend, "--backend")
     out = recorded.output_folder() if args.out is None else args.out
     files.check_output_folder(out, "--out")
     if args.kernel_layout is not None:
         _check_kernel_layout(args.kernel_layout)
-    done, skipped = recorded.record_cases(cases, backend_name(args.backend, "--backend"), Path(out), args.kernel_layout,
+    done, skipped = recorded.record_cases(cases, args.backend.strip(), Path(out), args.kernel_layout,
                                           args.flip)
     for reason in skipped:
         print(f"parity: note: not recorded: {reason}", file=sys.stderr)

@@ -6,7 +6,8 @@ import json
 import sys
 
 from parity import files
-from parity.cli_common import backend_name, print_lines, text
+from parity.cli_common import adapter, print_lines, text
+from parity.reading import LARGEST
 from parity.spec import ConvSpec
 
 
@@ -50,11 +51,13 @@ def translate_parser(commands) -> None:
 
 
 def _ints(text: str, field: str) -> int | tuple[int, ...]:
-    """ "2" -> 2, "2,1" -> (2, 1); the values themselves are validated by ConvSpec."""
+    """ "2" -> 2, "2,1" -> (2, 1); ConvSpec validates the values, here only their size is capped."""
     try:
         values = tuple(int(part) for part in text.split(","))
     except ValueError:
         raise ValueError(f"--{field} must be integers separated by commas, got {text!r}") from None
+    if any(abs(value) > LARGEST for value in values):
+        raise ValueError(f"--{field} must be at most {LARGEST} (frameworks take 32-bit sizes), got {text!r}")
     return values[0] if len(values) == 1 else values
 
 
@@ -63,6 +66,8 @@ def check(args: argparse.Namespace) -> int:
 
     for path, flag in ((args.json, "--json"), (args.plot, "--plot")):
         files.check_writable(path, flag)
+    files.check_distinct({"--json": args.json, "--plot": args.plot},
+                         {"--input": args.input, "--kernel": args.kernel, "--output": args.output})
     x, w, y = (checking.load(path, flag) for path, flag in
                ((args.input, "--input"), (args.kernel, "--kernel"), (args.output, "--output")))
     result = checking.check(x, w, y, layout=args.layout, kernel_layout=args.kernel_layout, padding=args.padding,
@@ -81,10 +86,10 @@ def check(args: argparse.Namespace) -> int:
 
 
 def translate(args: argparse.Namespace) -> int:
-    from parity import adapters, translate
+    from parity import translate
 
     for name, flag in ((args.source, "--from"), (args.target, "--to")):
-        adapters.get(backend_name(name, flag))
+        adapter(name, flag)
     rank = int(args.op[4])
     layout = args.layout or translate.snippet(args.source, _translate_spec(args, rank, None)).data_layout
     spec = _translate_spec(args, rank, layout)

@@ -54,6 +54,7 @@ def run(cases: list[Case], args: argparse.Namespace) -> int:
     backends = parse_backends(args.backends)
     for path, flag in ((args.json, "--json"), (args.html, "--html")):
         files.check_writable(path, flag)
+    files.check_distinct({"--json": args.json, "--html": args.html}, {})
     if args.dry_run:
         return _dry_run(cases, backends)
     require_available(backends)
@@ -83,15 +84,16 @@ def run(cases: list[Case], args: argparse.Namespace) -> int:
 
 
 def _write_reports(args: argparse.Namespace, results: list["Result"], ran: list["Result"], meta: dict) -> None:
-    from parity import report
+    from parity import html, report
 
-    if args.json:
-        report.write_json(args.json, results, meta)
-    if args.html:
-        from parity import html
-
-        # Unreadable recordings have no spec to draw: they are in the table, the JSON and the exit code.
-        html.write(args.html, ran, meta)
+    # Unreadable recordings have no spec to draw: they are in the table, the JSON and the exit code.
+    for flag, path, write in (("--json", args.json, lambda: report.write_json(args.json, results, meta)),
+                              ("--html", args.html, lambda: html.write(args.html, ran, meta))):
+        try:
+            if path:
+                write()
+        except OSError as error:  # the folder was checked before the run; a full disk shows only now
+            raise ValueError(f"{flag} must be writable, got {path!r}: {error.strerror or error}") from None
 
 
 def _collect(cases: list[Case], backends: list[str], isolate: float | None) -> tuple[list["Result"], int | None]:

@@ -57,6 +57,18 @@ def check_writable(path: str | Path | None, flag: str) -> None:
         raise ValueError(f"{flag} must be in a writable folder, got {text!r}: {error.strerror or error}") from None
 
 
+def check_distinct(outputs: dict[str, str | Path | None], inputs: dict[str, str | Path | None]) -> None:
+    """``ValueError`` when two outputs, or an output and an input, are the same file (one would be lost)."""
+    seen: dict[Path, str] = {}
+    for flag, path in [*inputs.items(), *outputs.items()]:
+        if path is None:
+            continue
+        where = Path(path).resolve()
+        if where in seen and flag in outputs:
+            raise ValueError(f"{flag} must name a file of its own, got {str(path)!r}, which is also {seen[where]}")
+        seen.setdefault(where, flag)
+
+
 def check_folder(path: str | Path, flag: str) -> Path:
     """``ValueError`` unless ``path`` is an existing folder; returns it."""
     text = str(path)

@@ -60,10 +60,10 @@ def default_timeout() -> float:
     if text is None:
         return DEFAULT_TIMEOUT
     try:
-        value = float(text)
+        return check_seconds(float(text), "PARITY_WORKER_TIMEOUT")
     except ValueError:
-        raise ValueError(f"PARITY_WORKER_TIMEOUT must be a number of seconds, got {text!r}") from None
-    return check_seconds(value, "PARITY_WORKER_TIMEOUT")
+        raise ValueError(f"PARITY_WORKER_TIMEOUT must be a finite number of seconds > 0 and <= {MAX_SECONDS:g}, "
+                         f"got {text!r}") from None
 
 
 class Worker:

@@ -8,6 +8,7 @@ asked only for the plan.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -72,9 +73,10 @@ def run(cases: list[Case], args: argparse.Namespace) -> int:
     meta = {"tier": args.tier, "backends": backends, "keyword": args.keyword, "partial": stopped is not None}
     _write_reports(args, results, ran, meta)
     if stopped is not None:
-        print(f"parity: interrupted after {done} of {len(cases)} cases; the table and reports hold those "
+        code, why = stopped
+        print(f"parity: {why}; the table and reports hold the {done} of {len(cases)} cases finished before "
               "(\"partial\": true)", file=sys.stderr)
-        return stopped
+        return code
     if not any(r.status != "skip" for r in results):
         reasons = "; ".join(f"{reason} ({n}x)" for reason, n in Counter(r.reason for r in results).most_common(3))
         print(f"parity: error: a run must compare at least one output, got all {len(results)} comparisons "
@@ -96,8 +98,10 @@ def _write_reports(args: argparse.Namespace, results: list["Result"], ran: list[
             raise ValueError(f"{flag} must be writable, got {path!r}: {error.strerror or error}") from None
 
 
-def _collect(cases: list[Case], backends: list[str], isolate: float | None) -> tuple[list["Result"], int | None]:
-    """Every result, or those finished before a SIGINT/SIGTERM and the exit code it calls for."""
+def _collect(cases: list[Case], backends: list[str],
+             isolate: float | None) -> tuple[list["Result"], tuple[int, str] | None]:
+    """Every result, or those finished before a SIGINT/SIGTERM (or a bug of parity's), with the exit code
+    and what stopped the run."""
     from parity import runner
 
     results: list[Result] = []
@@ -107,9 +111,13 @@ def _collect(cases: list[Case], backends: list[str], isolate: float | None) -> t
                                      isolate=isolate):
                 results.append(result)
     except Stopped as stop:
-        return results, stop.code
+        return results, (stop.code, "interrupted")
     except KeyboardInterrupt:
-        return results, 130
+        return results, (130, "interrupted")
+    except Exception as error:  # a bug of parity's: what finished is still reported
+        if os.environ.get("PARITY_DEBUG"):
+            raise
+        return results, (1, f"error: internal error, {type(error).__name__}: {one_line(error)[:300]}")
     finally:
         _clear_progress(sys.stderr)
     return results, None
@@ -202,7 +210,10 @@ def fuzz(args: argparse.Namespace) -> int:
         return 0
     print_lines([f"minimal failing spec: {outcome.minimal!r}", outcome.problem])
     if args.save:
-        saved = fuzz.save(outcome.minimal)
+        try:
+            saved = fuzz.save(outcome.minimal)
+        except OSError as error:
+            raise ValueError(f"--save must be able to write {fuzz.REGRESSIONS}, got: {error.strerror or error}") from None
         print_lines([f"{'saved to' if saved else 'already in'} {fuzz.REGRESSIONS} as {outcome.minimal.slug()}"])
     return 1
 

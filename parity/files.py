@@ -17,8 +17,9 @@ NPY_MAGIC: Final = b"\x93NUMPY"
 
 def write_atomic(path: str | Path, data: str | bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``: a reader
-    (or an interrupted run) sees the old file or the new one, never half of one."""
-    path = Path(path)
+    (or an interrupted run) sees the old file or the new one, never half of one. A symbolic link is
+    followed: its target is replaced."""
+    path = Path(os.path.realpath(path))
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as stream:
@@ -42,11 +43,13 @@ def check_writable(path: str | Path | None, flag: str) -> None:
     if path is None:
         return
     text = str(path)
-    where = Path(text)
     if not text.strip():
         raise ValueError(f"{flag} must be a file path, got {text!r}")
+    where = Path(os.path.realpath(text))
     if where.is_dir():
         raise ValueError(f"{flag} must be a file path, got {text!r}: it is a folder")
+    if where.exists() and not where.is_file():
+        raise ValueError(f"{flag} must be a regular file path, got {text!r}: it is a device, pipe or socket")
     folder = where.parent
     if not folder.is_dir():
         raise ValueError(f"{flag} must be in an existing folder, got {text!r}: {str(folder)!r} is not a folder")
@@ -106,6 +109,8 @@ def load_npy(path: str | Path, label: str, budget_bytes: float) -> np.ndarray:
     where = f"{label} {str(path)!r}"
     if path.is_dir():
         raise ValueError(f"{where} must be a .npy file, got a folder")
+    if path.exists() and not path.is_file():
+        raise ValueError(f"{where} must be a regular .npy file, got a device, pipe or socket")
     try:
         stream = open(path, "rb")
     except OSError as error:

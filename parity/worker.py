@@ -35,7 +35,7 @@ from typing import Any, Callable, Final, Mapping
 
 import numpy as np
 
-from parity import envs
+from parity import envs, files
 
 DEFAULT_TIMEOUT: Final = 120.0  # seconds per request, unless PARITY_WORKER_TIMEOUT says otherwise
 MAX_SECONDS: Final = 86400.0  # a longer timeout is a typo (and overflows some platforms' waits)
@@ -196,10 +196,9 @@ def _output(reply: Mapping[str, Any], directory: str, shape: tuple[int, ...], dt
     if not isinstance(path, str) or Path(path).resolve().parent != Path(directory).resolve():
         raise WorkerError(f"worker output must be a .npy path in the request's directory, got {path!r}")
     try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as error:
-        reason = (str(error).splitlines() or [type(error).__name__])[0]
-        raise WorkerError(f"worker output must be a plain .npy array (no pickles), got: {reason}") from None
+        array = files.load_npy(path, "worker output", 8 * math.prod(shape) + 1024)  # no bigger than it should be
+    except ValueError as error:
+        raise WorkerError(str(error)) from None
     if not isinstance(array, np.ndarray) or array.dtype != dtype or array.shape != shape:
         got = f"{array.dtype} {array.shape}" if isinstance(array, np.ndarray) else type(array).__name__
         raise WorkerError(f"worker output must be {dtype} {shape}, got {got}")

@@ -114,6 +114,25 @@ def test_a_run_that_compares_nothing_is_an_error_unless_dry(broken, capsys, monk
     assert out[-1] == "dry run: 4 cases x 2 backends against the reference: 0 would run, 8 would skip, 0 would be errors"
 
 
+def test_a_bug_mid_run_keeps_what_finished(broken, capsys, monkeypatch):
+    from parity import runner
+
+    real, calls = runner.run_case, iter(range(10))
+
+    def third_case_breaks(case, backends, isolate=None):
+        if next(calls) == 2:
+            raise KeyError("bug")
+        return real(case, backends, isolate)
+
+    monkeypatch.setattr(runner, "run_case", third_case_breaks)
+    assert main(["run", *SMOKE, "--backends", "numpy", "--json", "r.json"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["parity: error: internal error, KeyError: 'bug'; the table and reports hold the 2 of 4 cases "
+                   "finished before (\"partial\": true)"]
+    payload = json.loads(Path("r.json").read_text())
+    assert payload["partial"] is True and len(payload["results"]) == 2
+
+
 def _start(tmp_path: Path, *args: str) -> subprocess.Popen:
     return subprocess.Popen([str(PARITY), "run", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             cwd=tmp_path)
@@ -134,7 +153,7 @@ def test_a_signal_keeps_the_finished_results(broken, number, code):
     process.send_signal(number)
     out, err = process.communicate(timeout=60)
     assert process.returncode == code and "Traceback" not in err, err
-    assert err.strip().startswith("parity: interrupted after") and "numpy" in out
+    assert err.strip().startswith("parity: interrupted; the table and reports hold the") and "numpy" in out
     payload = json.loads((broken / "r.json").read_text())
     assert payload["partial"] is True and 3 <= len(payload["results"]) < 12 * 3
     assert len(payload["results"]) % 3 == 0  # whole cases: two backends and their pair

@@ -32,6 +32,11 @@ for line in sys.stdin:
         np.save(output, np.array([{"a": 1}], dtype=object), allow_pickle=True)
     elif mode == "float64":
         np.save(output, x.astype(np.float64))
+    elif mode == "huge":  # a header claiming 10**12 elements over 6 real ones
+        with open(output, "wb") as stream:
+            np.lib.format.write_array_header_1_0(stream, {"descr": "<f4", "fortran_order": False,
+                                                          "shape": (10**6, 10**6)})
+            stream.write(x.tobytes())
     elif mode == "outside":
         output = os.path.join(os.path.dirname(directory), "elsewhere.npy")
     else:
@@ -91,9 +96,10 @@ def test_hang_times_out_kills_and_restarts(tmp_path):
 
 
 @pytest.mark.parametrize("mode, message", [
-    ("pickle", r"must be a plain .npy array \(no pickles\), got: Object arrays cannot be loaded"),
+    ("pickle", r"worker output .* must hold numbers, got dtype .\|O. \(pickled objects are never loaded\)"),
     ("float64", r"worker output must be float32 \(1, 2, 3\), got float64 \(1, 2, 3\)"),
     ("outside", r"must be a .npy path in the request's directory"),
+    ("huge", r"worker output .* must hold the 1000000000000 elements its header declares"),
     ("refuse", r"^ValueError: refused$"),
 ])
 def test_bad_outputs_are_one_line_errors_and_the_worker_lives_on(worker, mode, message):

@@ -146,8 +146,9 @@ def _diagnose(stated: rd.Reading, x: np.ndarray, w: np.ndarray, y: np.ndarray, i
         raise ValueError(f"{outcome.problem}; no convention change tried gives Y's shape either")
     arrays = (np.asarray(x, np.float64), np.asarray(w, np.float64), y)
     explanations = tuple(_explanations(found.found, stated, arrays, integers, limit))
-    note = (f"no single change tried ({found.feasible} readings) reproduces it; pairs of changes were not tried: "
-            f"an estimated {found.unlisted} readings, over the limit of {diagnose.MAX_READINGS}") if found.unlisted else ""
+    note = "" if not found.unlisted else (
+        f"no single change tried ({found.feasible} readings) reproduces it; pairs of changes were not tried: "
+        f"an estimated {found.unlisted} readings, over the limit of {diagnose.MAX_READINGS}")
     return _result(stated, y, outcome, False, explanations=explanations, searched=found.feasible, location=location,
                    note=note)
 

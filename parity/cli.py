@@ -31,7 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="list the case ids of a tier (imports no framework)")
     running = commands.add_parser("run", help="run cases on backends and print the per-pair table")
     bench = commands.add_parser("bench", help="measure the reference and the harness overhead (ratios)")
-    bench.add_argument("--repeats", type=integer(1, 10**6), default=3, help="best of this many runs (default: %(default)s)")
+    bench.add_argument("--repeats", type=integer(1, 10**6), default=3,
+                       help="best of this many runs (default: %(default)s)")
     for sub in (listing, running, bench):
         sub.add_argument("--tier", default="default", choices=TIERS, help="case tier (default: %(default)s)")
         sub.add_argument("-k", dest="keyword", metavar="EXPR", type=text,

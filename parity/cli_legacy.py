@@ -30,7 +30,8 @@ def env(args: argparse.Namespace) -> int:
 
 def record_parser(commands) -> None:
     sub = commands.add_parser("record", help="write recorded cases (spec.json + .npy files) from a backend")
-    sub.add_argument("--backend", required=True, metavar="NAME", type=text, help="the backend whose outputs are recorded")
+    sub.add_argument("--backend", required=True, metavar="NAME", type=text,
+                     help="the backend whose outputs are recorded")
     sub.add_argument("--tier", default="default", choices=TIERS, help="case tier (default: %(default)s)")
     sub.add_argument("-k", dest="keyword", metavar="EXPR", type=text,
                      help="only cases whose id matches EXPR: substrings with and/or/not, like pytest -k")

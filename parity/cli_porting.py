@@ -107,8 +107,8 @@ def _check_verifiable(spec: ConvSpec) -> None:
 
     refusal = memory_refusal(spec)
     if refusal:
-        raise ValueError(f"the sizes must fit the memory budget to verify the translation, got {refusal.removeprefix('refused: ')}; "
-                         "--no-verify prints the programs without running them")
+        raise ValueError(f"the sizes must fit the memory budget to verify the translation, got "
+                         f"{refusal.removeprefix('refused: ')}; --no-verify prints the programs without running them")
 
 
 def _translate_spec(args: argparse.Namespace, rank: int, layout: str | None) -> ConvSpec:

@@ -177,8 +177,9 @@ def unreadable_recordings(keyword: str | None) -> list["Result"]:
     from parity.runner import REFERENCE, Result
 
     match = matcher(keyword) if keyword else (lambda _: True)
-    return [Result(recorded.case_id(bad.path), {}, "recorded", REFERENCE, "error", f"unreadable recording: {bad.reason}")
-            for bad in recorded.scan(where)[1] if match(recorded.case_id(bad.path))]
+    return [Result(recorded.case_id(bad.path), {}, "recorded", REFERENCE, "error",
+                   f"unreadable recording: {bad.reason}") for bad in recorded.scan(where)[1]
+            if match(recorded.case_id(bad.path))]
 
 
 def bench(cases: list[Case], args: argparse.Namespace) -> int:
@@ -213,7 +214,8 @@ def fuzz(args: argparse.Namespace) -> int:
         try:
             saved = fuzz.save(outcome.minimal)
         except OSError as error:
-            raise ValueError(f"--save must be able to write {fuzz.REGRESSIONS}, got: {error.strerror or error}") from None
+            raise ValueError(f"--save must be able to write {fuzz.REGRESSIONS}, got: "
+                             f"{error.strerror or error}") from None
         print_lines([f"{'saved to' if saved else 'already in'} {fuzz.REGRESSIONS} as {outcome.minimal.slug()}"])
     return 1
 

@@ -264,3 +264,18 @@ def test_recordings_are_never_read_implicitly(tmp_path, capsys):
     assert main(["list", "--tier", "smoke"]) == 0
     out, err = capsys.readouterr()
     assert err == "" and "recorded-" not in out
+
+
+def test_pytest_option_reads_recordings_and_fails_only_the_bad_ones(tmp_path):
+    import subprocess
+    import sys
+
+    expected = _recordings(tmp_path / "recs")
+    (tmp_path / "test_rec.py").write_text(
+        "def test_case(parity_case, parity_backend, parity_session, parity_verify):\n"
+        "    parity_verify(parity_session.run(parity_case).against_reference(parity_backend))\n")
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_rec.py", "-k",
+                           "recorded", "--parity-recorded", "recs", "--parity-tier", "smoke", "--parity-backends", "numpy"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 1 and f"{len(expected)} failed, 1 passed" in done.stdout, done.stdout + done.stderr
+    assert all(f"{case}: unreadable recording: " in done.stdout for case in expected)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Sequence
 
+from parity import files
+
 
 @dataclass(frozen=True)
 class Environment:
@@ -106,6 +108,7 @@ def create(name: str) -> Path:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         building = Path(tempfile.mkdtemp(prefix=f".{env.name}-new-", dir=target.parent))
+        os.chmod(building, 0o777 & ~files.umask())
     except OSError as error:
         raise ValueError(f"PARITY_ENV_DIR must be a writable folder, got {str(target.parent)!r}: "
                          f"{error.strerror or error}") from None

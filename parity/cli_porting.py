@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 
 from parity import files
@@ -93,19 +94,21 @@ def translate(args: argparse.Namespace) -> int:
     rank = int(args.op[4])
     layout = args.layout or translate.snippet(args.source, _translate_spec(args, rank, None)).data_layout
     spec = _translate_spec(args, rank, layout)
-    if not args.no_verify:
-        _check_verifiable(spec)
+    _check_verifiable(spec, args.no_verify)
     result = translate.translate(args.source, args.target, spec, verify=not args.no_verify)
     print_lines([result.code, *([""] + [result.verification] if result.verification else [])])
     return 1 if result.passed is False else 0
 
 
-def _check_verifiable(spec: ConvSpec) -> None:
-    """``ValueError`` with the estimate when verifying would exceed the memory budget (the code is still
-    printed with --no-verify)."""
+def _check_verifiable(spec: ConvSpec, printing_only: bool) -> None:
+    """``ValueError`` for shapes numpy cannot describe, or (unless only printing the code) with the estimate
+    when verifying would exceed the memory budget."""
     from parity.runner import memory_refusal
 
-    refusal = memory_refusal(spec)
+    for what, shape in (("input", spec.input_shape), ("kernel", spec.kernel_shape), ("output", spec.output_shape)):
+        if math.prod(shape) >= 2**62:
+            raise ValueError(f"the {what} must have fewer than 2**62 elements (numpy's limit), got shape {shape}")
+    refusal = "" if printing_only else memory_refusal(spec)
     if refusal:
         raise ValueError(f"the sizes must fit the memory budget to verify the translation, got "
                          f"{refusal.removeprefix('refused: ')}; --no-verify prints the programs without running them")

@@ -100,8 +100,8 @@ def _cases(args: argparse.Namespace) -> list[Case]:
     if args.keyword:
         _check_keyword(args.keyword)
     cases = select(collect(args.tier), args.keyword)
-    if cases:
-        return cases
+    if cases or (args.command in ("list", "run") and cli_run.unreadable_recordings(args.keyword)):
+        return cases  # with no case, only unreadable recordings: each is reported as an error
     if args.keyword:
         raise ValueError(f"-k {args.keyword!r} must match at least one case of tier {args.tier!r}, got none")
     raise ValueError(f"--tier {args.tier!r} must have at least one case, got none (its generators yielded nothing)")

@@ -19,9 +19,11 @@ _EXTERNAL = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
 
 
 def print_lines(lines: Iterable[str]) -> None:
-    """Print lines; a reader that left (``parity list | head``) is not an error."""
+    """Print lines (nothing for none); a reader that left (``parity list | head``) is not an error."""
+    text = "\n".join(lines)
     try:
-        print("\n".join(lines))
+        if text:
+            print(text)
         sys.stdout.flush()
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

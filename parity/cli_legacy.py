@@ -53,10 +53,11 @@ def record(cases: list[Case], args: argparse.Namespace) -> int:
         _check_kernel_layout(args.kernel_layout)
     done, skipped = recorded.record_cases(cases, args.backend.strip(), Path(out), args.kernel_layout,
                                           args.flip)
+    if not done:
+        raise ValueError(f"cases must include one that {args.backend} can record, got none of {len(cases)} "
+                         f"(first: {skipped[0]})")
     for reason in skipped:
         print(f"parity: note: not recorded: {reason}", file=sys.stderr)
-    if not done:
-        raise ValueError(f"cases must include one that {args.backend} can record, got none of {len(cases)}")
     print_lines(str(recording.path) for recording in done)
     return 0
 

@@ -263,6 +263,17 @@ def test_bad_recordings_are_errors_of_their_own_and_the_others_run(tmp_path, cap
     assert out.split() == ["recorded-good"] and len(err.strip().splitlines()) == len(expected)
 
 
+def test_only_unreadable_recordings_are_errors_not_an_empty_selection(tmp_path, capsys):
+    (tmp_path / "recs" / "bad").mkdir(parents=True)
+    argv = ["--tier", "smoke", "-k", "recorded", "--recorded", str(tmp_path / "recs")]
+    assert main(["run", *argv, "--backends", "numpy", "--json", "r.json"]) == 1
+    assert [r["case"] for r in json.loads(Path("r.json").read_text())["results"]] == ["recorded-bad"]
+    capsys.readouterr()
+    assert main(["list", *argv]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("parity: error: recorded-bad: unreadable recording: ")
+
+
 def test_recordings_are_never_read_implicitly(tmp_path, capsys):
     _recordings(tmp_path / "recorded")  # ./recorded, broken
     assert main(["list", "--tier", "smoke"]) == 0

@@ -21,7 +21,7 @@ from typing import Final, Literal, Sequence, Union
 
 import numpy as np
 
-from parity.dtypes import canonical_name, precision_bits, ulp, uint_view, unit_roundoff
+from parity.dtypes import canonical_name, precision_bits, ulp, unit_roundoff
 from parity.reference import Reference
 
 Status = Literal["pass", "fail"]
@@ -29,6 +29,7 @@ Kind = Literal["ok", "bound", "nonfinite", "shape", "dtype"]
 # Values this far beyond the bound are reported as absurd (garbage such as an old TF's -5.3e37).
 ABSURD_RATIO: Final = 1e6
 _ULP_INFINITE: Final = np.iinfo(np.uint64).max
+_INT: Final[dict[int, type]] = {2: np.int16, 4: np.int32, 8: np.int64}
 # Per-element probability that the probabilistic bound fails for a correct computation (see the docstring).
 FAILURE_PROBABILITY: Final = 1e-9
 Accumulation = Union[str, Sequence[str], None]
@@ -64,19 +65,36 @@ def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if a.dtype != b.dtype:
         raise ValueError(f"ulp_distance must get arrays of one dtype, got {a.dtype} and {b.dtype}")
     canonical_name(a.dtype)
-    oa, ob = _ordered(a), _ordered(b)
-    distance = np.where(oa >= ob, oa - ob, ob - oa)  # modular uint64 subtraction of the smaller
+    distance = _distance(_ordered(a), _ordered(b))
     nan_a, nan_b = np.isnan(a.astype(np.float64)), np.isnan(b.astype(np.float64))
-    return np.where(nan_a | nan_b, np.where(nan_a & nan_b, 0, _ULP_INFINITE), distance).astype(np.uint64)
+    nan = np.where(nan_a & nan_b, np.uint64(0), np.uint64(_ULP_INFINITE))  # uint64 throughout: no float rounding
+    return np.where(nan_a | nan_b, nan, distance)
 
 
 def _ordered(a: np.ndarray) -> np.ndarray:
-    """Map float bits to uint64 so that float order is integer order (negatives below 2**63)."""
-    bits = uint_view(np.ascontiguousarray(a)).astype(np.uint64)
-    sign = np.uint64(1) << np.uint64(a.dtype.itemsize * 8 - 1)
-    offset = np.uint64(1 << 63)
-    magnitude = bits & (sign - np.uint64(1))
-    return np.where(bits & sign, offset - magnitude, offset + magnitude)
+    """Float bits as int64 such that float order is integer order: a float whose bits, read as a signed
+    integer of its width, are b >= 0 maps to b; a negative one (sign bit set, magnitude m) has b = MIN + m
+    and maps to MIN - b = -m (both zeros map to 0). Narrow types are widened first, so nothing wraps."""
+    width = a.dtype.itemsize
+    signed = np.ascontiguousarray(a).view(_INT[width])
+    bits = signed.astype(np.int64) if width < 8 else signed
+    return np.where(bits < 0, np.int64(-1 << (8 * width - 1)) - bits, bits)
+
+
+def _distance(oa: np.ndarray, ob: np.ndarray) -> np.ndarray:
+    """|oa - ob| as uint64: the subtraction wraps modulo 2**64, which is exact for the smaller from the
+    larger (float64's ordered values span almost 2**64)."""
+    ua, ub = oa.view(np.uint64), ob.view(np.uint64)
+    return np.where(oa >= ob, ua - ub, ub - ua)
+
+
+def _max_ulp(actual: np.ndarray, target: np.ndarray) -> int:
+    """The largest :func:`ulp_distance` between two arrays of finite numbers (``target`` is rounded to
+    ``actual``'s dtype first), without the NaN bookkeeping."""
+    if not actual.size:
+        return 0
+    rounded = np.asarray(target).astype(actual.dtype, copy=False)
+    return int(_distance(_ordered(actual), _ordered(rounded)).max())
 
 
 def gamma(n: int, u: float) -> float:
@@ -96,6 +114,11 @@ def error_bound(ref: Reference, dtype: str, accumulation: str | None = None) -> 
     integer partial sums those types hold exactly, so no order of summation rounds: its gamma term is 0
     and only the final rounding to ``dtype`` remains.
     """
+    return _rounding(ref, dtype, accumulation) + 0.5 * ulp(ref.value, dtype)
+
+
+def _rounding(ref: Reference, dtype: str, accumulation: str | None) -> np.ndarray:
+    """The accumulation part of :func:`error_bound` (everything but the final half ULP)."""
     short = canonical_name((accumulation or dtype).removesuffix(TAPS))
     if accumulation and accumulation.endswith(TAPS):
         wide = gamma(ref.accumulation_length, unit_roundoff("float32"))
@@ -105,7 +128,7 @@ def error_bound(ref: Reference, dtype: str, accumulation: str | None = None) -> 
     rounding = factor * ref.scale
     if ref.integer_inputs:
         rounding = np.where(ref.scale <= 2.0 ** exact_below, 0.0, rounding)
-    return rounding + 0.5 * ulp(ref.value, dtype)
+    return rounding
 
 
 def compare(actual: np.ndarray, ref: Reference, dtype: str, *, expected: np.ndarray | None = None,
@@ -118,27 +141,21 @@ def compare(actual: np.ndarray, ref: Reference, dtype: str, *, expected: np.ndar
     ``bound`` is the total error bound per element when the caller has it already (it overrides both).
     """
     dtype = canonical_name(dtype)
-    target = ref.value if expected is None else expected
-    problem = _structural_problem(np.asarray(actual), np.asarray(target), dtype, expected is None)
+    actual = np.asarray(actual)
+    target = np.asarray(ref.value if expected is None else expected)
+    problem = _structural_problem(actual, target, dtype, expected is None)
     if problem:
         return Comparison("fail", problem[0], np.nan, np.nan, int(_ULP_INFINITE), np.inf, None, problem[1])
     actual64, target64 = np.asarray(actual, np.float64), np.asarray(target, np.float64)
-    nonfinite = _nonfinite_problem(actual64, target64)
-    finite = np.isfinite(actual64) & np.isfinite(target64)
-    diff = np.where(finite, actual64 - target64, 0.0)
-    if expected is None and ref.low is not None:
-        diff = np.where(finite, diff - ref.low, 0.0)
-    err = np.abs(diff)
+    err, max_ulp, nonfinite = _errors(actual, target, actual64, target64, ref.low if expected is None else None)
     # Where the error is 0 the ratio is 0, even where the bound is 0 (exact integer sums; half an ULP of
     # 0 underflowing float64); elsewhere a 0 bound makes any error infinitely many bounds.
     with np.errstate(divide="ignore"):
         total = total_bound(ref, dtype, computations, accumulation) if bound is None else bound
         ratio = np.divide(err, total, out=np.zeros_like(err), where=err > 0)
     rel = np.divide(err, np.abs(target64), out=np.where(err > 0, np.inf, 0.0), where=target64 != 0)
-    ulps = ulp_distance(np.asarray(actual), np.asarray(target).astype(np.asarray(actual).dtype))
     worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(ratio)), ratio.shape)) if ratio.size else None
-    summary = dict(max_abs=float(err.max(initial=0.0)), max_rel=float(rel.max(initial=0.0)),
-                   max_ulp=int(np.where(finite, ulps, 0).max(initial=0)),
+    summary = dict(max_abs=float(err.max(initial=0.0)), max_rel=float(rel.max(initial=0.0)), max_ulp=max_ulp,
                    bound_ratio=float(ratio.max(initial=0.0)), worst_index=worst)
     if nonfinite:
         return Comparison("fail", "nonfinite", **summary, reason=nonfinite)
@@ -147,12 +164,29 @@ def compare(actual: np.ndarray, ref: Reference, dtype: str, *, expected: np.ndar
     return Comparison("pass", "ok", **summary, reason="")
 
 
+def _errors(actual: np.ndarray, target: np.ndarray, actual64: np.ndarray, target64: np.ndarray,
+            low: np.ndarray | None) -> tuple[np.ndarray, int, str]:
+    """(|actual - exact| per element, max ULP distance, NaN/Inf problem) with non-finite elements counted
+    as error 0 and distance 0; ``low`` (float64 references) is the part of the exact value below
+    ``target``. The common case, every difference finite, skips the NaN/Inf bookkeeping."""
+    diff = actual64 - target64
+    if np.isfinite(diff).all():  # then both sides are finite everywhere
+        return np.abs(diff if low is None else diff - low), _max_ulp(actual, target), ""
+    finite = np.isfinite(actual64) & np.isfinite(target64)
+    diff = np.where(finite, diff, 0.0)
+    if low is not None:
+        diff = np.where(finite, diff - low, 0.0)
+    ulps = ulp_distance(actual, target.astype(actual.dtype))
+    return np.abs(diff), int(np.where(finite, ulps, 0).max(initial=0)), _nonfinite_problem(actual64, target64)
+
+
 def total_bound(ref: Reference, dtype: str, computations: int = 1, accumulation: Accumulation = None) -> np.ndarray:
     """The sum of the error bounds of ``computations`` results, each accumulated as ``accumulation`` says."""
     names = [accumulation] * computations if accumulation is None or isinstance(accumulation, str) else list(accumulation)
     if len(names) != computations:
         raise ValueError(f"accumulation must name one format or one per computation ({computations}), got {accumulation!r}")
-    return sum(error_bound(ref, dtype, name) for name in names)
+    half = 0.5 * ulp(ref.value, dtype)  # the same for every computation: computed once
+    return sum(_rounding(ref, dtype, name) + half for name in names)
 
 
 def _structural_problem(actual: np.ndarray, target: np.ndarray, dtype: str,

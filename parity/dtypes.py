@@ -1,20 +1,59 @@
 """The four floating-point formats parity knows, and their rounding facts.
 
-bfloat16 comes from ``ml_dtypes`` (the package JAX and TensorFlow use for it).
+bfloat16 comes from ``ml_dtypes`` (the package JAX and TensorFlow use for it), which takes about half a
+second to import on some CPUs: it is imported only when a bfloat16 dtype object is actually needed
+(``DTYPES["bfloat16"]``, ``np_dtype("bfloat16")``). Names, precisions and ULPs need no import.
 """
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Iterator, Mapping
+from typing import Final, NamedTuple
 
-import ml_dtypes
 import numpy as np
 
-DTYPES: Final[dict[str, np.dtype]] = {
-    "float16": np.dtype(np.float16),
-    "bfloat16": np.dtype(ml_dtypes.bfloat16),
-    "float32": np.dtype(np.float32),
-    "float64": np.dtype(np.float64),
+
+class Format(NamedTuple):
+    """IEEE-style facts of a format: precision p (significand bits with the implicit one), the smallest
+    normal exponent emin (the smallest normal is 2**emin) and the largest finite value."""
+
+    precision: int
+    emin: int
+    max: float
+
+
+FORMATS: Final[dict[str, Format]] = {
+    "float16": Format(11, -14, 65504.0),
+    "bfloat16": Format(8, -126, (2 - 2.0 ** -7) * 2.0 ** 127),
+    "float32": Format(24, -126, (2 - 2.0 ** -23) * 2.0 ** 127),
+    "float64": Format(53, -1022, float(np.finfo(np.float64).max)),
 }
+
+
+class _Dtypes(Mapping):
+    """Name -> numpy dtype; ml_dtypes' bfloat16 is imported on the first lookup of "bfloat16"."""
+
+    def __init__(self) -> None:
+        self._known = {"float16": np.dtype(np.float16), "float32": np.dtype(np.float32),
+                       "float64": np.dtype(np.float64)}
+
+    def __getitem__(self, name: str) -> np.dtype:
+        if name == "bfloat16" and name not in self._known:
+            import ml_dtypes
+
+            self._known[name] = np.dtype(ml_dtypes.bfloat16)
+        return self._known[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(FORMATS)
+
+    def __len__(self) -> int:
+        return len(FORMATS)
+
+    def __contains__(self, name: object) -> bool:
+        return name in FORMATS
+
+
+DTYPES: Final[Mapping[str, np.dtype]] = _Dtypes()
 SHORT: Final[dict[str, str]] = {"float16": "f16", "bfloat16": "bf16", "float32": "f32", "float64": "f64"}
 _ALIASES: Final[dict[str, str]] = {**{v: k for k, v in SHORT.items()}, "half": "float16", "float": "float32",
                                    "single": "float32", "double": "float64"}
@@ -32,8 +71,8 @@ def canonical_name(dtype: object) -> str:
             pass
     name = str(getattr(named, "name", named)).removeprefix("torch.").removeprefix("tf.")
     name = _ALIASES.get(name, name)
-    if name not in DTYPES:
-        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    if name not in FORMATS:
+        raise ValueError(f"dtype must be one of {', '.join(FORMATS)}, got {dtype!r}")
     return name
 
 
@@ -41,13 +80,9 @@ def np_dtype(dtype: object) -> np.dtype:
     return DTYPES[canonical_name(dtype)]
 
 
-def _finfo(dtype: np.dtype):
-    return ml_dtypes.finfo(dtype) if dtype == DTYPES["bfloat16"] else np.finfo(dtype)
-
-
 def precision_bits(dtype: object) -> int:
     """Significand bits including the implicit one: 11, 8, 24, 53."""
-    return int(_finfo(np_dtype(dtype)).nmant) + 1
+    return FORMATS[canonical_name(dtype)].precision
 
 
 def unit_roundoff(dtype: object) -> float:
@@ -56,7 +91,7 @@ def unit_roundoff(dtype: object) -> float:
 
 
 def max_finite(dtype: object) -> float:
-    return float(_finfo(np_dtype(dtype)).max)
+    return FORMATS[canonical_name(dtype)].max
 
 
 def ulp(values: np.ndarray, dtype: object) -> np.ndarray:
@@ -64,11 +99,11 @@ def ulp(values: np.ndarray, dtype: object) -> np.ndarray:
 
     ulp(v) = 2**(max(e, emin) - (p - 1)) with e = floor(log2|v|); at zero it is the smallest subnormal.
     """
-    info = _finfo(np_dtype(dtype))
-    mantissa, exponent = np.frexp(np.abs(np.asarray(values, dtype=np.float64)))
-    # frexp(0) is (0, 0); send zeros to minexp so that ulp(0) is the smallest subnormal.
-    e = np.maximum(np.where(mantissa == 0, int(info.minexp), exponent.astype(np.int64) - 1), int(info.minexp))
-    return np.ldexp(1.0, e - int(info.nmant))
+    p, emin, _ = FORMATS[canonical_name(dtype)]
+    mantissa, exponent = np.frexp(np.asarray(values, dtype=np.float64))
+    # frexp(0) is (0, 0): zeros get emin, so that ulp(0) is the smallest subnormal.
+    e = np.maximum(np.where(mantissa == 0, emin, exponent - 1), emin)
+    return np.ldexp(1.0, e - (p - 1))
 
 
 def uint_view(a: np.ndarray) -> np.ndarray:

@@ -95,6 +95,46 @@ def test_ulp_distance_rejects_mismatched_or_non_float_dtypes(a, b):
         ulp_distance(np.ones(3, a), np.ones(3, b))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_distances_beyond_2_53_are_exact(dtype):
+    """-max to +max: twice the bit pattern of the largest finite value, counted without rounding."""
+    _, uint, _, p, _ = FORMATS[dtype]
+    width = 8 * np.dtype(uint).itemsize
+    bits = ((1 << (width - p)) - 2) << (p - 1) | ((1 << (p - 1)) - 1)  # exponent field all ones but the last
+    biggest = _from_bits([bits], dtype)
+    assert float(biggest[0]) == math.ldexp(2 - 2.0 ** (1 - p), 2 ** (width - p - 1) - 1)  # the largest finite
+    assert ulp_distance(-biggest, biggest).tolist() == [2 * bits]  # 2**64 - 2**53 - 2 for float64
+    assert ulp_distance(biggest, _array([0.0], dtype)).tolist() == [bits]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_ulp_of_a_comparison_is_the_largest_distance(dtype):
+    """compare's max_ulp (computed without per-element NaN bookkeeping when everything is finite) is the
+    largest of the per-element distances, with the reference rounded to the dtype first."""
+    _, ref = _case(dtype)
+    rounded = ref.value.astype(FORMATS[dtype][0])
+    actual = rounded.copy()
+    actual[0, 0, 0, 0] = -actual[0, 0, 0, 0]  # across zero: twice its distance from 0
+    actual[1, 2, 3, 4] = _step(actual[1, 2, 3, 4], 3, dtype)
+    expected = max(2 * int(ulp_distance(rounded[:1, :1, :1, :1], _array([[[[0.0]]]], dtype))[0, 0, 0, 0]), 3)
+    assert compare(actual, ref, dtype).max_ulp == expected
+    assert compare(actual, ref, dtype, expected=rounded, computations=2).max_ulp == expected
+    with_nan = actual.copy()
+    with_nan[0, 1, 0, 0] = np.nan  # a NaN where the reference is finite: distance not counted, kind nonfinite
+    result = compare(with_nan, ref, dtype)
+    assert result.kind == "nonfinite" and result.max_ulp == expected
+
+
+def test_format_facts_match_numpy_and_ml_dtypes():
+    from parity.dtypes import FORMATS as facts
+    from parity.dtypes import max_finite, precision_bits
+
+    for dtype, (kind, _, _, p, emin) in FORMATS.items():
+        info = ml_dtypes.finfo(kind) if dtype == "bfloat16" else np.finfo(kind)
+        assert (facts[dtype].precision, facts[dtype].emin) == (p, emin) == (int(info.nmant) + 1, int(info.minexp))
+        assert precision_bits(dtype) == p and max_finite(dtype) == float(info.max)
+
+
 # --- compare ---------------------------------------------------------------------------------------------------
 def _case(dtype, distribution="normal"):
     spec = ConvSpec(spatial=(6, 6), kernel=3, in_channels=4, out_channels=3, batch=2, padding="SAME",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import math
 import subprocess
 import sys
@@ -236,3 +237,46 @@ def test_reference_imports_with_frameworks_blocked():
     result = subprocess.run([sys.executable, "-c", BLOCKING_IMPORT], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "loaded: []"
+
+
+# --- start-up: ml_dtypes only for bfloat16 ------------------------------------------------------------------
+DTYPES_ALONE = r"""
+import importlib.util, sys
+import numpy as np
+spec = importlib.util.spec_from_file_location("dtypes_alone", sys.argv[1])
+dtypes = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(dtypes)
+facts = [dtypes.precision_bits(d) for d in dtypes.DTYPES] + [dtypes.max_finite("bf16"), "bfloat16" in dtypes.DTYPES]
+facts += [float(dtypes.ulp(np.array([1.0]), "bfloat16")[0]), dtypes.np_dtype("f32").name, dtypes.canonical_name("bf16")]
+before = "ml_dtypes" in sys.modules
+bfloat16 = dtypes.np_dtype("bfloat16")
+print(facts, before, "ml_dtypes" in sys.modules, bfloat16.name)
+"""
+
+
+def test_dtypes_import_ml_dtypes_only_for_a_bfloat16_dtype():
+    path = importlib.import_module("parity.dtypes").__file__
+    result = subprocess.run([sys.executable, "-c", DTYPES_ALONE, path], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == "[11, 8, 24, 53, 3.3895313892515355e+38, True, 0.0078125, 'float32', 'bfloat16'] False True bfloat16".split()
+
+
+LIST_IMPORTS = r"""
+import sys
+from parity.cli import main
+main(["list"])
+print(sorted({m.split(".")[0] for m in sys.modules} & {"ml_dtypes", "torch", "tensorflow", "jax", "keras", "onnxruntime", "pytensor", "theano"}), file=sys.stderr)
+"""
+
+
+def _checking_imports_ml_dtypes() -> bool:
+    source = importlib.util.find_spec("parity.checking").origin
+    return "import ml_dtypes" in open(source).read()
+
+
+@pytest.mark.xfail(_checking_imports_ml_dtypes(), strict=True,
+                   reason="parity/checking.py still imports ml_dtypes at module level (it is not this test's module)")
+def test_parity_list_imports_no_framework_and_no_ml_dtypes():
+    result = subprocess.run([sys.executable, "-c", LIST_IMPORTS], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "[]"

@@ -88,12 +88,14 @@ def run(cases: list[Case], args: argparse.Namespace) -> int:
 def _write_reports(args: argparse.Namespace, results: list["Result"], ran: list["Result"], meta: dict) -> None:
     from parity import html, report
 
-    # Unreadable recordings have no spec to draw: they are in the table, the JSON and the exit code.
-    for flag, path, write in (("--json", args.json, lambda: report.write_json(args.json, results, meta)),
-                              ("--html", args.html, lambda: html.write(args.html, ran, meta))):
+    texts = {}
+    if args.json:
+        texts["--json", args.json] = report.json_text(results, meta)
+    if args.html:  # unreadable recordings have no spec to draw: they are in the table, the JSON, the exit code
+        texts["--html", args.html] = html.render(ran, meta)
+    for (flag, path), text in texts.items():
         try:
-            if path:
-                write()
+            files.write_atomic(path, text)
         except OSError as error:  # the folder was checked before the run; a full disk shows only now
             raise ValueError(f"{flag} must be writable, got {path!r}: {error.strerror or error}") from None
 
@@ -188,7 +190,8 @@ def bench(cases: list[Case], args: argparse.Namespace) -> int:
     backends = parse_backends(args.backends)
     require_available(backends)
     if "torch" in adapters.installed():
-        print_lines(["# reference vs torch float64 conv2d (k=3, SAME), best of runs", *bench.reference_vs_torch(args.repeats)])
+        print_lines(["# reference vs torch float64 conv2d (k=3, SAME), best of runs",
+                     *bench.reference_vs_torch(args.repeats)])
     else:
         print_lines(["# reference vs torch: skipped, torch is not installed"])
     print_lines([f"# parity run vs hand loop, tier {args.tier}, backends {','.join(backends)}",

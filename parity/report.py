@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterable
 
-from parity.files import write_atomic
 from parity.runner import Result
 
 STATUSES = ("pass", "fail", "skip", "error", "insensitive")
@@ -65,9 +63,9 @@ def format_table(rows: list[PairSummary], by: str | None = None) -> str:
     return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
 
 
-def write_json(path: Path, results: list[Result], meta: dict[str, Any]) -> None:
-    payload = {**meta, "results": [r.as_dict() for r in results]}
-    write_atomic(path, json.dumps(payload, indent=1) + "\n")
+def json_text(results: list[Result], meta: dict[str, Any]) -> str:
+    """The JSON report: ``meta`` and every result."""
+    return json.dumps({**meta, "results": [r.as_dict() for r in results]}, indent=1) + "\n"
 
 
 def reproduce(result: Result, tier: str) -> list[str]:

@@ -36,7 +36,9 @@ _COLUMNS = ("case", "backend", "against", "quantity", "dtype", "status", "max_ab
 
 
 def write(path: Path, results: list[Result], meta: dict[str, Any]) -> None:
-    Path(path).write_text(render(results, meta), encoding="utf-8")
+    from parity.files import write_atomic
+
+    write_atomic(path, render(results, meta))
 
 
 def render(results: list[Result], meta: dict[str, Any]) -> str:

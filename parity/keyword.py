@@ -6,6 +6,7 @@ from typing import Callable
 
 Matcher = Callable[[str], bool]
 _TOKEN = re.compile(r"\s*(\(|\)|[^\s()]+)")
+_MAX_DEPTH = 100  # the recursive-descent parser recurses once per level
 
 
 def matcher(expression: str) -> Matcher:
@@ -13,10 +14,23 @@ def matcher(expression: str) -> Matcher:
     tokens = _TOKEN.findall(expression)
     if not tokens:
         raise ValueError(f"-k expression must not be empty, got {expression!r}")
+    depth = _nesting(tokens)
+    if depth > _MAX_DEPTH:
+        raise ValueError(f"-k expression must nest at most {_MAX_DEPTH} parentheses or 'not's, got {depth}")
     match, rest = _or(tokens, expression)
     if rest:
         raise ValueError(f"-k expression must be well formed, got unexpected {rest[0]!r} in {expression!r}")
     return match
+
+
+def _nesting(tokens: list[str]) -> int:
+    """The deepest nesting of parentheses plus a run of 'not's: how deep the parser will recurse."""
+    deepest = parens = nots = 0
+    for token in tokens:
+        parens += (token == "(") - (token == ")")
+        nots = nots + 1 if token == "not" else 0
+        deepest = max(deepest, parens + nots)
+    return deepest
 
 
 def _or(tokens: list[str], text: str) -> tuple[Matcher, list[str]]:

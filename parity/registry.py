@@ -58,7 +58,15 @@ def collect(tier: str = "default") -> list[Case]:
 
 
 def _cases(fn: Generator) -> Iterator[Case]:
-    for item in fn():
+    try:
+        items = list(fn())
+    except Exception as error:  # a broken generator is named, not a traceback
+        raise ValueError(f"case generator {fn.__module__}.{fn.__name__} must yield cases, got "
+                         f"{type(error).__name__}: {error}") from None
+    for item in items:
+        if not isinstance(item, (Case, ConvSpec)):
+            raise ValueError(f"case generator {fn.__module__}.{fn.__name__} must yield Case or ConvSpec objects, "
+                             f"got {type(item).__name__}")
         yield item if isinstance(item, Case) else Case(item.slug(), item)
 
 

@@ -29,9 +29,11 @@ def get(name: str) -> Adapter:
 
 def _external(name: str) -> Adapter:
     module, _, attribute = name.partition(":")
+    if not all(part.isidentifier() for part in module.split(".")) or not attribute.isidentifier():
+        raise ValueError(f"backend must be a shipped name or module:ATTRIBUTE with Python identifiers, got {name!r}")
     try:
         adapter = getattr(importlib.import_module(module), attribute)
-    except Exception as error:  # any failure while importing the user's module is a usage error
+    except (Exception, SystemExit) as error:  # any failure while importing the user's module is a usage error
         raise ValueError(f"backend {name!r} must name an importable module:ATTRIBUTE, got "
                          f"{type(error).__name__}: {error}") from None
     if not isinstance(adapter, Adapter):

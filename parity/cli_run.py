@@ -8,6 +8,7 @@ asked only for the plan.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 _GROUPABLE = ("dtype", "distribution", "layout", "groups", "padding")
 _SHOWN = 20  # failures printed; the rest are in --json
+_ROWS = 30  # table rows printed without --full
 
 
 class Stopped(KeyboardInterrupt):
@@ -47,15 +49,25 @@ def run_options(running: argparse.ArgumentParser) -> None:
                          help="per-case timeout of an isolated backend, seconds (default: %(default)s)")
     running.add_argument("--dry-run", action="store_true",
                          help="list which backend would run or skip each case, run nothing, exit 0")
+    running.add_argument("--full", action="store_true",
+                         help=f"print every table row (default: the {_ROWS} most concerning, failures first)")
+    running.add_argument("--save-baseline", metavar="PATH", help="write every comparison's figures and the "
+                         "environment to this file, for a later --baseline")
+    running.add_argument("--baseline", metavar="PATH", help="compare with a saved baseline: exit 1 on drift "
+                         "(a pass that no longer passes, a changed fingerprint, a figure beyond its tolerance)")
 
 
 def run(cases: list[Case], args: argparse.Namespace) -> int:
     from parity import report
 
+    from parity import baseline, environment
+
     backends = parse_backends(args.backends)
-    for path, flag in ((args.json, "--json"), (args.html, "--html")):
+    outputs = {"--json": args.json, "--html": args.html, "--save-baseline": args.save_baseline}
+    for flag, path in outputs.items():
         files.check_writable(path, flag)
-    files.check_distinct({"--json": args.json, "--html": args.html}, {})
+    files.check_distinct(outputs, {"--baseline": args.baseline})
+    saved = baseline.load(args.baseline) if args.baseline else None
     if args.dry_run:
         return _dry_run(cases, backends)
     require_available(backends)
@@ -63,15 +75,20 @@ def run(cases: list[Case], args: argparse.Namespace) -> int:
     ran, stopped = _collect(cases, backends, args.timeout if args.isolate else None)
     elapsed = time.perf_counter() - started
     results = ran + unreadable_recordings(args.keyword)
-    print_lines([report.format_table(report.summarize(results, args.by), args.by)])
+    print_lines([report.format_table(report.summarize(results, args.by), args.by, None if args.full else _ROWS),
+                 "", report.format_fingerprints(results)])
     failures = [r for r in results if r.status in ("fail", "error")]
     lines = [f"{r.status.upper()} {r.case} {r.backend} vs {r.against}: {r.reason}" for r in failures[:_SHOWN]]
     if len(failures) > _SHOWN:
         lines.append(f"... and {len(failures) - _SHOWN} more (see --json)")
     done = len({r.case for r in ran})
-    print_lines(lines + [f"{done} cases x {len(backends)} backends, {len(results)} comparisons in {elapsed:.1f} s"])
-    meta = {"tier": args.tier, "backends": backends, "keyword": args.keyword, "partial": stopped is not None}
+    insensitive = sum(r.status == "insensitive" for r in results)
+    print_lines(lines + [f"{done} cases x {len(backends)} backends, {len(results)} comparisons in {elapsed:.1f} s"
+                         + (f"; {insensitive} insensitive (could not have failed)" if insensitive else "")])
+    meta = {"tier": args.tier, "backends": backends, "keyword": args.keyword, "partial": stopped is not None,
+            "environment": environment.describe(backends)}
     _write_reports(args, results, ran, meta)
+    drifted = _against_baseline(saved, results, meta) if saved is not None else False
     if stopped is not None:
         code, why = stopped
         print(f"parity: {why}; the table and reports hold the {done} of {len(cases)} cases finished before "
@@ -82,15 +99,29 @@ def run(cases: list[Case], args: argparse.Namespace) -> int:
         print(f"parity: error: a run must compare at least one output, got all {len(results)} comparisons "
               f"skipped: {one_line(reasons)[:400]}", file=sys.stderr)
         return 2
-    return 1 if failures else 0
+    return 1 if failures or drifted else 0
+
+
+def _against_baseline(saved: dict, results: list["Result"], meta: dict) -> bool:
+    """Print the drift report; whether anything drifted."""
+    from parity import baseline
+
+    verdict = baseline.compare(saved, results)
+    print_lines(baseline.format_verdict(verdict, saved.get("environment", {}), meta["environment"]))
+    return bool(verdict.drifts)
 
 
 def _write_reports(args: argparse.Namespace, results: list["Result"], ran: list["Result"], meta: dict) -> None:
     from parity import html, report
 
+    from parity import baseline
+
     texts = {}
     if args.json:
         texts["--json", args.json] = report.json_text(results, meta)
+    if args.save_baseline:
+        document = baseline.snapshot(results, meta["environment"], {k: meta[k] for k in ("tier", "backends", "keyword")})
+        texts["--save-baseline", args.save_baseline] = json.dumps(document, indent=1) + "\n"
     if args.html:  # unreadable recordings have no spec to draw: they are in the table, the JSON, the exit code
         texts["--html", args.html] = html.render(ran, meta)
     for (flag, path), text in texts.items():

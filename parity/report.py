@@ -1,4 +1,5 @@
-"""Summaries of results: the per-pair table (CLI and pytest print the same one) and the JSON report."""
+"""Summaries of results: the per-pair table (CLI and pytest print the same one), the fingerprint table and
+the JSON report. Everything here reads results; nothing runs a backend or recomputes a figure."""
 from __future__ import annotations
 
 import json
@@ -21,9 +22,21 @@ class PairSummary:
     max_ulp: int = 0
     bound_ratio: float = 0.0
     worst_case: str = ""
+    results: list[Result] = field(default_factory=list)
+
+    @property
+    def compared(self) -> bool:
+        """Whether any result of the row has figures (an all-skip row shows none)."""
+        return any(r.bound_ratio is not None for r in self.results)
+
+    @property
+    def concern(self) -> tuple:
+        """Sort key of the short view: failures, errors and insensitive first, then the worst ratio."""
+        return (-(self.counts["fail"] + self.counts["error"]), -self.counts["insensitive"], -self.bound_ratio)
 
     def add(self, result: Result) -> None:
         self.counts[result.status] += 1
+        self.results.append(result)
         if result.bound_ratio is None:
             return
         self.max_abs = max(self.max_abs, result.max_abs)
@@ -53,19 +66,49 @@ def quantity_label(spec: dict[str, Any]) -> str:
     return op if quantity == "output" else f"{op}.{quantity}"
 
 
-def format_table(rows: list[PairSummary], by: str | None = None) -> str:
+def format_table(rows: list[PairSummary], by: str | None = None, most: int | None = None) -> str:
+    """The per-pair table. Rows without a comparison show no figures. With ``most``, only that many rows:
+    failures, errors and insensitive first, then the largest bound ratios, and a line saying what was left."""
+    from parity.fingerprint import row_label
+
+    shown = sorted(rows, key=lambda r: r.concern)[:most] if most is not None else rows
     header = ["backend", "against", "quantity", *([by] if by else []), *STATUSES, "max_abs", "max_ulp",
-              "bound_ratio", "worst case"]
+              "bound_ratio", "fingerprint", "worst case"]
     body = [[r.backend, r.against, r.quantity, *([r.group] if by else []), *(str(r.counts[s]) for s in STATUSES),
-             f"{r.max_abs:.3g}", str(r.max_ulp), f"{r.bound_ratio:.3g}", r.worst_case] for r in rows]
+             *((f"{r.max_abs:.3g}", str(r.max_ulp), f"{r.bound_ratio:.3g}", row_label(r.results), r.worst_case)
+               if r.compared else ("", "", "", "", "no comparison"))] for r in shown]
+    lines = _columns(header, body)
+    left = len(rows) - len(shown)
+    return "\n".join(lines + ([f"... {left} more rows, none failing (--full shows every row)"] if left else []))
+
+
+def _columns(header: list[str], body: list[list[str]]) -> list[str]:
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in [header, *body]]
-    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
+    return [lines[0], "  ".join("-" * w for w in widths).rstrip(), *lines[1:]]
+
+
+def format_fingerprints(results: Iterable[Result]) -> str:
+    """Per backend, quantity and dtype: the declared accumulation and what the integer cases showed."""
+    from parity.fingerprint import summarize as fingerprints
+
+    rows = fingerprints(results)
+    if not rows:
+        return ""
+    body = [[r.backend, r.quantity, r.dtype, r.declared, r.fingerprint, str(r.cases),
+             "CONTRADICTS THE DECLARATION" if r.contradicts else ""] for r in rows]
+    return "\n".join(_columns(["backend", "quantity", "dtype", "declared", "fingerprint", "cases", ""], body))
 
 
 def json_text(results: list[Result], meta: dict[str, Any]) -> str:
-    """The JSON report: ``meta`` and every result."""
-    return json.dumps({**meta, "results": [r.as_dict() for r in results]}, indent=1) + "\n"
+    """The JSON report: ``meta`` (tier, backends, environment, ...), the fingerprint rows and every result."""
+    from dataclasses import asdict
+
+    from parity.fingerprint import summarize as fingerprints
+
+    document = {**meta, "fingerprints": [asdict(row) for row in fingerprints(results)],
+                "results": [r.as_dict() for r in results]}
+    return json.dumps(document, indent=1) + "\n"
 
 
 def reproduce(result: Result, tier: str) -> list[str]:

@@ -1,19 +1,39 @@
 """parity: cross-framework parity tests for convolution.
 
-Public API: :class:`ConvSpec`, :func:`generate` and :func:`cotangent` (seeded inputs), :func:`exact` (the exact numpy reference, from :mod:`parity.reference`),
-:func:`compare` and :func:`ulp_distance`, :func:`check` (explain a mismatch, from :mod:`parity.checking`), :mod:`parity.adapters` (backends). No framework is imported here.
+Public API: :class:`ConvSpec`, :func:`generate` and :func:`cotangent` (seeded inputs), :func:`exact` (the exact
+numpy reference, from :mod:`parity.reference`), :func:`compare`, :func:`error_bound` and :func:`ulp_distance`,
+:func:`check` (explain a mismatch, from :mod:`parity.checking`), :mod:`parity.adapters` (backends).
+Names load on first use, so that importing parity (as the pytest plugin does in every project) costs
+nothing; no framework is imported here.
 """
-from parity import adapters
-from parity.checking import CheckResult, check
-from parity.compare import Comparison, compare, error_bound, ulp_distance
-from parity.inputs import cotangent, generate
-# `exact` rather than `reference`, so that `parity.reference` stays the module.
-from parity.reference import Reference
-from parity.reference import reference as exact
-from parity.registry import Case, collect
-from parity.runner import Result
-from parity.spec import ConvSpec
+from __future__ import annotations
 
-__all__ = ["Case", "CheckResult", "Comparison", "ConvSpec", "Reference", "Result", "adapters", "collect", "compare",
-           "check", "cotangent", "error_bound", "exact", "generate", "ulp_distance"]
+import importlib
+from typing import Any
+
+# Bound eagerly: a lazily loaded `compare` would lose to the submodule of the same name, which the import
+# system sets as the package attribute once anything imports it. (numpy and the reference, no framework.)
+from parity.compare import Comparison, compare, error_bound, ulp_distance
+
+# public name -> (module, attribute); `exact` rather than `reference`, so that `parity.reference` stays the module
+_EXPORTS = {"Case": ("parity.registry", "Case"), "CheckResult": ("parity.checking", "CheckResult"),
+            "ConvSpec": ("parity.spec", "ConvSpec"),
+            "Reference": ("parity.reference", "Reference"), "Result": ("parity.runner", "Result"),
+            "adapters": ("parity.adapters", None), "check": ("parity.checking", "check"),
+            "collect": ("parity.registry", "collect"),
+            "cotangent": ("parity.inputs", "cotangent"),
+            "exact": ("parity.reference", "reference"), "generate": ("parity.inputs", "generate")}
+__all__ = sorted([*_EXPORTS, "Comparison", "compare", "error_bound", "ulp_distance"])
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'parity' has no attribute {name!r}")
+    module, attribute = _EXPORTS[name]
+    value = importlib.import_module(module)
+    return value if attribute is None else getattr(value, attribute)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

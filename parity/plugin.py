@@ -4,44 +4,65 @@ XML as properties), and prints the per-pair summary table at the end of the run.
 
 Fixtures: ``parity_case`` (a :class:`~parity.registry.Case`), ``parity_backend`` (a backend name),
 ``parity_pair`` (two backend names), ``parity_session`` and ``parity_verify``.
+
+The plugin is inert in a project that does not use these fixtures: it only adds its options. Cases are
+collected, adapters imported and thread variables set when a test first asks for a parity fixture.
+Combinations a backend declares unsupported are not test items: they are counted per backend and reason
+in the summary (and ``--parity-json``). Each item carries an ``xdist_group`` mark per case, so that
+``--dist loadgroup`` keeps a case's items on one worker, which computes its reference once.
 """
 from __future__ import annotations
 
 import json
 import os
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from itertools import combinations
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import pytest
 
-from parity.registry import TIERS, Case, collect
-from parity.runner import CaseRun, Result
+if TYPE_CHECKING:
+    from parity.registry import Case
+    from parity.runner import CaseRun, Result
+
+TIERS = ("smoke", "default", "full")  # parity.registry.TIERS, without importing numpy into every project
 
 _PROPERTY = "parity"
 _SESSION = pytest.StashKey["ParitySession"]()
 _CACHE_SIZE = 16
+_THREADS = ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 
 
 class ParitySession:
-    """Per-process state: chosen tier and backends, cached case runs, and the results seen in reports."""
+    """Per-process state: options, cases and backends (on first use), cached case runs, seen results."""
 
     def __init__(self, config: pytest.Config) -> None:
-        from parity import adapters
-
+        self.config = config
         self.tier: str = config.getoption("parity_tier")
         self.isolate: float | None = config.getoption("parity_timeout") if config.getoption("parity_isolate") else None
-        self.backends: list[str] = adapters.parse(config.getoption("parity_backends"))
-        self.results: list[Result] = []
-        self._runs: OrderedDict[str, CaseRun] = OrderedDict()
-        self._cases: list[Case] | None = None
+        self.results: list["Result"] = []
         self.unreadable: dict[str, str] = {}
+        self.verdict: Any = None
+        self.environment_recorded = False
+        self._runs: OrderedDict[str, "CaseRun"] = OrderedDict()
+        self._cases: list["Case"] | None = None
+        self._backends: list[str] | None = None
+        self._declared: Counter[tuple[str, str]] | None = None
 
     @property
-    def cases(self) -> list[Case]:
+    def backends(self) -> list[str]:
+        if self._backends is None:
+            from parity import adapters
+
+            self._backends = adapters.parse(self.config.getoption("parity_backends"))
+        return self._backends
+
+    @property
+    def cases(self) -> list["Case"]:
         """The tier's cases, then one placeholder per unreadable recording (its tests fail with the reason)."""
         if self._cases is None:
             from parity import recorded
+            from parity.registry import Case, collect
 
             where = recorded.folder()
             unreadable = recorded.scan(where)[1] if where else []
@@ -49,22 +70,30 @@ class ParitySession:
             self._cases = collect(self.tier) + [Case(name, None) for name in self.unreadable]
         return self._cases
 
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.when != "call":
-            return
-        for name, value in report.user_properties:
-            if name == _PROPERTY:
-                self.results.append(Result.from_dict(json.loads(value)))
+    def refusal(self, case: "Case", backend: str) -> str:
+        """Why ``backend`` cannot run ``case`` ('' if it can, or if asking raised: that is the item's error)."""
+        from parity import adapters, runner
 
-    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        if self.results:
-            from parity.report import format_table, summarize
+        if case.spec is None:
+            return ""
+        try:
+            adapter = adapters.get(backend)
+            return runner.memory_refusal(case.spec) or adapter.available() or adapter.supports(case.spec) or ""
+        except (Exception, SystemExit):
+            return ""
 
-            terminalreporter.section("parity summary")
-            terminalreporter.write_line(format_table(summarize(self.results)))
+    @property
+    def declared(self) -> Counter[tuple[str, str]]:
+        """(backend, reason) -> how many cases it declared unsupported (not collected as items)."""
+        if self._declared is None:
+            self._declared = Counter((b, reason) for case in self.cases for b in self.backends
+                                     if (reason := self.refusal(case, b)))
+        return self._declared
 
-    def run(self, case: Case) -> CaseRun:
+    def run(self, case: "Case") -> "CaseRun":
         """The (cached) run of ``case``, shared by its reference and pair tests in this process."""
+        from parity.runner import CaseRun
+
         if case.id in self.unreadable:
             pytest.fail(f"{case.id}: unreadable recording: {self.unreadable[case.id]}", pytrace=False)
         if case.id not in self._runs:
@@ -73,6 +102,71 @@ class ParitySession:
                 self._runs.popitem(last=False)
         self._runs.move_to_end(case.id)
         return self._runs[case.id]
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call":
+            return
+        for name, value in report.user_properties:
+            if name == _PROPERTY:
+                from parity.runner import Result
+
+                self.results.append(Result.from_dict(json.loads(value)))
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if not self.results or hasattr(self.config, "workerinput"):
+            return
+        from parity import baseline, environment
+
+        env = environment.describe(self.backends)
+        saving, against = self.config.getoption("parity_save_baseline"), self.config.getoption("parity_baseline")
+        if saving:
+            document = baseline.snapshot(self.results, env, {"tier": self.tier, "backends": self.backends})
+            _write(saving, json.dumps(document, indent=1) + "\n")
+        if against:
+            saved = baseline.load(against)
+            self.verdict = baseline.compare(saved, self.results), saved.get("environment", {}), env
+            if self.verdict[0].drifts and session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if self.config.getoption("parity_json"):
+            from parity import report
+
+            meta = {"tier": self.tier, "backends": self.backends, "environment": env,
+                    "declared_unsupported": [{"backend": b, "reason": r, "cases": n}
+                                             for (b, r), n in sorted(self.declared.items())]}
+            _write(self.config.getoption("parity_json"), report.json_text(self.results, meta))
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if not self.results:
+            return
+        from parity import environment
+        from parity.report import format_fingerprints, format_table, summarize
+
+        write = terminalreporter.write_line
+        terminalreporter.section("parity summary")
+        write(format_table(summarize(self.results), most=None if self.config.getoption("parity_full") else 30))
+        write(format_fingerprints(self.results))
+        write(f"declared unsupported (not collected): {sum(self.declared.values())} case x backend combinations")
+        for (backend, reason), count in sorted(self.declared.items(), key=lambda item: -item[1])[:20]:
+            write(f"  {count:6d}  {backend}: {reason}")
+        write(f"environment: {environment.headline(environment.describe(self.backends))}")
+        if self.verdict is not None:
+            from parity import baseline
+
+            for line in baseline.format_verdict(*self.verdict):
+                write(line)
+
+
+def _write(path: str, text: str) -> None:
+    from parity.files import write_atomic
+
+    write_atomic(path, text)
+
+
+def _seconds(text: str) -> float:
+    """--parity-timeout's type: parity.cli_common.seconds, imported only when the option is given."""
+    from parity.cli_common import seconds
+
+    return seconds(text)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -83,24 +177,34 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="case tier to parametrize over (default: default)")
     group.addoption("--parity-isolate", action="store_true",
                     help="run each backend in its own worker process: a hang or crash fails one test (default: off)")
-    group.addoption("--parity-timeout", type=float, default=120.0,
+    group.addoption("--parity-timeout", type=_seconds, default=120.0,
                     help="per-case timeout of an isolated backend in seconds (default: 120)")
     group.addoption("--parity-recorded", metavar="DIR", default=None,
                     help="also the recordings in DIR as cases (default: none, or $PARITY_RECORDED)")
+    group.addoption("--parity-baseline", metavar="FILE", default=None,
+                    help="compare with a baseline saved by --parity-save-baseline or parity run --save-baseline; "
+                         "drift fails the session (default: none)")
+    group.addoption("--parity-save-baseline", metavar="FILE", default=None,
+                    help="save every comparison's figures and the environment (default: none)")
+    group.addoption("--parity-json", metavar="FILE", default=None,
+                    help="write the results, the environment and the declared-unsupported counts (default: none)")
+    group.addoption("--parity-full", action="store_true", help="print every summary row (default: the 30 most "
+                    "concerning)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if hasattr(config, "workerinput"):
-        # xdist runs one worker per core: framework thread pools of one thread each avoid oversubscription
-        # (measured on 2 cores, -n 2, default tier: 22.9 s with default pools, 14.9 s with one thread).
-        for variable in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
-            os.environ.setdefault(variable, "1")
     try:
         if config.getoption("parity_recorded") is not None:
             from parity import recorded
 
             recorded.use(config.getoption("parity_recorded"), "--parity-recorded")
         session = ParitySession(config)
+        if config.getoption("parity_backends") is not None:
+            session.backends  # a bad explicit value is a usage error now, not at collection
+        if config.getoption("parity_baseline"):
+            from parity import baseline
+
+            baseline.load(config.getoption("parity_baseline"))
     except ValueError as error:
         raise pytest.UsageError(f"parity: {error}") from None
     config.stash[_SESSION] = session
@@ -108,23 +212,49 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    session = metafunc.config.stash[_SESSION]
-    names = metafunc.fixturenames
-    pairs = list(combinations(session.backends, 2))
-    if "parity_pair" in names and not pairs:
-        # One clear skip instead of one "empty parameter set" per case.
-        reason = f"backend pairs need at least two backends, got {session.backends}"
-        skipped = [pytest.param(None, marks=pytest.mark.skip(reason=reason), id="no-pairs")]
-        for name in ("parity_case", "parity_pair"):
-            if name in names:
-                metafunc.parametrize(name, skipped if name == "parity_pair" else [None], ids=[""])
+    names = set(metafunc.fixturenames) & {"parity_case", "parity_backend", "parity_pair"}
+    if not names:
         return
-    if "parity_case" in names:
-        metafunc.parametrize("parity_case", session.cases, ids=[c.id for c in session.cases])
-    if "parity_backend" in names:
-        metafunc.parametrize("parity_backend", session.backends)
-    if "parity_pair" in names:
-        metafunc.parametrize("parity_pair", pairs, ids=[f"{a}-vs-{b}" for a, b in pairs])
+    session = metafunc.config.stash[_SESSION]
+    _first_use(metafunc.config)
+    try:
+        cases, backends = session.cases, session.backends
+    except ValueError as error:
+        raise pytest.UsageError(f"parity: {error}") from None
+    if names == {"parity_case", "parity_backend"}:
+        combos = [(c, b) for c in cases for b in backends if not session.refusal(c, b)]
+        metafunc.parametrize(("parity_case", "parity_backend"), [_param((c, b), c, f"{c.id}-{b}") for c, b in combos])
+    elif names == {"parity_case", "parity_pair"}:
+        pairs = list(combinations(backends, 2))
+        if not pairs:  # one clear skip instead of an empty parameter set
+            reason = f"backend pairs need at least two backends, got {backends}"
+            metafunc.parametrize(("parity_case", "parity_pair"), [pytest.param(
+                None, None, marks=pytest.mark.skip(reason=reason), id="no-pairs")])
+            return
+        combos = [(c, p) for c in cases for p in pairs if not any(session.refusal(c, b) for b in p)]
+        metafunc.parametrize(("parity_case", "parity_pair"),
+                             [_param((c, p), c, f"{c.id}-{p[0]}-vs-{p[1]}") for c, p in combos])
+    else:
+        for name in names:
+            values = {"parity_case": cases, "parity_backend": backends,
+                      "parity_pair": list(combinations(backends, 2))}[name]
+            metafunc.parametrize(name, values, ids=[_id(v) for v in values])
+
+
+def _param(values: tuple, case: "Case", ident: str) -> Any:
+    return pytest.param(*values, id=ident, marks=pytest.mark.xdist_group(case.id))
+
+
+def _id(value: Any) -> str:
+    return value.id if hasattr(value, "spec") else "-vs-".join(value) if isinstance(value, tuple) else str(value)
+
+
+def _first_use(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        # xdist runs one worker per core: framework thread pools of one thread each avoid oversubscription
+        # (measured on 2 cores, -n 2, default tier: 22.9 s with default pools, 14.9 s with one thread).
+        for variable in _THREADS:
+            os.environ.setdefault(variable, "1")
 
 
 @pytest.fixture(scope="session")
@@ -133,12 +263,19 @@ def parity_session(request: pytest.FixtureRequest) -> ParitySession:
 
 
 @pytest.fixture
-def parity_verify(request: pytest.FixtureRequest) -> Callable[[Result], None]:
-    """Record a result on the test's report, then skip or fail the test as the result says."""
+def parity_verify(request: pytest.FixtureRequest) -> Callable[["Result"], None]:
+    """Record a result on the test's report, then skip or fail the test as the result says (an
+    ``insensitive`` comparison is a skip with its reason: it could not have failed)."""
 
-    def verify(result: Result) -> None:
+    def verify(result: "Result") -> None:
+        session = request.config.stash[_SESSION]
+        if not session.environment_recorded:  # once per process: JUnit XML then says what ran the suite
+            from parity import environment
+
+            session.environment_recorded = True
+            request.node.user_properties.append(("parity_environment", json.dumps(environment.describe(session.backends))))
         request.node.user_properties.append((_PROPERTY, json.dumps(result.as_dict())))
-        if result.status == "skip":
+        if result.status in ("skip", "insensitive"):
             pytest.skip(result.reason)
         if result.status in ("fail", "error"):
             pytest.fail(failure_message(result, request.config.stash[_SESSION].tier), pytrace=False)
@@ -146,7 +283,7 @@ def parity_verify(request: pytest.FixtureRequest) -> Callable[[Result], None]:
     return verify
 
 
-def failure_message(result: Result, tier: str) -> str:
+def failure_message(result: "Result", tier: str) -> str:
     """The failure plus the exact commands that reproduce it."""
     from parity.report import reproduce
 

@@ -33,7 +33,10 @@ def _external(name: str) -> Adapter:
         raise ValueError(f"backend must be a shipped name or module:ATTRIBUTE with Python identifiers, got {name!r}")
     try:
         adapter = getattr(importlib.import_module(module), attribute)
-    except (Exception, SystemExit) as error:  # any failure while importing the user's module is a usage error
+    except SystemExit as stop:
+        raise ValueError(f"backend must name an importable module:ATTRIBUTE, got {name!r}, whose import called "
+                         f"sys.exit({stop.code!r})") from None
+    except Exception as error:  # any failure while importing the user's module is a usage error
         raise ValueError(f"backend {name!r} must name an importable module:ATTRIBUTE, got "
                          f"{type(error).__name__}: {error}") from None
     if not isinstance(adapter, Adapter):

@@ -1,0 +1,113 @@
+"""The plugin's use in other projects: inert unless asked for, declared limits counted instead of collected,
+insensitive comparisons skipped with their reason, and baselines (pytest --parity-baseline)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from parity.registry import collect
+
+pytest_plugins = ["pytester"]
+
+REGRESSION = (Path(__file__).parent / "test_regression.py").read_text()
+SMOKE = collect("smoke")
+
+INERT = '''
+import os, sys
+
+def test_nothing_of_parity_happened():
+    assert "OMP_NUM_THREADS" not in os.environ or os.environ.get("KEEP") == "1"
+    assert not [m for m in sys.modules if m.startswith("parity.adapters.") or m.startswith("parity.cases")]
+'''
+
+# numpy, but 3-D cases are declared unsupported
+PICKY = '''
+from parity import adapters
+_get, _names = adapters.get, adapters.names
+
+class Picky:
+    name = "picky"
+    def available(self):
+        return None
+    def supports(self, spec):
+        return "picky: no 3-D convolution" if spec.rank == 3 else None
+    def run(self, spec, x, w, dy=None):
+        return _get("numpy").run(spec, x, w)
+
+adapters.get = lambda name: Picky() if name == "picky" else _get(name)
+adapters.names = lambda: sorted([*_names(), "picky"])
+'''
+
+
+def test_a_project_that_does_not_use_parity_is_untouched(pytester, monkeypatch):
+    pytester.makepyfile(test_plain=INERT)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2")
+    result.assert_outcomes(passed=1)
+
+
+def test_declared_limits_are_counted_not_collected(pytester):
+    pytester.makepyfile(test_regression=REGRESSION)
+    pytester.makeconftest(PICKY)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--parity-tier", "smoke",
+                                           "--parity-backends", "numpy,picky")
+    three_d = sum(case.spec.rank == 3 for case in SMOKE)
+    # numpy: every case; picky: all but 3-D; pairs: only where both run.
+    result.assert_outcomes(passed=2 * len(SMOKE) - three_d + len(SMOKE) - three_d)
+    result.stdout.fnmatch_lines([f"declared unsupported (not collected): {three_d} case x backend combinations",
+                                 f"*{three_d}  picky: picky: no 3-D convolution"])
+
+
+def test_an_insensitive_comparison_is_a_skip_with_its_reason(pytester):
+    pytester.makepyfile(test_one='''
+from parity.runner import Result
+
+def test_insensitive(parity_verify):
+    parity_verify(Result("c", {}, "b", "reference", "insensitive", "insensitive: a reference with the kernel "
+                         "flipped passes this bound too", 0.0, 0.0, 0, 0.5))
+''')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*insensitive: a reference with the kernel flipped passes this bound too*"])
+
+
+ROUNDING = '''
+import os
+import numpy as np
+from parity import adapters
+from parity.fingerprint import round_to_bits
+
+_get, _names = adapters.get, adapters.names
+
+class Mine:
+    name = "mine"
+    def available(self):
+        return None
+    def supports(self, spec):
+        return None
+    def run(self, spec, x, w, dy=None):
+        if os.environ.get("TF32") and spec.dtype == "float32":
+            x, w = (round_to_bits(a.astype(np.float64), 11).astype(np.float32) for a in (x, w))
+        return _get("numpy").run(spec, x, w, *(() if dy is None else (dy,)))
+
+adapters.get = lambda name: Mine() if name == "mine" else _get(name)
+adapters.names = lambda: sorted([*_names(), "mine"])
+'''
+
+
+def test_pytest_baseline_passes_unchanged_and_fails_on_a_fingerprint_drift(pytester, monkeypatch):
+    pytester.makepyfile(test_regression=REGRESSION)
+    pytester.makeconftest(ROUNDING)
+    common = ("-p", "no:cacheprovider", "--parity-backends", "mine", "-k", "realistic and c64 and f32")
+    saved = pytester.path / "base.json"
+    first = pytester.runpytest_subprocess(*common, f"--parity-save-baseline={saved}")
+    assert first.ret == 0 and json.loads(saved.read_text())["comparisons"]
+    same = pytester.runpytest_subprocess(*common, f"--parity-baseline={saved}")
+    assert same.ret == 0
+    same.stdout.fnmatch_lines(["baseline: 0 drift(s)*"])
+    monkeypatch.setenv("TF32", "1")
+    drifted = pytester.runpytest_subprocess(*common, f"--parity-baseline={saved}")
+    assert drifted.ret == pytest.ExitCode.TESTS_FAILED
+    drifted.stdout.fnmatch_lines(["DRIFT realistic-resnet-3x3-c64-*canary | mine vs reference: status pass -> fail"])

@@ -112,15 +112,30 @@ def json_text(results: list[Result], meta: dict[str, Any]) -> str:
 
 
 def reproduce(result: Result, tier: str) -> list[str]:
-    """The exact commands that reproduce a result: a ``parity run`` line and a Python snippet."""
-    backends = result.backend if result.against == "reference" else f"{result.backend},{result.against}"
+    """The exact commands that reproduce a result: a ``parity run`` line and a Python snippet that runs the
+    compared side(s) and prints the very comparison that failed (for a pair, each side against the exact
+    result too, so that the snippet shows which side is off)."""
+    pair = result.against != "reference"
+    backends = f"{result.backend},{result.against}" if pair else result.backend
     spec = ", ".join(f"{k}={tuple(v) if isinstance(v, list) else v!r}" for k, v in result.spec.items())
-    return [
+    lines = [
         f"reproduce: parity run --tier {tier} --backends {backends} -k {result.case}",
         "or in Python:",
         "    import parity",
         f"    spec = parity.ConvSpec({spec})",
         "    x, w, dy = *parity.generate(spec), parity.cotangent(spec)",
-        f"    y = parity.adapters.get({result.backend!r}).run(spec, x, w, dy)",
-        "    print(parity.compare(y, parity.exact(spec, x, w, dy), spec.dtype))",
+        "    ref = parity.exact(spec, x, w, dy)",
+        f"    y = parity.adapters.get({result.backend!r}).run(spec, x, w, *([dy] if dy is not None else []))",
+    ]
+    declared = [name.removesuffix(" (probed)") for name in (result.accumulation or "").split("+") if name]
+    mine = f", accumulation={declared[0]!r}" if declared else ""
+    if not pair:
+        return lines + [f"    print(parity.compare(y, ref, spec.dtype{mine}))"]
+    theirs = f", accumulation={declared[1]!r}" if len(declared) == 2 else ""
+    both = f", accumulation={tuple(declared)!r}" if len(declared) == 2 else ""
+    return lines + [
+        f"    other = parity.adapters.get({result.against!r}).run(spec, x, w, *([dy] if dy is not None else []))",
+        f"    print({result.backend!r}, parity.compare(y, ref, spec.dtype{mine}))",
+        f"    print({result.against!r}, parity.compare(other, ref, spec.dtype{theirs}))",
+        f"    print('pair', parity.compare(y, ref, spec.dtype, expected=other, computations=2{both}))",
     ]

@@ -1,0 +1,66 @@
+"""Reports read results: the short table, rows without comparisons, and reproducers that run the failing
+side and print the very comparison that failed."""
+from __future__ import annotations
+
+import contextlib
+import io
+import textwrap
+
+import numpy as np
+
+import parity
+from parity import report
+from parity.registry import Case
+from parity.runner import CaseRun, Result
+from parity.spec import ConvSpec
+
+NUMPY = parity.adapters.get("numpy")
+
+
+class Off:
+    name = "off"
+
+    def available(self):
+        return None
+
+    def supports(self, spec):
+        return None
+
+    def run(self, spec, x, w, dy=None):
+        return (NUMPY.run(spec, x, w).astype(np.float64) + 1).astype(x.dtype)
+
+
+def test_a_failing_pair_reproducer_runs_both_sides_and_names_the_broken_one(install_backends):
+    install_backends({"numpy": NUMPY, "off": Off()})
+    spec = ConvSpec(spatial=(6, 6), kernel=3, in_channels=2, out_channels=2, distribution="int")
+    pair = CaseRun(Case(spec.slug(), spec)).between("numpy", "off")
+    assert pair.status == "fail"
+    snippet = textwrap.dedent("\n".join(report.reproduce(pair, "default")[2:]))
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(snippet, {})
+    lines = printed.getvalue().splitlines()
+    assert lines[0].startswith("numpy Comparison(status='pass'")
+    assert lines[1].startswith("off Comparison(status='fail'")
+    assert lines[2].startswith("pair Comparison(status='fail'")
+
+
+def _row(status: str, ratio: float | None) -> Result:
+    figures = (0.0, 0.0, 0, ratio) if ratio is not None else ()
+    return Result(f"case-{status}-{ratio}", {"op": "conv", "quantity": "output", "dtype": "float32"}, "b",
+                  "reference", status, "", *figures)
+
+
+def test_rows_without_a_comparison_show_no_figures():
+    table = report.format_table(report.summarize([_row("skip", None)]))
+    cells = table.splitlines()[2].split()
+    assert cells == ["b", "reference", "conv", "0", "0", "1", "0", "0", "no", "comparison"]
+
+
+def test_the_short_table_puts_failures_first_and_says_what_it_left():
+    results = [Result("a", {"op": "conv", "quantity": "output", "dtype": d}, b, "reference", s, "", 0.0, 0.0, 0, r)
+               for b, d, s, r in [("x", "float32", "pass", 0.1), ("y", "float32", "fail", 2.0),
+                                  ("z", "float32", "pass", 0.5)]]
+    table = report.format_table(report.summarize(results), most=2).splitlines()
+    assert [line.split()[0] for line in table[2:4]] == ["y", "z"]
+    assert table[-1] == "... 1 more rows, none failing (--full shows every row)"

@@ -44,8 +44,10 @@ def page_html(results):
 
 def test_report_has_matrix_table_and_failures(results, page_html):
     assert "<table id=matrix>" in page_html and "<table id=cases class=sortable>" in page_html
-    assert page_html.count("<section class=failure>") == sum(r.status == "fail" for r in results) > 0
-    assert page_html.count("data:image/png;base64,") == page_html.count("<section class=failure>")
+    failing = [r for r in results if r.status == "fail"]
+    assert page_html.count("<section class=failure>") == len({r.case for r in failing}) > 0  # each case once
+    assert page_html.count("data:image/png;base64,") == len(failing) > len({r.case for r in failing})
+    assert "<h2>Arithmetic fingerprints</h2>" in page_html and "class=legend" in page_html
     assert "reproduce: parity run --tier smoke --backends shifted" in page_html
     assert "http://" not in page_html and "https://" not in page_html  # self-contained
 

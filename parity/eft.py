@@ -1,67 +1,174 @@
 """Error-free transformations: exact float64 matrix products for the reference (Ozaki splitting).
 
-Each operand is cut into slices of ``beta`` bits sharing one exponent per row; products of slices and
-their sums over n terms are exact in float64 when n * 2**(2*beta) <= 2**53, whatever order BLAS sums
-in. The slice products are then summed in double-double, so ``hi + lo`` errs by about 2**-70 of the
-largest product sum, some 2**-18 of a float64 ULP.
+**Slices.** :func:`split` cuts an array into slices ``a = a_0 + a_1 + ...`` sharing one exponent per index
+of the axes that are not summed over (a "row"): with ``2**f`` above the row's largest magnitude, slice t
+is an integer multiple of ``D_t = 2**(f + 1 - (t + 1) * beta)`` whose integer ``m`` has ``|m| <= 2**(beta-1)``,
+and what is left after it is at most ``D_t / 2`` (round to nearest). Extraction is error-free: with
+``sigma = 1.5 * 2**52 * D_t``, ``sigma + p`` stays in the binade ``[2**52 D_t, 2**53 D_t)`` whose spacing is
+``D_t`` whenever ``|p| <= 2**(beta-1) D_t <= 2**51 D_t``, so ``fl(sigma + p) - sigma`` is ``p`` rounded to a
+multiple of ``D_t`` (the subtraction is exact by Sterbenz's lemma) and ``p`` minus it is exact too.
+
+**Exactness condition.** A row slice of level t times a column slice of level v is ``m * m' * D_t * D'_v``
+with ``|m * m'| <= 2**(2*beta - 2)``: exact in float64. A sum of ``pairs`` such products per term over ``n``
+terms, all of one level ``d = t + v`` (so of one quantum ``Q = D_t D'_v``, since every D halves with
+beta per level), is an integer multiple of Q at most ``pairs * n * 2**(2*beta - 2)`` times Q, and so is
+every partial sum, in any order, blocking or use of FMA. If
+
+    pairs * n * 2**(2*beta - 2) <= 2**53                                          (*)
+
+every partial sum is representable and BLAS computes the sum exactly. :func:`width` is the largest beta
+meeting (*). The levels are then added in double-double (Knuth's TwoSum per level, the rounding errors
+summed in float64), so ``hi + lo`` errs by about ``levels * 2**-105`` of the sum of the levels'
+magnitudes, far below 2**-60 of sum|a_k b_k|.
+
+Range: products of slices must not underflow (``D_t D'_v >= 2**-1074``); below that the result is
+accurate to a few multiples of 2**-1074 absolute, not relative. Inputs must be below 2**960 in magnitude
+(``sigma`` stays finite).
 """
 from __future__ import annotations
 
 import math
-from typing import Final
+from itertools import product
+from typing import Callable, Final, NamedTuple, Sequence
 
 import numpy as np
 
-_MAX_SLICES: Final = 6
+Group = Callable[[int, int], np.ndarray]
+PAIRS: Final = 3  # slice pairs per level that the width leaves room for: a 3 x 3 block's levels
+_MAX_SLICES: Final = 2200 // 16  # 16 bits or more per slice cover float64's whole range (2**-1074 .. 2**1024)
+DoubleDouble = tuple[np.ndarray, np.ndarray]
 
 
-def contract(rows: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``rows @ weights^T`` per group ((g, M, K) and (g, O, K) -> (g, M, O)) as a double-double (hi, lo)."""
-    n = rows.shape[-1]
-    beta = (53 - max(1, math.ceil(math.log2(n)))) // 2
-    row_slices = _split(rows, beta)
-    weight_slices = [s.transpose(0, 2, 1) for s in _split(weights, beta)]
-    hi = np.zeros((rows.shape[0], rows.shape[1], weights.shape[1]))
-    lo = np.zeros_like(hi)
-    # Every slice pair, larger terms first. (Stopping at i + j < max(len) dropped pairs weighing 2**(-2*beta)
-    # of the largest product when both sides have two slices, e.g. float32 values held in float64.)
-    depth = len(row_slices) + len(weight_slices) - 1
-    for total in range(depth):
-        for i in range(max(0, total - len(weight_slices) + 1), min(total, len(row_slices) - 1) + 1):
-            hi, error = two_sum(hi, row_slices[i] @ weight_slices[total - i])
-            lo += error
-    return renormalize(hi, lo)
+def width(n: int, pairs: int = 1) -> int:
+    """The largest slice width beta meeting (*): ``pairs * n * 2**(2*beta - 2) <= 2**53``."""
+    beta = (55 - math.ceil(math.log2(max(1, n * pairs)))) // 2
+    while pairs * n * 2 ** (2 * beta - 2) > 2 ** 53:  # ceil(log2) is exact; this guards the float log
+        beta -= 1
+    return beta
 
 
-def _split(a: np.ndarray, beta: int) -> list[np.ndarray]:
-    """Cut ``a`` into slices along the last axis's rows: each slice has <= beta+1 significant bits
-    relative to the row's largest remaining magnitude, so the slices sum exactly to ``a``."""
+def split(a: np.ndarray, axes: int | Sequence[int], beta: int) -> list[np.ndarray]:
+    """Slices of ``a`` (see the module docstring) with one exponent per index of the axes other than
+    ``axes`` (the summed ones); as many as it takes to leave nothing, so ``sum(slices) == a`` exactly."""
+    largest = np.max(np.abs(a), axis=axes, keepdims=True)
+    if not np.isfinite(largest).all():  # NaN or Inf: no exact product to compute
+        return [a]
+    sigma = np.ldexp(1.5, np.frexp(largest)[1] + 53 - beta)  # largest < 2**f; sigma = 1.5 * 2**52 * D_0
     slices, rest = [], a
     for _ in range(_MAX_SLICES):
-        largest = np.max(np.abs(rest), axis=-1, keepdims=True)
-        if not largest.any():
-            break
-        sigma = np.ldexp(1.0, np.frexp(largest)[1] + 53 - beta)
         piece = (rest + sigma) - sigma
         slices.append(piece)
         rest = rest - piece
-    return slices or [a]
+        if not rest.any():
+            break
+        sigma = np.ldexp(sigma, -beta)
+    return slices
 
 
-def two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def products(rows: Sequence[np.ndarray], group: Group, count: int, tails: Sequence[np.ndarray], n: int,
+             beta: int) -> DoubleDouble:
+    """``sum over t, v of rows[t] @ column slice v`` as a double-double (hi, lo), exact up to the final
+    rounding of lo (see the module docstring), for slices cut with width ``beta`` over ``n`` terms.
+
+    ``rows`` are (g, M, n) slices with one exponent per row. The column slices, (g, n, N) with one exponent
+    per column, are the ``count`` dense ones, stacked along the summed axis (``group(v0, v1)`` is
+    (g, (v1 - v0) * n, N), slices v0 .. v1 - 1 one after the other), then the sparse ``tails``. Pairs of
+    dense slices go to BLAS level by level, as many per call as (*) allows; a pair with a sparse slice (a
+    tail, or a row slice with fewer than half its rows nonzero) only on its nonzero rows and columns.
+    """
+    dense = next((t for t in range(1, len(rows)) if 2 * _nonzero(rows[t], (0, 2)).size < rows[t].shape[1]),
+                 len(rows))
+    total = _levels(rows[:dense], group, count, max(1, 2 ** (55 - 2 * beta) // n))
+    row_support = [_Support(None, None)] * dense + [_Support.of(r, 1) for r in rows[dense:]]
+    column_support = [_Support(None, None)] * count + [_Support.of(c, 2) for c in tails]
+    for t, v in product(range(len(rows)), range(count + len(tails))):
+        if t < dense and v < count:
+            continue
+        r, c = row_support[t], column_support[v]
+        terms = r.terms if c.terms is None else c.terms if r.terms is None else np.intersect1d(r.terms, c.terms)
+        if all(i is None or i.size for i in (r.kept, c.kept, terms)):
+            column = group(v, v + 1) if v < count else tails[v - count]
+            part = _take(_take(rows[t], 1, r.kept), 2, terms) @ _take(_take(column, 1, terms), 2, c.kept)
+            total = _accumulate(total, part, r.kept, c.kept)
+    return renormalize(*total)
+
+
+class _Support(NamedTuple):
+    """Where a sparse slice (g, a, b) is nonzero: ``kept`` indices of its own axis (rows of a row slice,
+    columns of a column slice) and ``terms`` of the summed axis; None for a dense slice (all)."""
+
+    kept: np.ndarray | None
+    terms: np.ndarray | None
+
+    @classmethod
+    def of(cls, a: np.ndarray, own: int) -> "_Support":
+        summed = 3 - own  # axis 2 of a row slice, 1 of a column slice
+        return cls(np.flatnonzero(a.any(axis=(0, summed))), np.flatnonzero(a.any(axis=(0, own))))
+
+
+def _levels(rows: Sequence[np.ndarray], group: Group, count: int, per_call: int) -> DoubleDouble:
+    """The dense pairs, level by level (one quantum per level: see (*)), up to ``per_call`` per BLAS call."""
+    total: DoubleDouble | None = None
+    for level in range(len(rows) + count - 1):
+        first, last = max(0, level - len(rows) + 1), min(level, count - 1) + 1  # column slices v
+        for v0 in range(first, last, per_call):
+            v1 = min(last, v0 + per_call)
+            part = np.concatenate([rows[level - v] for v in range(v0, v1)], axis=-1) @ group(v0, v1)
+            total = (part, np.zeros_like(part)) if total is None else _accumulate(total, part)
+    return total
+
+
+def _nonzero(a: np.ndarray, axes: tuple[int, int]) -> np.ndarray:
+    """Indices along the remaining axis of ``a`` (3-D) where any element is nonzero."""
+    return np.flatnonzero(a.any(axis=axes))
+
+
+def _take(a: np.ndarray, axis: int, index: np.ndarray | None) -> np.ndarray:
+    return a if index is None else np.take(a, index, axis=axis)
+
+
+def contract(a: np.ndarray, b: np.ndarray) -> DoubleDouble:
+    """``a @ b`` per group ((g, M, n) and (g, n, N) -> (g, M, N)) as an exact double-double (hi, lo)."""
+    n = a.shape[-1]
+    beta = width(n, PAIRS)
+    columns = split(b, -2, beta)
+    dense = next((v for v in range(1, len(columns)) if 2 * _nonzero(columns[v], (0, 1)).size < b.shape[-1]),
+                 len(columns))
+    stacked = np.concatenate(columns[:dense], axis=-2)
+    tails = [c for c in columns[dense:] if c.any()]
+    return products(split(a, -1, beta), lambda v0, v1: stacked[..., v0 * n:v1 * n, :], dense, tails, n, beta)
+
+
+def _accumulate(total: DoubleDouble, part: np.ndarray, rows: np.ndarray | None = None,
+                columns: np.ndarray | None = None) -> DoubleDouble:
+    """(hi, lo) + part, in place: hi takes TwoSum's sum, lo its error; ``part`` may cover only the given
+    rows and columns (axes 1 and 2)."""
+    hi, lo = total
+    if rows is None and columns is None:
+        hi, error = two_sum(hi, part)
+        lo += error
+        return hi, lo
+    index = np.ix_(np.arange(hi.shape[0]), *(np.arange(size) if i is None else i
+                                            for size, i in zip(hi.shape[1:], (rows, columns))))
+    hi[index], error = two_sum(hi[index], part)
+    lo[index] += error
+    return hi, lo
+
+
+def two_sum(a: np.ndarray, b: np.ndarray) -> DoubleDouble:
     """Knuth's TwoSum: a + b = s + e exactly."""
     s = a + b
     bb = s - a
     return s, (a - (s - bb)) + (b - bb)
 
 
-def add(x: tuple[np.ndarray, np.ndarray], y: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def add(x: DoubleDouble, y: DoubleDouble) -> DoubleDouble:
     """Sum of two double-double numbers."""
     hi, error = two_sum(x[0], y[0])
     return renormalize(hi, x[1] + y[1] + error)
 
 
-def renormalize(hi: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def renormalize(hi: np.ndarray, lo: np.ndarray) -> DoubleDouble:
     """(hi, lo) with hi = fl(hi + lo)."""
     value = hi + lo
     return value, lo - (value - hi)

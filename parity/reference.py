@@ -2,12 +2,15 @@
 
 Each output element is a dot product of an input window with a kernel; windows are gathered with a strided
 view, gathered into columns (im2col) and contracted with one BLAS matmul per group, in chunks that bound
-the memory used.
+the memory used (a case whose windows fit one chunk takes one pass without chunk bookkeeping).
 Transposed convolution is the forward conv of the stride-dilated input with the flipped, in/out-swapped
 kernel; the gradients (vector-Jacobian products) are built from the same three primitives.
 Inputs of 16- and 32-bit cases are exact in float64 and their products are exact too, so float64
 accumulation errs by at most n * 2**-53 relative, far below their own bounds. Float64 cases take the
-error-free path of :mod:`parity.eft`.
+error-free path of :mod:`parity.eft`: the padded input is cut into slices before it is gathered (one
+exponent per image for a conv, per channel for a weight gradient, so that every sum shares a quantum),
+each slice is gathered, and the slice products are summed exactly. The error-bound scale |x| conv |w|
+comes from :mod:`parity.magnitudes` (float32 where that is provably an upper bound).
 
 This module must import nothing but numpy (tests block torch and tensorflow while importing it).
 """
@@ -20,12 +23,14 @@ from typing import TYPE_CHECKING, Final, Sequence
 import numpy as np
 
 from parity import convert, eft
+from parity.magnitudes import Magnitudes, is_integer, magnitudes
 
 if TYPE_CHECKING:
     from parity.spec import ConvSpec
 
 Pads = tuple[tuple[int, int], ...]
 CHUNK_BYTES: Final = 64 << 20  # memory for one chunk of gathered windows
+_SLICES: Final = 4  # slices a float64 weight gradient is chunked for (more: smaller chunks)
 Triple = tuple[np.ndarray, np.ndarray | None, np.ndarray | None]
 
 
@@ -34,8 +39,9 @@ class Reference:
     """The exact result of a case, in canonical layout.
 
     ``value`` is the exact result rounded to float64; ``low`` (float64 cases only) is what rounding left out,
-    so ``value + low`` is exact to about 2**-70 relative. ``scale`` is |x| conv |w|, the per-element scale of
-    the floating-point error bound, and ``accumulation_length`` the n of that bound. ``integer_inputs``
+    so ``value + low`` is exact to about 2**-100 relative. ``scale`` is |x| conv |w| (exact for integer
+    inputs, else at most 0.1 % above it: see :mod:`parity.magnitudes`), the per-element scale of the
+    floating-point error bound, and ``accumulation_length`` the n of that bound. ``integer_inputs``
     says every input is an integer: then an element whose scale the dtype holds exactly is computed
     without any rounding, in every summation order. ``taps`` is the kernel volume: a backend that sums
     channels per kernel tap and adds the taps in a shorter type (col2im) rounds over that many terms.
@@ -54,18 +60,22 @@ def reference(spec: "ConvSpec", x: np.ndarray, w: np.ndarray, dy: np.ndarray | N
     for gradients, the cotangent ``dy`` (shaped like the output)."""
     operands = [np.asarray(a, np.float64) for a in (x, w, dy) if a is not None]
     value, low, scale = compute(spec, *operands, exact=spec.dtype == "float64")
-    integers = all(np.array_equal(a, np.round(a)) for a in operands)
+    integers = all(is_integer(a) for a in operands)
     return Reference(value, low, scale, spec.accumulation_length, integers, math.prod(spec.kernel))
 
 
 def compute(spec: "ConvSpec", x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None, *,
-            exact: bool = False, pads: Pads | None = None, scaled: bool = True) -> Triple:
+            exact: bool = False, pads: Pads | None = None, scaled: bool = True, rows: int | None = None) -> Triple:
     """(value, low, scale) of the spec's quantity, computed in the operands' dtype (float64 for the
     reference; the numpy backend passes the case's dtype). ``pads`` replaces ``spec.pads`` (pads that keep
-    the padded length, such as a shift by one, keep every shape); ``scaled=False`` skips the scale (None)."""
+    the padded length, such as a shift by one, keep every shape); ``scaled=False`` skips the scale (None);
+    ``rows`` keeps only the first ``rows`` positions of the first output spatial axis (not for weight
+    gradients, whose every element sums over all positions)."""
     s, d, g = spec.strides, spec.dilations, spec.groups
     pads = spec.pads if pads is None else pads
-    options = dict(exact=exact, scaled=scaled)
+    if spec.quantity == "grad_weight" and rows is not None:
+        raise ValueError("rows: a weight gradient sums over every output position; it has no first rows")
+    options = dict(exact=exact, scaled=scaled, rows=rows)
     if spec.quantity == "output":
         if spec.transposed:
             return conv_transpose(x, w, s, pads, spec.output_padding, d, g, **options)
@@ -73,12 +83,12 @@ def compute(spec: "ConvSpec", x: np.ndarray, w: np.ndarray, dy: np.ndarray | Non
     if not spec.transposed:
         if spec.quantity == "grad_input":  # the adjoint of a conv is the transposed conv
             return conv_transpose(dy, w, s, pads, _fitting_output_padding(spec, pads), d, g, **options)
-        return conv_grad_weight(x, dy, spec.kernel, s, pads, d, g, **options)
+        return conv_grad_weight(x, dy, spec.kernel, s, pads, d, g, exact=exact, scaled=scaled)
     # A transposed conv is the adjoint of the forward conv whose padding is (lo, hi - output_padding).
     forward = tuple((lo, hi - extra) for (lo, hi), extra in zip(pads, spec.output_padding))
     if spec.quantity == "grad_input":
         return conv(dy, w, s, forward, d, g, **options)
-    return conv_grad_weight(dy, x, spec.kernel, s, forward, d, g, **options)
+    return conv_grad_weight(dy, x, spec.kernel, s, forward, d, g, exact=exact, scaled=scaled)
 
 
 def _fitting_output_padding(spec: "ConvSpec", pads: Pads) -> tuple[int, ...]:
@@ -89,45 +99,48 @@ def _fitting_output_padding(spec: "ConvSpec", pads: Pads) -> tuple[int, ...]:
 
 
 def conv(x: np.ndarray, w: np.ndarray, strides: Sequence[int], pads: Pads, dilations: Sequence[int],
-         groups: int = 1, *, exact: bool = False, scaled: bool = True) -> Triple:
+         groups: int = 1, *, exact: bool = False, scaled: bool = True, rows: int | None = None) -> Triple:
     """Cross-correlate float64 ``x`` (N, C, *S) with ``w`` (O, C/groups, *k); negative pads crop.
 
     Returns (value, low, scale): ``low`` is None unless ``exact``, when value + low is the double-double
-    result; ``scale`` is |x| conv |w|, computed from the same gathered windows (None unless ``scaled``).
+    result; ``scale`` bounds |x| conv |w| (None unless ``scaled``). ``rows`` keeps the first ``rows``
+    positions of the first output spatial axis (the others are not computed).
     """
-    xp = convert.pad_array(x, pads)
-    view = windows(xp, w.shape[2:], strides, dilations)  # (N, C, *out, *k), no copy
-    batch, _, *out = view.shape[: 2 + len(pads)]
-    out_channels = w.shape[0]
-    # (g, O/g, C/g * kvol) weights times (g, C/g * kvol, N * prod(out)) window columns.
-    weights = w.reshape(groups, out_channels // groups, -1)
-    magnitudes = np.abs(weights)
-    value = np.empty((batch, out_channels, *out))
-    scale = np.empty_like(value) if scaled else None
-    low = np.empty_like(value) if exact else None
-    for index in _chunks(view.shape, x.itemsize):
-        columns = im2col(view[index[0], :, index[1]], groups)  # index slices (batch, first output axis)
-        hi, lo = eft.contract(weights, columns.transpose(0, 2, 1)) if exact else (weights @ columns, None)
-        target = (index[0], slice(None), index[1])
-        value[target] = columns_to_output(hi, value[target].shape)
-        if low is not None:
-            low[target] = columns_to_output(lo, low[target].shape)
-        if scale is not None:
-            absolute = np.abs(columns, out=columns) if columns.flags.writeable else np.abs(columns)  # may view xp
-            scale[target] = columns_to_output(magnitudes @ absolute, scale[target].shape)
-    return value, low, scale
+    xp = _pad(x, pads)
+    window = _Window(w.shape[2:], strides, dilations, rows)
+    view = window(xp)  # (N, C, *out, *k), no copy
+    weights = w.reshape(groups, w.shape[0] // groups, -1)
+    need = magnitudes(xp, weights, weights.shape[-1], view.size) if scaled else None
+    if exact:
+        absolute = None if need is None else window(np.abs(xp) if need.x is None else need.x)
+        return _finish(_exact_conv(xp, weights, window, need, absolute), need)
+    absolute = None if need is None or need.x is None else window(need.x)
+
+    def chunk(n: slice, o: slice) -> Triple:
+        columns = im2col(view[n, :, o], groups)
+        shape = _output_shape(view[n, :, o], w.shape[0])
+        value = columns_to_output(weights @ columns, shape)
+        if need is None:
+            return value, None, None
+        if absolute is None:  # float64 magnitudes: the value's own columns, made absolute in place
+            columns = np.abs(columns, out=columns) if columns.flags.writeable else np.abs(columns)
+        else:
+            columns = im2col(absolute[n, :, o], groups)
+        return value, None, columns_to_output(need.w @ columns, shape)
+
+    return _finish(_by_chunks(view.shape, w.shape[0], x.itemsize, chunk), need)
 
 
 def conv_transpose(x: np.ndarray, w: np.ndarray, strides: Sequence[int], crops: Pads,
                    output_padding: Sequence[int], dilations: Sequence[int], groups: int = 1, *,
-                   exact: bool = False, scaled: bool = True) -> Triple:
+                   exact: bool = False, scaled: bool = True, rows: int | None = None) -> Triple:
     """Transposed conv of float64 ``x`` (N, C_in, *S) with ``w`` (C_in, C_out/groups, *k), PyTorch/ONNX
     semantics: ``crops`` (PyTorch's ``padding``) removes (lo, hi) from the full output, ``output_padding``
     adds back at the end. Computed as the forward conv of the stride-dilated input with the flipped,
     in/out-swapped kernel; returns (value, low, scale) like :func:`conv`."""
     pads = convert.transposed_pads(w.shape[2:], dilations, crops, output_padding)
     return conv(convert.dilate_spatial(x, strides), convert.transposed_kernel_to_forward(w, groups),
-                (1,) * len(strides), pads, dilations, groups, exact=exact, scaled=scaled)
+                (1,) * len(strides), pads, dilations, groups, exact=exact, scaled=scaled, rows=rows)
 
 
 def conv_grad_weight(x: np.ndarray, dy: np.ndarray, kernel: Sequence[int], strides: Sequence[int],
@@ -135,24 +148,137 @@ def conv_grad_weight(x: np.ndarray, dy: np.ndarray, kernel: Sequence[int], strid
                      scaled: bool = True) -> Triple:
     """d<conv(x, w), dy>/dw: each weight is the sum over batch and output grid of its window value times
     the cotangent, i.e. ``dy @ columns^T`` per group. Returns (value, low, scale) shaped (O, C/groups, *k)."""
-    view = windows(convert.pad_array(x, pads), kernel, strides, dilations)
-    out_channels, channels = dy.shape[1], x.shape[1]
-    total: tuple[np.ndarray, np.ndarray] | None = None
-    scale = np.zeros((groups, out_channels // groups, channels // groups * math.prod(kernel))) if scaled else None
-    for n, o in _chunks(view.shape, x.itemsize):
-        columns = im2col(view[n, :, o], groups)
+    xp = _pad(x, pads)
+    window = _Window(kernel, strides, dilations, None)
+    view = window(xp)
+    need = magnitudes(xp, dy, dy.size // dy.shape[1], view.size) if scaled else None
+    value, low = _exact_grad_weight(xp, dy, window, groups) if exact else (_summed(view, dy, groups), None)
+    scale = None
+    if need is not None:
+        absolute = window(np.abs(xp) if need.x is None else need.x)
+        scale = _summed(absolute, need.w, groups)
+    shape = (dy.shape[1], x.shape[1] // groups, *kernel)
+    return _finish(tuple(None if a is None else a.reshape(shape) for a in (value, low, scale)), need)
+
+
+def _summed(view: np.ndarray, dy: np.ndarray, groups: int) -> np.ndarray:
+    """``sum over chunks of dy @ columns^T`` per group, accumulated in float64."""
+    total = 0.0
+    for n, o in _chunks(view.shape, view.itemsize):
+        total = np.add(total, output_to_columns(dy[n, :, o], groups) @ im2col(view[n, :, o], groups).transpose(0, 2, 1),
+                       dtype=np.float64)
+    return total
+
+
+def _exact_grad_weight(xp: np.ndarray, dy: np.ndarray, window: "_Window", groups: int) -> eft.DoubleDouble:
+    """The weight gradient as a double-double: the padded input sliced with one exponent per channel (so
+    each gathered row shares it), the cotangent per output channel, per chunk of positions."""
+    view = window(xp)
+    chunks = _chunks(view.shape, xp.itemsize * _SLICES)
+    beta = eft.width(max(dy[n, 0, o].size for n, o in chunks), eft.PAIRS)
+    views = [window(piece) for piece in eft.split(xp, (0, *range(2, xp.ndim)), beta)]
+    if len(views) > _SLICES:  # smaller chunks for more slices (fewer positions: beta still holds)
+        chunks = _chunks(view.shape, xp.itemsize * len(views))
+    total: eft.DoubleDouble | None = None
+    for n, o in chunks:
+        stack = _stacked(views, n, o, groups, axis=2)  # (g, C/g * kvol, slices, positions)
         cotangent = output_to_columns(dy[n, :, o], groups)
-        if exact:
-            part = eft.contract(cotangent, columns)
-            total = part if total is None else eft.add(total, part)
-        else:
-            part = cotangent @ columns.transpose(0, 2, 1)
-            total = (part, None) if total is None else (total[0] + part, None)
-        if scale is not None:
-            scale += np.abs(cotangent) @ np.abs(columns).transpose(0, 2, 1)
-    shape = (out_channels, channels // groups, *kernel)
-    low = None if total[1] is None else total[1].reshape(shape)
-    return total[0].reshape(shape), low, None if scale is None else scale.reshape(shape)
+        group = lambda v0, v1: stack[:, :, v0:v1].reshape(*stack.shape[:2], -1).transpose(0, 2, 1)  # noqa: E731
+        part = eft.products(eft.split(cotangent, -1, beta), group, len(views), (), cotangent.shape[-1], beta)
+        total = part if total is None else eft.add(total, part)
+    return total
+
+
+def _exact_conv(xp: np.ndarray, weights: np.ndarray, window: "_Window", need: Magnitudes | None,
+                absolute: np.ndarray | None) -> Triple:
+    """The conv as a double-double: the padded input sliced with one exponent per image, the weights
+    with one per output channel; each chunk gathers every slice once and sums the slice products.
+    Slices whose nonzeros touch fewer than half of the windows (the last bits of the few smallest
+    inputs) are sparse: eft.products contracts only the windows they touch."""
+    groups, terms = weights.shape[0], weights.shape[-1]
+    beta = eft.width(terms, eft.PAIRS)
+    pieces = eft.split(xp, tuple(range(1, xp.ndim)), beta)
+    kvol, positions = math.prod(window.kernel), window(xp)[:, 0].size // math.prod(window.kernel)
+    dense = next((i for i in range(1, len(pieces)) if 2 * kvol * np.count_nonzero(pieces[i]) < positions), len(pieces))
+    views = [window(piece) for piece in pieces]
+    rows = eft.split(weights, -1, beta)
+    out_channels = weights.shape[0] * weights.shape[1]
+
+    def chunk(n: slice, o: slice) -> Triple:
+        stack = _stacked(views[:dense], n, o, groups, axis=1)  # (g, slices, C/g * kvol, positions)
+        shape = _output_shape(views[0][n, :, o], out_channels)
+        group = lambda v0, v1: stack[:, v0:v1].reshape(groups, -1, stack.shape[-1])  # noqa: E731
+        tails = [im2col(view[n, :, o], groups) for view in views[dense:]]
+        hi, lo = eft.products(rows, group, dense, tails, terms, beta)
+        scale = None if need is None else columns_to_output(need.w @ im2col(absolute[n, :, o], groups), shape)
+        return columns_to_output(hi, shape), columns_to_output(lo, shape), scale
+
+    return _by_chunks(views[0].shape, out_channels, xp.itemsize * len(views), chunk)
+
+
+def _stacked(views: list[np.ndarray], n: slice, o: slice, groups: int, axis: int) -> np.ndarray:
+    """Every slice's chunk gathered into one array, the slice index at ``axis`` of (g, C/g * kvol, P)."""
+    first = views[0][n, :, o]
+    kvol = math.prod(first.shape[2 + (first.ndim - 2) // 2:])
+    shape = [groups, first.shape[1] // groups * kvol, first[:, 0].size // kvol]
+    stack = np.empty((*shape[:axis], len(views), *shape[axis:]))
+    for v, view in enumerate(views):
+        im2col(view[n, :, o], groups, out=stack[(slice(None),) * axis + (v,)])
+    return stack
+
+
+def _output_shape(view: np.ndarray, out_channels: int) -> tuple[int, ...]:
+    """(N, O, *out) of a window view (N, C, *out, *k)."""
+    return (view.shape[0], out_channels, *view.shape[2:2 + (view.ndim - 2) // 2])
+
+
+def _by_chunks(view_shape: tuple[int, ...], out_channels: int, itemsize: int, chunk) -> Triple:
+    """``chunk(batch slice, first-output-axis slice)`` over chunks of at most CHUNK_BYTES of gathered
+    windows, assembled into (N, O, *out) arrays; one chunk is returned as it is."""
+    chunks = _chunks(view_shape, itemsize)
+    if len(chunks) == 1:
+        return chunk(*chunks[0])
+    shape = (view_shape[0], out_channels, *view_shape[2:2 + (len(view_shape) - 2) // 2])
+    whole: list[np.ndarray | None] | None = None
+    for n, o in chunks:
+        parts = chunk(n, o)
+        whole = whole or [None if p is None else np.empty(shape, p.dtype) for p in parts]
+        for target, part in zip(whole, parts):
+            if target is not None:
+                target[n, :, o] = part
+    return tuple(whole)
+
+
+def _finish(result: Triple, need: Magnitudes | None) -> Triple:
+    """The scale as float64, multiplied by the factor that makes it an upper bound (see parity.magnitudes)."""
+    value, low, scale = result
+    if need is not None and (need.factor != 1.0 or scale.dtype != np.float64):
+        scale = np.multiply(scale, need.factor, dtype=np.float64)
+    return value, low, scale
+
+
+class _Window:
+    """The strided window view (N, C, *out, *k) of padded data for one geometry, optionally only the
+    first ``rows`` positions of the first output axis."""
+
+    def __init__(self, kernel: Sequence[int], strides: Sequence[int], dilations: Sequence[int],
+                 rows: int | None) -> None:
+        self.kernel, self.strides, self.dilations, self.rows = tuple(kernel), strides, dilations, rows
+
+    def __call__(self, xp: np.ndarray) -> np.ndarray:
+        view = windows(xp, self.kernel, self.strides, self.dilations)
+        return view if self.rows is None else view[:, :, :self.rows]
+
+
+def _pad(x: np.ndarray, pads: Pads) -> np.ndarray:
+    """:func:`parity.convert.pad_array` without its generality where it is not needed."""
+    if not any(lo or hi for lo, hi in pads):
+        return x
+    if min(min(p) for p in pads) < 0:
+        return convert.pad_array(x, pads)
+    padded = np.zeros((*x.shape[:2], *(n + lo + hi for n, (lo, hi) in zip(x.shape[2:], pads))), x.dtype)
+    padded[(slice(None), slice(None), *(slice(lo, lo + n) for n, (lo, _) in zip(x.shape[2:], pads)))] = x
+    return padded
 
 
 def windows(xp: np.ndarray, kernel: Sequence[int], strides: Sequence[int],
@@ -180,16 +306,19 @@ def _chunks(shape: tuple[int, ...], itemsize: int) -> list[tuple[slice, slice]]:
     return [(slice(n, n + 1), slice(o, o + step)) for n in range(batch) for o in range(0, out0, step)]
 
 
-def im2col(view: np.ndarray, groups: int) -> np.ndarray:
-    """(N, C, *out, *k) windows -> (g, C/g * kvol, N * prod(out)) columns (one copy).
+def im2col(view: np.ndarray, groups: int, out: np.ndarray | None = None) -> np.ndarray:
+    """(N, C, *out, *k) windows -> (g, C/g * kvol, N * prod(out)) columns (one copy, into ``out`` if given).
 
     Output positions innermost: with stride 1 the copy moves contiguous runs of the input.
     """
     batch, channels = view.shape[:2]
     rank = (view.ndim - 2) // 2
     grouped = view.reshape(batch, groups, channels // groups, *view.shape[2:])
-    order = (1, 2, *range(3 + rank, 3 + 2 * rank), 0, *range(3, 3 + rank))
-    return grouped.transpose(order).reshape(groups, channels // groups * math.prod(view.shape[2 + rank:]), -1)
+    moved = grouped.transpose(1, 2, *range(3 + rank, 3 + 2 * rank), 0, *range(3, 3 + rank))
+    if out is None:
+        return moved.reshape(groups, channels // groups * math.prod(view.shape[2 + rank:]), -1)
+    np.copyto(np.reshape(out, moved.shape, copy=False), moved)  # a view of out, or an error
+    return out
 
 
 def output_to_columns(y: np.ndarray, groups: int) -> np.ndarray:

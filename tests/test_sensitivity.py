@@ -1,0 +1,95 @@
+"""parity.sensitivity: mutants judged on their head first (the first eighth of the first output axis) give
+the verdict of judging every mutant whole, which is written out here on its own."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import parity
+from parity.compare import total_bound
+from parity.reference import compute, reference
+from parity.sensitivity import insensitivity, mutants
+from parity.spec import ConvSpec
+
+
+def _whole_verdict(spec: ConvSpec, operands: list[np.ndarray], accumulation: str) -> str | None:
+    """The name of the first mutant that differs from the reference and lies within the bound, computing
+    every mutant whole (the definition); None if there is none."""
+    ref = reference(spec, *operands)
+    x, w, *rest = [a.astype(np.float64) for a in operands]
+    axes = tuple(range(2, 2 + spec.rank))
+    changes = [("kernel flipped", lambda k: np.flip(k, axes))] if max(spec.kernel) > 1 else []
+    square = [(a, b) for a in axes for b in axes if a < b and spec.kernel[a - 2] == spec.kernel[b - 2] > 1]
+    changes += [("kernel axes transposed", lambda k: np.swapaxes(k, *square[0]))] if square else []
+    values = [(name, change(ref.value) if spec.quantity == "grad_weight" else
+               compute(spec, x, np.ascontiguousarray(change(w)), *rest)[0]) for name, change in changes]
+    for name, step in (("padding shifted to the start", 1), ("padding shifted to the end", -1)):
+        values.append((name, compute(spec, x, w, *rest, pads=tuple((lo + step, hi - step) for lo, hi in spec.pads))[0]))
+    target = ref.value if ref.low is None else ref.value + ref.low
+    bound = total_bound(ref, spec.dtype, 1, accumulation)
+    for name, value in values:
+        if np.all(np.abs(value - ref.value) <= 2.0 ** -40 * ref.scale):
+            continue
+        with np.errstate(invalid="ignore", over="ignore"):
+            error = np.abs(value.astype(operands[0].dtype).astype(np.float64) - target)
+        if np.all(error <= bound):
+            return name
+    return None
+
+
+def _judged(spec: ConvSpec, operands: list[np.ndarray], accumulation: str):
+    ref = reference(spec, *operands)
+    found = mutants(spec, ref, *operands)
+    with np.errstate(over="ignore"):
+        reason = insensitivity(found, ref, spec.dtype, total_bound(ref, spec.dtype, 1, accumulation))
+    return reason, found
+
+
+def _operands(spec: ConvSpec, zero_rows: int = 0) -> list[np.ndarray]:
+    x, w = parity.generate(spec)
+    dy = parity.cotangent(spec)
+    if zero_rows:
+        x[:, :, :zero_rows] = 0
+    return [a for a in (x, w, dy) if a is not None]
+
+
+CASES = {
+    "f32-output": (dict(spatial=(32, 32), in_channels=8), "float32"),
+    "f64-output": (dict(spatial=(32, 32), in_channels=8, dtype="float64"), "float64"),
+    "f16-declared-f16-admits-a-flip": (dict(spatial=(32, 16), in_channels=512, dtype="float16"), "float16"),
+    "f16-declared-f32": (dict(spatial=(32, 16), in_channels=512, dtype="float16"), "float32"),
+    "transposed-stride2": (dict(spatial=(16, 16), in_channels=8, op="conv_transpose", strides=2), "float32"),
+    "grad-input": (dict(spatial=(32, 32), in_channels=8, quantity="grad_input"), "float32"),
+    "grad-weight": (dict(spatial=(32, 32), in_channels=8, quantity="grad_weight"), "float32"),
+    "conv1d": (dict(spatial=(64,), kernel=5, in_channels=4), "float32"),
+}
+
+
+@pytest.mark.parametrize("fields, accumulation", CASES.values(), ids=CASES.keys())
+def test_head_first_gives_the_whole_verdict(fields, accumulation):
+    spec = ConvSpec(**{"kernel": 3, "out_channels": 8, "padding": "SAME", "dtype": "float32", **fields})
+    operands = _operands(spec)
+    reason, found = _judged(spec, operands, accumulation)
+    expected = _whole_verdict(spec, operands, accumulation)
+    assert (reason == "") == (expected is None)
+    if expected is not None:
+        assert f"with the {expected} passes" in reason
+    if spec.quantity != "grad_weight" and not reason:  # every mutant ruled out by its head alone
+        assert all("value" not in vars(m) for m in found) and all(m.rows for m in found)
+
+
+def test_a_mutant_with_a_clean_head_is_computed_whole():
+    """Zero input rows make the head of every mutant equal to the reference: only the whole shows them."""
+    spec = ConvSpec(spatial=(32, 32), kernel=3, in_channels=8, out_channels=8, padding="SAME")
+    operands = _operands(spec, zero_rows=8)
+    reason, found = _judged(spec, operands, "float32")
+    assert reason == "" and _whole_verdict(spec, operands, "float32") is None
+    assert all(not m.head.any() for m in found) and all("value" in vars(m) for m in found)
+
+
+def test_the_insensitive_reason_names_the_mutant_and_its_ratio():
+    spec = ConvSpec(spatial=(32, 16), kernel=3, in_channels=512, out_channels=8, padding="SAME", dtype="float16")
+    operands = _operands(spec)
+    reason, _ = _judged(spec, operands, "float16")
+    assert reason.startswith(f"insensitive: a reference with the {_whole_verdict(spec, operands, 'float16')} "
+                             "passes this bound too (its error is ") and reason.endswith("x the bound)")

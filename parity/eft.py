@@ -107,13 +107,18 @@ class _Support(NamedTuple):
 
 
 def _levels(rows: Sequence[np.ndarray], group: Group, count: int, per_call: int) -> DoubleDouble:
-    """The dense pairs, level by level (one quantum per level: see (*)), up to ``per_call`` per BLAS call."""
+    """The dense pairs, level by level (one quantum per level: see (*)), up to ``per_call`` per BLAS call.
+
+    The row slices are stacked once in reverse order along the summed axis, so that the row slices of
+    column slices v0 .. v1 - 1 at level d, d - v0 down to d - v1 + 1, are one contiguous view."""
+    n, last = rows[0].shape[-1], len(rows) - 1
+    reversed_rows = np.concatenate(rows[::-1], axis=-1) if len(rows) > 1 else rows[0]
     total: DoubleDouble | None = None
     for level in range(len(rows) + count - 1):
-        first, last = max(0, level - len(rows) + 1), min(level, count - 1) + 1  # column slices v
-        for v0 in range(first, last, per_call):
-            v1 = min(last, v0 + per_call)
-            part = np.concatenate([rows[level - v] for v in range(v0, v1)], axis=-1) @ group(v0, v1)
+        first, end = max(0, level - last), min(level, count - 1) + 1  # column slices v
+        for v0 in range(first, end, per_call):
+            v1 = min(end, v0 + per_call)
+            part = reversed_rows[..., (last - level + v0) * n:(last - level + v1) * n] @ group(v0, v1)
             total = (part, np.zeros_like(part)) if total is None else _accumulate(total, part)
     return total
 

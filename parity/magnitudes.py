@@ -63,7 +63,7 @@ def magnitudes(x: np.ndarray, w: np.ndarray, terms: int, work: int) -> Magnitude
 
 def _float32_plan(ax: np.ndarray, aw: np.ndarray, terms: int) -> Magnitudes | None:
     top = float(ax.max(initial=0.0)), float(aw.max(initial=0.0))
-    if min(top) == 0.0:
+    if min(top) == 0.0 or not math.isfinite(top[0] + top[1]):  # all zeros, or NaN/Inf: float64 as before
         return None
     if is_integer(ax) and is_integer(aw):
         if top[0] * top[1] * terms > 2.0 ** 24:
@@ -83,5 +83,5 @@ def _scaled32(a: np.ndarray, exponent: int) -> np.ndarray:
 
 
 def is_integer(a: np.ndarray) -> bool:
-    """Whether every element of ``a`` is an integer (NaN and Inf are not)."""
+    """Whether every element of ``a`` is an integer (as ``np.round`` sees it: Inf is, NaN is not)."""
     return bool((np.rint(a) == a).all())

@@ -235,6 +235,8 @@ def _output_shape(view: np.ndarray, out_channels: int) -> tuple[int, ...]:
 def _by_chunks(view_shape: tuple[int, ...], out_channels: int, itemsize: int, chunk) -> Triple:
     """``chunk(batch slice, first-output-axis slice)`` over chunks of at most CHUNK_BYTES of gathered
     windows, assembled into (N, O, *out) arrays; one chunk is returned as it is."""
+    if math.prod(view_shape) * itemsize <= CHUNK_BYTES:
+        return chunk(slice(None), slice(None))
     chunks = _chunks(view_shape, itemsize)
     if len(chunks) == 1:
         return chunk(*chunks[0])
@@ -287,10 +289,13 @@ def windows(xp: np.ndarray, kernel: Sequence[int], strides: Sequence[int],
     spatial = xp.shape[2:]
     out = [(n - d * (k - 1) - 1) // s + 1 for n, k, s, d in zip(spatial, kernel, strides, dilations)]
     base = xp.strides[2:]
-    return np.lib.stride_tricks.as_strided(
-        xp, shape=(*xp.shape[:2], *out, *kernel),
-        strides=(*xp.strides[:2], *(b * s for b, s in zip(base, strides)), *(b * d for b, d in zip(base, dilations))),
-        writeable=False)
+    shape = (*xp.shape[:2], *out, *kernel)
+    steps = (*xp.strides[:2], *(b * s for b, s in zip(base, strides)), *(b * d for b, d in zip(base, dilations)))
+    if not xp.flags.c_contiguous:
+        return np.lib.stride_tricks.as_strided(xp, shape=shape, strides=steps, writeable=False)
+    view = np.ndarray(shape, xp.dtype, buffer=xp, strides=steps)  # the same view, without as_strided's cost
+    view.flags.writeable = False  # im2col may return a view of it: never write through
+    return view
 
 
 def _chunks(shape: tuple[int, ...], itemsize: int) -> list[tuple[slice, slice]]:

@@ -7,17 +7,20 @@ import math
 import sys
 
 from parity import files
+from parity.printed import FORMATS
 from parity.cli_common import adapter, print_lines, text
 from parity.reading import LARGEST
 from parity.spec import ConvSpec
 
 
-def _conventions(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--padding", default="VALID",
-                     help='VALID, SAME, SAME_LOWER, CAUSAL, FULL or "lo:hi,lo:hi,..." (transposed: the crop)')
-    sub.add_argument("--strides", default="1", metavar="S[,S...]")
-    sub.add_argument("--dilations", default="1", metavar="D[,D...]")
-    sub.add_argument("--groups", default="1", metavar="G")
+def _conventions(sub: argparse.ArgumentParser, defaults: bool = True) -> None:
+    """The convention flags; without ``defaults`` an absent flag is None (`parity check` says it assumed it)."""
+    sub.add_argument("--padding", default="VALID" if defaults else None,
+                     help='VALID, SAME, SAME_LOWER, CAUSAL, FULL or "lo:hi,lo:hi,..." (transposed: the crop; '
+                          'default: VALID)')
+    sub.add_argument("--strides", default="1" if defaults else None, metavar="S[,S...]")
+    sub.add_argument("--dilations", default="1" if defaults else None, metavar="D[,D...]")
+    sub.add_argument("--groups", default="1" if defaults else None, metavar="G")
     sub.add_argument("--transposed", action="store_true", help="a transposed conv (PyTorch semantics)")
     sub.add_argument("--output-padding", default="0", metavar="P[,P...]", help="transposed conv only")
 
@@ -25,12 +28,18 @@ def _conventions(sub: argparse.ArgumentParser) -> None:
 def check_parser(commands) -> None:
     sub = commands.add_parser("check", help="compare an output with the exact reference and explain a mismatch")
     for name, what in (("--input", "X"), ("--kernel", "W"), ("--output", "Y")):
-        sub.add_argument(name, required=True, type=text, metavar=f"{what}.npy")
-    sub.add_argument("--layout", help="data layout of X and Y: NCW, NWC, NCHW, NHWC, NCDHW, NDHWC "
-                                      "(default: channels-first)")
-    sub.add_argument("--kernel-layout", help="OIHW, HWIO, IOHW, HWOI, HWIM (TF depthwise), ... (default: OI... "
-                                             "for channels-first, ...IO for channels-last; transposed IO.../...OI)")
-    _conventions(sub)
+        sub.add_argument(name, required=True, type=text, metavar=f"{what}.npy|{what}.txt|-",
+                         help="a .npy file, or a text file holding a printed array (-: standard input)")
+    sub.add_argument("--layout", help="data layout of X and Y: NCW, NWC, NCHW, NHWC, NCDHW, NDHWC; size-1 N and C "
+                                      "may be left out, e.g. HWC (default: channels-first)")
+    sub.add_argument("--kernel-layout", help="OIHW, HWIO, IOHW, HWOI, HWIM (TF depthwise), ...; a size-1 O or I may "
+                                             "be left out, e.g. HWI (default: OI... for channels-first, ...IO for "
+                                             "channels-last; transposed IO.../...OI)")
+    _conventions(sub, defaults=False)
+    sub.add_argument("--format", choices=FORMATS, help="the format of printed arrays (default: detected)")
+    sub.add_argument("--digits", metavar="N|.N|exact",
+                     help="how printed arrays were printed: N significant digits, .N decimals, or exact "
+                          "(default: detected from the text)")
     sub.add_argument("--json", metavar="REPORT.json", help="write the report as JSON")
     sub.add_argument("--plot", metavar="DIFF.png", help="write a PNG map of |Y - reference|")
 
@@ -69,12 +78,15 @@ def check(args: argparse.Namespace) -> int:
         files.check_writable(path, flag)
     files.check_distinct({"--json": args.json, "--plot": args.plot},
                          {"--input": args.input, "--kernel": args.kernel, "--output": args.output})
-    x, w, y = (checking.load(path, flag) for path, flag in
-               ((args.input, "--input"), (args.kernel, "--kernel"), (args.output, "--output")))
+    paths = ((args.input, "--input"), (args.kernel, "--kernel"), (args.output, "--output"))
+    if sum(path == "-" for path, _ in paths) > 1:
+        raise ValueError("standard input (-) must be given to one of --input, --kernel, --output, got more")
+    x, w, y = (checking.load(path, flag, format=args.format, digits=args.digits) for path, flag in paths)
+    flags = {name: None if getattr(args, name) is None else _ints(getattr(args, name), name)
+             for name in ("strides", "dilations", "groups")}
     result = checking.check(x, w, y, layout=args.layout, kernel_layout=args.kernel_layout, padding=args.padding,
-                         strides=_ints(args.strides, "strides"), dilations=_ints(args.dilations, "dilations"),
-                         groups=_ints(args.groups, "groups"), transposed=args.transposed,
-                         output_padding=_ints(args.output_padding, "output-padding"))
+                            transposed=args.transposed, output_padding=_ints(args.output_padding, "output-padding"),
+                            **flags)
     print_lines([result.format()])
     if args.json:
         files.write_atomic(args.json, json.dumps(result.as_dict(), indent=1) + "\n")

@@ -7,7 +7,9 @@ position; see :func:`parity.reading.window`), so each kernel/layout/dilation rea
 computed once (float64, not the exact path). Each window is first tested on a few probe elements and only
 survivors are compared in full, against the same error bound as :func:`parity.compare.compare` (twice it
 for float64 Y, whose search reference is itself rounded once in float64). Pairs are tried only when no
-single change explains Y.
+single change explains Y. Readings that do not reproduce Y are ranked by the residual they leave on the
+probes (relative to Y), so that the closest ones can be reported when none reproduces it. With printed
+arrays the bound also allows each element's printing rounding (:func:`parity.reading.widening`).
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from parity.reference import Reference
 from parity.spec import ConvSpec
 
 PROBES: Final = 64
+CLOSEST: Final = 8  # readings kept as the closest when none reproduces Y
 MAX_READINGS: Final = 50_000  # readings one depth of the search may list (~0.5 ms each; usually under 5000)
 
 
@@ -35,7 +38,8 @@ MAX_READINGS: Final = 50_000  # readings one depth of the search may list (~0.5 
 class Found:
     changes: tuple[Change, ...]
     frame: Frame
-    bound_ratio: float  # against the search reference
+    bound_ratio: float  # against the search reference (on the probes only, for one that does not reproduce Y)
+    residual: float = 0.0  # largest |Y - reading| on the probes over the largest |Y| there
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class Search:
     feasible: int  # readings tried that give Y's shape
     references: int  # full outputs computed
     unlisted: int = 0  # readings of pairs of changes not tried, over MAX_READINGS (0: every depth was tried)
+    closest: tuple[Found, ...] = ()  # when nothing is found: the readings with the smallest residual, best first
 
 
 @dataclass(frozen=True)
@@ -52,12 +57,16 @@ class _Raw:
     w: np.ndarray
     y: np.ndarray
     integers: bool
+    rounding: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
-def search(stated: Reading, x: np.ndarray, w: np.ndarray, y: np.ndarray) -> Search:
-    """Explanations of ``y`` as ``stated`` with one change, else with two, best first."""
+def search(stated: Reading, x: np.ndarray, w: np.ndarray, y: np.ndarray,
+           rounding: tuple[np.ndarray, ...] | None = None, *, depths: Sequence[int] = (1, 2)) -> Search:
+    """Explanations of ``y`` as ``stated`` with one change, else with two, best first; ``rounding``: the
+    printing's half-widths of x, w and y (None: exact)."""
     x64, w64 = np.asarray(x, np.float64), np.asarray(w, np.float64)
-    raw = _Raw(x64, w64, y, all(np.array_equal(a, np.round(a)) for a in (x64, w64)))
+    exact = rounding is None or not (rounding[0].any() or rounding[1].any())
+    raw = _Raw(x64, w64, y, exact and all(np.array_equal(a, np.round(a)) for a in (x64, w64)), rounding)
     check_memory(stated, raw)
     seen: set = set()
     try:
@@ -66,19 +75,25 @@ def search(stated: Reading, x: np.ndarray, w: np.ndarray, y: np.ndarray) -> Sear
     except ValueError:
         pass
     feasible = references = 0
-    for depth in (1, 2):
+    near: list[Found] = []
+    for depth in depths:
         estimate = _estimate(stated, raw, depth)
         if estimate > MAX_READINGS and depth == 1:
             raise ValueError(f"the search must list at most {MAX_READINGS} readings, got an estimated {estimate} "
                              f"for {stated.describe()}; state conventions closer to Y's")
         if estimate > MAX_READINGS:
-            return Search(tuple(found), feasible, references, estimate)
+            return Search((), feasible, references, estimate, _closest(near))
         entries = _feasible(stated, _combinations(stated, raw, depth), raw, seen)
-        found, computed = _evaluate(entries, raw)
+        found, close, computed = _evaluate(entries, raw)
         feasible, references = feasible + len(entries), references + computed
+        near += close
         if found:
-            break
-    return Search(tuple(found), feasible, references)
+            return Search(tuple(found), feasible, references)
+    return Search((), feasible, references, closest=_closest(near))
+
+
+def _closest(near: list[Found]) -> tuple[Found, ...]:
+    return tuple(sorted(near, key=lambda item: (item.residual, vocab.cost(item.changes)))[:CLOSEST])
 
 
 def _estimate(stated: Reading, raw: _Raw, depth: int) -> int:
@@ -146,8 +161,9 @@ def _feasible(stated: Reading, combos: Iterable[tuple[Change, ...]], raw: _Raw,
     for combo in sorted(combos, key=vocab.cost):
         reading = vocab.apply(stated, combo)
         if reading.core not in views:
-            views[reading.core] = rd.canonical(reading, raw.x, raw.w, raw.y)
-        xc, wc, yc = views[reading.core]
+            rounding = None if raw.rounding is None else rd.canonical(reading, *raw.rounding)
+            views[reading.core] = (*rd.canonical(reading, raw.x, raw.w, raw.y), rounding)
+        xc, wc, yc, rounding = views[reading.core]
         try:
             spec = rd.make_spec(reading, xc, wc, yc, raw.w.shape, raw.y.shape)
         except ValueError:
@@ -155,47 +171,58 @@ def _feasible(stated: Reading, combos: Iterable[tuple[Change, ...]], raw: _Raw,
         key = (reading.core, rd.window(spec))
         if key not in seen:
             seen.add(key)
-            entries.append((combo, Frame(reading, spec, xc, wc, yc)))
+            entries.append((combo, Frame(reading, spec, xc, wc, yc, rounding)))
     return entries
 
 
-def _evaluate(entries: Sequence[tuple[tuple[Change, ...], Frame]], raw: _Raw) -> tuple[list[Found], int]:
+def _evaluate(entries: Sequence[tuple[tuple[Change, ...], Frame]],
+              raw: _Raw) -> tuple[list[Found], list[Found], int]:
+    """(readings that reproduce Y, best first; the others with their residual; references computed)."""
     groups = defaultdict(list)
     for index, (_, fr) in enumerate(entries):
         groups[fr.reading.core].append(index)
-    found = []
+    found, near = [], []
     for indices in groups.values():
         first = entries[indices[0]][1]
-        value, scale = rd.full_output(first)
-        for index, ratio in _matching(first, value, scale, [entries[i][1].spec for i in indices], raw):
+        full = (*rd.full_output(first), rd.widening(first, full=True))
+        for index, ratio, residual in _matching(first, full, [entries[i][1].spec for i in indices], raw):
             changes, fr = entries[indices[index]]
-            found.append((indices[index], Found(changes, fr, ratio)))
+            item = Found(changes, fr, ratio, residual)
+            found.append((indices[index], item)) if ratio <= 1 else near.append(item)
     ranked = sorted(found, key=lambda item: (vocab.cost(item[1].changes), item[0], item[1].bound_ratio))
-    return [item for _, item in ranked], len(groups)
+    return [item for _, item in ranked], near, len(groups)
 
 
-def _matching(fr: Frame, value: np.ndarray, scale: np.ndarray, specs: list[ConvSpec],
-              raw: _Raw) -> Iterable[tuple[int, float]]:
-    """(index, bound ratio) of the specs whose window of the full output reproduces Y."""
-    y = fr.y
+def _matching(fr: Frame, full: tuple[np.ndarray, np.ndarray, np.ndarray | None], specs: list[ConvSpec],
+              raw: _Raw) -> Iterable[tuple[int, float, float]]:
+    """(index, bound ratio, residual) per spec: the ratio over all of Y where the spec's window of the full
+    output reproduces Y on the probes, else the ratio on the probes (residual: see :class:`Found`)."""
+    y, ry = fr.y, None if fr.rounding is None else fr.rounding[2]
     rng = np.random.default_rng(0)
     flat = rng.choice(y.size, size=min(PROBES, y.size), replace=False)
     batch, channel, *position = np.unravel_index(flat, y.shape)
     windows = np.array([rd.window(spec) for spec in specs])  # (P, rank, 2): start, step
     indices = [windows[:, a, :1] + windows[:, a, 1:] * np.asarray(o)[None] for a, o in enumerate(position)]
-    values, scales = _gather(value, scale, (batch[None], channel[None]), indices)
-    ratios = _ratio(y[(batch, channel, *position)][None], values, scales, fr.spec, raw.integers)
-    for index in np.flatnonzero(np.all(ratios <= 1, axis=1)):
-        full = [start + step * np.arange(m) for (start, step), m in zip(windows[index], y.shape[2:])]
-        grid = np.ix_(*full)
-        values, scales = _gather(value, scale, (slice(None), slice(None)), grid)
-        ratio = float(np.max(_ratio(y, values, scales, fr.spec, raw.integers), initial=0.0))
-        if ratio <= 1:
-            yield int(index), ratio
+    gathered = _gather(full, (batch[None], channel[None]), indices)
+    where = (batch, channel, *position)
+    probe_y, probe_r = y[where][None], None if ry is None else ry[where][None]
+    ratios = _ratio(probe_y, gathered, probe_r, fr.spec, raw.integers)
+    with np.errstate(invalid="ignore"):
+        errors = np.nanmax(np.abs(np.asarray(probe_y, np.float64) - gathered[0]), axis=1, initial=0.0)
+    size = float(np.nanmax(np.abs(np.asarray(probe_y, np.float64)), initial=0.0)) or 1.0
+    for index in range(len(specs)):
+        ratio = float(np.nanmax(ratios[index], initial=0.0))
+        if np.all(ratios[index] <= 1):
+            grid = np.ix_(*[start + step * np.arange(m) for (start, step), m in zip(windows[index], y.shape[2:])])
+            ratio = float(np.max(_ratio(y, _gather(full, (slice(None), slice(None)), grid), ry, fr.spec,
+                                        raw.integers), initial=0.0))
+        yield index, ratio, float(errors[index]) / size
 
 
-def _gather(value: np.ndarray, scale: np.ndarray, lead: tuple, indices: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
-    """Elements of the full output at ``indices`` per spatial axis; positions outside it are 0."""
+def _gather(arrays: Sequence[np.ndarray | None], lead: tuple,
+            indices: Sequence[np.ndarray]) -> tuple[np.ndarray | None, ...]:
+    """Elements of each full output at ``indices`` per spatial axis; positions outside it are 0."""
+    value = arrays[0]
     inside = np.ones(np.broadcast_shapes(*(i.shape for i in indices)), dtype=bool)
     clipped = []
     for axis, index in enumerate(indices):
@@ -203,14 +230,19 @@ def _gather(value: np.ndarray, scale: np.ndarray, lead: tuple, indices: Sequence
         inside &= (index >= 0) & (index < size)
         clipped.append(np.clip(index, 0, size - 1))
     where = (*lead, *clipped)
-    return np.where(inside, value[where], 0.0), np.where(inside, scale[where], 0.0)
+    return tuple(None if a is None else np.where(inside, a[where], 0.0) for a in arrays)
 
 
-def _ratio(y: np.ndarray, value: np.ndarray, scale: np.ndarray, spec: ConvSpec, integers: bool) -> np.ndarray:
-    """|y - value| over the error bound of y's dtype; NaN where y is not finite."""
+def _ratio(y: np.ndarray, full: tuple[np.ndarray | None, ...], ry: np.ndarray | None, spec: ConvSpec,
+           integers: bool) -> np.ndarray:
+    """|y - value| over the error bound of y's dtype, widened by the printing's rounding (the x and w part
+    ``full[2]``, Y's own ``ry``); NaN where y is not finite."""
+    value, scale, widen = full
     dtype = canonical_name(y.dtype)
-    bound = error_bound(Reference(value, None, scale, spec.accumulation_length, integers), dtype)
+    arithmetic = error_bound(Reference(value, None, scale if widen is None else scale + widen,
+                                       spec.accumulation_length, integers), dtype)
+    bound = (2 if dtype == "float64" else 1) * arithmetic + (0 if widen is None else widen) + (0 if ry is None else ry)
     err = np.abs(np.asarray(y, np.float64) - value)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(err == 0, 0.0, err / ((2 if dtype == "float64" else 1) * bound))
+        ratio = np.where(err == 0, 0.0, err / bound)
     return np.where(np.isfinite(np.asarray(y, np.float64)), ratio, np.nan)

@@ -1,7 +1,10 @@
 """Plain sentences and concrete fixes for convention changes, and where an unexplained error sits.
 
-A fix makes the stated conventions reproduce Y: code on the user's x and w (in the stated layouts), the
-stated call's changed arguments, then code on the call's result.
+A fix makes the stated conventions reproduce Y: code on the user's x and w, the stated call's changed
+arguments, then code on the call's result. Its lines run in a fixed order whatever the changes: first
+the layout conversions (x and w from the layouts Y was computed with into the stated ones), then the
+lines that index the stated layouts (kernel flips, padding), the call, the lines on its result in the
+stated layout (crops), and last the result's conversion back to Y's layout.
 """
 from __future__ import annotations
 
@@ -12,10 +15,7 @@ import numpy as np
 
 from parity import codegen, convert
 from parity.changes import Change, spatial_letters
-from parity.compare import error_bound
-from parity.dtypes import canonical_name
 from parity.reading import Frame, Reading
-from parity.reference import Reference
 
 _MODES: Final = {"VALID": "VALID: no padding", "SAME": "TF SAME: the odd extra element at the end",
                  "SAME_LOWER": "SAME_LOWER: the odd extra element at the start",
@@ -27,30 +27,34 @@ _KERNELS: Final = {("IO", False): "TensorFlow's [k..., in, out]",
 
 @dataclass(frozen=True)
 class _Fix:
-    """Lines run on x and w before the call (in the stated layouts), argument changes for the call, and
-    lines run on its result."""
+    """``convert``: lines taking x and w from Y's layouts to the stated ones; ``before``: lines on x and w
+    in the stated layouts; ``arguments``: the call's changed arguments; ``after``: lines on its result in
+    the stated layout; ``restore``: lines taking the result to Y's layout."""
 
+    convert: tuple[str, ...] = ()
     before: tuple[str, ...] = ()
     arguments: tuple[str, ...] = ()
     after: tuple[str, ...] = ()
+    restore: tuple[str, ...] = ()
 
 
 def describe(changes: Sequence[Change], stated: Reading, fr: Frame) -> tuple[str, str]:
     """(sentence, fix) for an explanation: ``fr`` is the frame its changes give. The fix reproduces Y
-    with the stated conventions: code on x and w, the call's changed arguments, then code on its result."""
+    with the stated conventions (see the module docstring for the order of its lines)."""
     parts = [_RENDER[change.category](change, stated, fr) for change in changes]
-    before = [line for _, fix in parts for line in fix.before]
-    arguments = [argument for _, fix in parts for argument in fix.arguments]
-    after = [line for _, fix in reversed(parts) for line in fix.after]  # undo the outermost change last
+    fixes = [fix for _, fix in parts]
+    arguments = [argument for fix in fixes for argument in fix.arguments]
     call = ["; ".join(arguments) + "  # in the call"] if arguments else []
-    return " ".join(sentence for sentence, _ in parts), "\n".join(before + call + after)
+    lines = [line for stage in ("convert", "before") for fix in fixes for line in getattr(fix, stage)] + call
+    lines += [line for stage in ("after", "restore") for fix in fixes for line in getattr(fix, stage)]
+    return " ".join(sentence for sentence, _ in parts), "\n".join(lines)
 
 
 def _flip(change: Change, stated: Reading, fr: Frame) -> tuple[str, _Fix]:
     axes = dict(change.fields)["flips"]
     layout = stated.kernel_layout
     letters = spatial_letters(stated.rank)
-    fix = _Fix(("w = w" + codegen.index(len(layout.name), {layout.name.index(letters[a]): "::-1" for a in axes}),))
+    fix = _Fix(before=("w = w" + codegen.index(len(layout.name), {layout.name.index(letters[a]): "::-1" for a in axes}),))
     if change.id == "flip":
         return ("The kernel is reversed on every spatial axis: Y is a true convolution (np.convolve, "
                 "scipy.signal, Theano, Flux), where the stated conventions cross-correlate."), fix
@@ -67,12 +71,12 @@ def _layout(change: Change, stated: Reading, fr: Frame) -> tuple[str, _Fix]:
         sentence += f" The kernel, whose layout was not given, is then {kernel.name}, not {stated_kernel.name}."
         kernel_lines = codegen.kernel(kernel, stated_kernel, fr.w.shape, stated.groups)
     return sentence, _Fix(tuple(codegen.transpose("x", actual, told) + kernel_lines),
-                          after=tuple(codegen.transpose("y", told, actual)))
+                          restore=tuple(codegen.transpose("y", told, actual)))
 
 
 def _kernel_layout(change: Change, stated: Reading, fr: Frame) -> tuple[str, _Fix]:
     actual, told = fr.reading.kernel_layout, stated.kernel_layout
-    fix = _Fix(tuple(codegen.kernel(actual, told, fr.w.shape, stated.groups)))
+    fix = _Fix(convert=tuple(codegen.kernel(actual, told, fr.w.shape, stated.groups)))
     if actual.name.translate(str.maketrans("OI", "IO")) == told.name:
         return f"The kernel's in and out channel axes are swapped: it is {actual.name}, not {told.name}.", fix
     if actual.spatial != told.spatial and actual.name.replace(actual.spatial, told.spatial) == told.name:
@@ -98,7 +102,7 @@ def _padding(change: Change, stated: Reading, fr: Frame) -> tuple[str, _Fix]:
 def _pad_fix(fr: Frame, channels_last: bool) -> _Fix:
     pad = codegen.pad("x", fr.spec.pads, channels_last)
     torch = "" if channels_last else f"  # PyTorch: x = F.pad(x, {convert.torch_pad_arg(fr.spec.pads)})"
-    return _Fix((pad + torch,), ('padding="VALID"',))
+    return _Fix(before=(pad + torch,), arguments=('padding="VALID"',))
 
 
 def _crop_fix(fr: Frame, channels_last: bool) -> _Fix:
@@ -137,17 +141,15 @@ _RENDER: Final[dict[str, Callable[[Change, Reading, Frame], tuple[str, _Fix]]]] 
     "strides": _geometry, "dilations": _geometry, "output-padding": _geometry}
 
 
-def locate(fr: Frame, value: np.ndarray, low: np.ndarray | None, scale: np.ndarray, integers: bool) -> str:
-    """Where the stated conventions' error sits: NaN/Inf where the reference has none (and the reverse),
-    how many outputs exceed the bound, whether only where the window overlaps the padding or only in some
-    channels, and the worst element."""
-    dtype = canonical_name(fr.y.dtype)
+def locate(fr: Frame, value: np.ndarray, low: np.ndarray | None, bound: np.ndarray) -> str:
+    """Where the error sits against ``bound`` (per element): NaN/Inf where the reference has none (and the
+    reverse), how many outputs exceed the bound, whether only where the window overlaps the padding or
+    only in some channels, and the worst element."""
     y = np.asarray(fr.y, np.float64)
     expected = value + (0 if low is None else low)
     both = np.isfinite(y) & np.isfinite(expected)
     with np.errstate(invalid="ignore"):
         err = np.where(both, np.abs(y - value - (0 if low is None else low)), 0.0)
-    bound = error_bound(Reference(value, low, scale, fr.spec.accumulation_length, integers), dtype)
     bad = both & ~(err <= bound)
     parts, nonfinite = _nonfinite(y, expected)
     count, total = int(bad.sum()), bad.size

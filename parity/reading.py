@@ -103,19 +103,24 @@ def _is_int(value: object) -> bool:
 @dataclass(frozen=True)
 class Frame:
     """Raw arrays as one reading sees them: canonical x, w (float64, kernel axes reversed as the reading
-    says), y (its own dtype), and the spec they make."""
+    says), y (its own dtype), and the spec they make. ``rounding``: the canonical per-element half-widths
+    of the printing x, w and y were read from (see :mod:`parity.printed`), or None when all are exact."""
 
     reading: Reading
     spec: ConvSpec
     x: np.ndarray
     w: np.ndarray
     y: np.ndarray
+    rounding: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
-def frame(reading: Reading, x: np.ndarray, w: np.ndarray, y: np.ndarray) -> Frame:
-    """Read float64 ``x``, ``w`` and ``y`` as ``reading`` says; ``ValueError`` if they contradict it."""
+def frame(reading: Reading, x: np.ndarray, w: np.ndarray, y: np.ndarray,
+          rounding: tuple[np.ndarray, ...] | None = None) -> Frame:
+    """Read float64 ``x``, ``w`` and ``y`` as ``reading`` says; ``ValueError`` if they contradict it.
+    ``rounding`` holds the printing's half-widths of the raw x, w and y (None: exact)."""
     xc, wc, yc = canonical(reading, x, w, y)
-    return Frame(reading, make_spec(reading, xc, wc, yc, w.shape, y.shape), xc, wc, yc)
+    spec = make_spec(reading, xc, wc, yc, w.shape, y.shape)
+    return Frame(reading, spec, xc, wc, yc, None if rounding is None else canonical(reading, *rounding))
 
 
 def canonical(reading: Reading, x: np.ndarray, w: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -155,25 +160,37 @@ def _order(canonical_shape: tuple[int, ...], reading: Reading) -> tuple[int, ...
 
 def compute(fr: Frame, *, exact: bool = False) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """(value, low, scale) of the reading's convolution, straight from the reference."""
-    spec = fr.spec
-    if spec.transposed:
-        return reference.conv_transpose(fr.x, fr.w, spec.strides, spec.pads, spec.output_padding, spec.dilations,
-                                        spec.groups, exact=exact)
-    return reference.conv(fr.x, fr.w, spec.strides, spec.pads, spec.dilations, spec.groups, exact=exact)
+    return _run(fr.spec, fr.x, fr.w, full=False, exact=exact)
 
 
 def full_output(fr: Frame) -> tuple[np.ndarray, np.ndarray]:
     """(value, scale) over every window position: stride 1 with FULL padding for a forward conv, the
     uncropped output for a transposed one. Every padding and stride is a strided window of it."""
-    spec = fr.spec
-    if spec.transposed:
-        zero = tuple((0, 0) for _ in spec.kernel)
-        value, _, scale = reference.conv_transpose(fr.x, fr.w, spec.strides, zero, (0,) * spec.rank,
-                                                   spec.dilations, spec.groups)
-        return value, scale
-    full = tuple((span - 1, span - 1) for span in spec.dilated_kernel)
-    value, _, scale = reference.conv(fr.x, fr.w, (1,) * spec.rank, full, spec.dilations, spec.groups)
+    value, _, scale = _run(fr.spec, fr.x, fr.w, full=True)
     return value, scale
+
+
+def widening(fr: Frame, *, full: bool = False) -> np.ndarray | None:
+    """How far the exact result can move while x and w stay within their printing's rounding (dx, dw):
+    |x + ex| conv |w + ew| - ... is at most dx conv (|w| + dw) + |x| conv dw per output (of the full output
+    when ``full``). None when x and w are exact."""
+    if fr.rounding is None or not (fr.rounding[0].any() or fr.rounding[1].any()):
+        return None
+    dx, dw, _ = fr.rounding
+    total = _run(fr.spec, dx, np.abs(fr.w) + dw, full=full)[0] if dx.any() else 0.0
+    return total + (_run(fr.spec, np.abs(fr.x), dw, full=full)[0] if dw.any() else 0.0)
+
+
+def _run(spec: ConvSpec, x: np.ndarray, w: np.ndarray, *, full: bool,
+         exact: bool = False) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    if spec.transposed:
+        crops = tuple((0, 0) for _ in spec.kernel) if full else spec.pads
+        extra = (0,) * spec.rank if full else spec.output_padding
+        return reference.conv_transpose(x, w, spec.strides, crops, extra, spec.dilations, spec.groups, exact=exact)
+    if full:
+        pads = tuple((span - 1, span - 1) for span in spec.dilated_kernel)
+        return reference.conv(x, w, (1,) * spec.rank, pads, spec.dilations, spec.groups)
+    return reference.conv(x, w, spec.strides, spec.pads, spec.dilations, spec.groups, exact=exact)
 
 
 def window(spec: ConvSpec) -> tuple[tuple[int, int], ...]:

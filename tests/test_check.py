@@ -370,5 +370,6 @@ def test_as_dict_has_the_documented_fields():
     assert {"matches", "max_abs", "max_ulp", "bound_ratio", "explanations"} <= report.keys()
     assert report["matches"] is False and report["bound_ratio"] > 1
     first = report["explanations"][0]
-    assert set(first) == {"changes", "matches", "max_abs", "max_ulp", "bound_ratio", "sentence", "fix"}
+    assert set(first) == {"changes", "matches", "max_abs", "max_ulp", "bound_ratio", "sentence", "fix", "closest",
+                          "location"}
     assert first["changes"] == ["flip"] and first["matches"] is True and first["bound_ratio"] <= 1

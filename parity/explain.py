@@ -20,6 +20,7 @@ from parity.reading import Frame, Reading
 _MODES: Final = {"VALID": "VALID: no padding", "SAME": "TF SAME: the odd extra element at the end",
                  "SAME_LOWER": "SAME_LOWER: the odd extra element at the start",
                  "FULL": "FULL: (k-1)*d on both sides", "CAUSAL": "causal: (k-1)*d on the left only"}
+UNCHANGED: Final = "# the call, unchanged"  # where the call goes when the fix changes none of its arguments
 _KERNELS: Final = {("IO", False): "TensorFlow's [k..., in, out]",
                    ("IM", False): "TensorFlow's depthwise [k..., in, multiplier]",
                    ("OI", True): "TensorFlow conv_transpose's [k..., out, in]"}
@@ -41,16 +42,16 @@ class _Fix:
 def describe(changes: Sequence[Change], stated: Reading, fr: Frame) -> tuple[str, str]:
     """(sentence, fix) for an explanation: ``fr`` is the frame its changes give. The fix reproduces Y
     with the stated conventions (see the module docstring for the order of its lines)."""
-    parts = [_RENDER[change.category](change, stated, fr) for change in changes]
+    parts = [_RENDER[change.category](change, stated, fr, changes) for change in changes]
     fixes = [fix for _, fix in parts]
     arguments = [argument for fix in fixes for argument in fix.arguments]
-    call = ["; ".join(arguments) + "  # in the call"] if arguments else []
-    lines = [line for stage in ("convert", "before") for fix in fixes for line in getattr(fix, stage)] + call
-    lines += [line for stage in ("after", "restore") for fix in fixes for line in getattr(fix, stage)]
-    return " ".join(sentence for sentence, _ in parts), "\n".join(lines)
+    after = [line for stage in ("after", "restore") for fix in fixes for line in getattr(fix, stage)]
+    call = ["; ".join(arguments) + "  # in the call"] if arguments else [UNCHANGED] if after else []
+    lines = [line for stage in ("convert", "before") for fix in fixes for line in getattr(fix, stage)]
+    return " ".join(sentence for sentence, _ in parts), "\n".join(lines + call + after)
 
 
-def _flip(change: Change, stated: Reading, fr: Frame) -> tuple[str, _Fix]:
+def _flip(change: Change, stated: Reading, fr: Frame, changes: Sequence[Change]) -> tuple[str, _Fix]:
     axes = dict(change.fields)["flips"]
     layout = stated.kernel_layout
     letters = spatial_letters(stated.rank)
@@ -61,20 +62,21 @@ def _flip(change: Change, stated: Reading, fr: Frame) -> tuple[str, _Fix]:
     return f"The kernel is reversed along {letters[axes[0]]} only.", fix
 
 
-def _layout(change: Change, stated: Reading, fr: Frame) -> tuple[str, _Fix]:
+def _layout(change: Change, stated: Reading, fr: Frame, changes: Sequence[Change]) -> tuple[str, _Fix]:
     rank = stated.rank
     actual, told = (convert.layout_name(f, rank) for f in (fr.reading.layout, stated.layout))
     family = fr.reading.layout.replace("_", "-")
     sentence, kernel_lines = f"x and Y are {actual} ({family}), not {told}.", []
     kernel, stated_kernel = fr.reading.kernel_layout, stated.kernel_layout
-    if kernel != stated_kernel and dict(change.fields).get("kernel_layout") == kernel:
+    kernel_changed = any(other.category == "kernel-layout" for other in changes)  # its own lines convert w
+    if kernel != stated_kernel and dict(change.fields).get("kernel_layout") == kernel and not kernel_changed:
         sentence += f" The kernel, whose layout was not given, is then {kernel.name}, not {stated_kernel.name}."
         kernel_lines = codegen.kernel(kernel, stated_kernel, fr.w.shape, stated.groups)
     return sentence, _Fix(tuple(codegen.transpose("x", actual, told) + kernel_lines),
                           restore=tuple(codegen.transpose("y", told, actual)))
 
 
-def _kernel_layout(change: Change, stated: Reading, fr: Frame) -> tuple[str, _Fix]:
+def _kernel_layout(change: Change, stated: Reading, fr: Frame, changes: Sequence[Change]) -> tuple[str, _Fix]:
     actual, told = fr.reading.kernel_layout, stated.kernel_layout
     fix = _Fix(convert=tuple(codegen.kernel(actual, told, fr.w.shape, stated.groups)))
     if actual.name.translate(str.maketrans("OI", "IO")) == told.name:
@@ -86,7 +88,7 @@ def _kernel_layout(change: Change, stated: Reading, fr: Frame) -> tuple[str, _Fi
     return f"The kernel is stored {actual.name}{f' ({hint})' if hint else ''}, not {told.name}.", fix
 
 
-def _padding(change: Change, stated: Reading, fr: Frame) -> tuple[str, _Fix]:
+def _padding(change: Change, stated: Reading, fr: Frame, changes: Sequence[Change]) -> tuple[str, _Fix]:
     spec = fr.spec
     padding = dict(change.fields)["padding"]
     geometry = (spec.spatial, spec.kernel, stated.strides, stated.dilations)
@@ -114,7 +116,7 @@ def _crop_fix(fr: Frame, channels_last: bool) -> _Fix:
     return _Fix(arguments=("padding=0", "output_padding=0"), after=(crop,))
 
 
-def _geometry(change: Change, stated: Reading, fr: Frame) -> tuple[str, _Fix]:
+def _geometry(change: Change, stated: Reading, fr: Frame, changes: Sequence[Change]) -> tuple[str, _Fix]:
     field, values = change.fields[0]
     told, fix = getattr(stated, field), _Fix(arguments=(f"{field}={codegen.call(values)}",))
     if field == "output_padding":
@@ -136,7 +138,7 @@ def _pads(pads: convert.Pads) -> str:
     return ", ".join(f"{pair} along {letter}" for pair, letter in zip(pairs, letters))
 
 
-_RENDER: Final[dict[str, Callable[[Change, Reading, Frame], tuple[str, _Fix]]]] = {
+_RENDER: Final[dict[str, Callable[[Change, Reading, Frame, Sequence[Change]], tuple[str, _Fix]]]] = {
     "flip": _flip, "layout": _layout, "kernel-layout": _kernel_layout, "padding": _padding,
     "strides": _geometry, "dilations": _geometry, "output-padding": _geometry}
 

@@ -8,6 +8,7 @@ import pytest
 
 import conv_oracle as oracle
 from parity.checking import check
+from parity.explain import UNCHANGED
 
 RNG = np.random.default_rng(20240601)
 
@@ -254,7 +255,7 @@ def _run_fix(fix: str, x, w, call):
     """Run the fix's lines on x and w, call the stated convolution with its changed arguments, then run
     the lines on the result (everything channels-first, as stated in these cases)."""
     lines = fix.splitlines()
-    marker = next((i for i, line in enumerate(lines) if line.endswith("# in the call")), None)
+    marker = next((i for i, line in enumerate(lines) if line.endswith("# in the call") or line == UNCHANGED), None)
     before, arguments, after = (lines, [], []) if marker is None else \
         (lines[:marker], [lines[marker]], lines[marker + 1:])
     space = {"np": np, "x": x, "w": w}

@@ -3,8 +3,8 @@ and their weights set with ``layer.set_weights`` in Keras' own layouts; gradient
 ``tf.GradientTape`` with respect to the layer input or ``layer.kernel``.
 
 Layers: ``Conv1D/2D/3D`` (``groups``), ``DepthwiseConv1D/2D`` for depthwise cases of rank 1 and 2 (rank 3
-has no depthwise layer: ``Conv3D(groups=in_channels)``), ``Conv1DTranspose/2D/3D``; ``data_format`` is the
-case's layout, ``dilation_rate`` its dilations. Kernel layouts (``layer.set_weights``):
+has no depthwise layer: ``Conv3D(groups=in_channels)``), ``Conv1DTranspose/2D/3D``; ``dilation_rate`` is
+the case's dilations. Kernel layouts (``layer.set_weights``):
 
 - ``Conv*D``: ``[k..., in/groups, out]`` (``convert.kernel_to_tf``);
 - ``DepthwiseConv*D``: ``[k..., in, multiplier]``, output channel ``c*multiplier + m`` (``convert.depthwise_to_tf``);
@@ -13,10 +13,13 @@ case's layout, ``dilation_rate`` its dilations. Kernel layouts (``layer.set_weig
 Only what the layer API expresses runs: ``padding`` 'valid', 'same' (TF's SAME) or, for ``Conv1D``,
 'causal' when it means exactly the case's padding (``convert.keras_padding``); transposed convs when some
 (padding, output_padding) gives exactly the case's crop (``convert.keras_transpose_args``). The rest is
-declared unsupported with Keras' words, and so is what TensorFlow's CPU kernels refuse under Keras (the
-TF adapter's reasons). Keras itself routes around some TF limits: grouped convs and channels-first
-``Conv3D`` are compiled with XLA, channels-first depthwise convs are transposed to channels-last, and
-depthwise convs with strides and dilations > 1 run dilated at stride 1 and are subsampled.
+declared unsupported with Keras' words. Keras routes around some TF limits itself (grouped convs and
+channels-first ``Conv3D`` are compiled with XLA, channels-first depthwise data is transposed, depthwise
+convs with strides and dilations > 1 run dilated at stride 1 and are subsampled); what TensorFlow's CPU
+kernels then accept depends on the build and the CPU, and is probed as in the TF adapter: ``data_format``
+is the case's layout where the layer runs it on this machine, else the adapter transposes the data to a
+channels-last layer; a route the layer fails in either layout is declared with TF's own words; the
+accumulation type of 16-bit routes comes from a canary (``probes.canary_spec``).
 """
 from __future__ import annotations
 
@@ -26,18 +29,12 @@ from types import ModuleType
 
 import numpy as np
 
-from parity import convert
-from parity.adapters import tensorflow as tf_adapter
+from parity import convert, probes
 from parity.adapters.base import missing_module
 from parity.spec import ConvSpec
 
 STRIDED_DILATION = "Keras: '`strides > 1` not supported in conjunction with `dilation_rate > 1`'"
-DEPTHWISE_STRIDES = ("TensorFlow on CPU (Keras DepthwiseConv2D): 'Current implementation only supports equal length "
-                     "strides in the row and column dimensions.'")
 TRANSPOSE_GROUPS = "Keras: Conv{rank}DTranspose has no groups argument"
-TRANSPOSE_CHANNELS_FIRST = (
-    "TensorFlow on CPU (Keras Conv1D/2DTranspose): 'Conv2DCustomBackpropInputOp only supports NHWC.'",
-    "TensorFlow on CPU (Keras Conv3DTranspose): 'Conv3DBackpropInputOpV2 only supports NDHWC on the CPU.'")
 NOT_KERAS_TF = "keras is configured for the {backend} backend (KERAS_BACKEND); this adapter runs Keras on TensorFlow"
 
 
@@ -71,27 +68,75 @@ class KerasAdapter:
         backend = _keras().backend.backend()
         if backend != "tensorflow":
             return NOT_KERAS_TF.format(backend=backend)
-        return _padding_reason(spec) or _layer_reason(spec)
+        reason = _padding_reason(spec) or _layer_reason(spec)
+        if reason or native_channels_first(spec):
+            return reason
+        return route_refusal(spec, channels_first=False)
+
+    def accumulation(self, spec: ConvSpec) -> str:
+        """The type the layer sums a supported ``spec``'s products in: probed for 16-bit dtypes."""
+        if spec.dtype not in ("float16", "bfloat16"):
+            return spec.dtype
+        return _accumulation(probes.canary_spec(spec, _depthwise_layer(spec)), native_channels_first(spec))
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
-        tf = _tf()
-        channels_last = spec.layout == "channels_last"
-        layer = _layer(spec)
-        data = tf.constant(convert.to_channels_last(x) if channels_last else x)
-        layer.build(data.shape)
-        layer.set_weights([_keras_kernel(spec, w)])
-        if spec.quantity == "output":
-            return _canonical(layer(data).numpy(), channels_last)
-        target = data if spec.quantity == "grad_input" else layer.kernel
-        with tf.GradientTape() as tape:
-            tape.watch(data)
-            y = layer(data)
-        cotangent = tf.constant(convert.to_channels_last(dy) if channels_last else dy)
-        grad = tape.gradient(y, target, output_gradients=cotangent).numpy()
-        if spec.quantity == "grad_input":
-            return _canonical(grad, channels_last)
-        return np.ascontiguousarray(convert.depthwise_from_tf(grad) if _depthwise_layer(spec)
-                                    else convert.kernel_from_tf(grad))
+        return compute(spec, x, w, dy, native_channels_first(spec))
+
+
+def compute(spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None, channels_first: bool) -> np.ndarray:
+    """The spec's quantity from a Keras layer with ``data_format`` channels-first or channels-last."""
+    tf = _tf()
+    to_keras, from_keras = ((np.asarray, np.asarray) if channels_first
+                            else (convert.to_channels_last, convert.to_channels_first))
+    layer = _layer(spec, "channels_first" if channels_first else "channels_last")
+    data = tf.constant(to_keras(x))
+    layer.build(data.shape)
+    layer.set_weights([_keras_kernel(spec, w)])
+    if spec.quantity == "output":
+        return np.ascontiguousarray(from_keras(layer(data).numpy()))
+    target = data if spec.quantity == "grad_input" else layer.kernel
+    with tf.GradientTape() as tape:
+        tape.watch(data)
+        y = layer(data)
+    grad = tape.gradient(y, target, output_gradients=tf.constant(to_keras(dy))).numpy()
+    if spec.quantity == "grad_input":
+        return np.ascontiguousarray(from_keras(grad))
+    return np.ascontiguousarray(convert.depthwise_from_tf(grad) if _depthwise_layer(spec)
+                                else convert.kernel_from_tf(grad))
+
+
+def native_channels_first(spec: ConvSpec) -> bool:
+    """Whether ``spec`` is channels-first and its layer runs channels-first on this machine (probed)."""
+    return spec.layout == "channels_first" and route_refusal(spec, channels_first=True) is None
+
+
+def route_refusal(spec: ConvSpec, channels_first: bool) -> str | None:
+    """TF's refusal of ``spec``'s layer in this data format, or None: a probe, run once per process."""
+    return _refusal(probe_spec(spec), channels_first)
+
+
+@cache
+def _refusal(probe: ConvSpec, channels_first: bool) -> str | None:
+    return probes.refusal(probe, lambda *operands: compute(*operands, channels_first), _tf().errors.OpError,
+                          via=f"Keras {_layer_name(probe)}")
+
+
+# Measured (Keras 3 on tensorflow-cpu 2.21, the AVX-512 machine of the TF adapter's note): the layers sum
+# like the tf.nn ops they call (float16 on the Eigen routes listed there), except grouped convs, which
+# Keras compiles with XLA: float32 for both 16-bit dtypes and all quantities, oneDNN on or off.
+@cache
+def _accumulation(canary: ConvSpec, channels_first: bool) -> str:
+    return probes.accumulation_type(canary, lambda *operands: compute(*operands, channels_first))
+
+
+def probe_spec(spec: ConvSpec) -> ConvSpec:
+    """A small case taking the same layer as ``spec``, with the same Keras padding mode, on a small image."""
+    geometry = (spec.pads, spec.spatial, spec.kernel, spec.strides, spec.dilations)
+    if spec.transposed:
+        mode = convert.keras_transpose_args(spec.pads, spec.output_padding, *geometry[1:])[0]
+    else:
+        mode = convert.keras_padding(*geometry)
+    return probes.small_case(spec, mode.upper())
 
 
 def _depthwise_layer(spec: ConvSpec) -> bool:
@@ -118,30 +163,19 @@ def _padding_reason(spec: ConvSpec) -> str | None:
 
 
 def _layer_reason(spec: ConvSpec) -> str | None:
-    """Keras' own refusals, then what TensorFlow's CPU kernels refuse on the path Keras takes."""
-    strided_dilated = max(spec.strides) > 1 and max(spec.dilations) > 1
-    if strided_dilated and not _depthwise_layer(spec):
+    """What the Keras layer API refuses whatever the machine."""
+    if max(spec.strides) > 1 and max(spec.dilations) > 1 and not _depthwise_layer(spec):
         return STRIDED_DILATION
-    if _depthwise_layer(spec) and len(set(spec.strides)) > 1 and not strided_dilated:  # (rank 1 runs as (s, s))
-        return DEPTHWISE_STRIDES
     if spec.transposed and spec.groups > 1:
         return TRANSPOSE_GROUPS.format(rank=spec.rank)
-    cpu = not _tf().config.list_physical_devices("GPU")
-    if spec.transposed and spec.layout == "channels_first" and cpu:
-        return TRANSPOSE_CHANNELS_FIRST[spec.rank == 3]
-    # Keras compiles grouped and channels-first 3-D convs with XLA, and transposes channels-first
-    # depthwise data itself: only plain 1-D/2-D convs reach TF's NHWC-only CPU kernel.
-    if spec.layout == "channels_first" and not spec.transposed and spec.groups == 1 and spec.rank < 3 and cpu:
-        return tf_adapter.CHANNELS_FIRST
-    if spec.transposed and max(spec.dilations) > 1:  # dilated forward convs go through space-to-batch
-        return tf_adapter.BACKPROP_DILATION
     return None
 
 
-def _layer(spec: ConvSpec):
+def _layer(spec: ConvSpec, data_format: str | None = None):
+    """The layer for ``spec``, in ``data_format`` (default: the case's layout)."""
     layers = _keras().layers
     common = dict(kernel_size=spec.kernel, strides=spec.strides, dilation_rate=spec.dilations, use_bias=False,
-                  data_format=spec.layout, dtype=spec.dtype)
+                  data_format=data_format or spec.layout, dtype=spec.dtype)
     geometry = (spec.spatial, spec.kernel, spec.strides, spec.dilations)
     if spec.transposed:
         padding, extra = convert.keras_transpose_args(spec.pads, spec.output_padding, *geometry)
@@ -155,10 +189,6 @@ def _layer(spec: ConvSpec):
 
 def _keras_kernel(spec: ConvSpec, w: np.ndarray) -> np.ndarray:
     return convert.depthwise_to_tf(w, spec.in_channels) if _depthwise_layer(spec) else convert.kernel_to_tf(w)
-
-
-def _canonical(a: np.ndarray, channels_last: bool) -> np.ndarray:
-    return np.ascontiguousarray(convert.to_channels_first(a) if channels_last else a)
 
 
 ADAPTER = KerasAdapter()

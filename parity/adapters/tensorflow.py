@@ -1,40 +1,45 @@
 """TensorFlow 2 backend: ``tf.nn.conv1d/conv2d/conv3d``, ``tf.nn.depthwise_conv2d`` and
 ``tf.nn.conv1d/2d/3d_transpose``; gradients through ``tf.GradientTape`` with the seeded cotangent.
 
-TF wants channels-last data and ``[k..., in/groups, out]`` kernels (depthwise: ``[kh, kw, in, mult]``).
-"SAME"/"VALID" are passed natively when they mean exactly the case's padding; other paddings go as
-TF's explicit padding list where the op takes one (conv2d, depthwise_conv2d) and as ``tf.pad`` + VALID
-where it does not (conv1d, conv3d). Rank-1 depthwise runs ``depthwise_conv2d`` on a height-1 image; depthwise cases its kernel cannot take
-run as grouped ``conv1d/conv2d``, which TF's CPU (oneDNN) kernels support.
-Transposed convs pass ``output_shape`` with native SAME/VALID when TF's crop rule gives the case's crop
-(see ``convert.tf_transpose_padding``), else run VALID on the full output and crop it.
-What TF's CPU kernels refuse is declared in ``supports`` with TF's own words.
+TF takes ``[k..., in/groups, out]`` kernels (depthwise: ``[kh, kw, in, mult]``). "SAME"/"VALID" are passed
+natively when they mean exactly the case's padding; other paddings go as TF's explicit padding list where
+the op takes one (conv2d, depthwise_conv2d) and as ``tf.pad`` + VALID where it does not (conv1d, conv3d).
+Rank-1 depthwise runs ``depthwise_conv2d`` on a height-1 image; depthwise cases its kernel cannot take run
+as grouped ``conv1d/conv2d``. Transposed convs pass ``output_shape`` with native SAME/VALID when TF's crop
+rule gives the case's crop (see ``convert.tf_transpose_padding``), else run VALID on the full output and
+crop it.
+
+What TF's CPU kernels accept depends on the build and the CPU (oneDNN on AVX-512 machines runs calls
+that its Eigen kernels refuse elsewhere), so nothing here is hard-coded from one machine:
+
+- Layout: the ``layout`` field is what TF is handed where TF takes it. Channels-last cases go as
+  NWC/NHWC/NDHWC. Channels-first cases go natively (``data_format="NCHW"`` ...) where a probe shows TF
+  runs that route channels-first here; elsewhere the adapter transposes the data to channels-last and
+  back, as a TF user on that CPU must, and the case measures TF's channels-last kernel on the same numbers
+  (``native_channels_first(spec)`` says which).
+- Refusals: ``supports`` runs the case's route once per process on a small probe case (same op,
+  quantity, dtype, channels, groups, kernel, strides, dilations and kind of padding; one image of a few
+  pixels) and declares TF's own first sentence as the reason (``probes.tf_reason``). Only the missing
+  ``groups`` argument of ``conv*_transpose`` is declared outright: it is the API, not the CPU.
+- Accumulation: ``accumulation`` runs a canary once per route and 16-bit dtype (``probes.canary_spec``)
+  and declares the 16-bit type itself if any element misses the exact sum rounded once, else float32.
 """
 from __future__ import annotations
 
 import os
 from functools import cache
 from types import ModuleType
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from parity import convert
+from parity import convert, probes
 from parity.adapters.base import missing_module
 from parity.spec import ConvSpec
 
 if TYPE_CHECKING:
     from parity.translate import Snippet
 
-# TF's messages for what its CPU kernels refuse (TF 2.21, tensorflow-cpu).
-CHANNELS_FIRST = "TensorFlow on CPU: 'The Conv2D op currently only supports the NHWC tensor format on the CPU'"
-CONV3D_GROUPS = ("TensorFlow on CPU: Conv3D has no grouped convolution "
-                 "('Number of channels in filter (C/groups) must match last dimension of input (C)')")
-CONV3D_DILATION = "TensorFlow on CPU: 'CPU implementation of Conv3D currently only supports dilated rates of 1.'"
-BACKPROP_DILATION = ("TensorFlow on CPU: transposed conv and conv gradients with dilation > 1: "
-                     "'Current CPU implementations do not yet support dilation rates larger than 1.'")
-GROUPED_GRADIENTS = "TensorFlow on CPU: 'Gradients for grouped convolutions are not supported on CPU.'"
 TRANSPOSE_GROUPS = "TensorFlow: tf.nn.conv*_transpose has no groups argument (no grouped transposed conv)"
 
 
@@ -53,49 +58,97 @@ class TensorFlowAdapter:
         return missing_module("tensorflow", "tensorflow")
 
     def supports(self, spec: ConvSpec) -> str | None:
-        if spec.layout == "channels_first" and not _tf().config.list_physical_devices("GPU"):
-            return CHANNELS_FIRST
-        if spec.rank == 3 and spec.groups > 1:
-            return CONV3D_GROUPS
-        if spec.rank == 3 and max(spec.dilations) > 1:
-            return CONV3D_DILATION
         if spec.transposed and spec.groups > 1:
             return TRANSPOSE_GROUPS
-        backprop = spec.transposed or spec.quantity != "output"
-        if backprop and max(spec.dilations) > 1 and not uses_depthwise_op(spec):
-            return BACKPROP_DILATION
-        if spec.quantity != "output" and spec.groups > 1 and not uses_depthwise_op(spec):
-            return GROUPED_GRADIENTS
-        return None
+        return None if native_channels_first(spec) else route_refusal(spec, channels_first=False)
+
+    def accumulation(self, spec: ConvSpec) -> str:
+        """The type TF sums a supported ``spec``'s products in: probed for 16-bit dtypes (``_accumulation``)."""
+        if spec.dtype not in ("float16", "bfloat16"):
+            return spec.dtype
+        return _accumulation(probes.canary_spec(spec, uses_depthwise_op(spec)), native_channels_first(spec))
 
     def snippet(self, spec: ConvSpec) -> "Snippet":
         """The native call for ``spec``, for ``parity translate``."""
         return _snippet(spec)
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
-        tf = _tf()
-        depthwise = uses_depthwise_op(spec)
-        data = tf.constant(convert.to_channels_last(x))
-        kernel = tf.constant(convert.depthwise_to_tf(w, spec.in_channels) if depthwise else convert.kernel_to_tf(w))
-        compute = _transposed if spec.transposed else _depthwise if depthwise else _conv
-        target = {"grad_input": data, "grad_weight": kernel}.get(spec.quantity)
-        if target is None:
-            return np.ascontiguousarray(convert.to_channels_first(compute(tf, spec, data, kernel).numpy()))
-        with tf.GradientTape() as tape:
-            tape.watch(target)
-            y = compute(tf, spec, data, kernel)
-        grad = tape.gradient(y, target, output_gradients=tf.constant(convert.to_channels_last(dy))).numpy()
-        if spec.quantity == "grad_input":
-            return np.ascontiguousarray(convert.to_channels_first(grad))
-        return np.ascontiguousarray(convert.depthwise_from_tf(grad) if depthwise else convert.kernel_from_tf(grad))
+        return compute(spec, x, w, dy, native_channels_first(spec))
+
+
+def native_channels_first(spec: ConvSpec) -> bool:
+    """Whether ``spec`` is channels-first and TF runs its route channels-first on this machine (probed)."""
+    return spec.layout == "channels_first" and route_refusal(spec, channels_first=True) is None
+
+
+def route_refusal(spec: ConvSpec, channels_first: bool) -> str | None:
+    """TF's refusal of ``spec``'s route handed data in this layout, or None: a probe, run once per process."""
+    return _refusal(probe_spec(spec), channels_first)
+
+
+@cache
+def _refusal(probe: ConvSpec, channels_first: bool) -> str | None:
+    return probes.refusal(probe, lambda *operands: compute(*operands, channels_first), _tf().errors.OpError)
+
+
+# Measured (tensorflow-cpu 2.21, AMD EPYC with AVX-512 and avx512_bf16; canary elements off the exact sum
+# rounded once): bfloat16 runs on oneDNN and sums in float32 on every route (0 off). float16 falls back to
+# Eigen ("oneDNN supports DT_HALF only on platforms with AVX-512"; this CPU has no avx512_fp16), which sums in
+# float32 for forward conv1d/conv2d, grouped or not, and for the input gradient of 1-D/2-D transposed convs
+# (a forward conv): 0 of 38 to 200 off; but in float16 for conv3d (46/150 off), depthwise_conv2d (36/36,
+# 103/200, 324/324 for output, grad_input, grad_weight), conv*_transpose outputs (37/42 to 306/810) and
+# every other gradient (40/200 to 2196/3888). With TF_ENABLE_ONEDNN_OPTS=0 (Eigen, as on CPUs without
+# AVX-512) bfloat16 sums in bfloat16 on those same routes (e.g. conv2d grad_input 200/200 off).
+@cache
+def _accumulation(canary: ConvSpec, channels_first: bool) -> str:
+    return probes.accumulation_type(canary, lambda *operands: compute(*operands, channels_first))
+
+
+def probe_spec(spec: ConvSpec) -> ConvSpec:
+    """A small case on TF's route for ``spec``: its op, quantity, dtype, layout, channels, groups, kernel,
+    strides and dilations and the same kind of TF padding (:func:`padding_kind`) on a small image."""
+    kind = padding_kind(spec)
+    return probes.small_case(spec, ((1, 0),) * spec.rank if kind == "explicit" else kind)  # lo > hi: never SAME
+
+
+def padding_kind(spec: ConvSpec) -> str:
+    """The padding TF is passed: "SAME", "VALID", or "explicit" (a padding list, or tf.pad then VALID)."""
+    if spec.transposed:
+        return transpose_call(spec)[0] or "VALID"  # an inexpressible crop is cut after a VALID call
+    padding = convert.tf_padding(spec.pads, spec.spatial, spec.kernel, spec.strides, spec.dilations,
+                                 channels_last=True)
+    return padding if isinstance(padding, str) else "explicit"
+
+
+def compute(spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None, channels_first: bool) -> np.ndarray:
+    """The spec's quantity from TF handed channels-first (``data_format="NC..."``) or channels-last data."""
+    tf = _tf()
+    depthwise = uses_depthwise_op(spec)
+    fmt = convert.layout_name("channels_first" if channels_first else "channels_last", spec.rank)
+    to_tf, from_tf = ((np.asarray, np.asarray) if channels_first
+                      else (convert.to_channels_last, convert.to_channels_first))
+    data = tf.constant(to_tf(x))
+    kernel = tf.constant(convert.depthwise_to_tf(w, spec.in_channels) if depthwise else convert.kernel_to_tf(w))
+    op = _transposed if spec.transposed else _depthwise if depthwise else _conv
+    target = {"grad_input": data, "grad_weight": kernel}.get(spec.quantity)
+    if target is None:
+        return np.ascontiguousarray(from_tf(op(tf, spec, data, kernel, fmt).numpy()))
+    with tf.GradientTape() as tape:
+        tape.watch(target)
+        y = op(tf, spec, data, kernel, fmt)
+    grad = tape.gradient(y, target, output_gradients=tf.constant(to_tf(dy))).numpy()
+    if spec.quantity == "grad_input":
+        return np.ascontiguousarray(from_tf(grad))
+    return np.ascontiguousarray(convert.depthwise_from_tf(grad) if depthwise else convert.kernel_from_tf(grad))
 
 
 def uses_depthwise_op(spec: ConvSpec) -> bool:
-    """Whether ``tf.nn.depthwise_conv2d`` can compute this case; other grouped cases use grouped conv.
+    """Whether ``tf.nn.depthwise_conv2d`` computes this case; other grouped cases use grouped conv.
 
-    Its kernel refuses unequal strides over its two axes (a rank-1 case with stride > 1 is (1, s)), and
-    strides > 1 together with dilations > 1 are documented as unsupported; TF 2.21 only warns and returns
-    wrong values (measured: errors 1e2 to 1e15 times the bound, see tests/test_findings.py).
+    It is not given unequal strides over its two axes (a rank-1 case with stride > 1 is (1, s)), which
+    TF's Eigen kernel refuses (oneDNN's runs them), nor strides > 1 together with dilations > 1, documented
+    as unsupported: TF 2.21 only warns and returns wrong values (measured: errors 1e2 to 1e15 times the
+    bound, see tests/test_findings.py). Grouped conv computes both everywhere.
     """
     if not spec.is_depthwise or spec.rank == 3:
         return False
@@ -103,33 +156,41 @@ def uses_depthwise_op(spec: ConvSpec) -> bool:
     return len(set(strides)) == 1 and not (strides[0] > 1 and max(spec.dilations) > 1)
 
 
-def _padding(tf: ModuleType, spec: ConvSpec, data, explicit_ok: bool):
+def _full(fmt: str, values: Sequence[int]) -> list[int]:
+    """Per-spatial-axis ``values`` with 1 on the batch and channel axes, in the order of layout ``fmt``."""
+    return [1, 1, *values] if fmt[1] == "C" else [1, *values, 1]
+
+
+def _padding(tf: ModuleType, spec: ConvSpec, data, fmt: str, explicit_ok: bool):
     """(data, padding) for TF: native SAME/VALID, explicit list, or tf.pad + VALID."""
     padding = convert.tf_padding(spec.pads, spec.spatial, spec.kernel, spec.strides, spec.dilations,
-                                 channels_last=True)
+                                 channels_last=fmt[-1] == "C")
     if isinstance(padding, str) or explicit_ok:
         return data, padding
     return tf.pad(data, padding), "VALID"
 
 
-def _conv(tf: ModuleType, spec: ConvSpec, data, kernel):
-    data, padding = _padding(tf, spec, data, explicit_ok=spec.rank == 2)
+def _conv(tf: ModuleType, spec: ConvSpec, data, kernel, fmt: str):
+    data, padding = _padding(tf, spec, data, fmt, explicit_ok=spec.rank == 2)
     if spec.rank == 1:
-        return tf.nn.conv1d(data, kernel, spec.strides[0], padding, dilations=spec.dilations[0])
+        return tf.nn.conv1d(data, kernel, spec.strides[0], padding, data_format=fmt, dilations=spec.dilations[0])
     if spec.rank == 2:
-        return tf.nn.conv2d(data, kernel, spec.strides, padding, dilations=spec.dilations)
-    return tf.nn.conv3d(data, kernel, [1, *spec.strides, 1], padding, dilations=[1, *spec.dilations, 1])
+        return tf.nn.conv2d(data, kernel, spec.strides, padding, data_format=fmt, dilations=spec.dilations)
+    return tf.nn.conv3d(data, kernel, _full(fmt, spec.strides), padding, data_format=fmt,
+                        dilations=_full(fmt, spec.dilations))
 
 
-def _depthwise(tf: ModuleType, spec: ConvSpec, data, kernel):
+def _depthwise(tf: ModuleType, spec: ConvSpec, data, kernel, fmt: str):
     if spec.rank == 1:  # as a height-1 image, the way Keras runs Conv1D
         height1 = ConvSpec(**{**spec.as_dict(), "spatial": (1, *spec.spatial), "kernel": (1, *spec.kernel),
                               "strides": (1, *spec.strides), "dilations": (1, *spec.dilations),
-                              "padding": ((0, 0), *spec.pads), "layout": "channels_last",
-                              "output_padding": (0, *spec.output_padding)})
-        return _depthwise(tf, height1, data[:, None], kernel[None])[:, 0]
-    data, padding = _padding(tf, spec, data, explicit_ok=True)
-    return tf.nn.depthwise_conv2d(data, kernel, [1, *spec.strides, 1], padding, dilations=spec.dilations)
+                              "padding": ((0, 0), *spec.pads), "output_padding": (0, *spec.output_padding)})
+        axis = fmt.index("W")
+        y = _depthwise(tf, height1, tf.expand_dims(data, axis), kernel[None], fmt.replace("W", "HW"))
+        return tf.squeeze(y, axis)
+    data, padding = _padding(tf, spec, data, fmt, explicit_ok=True)
+    return tf.nn.depthwise_conv2d(data, kernel, _full(fmt, spec.strides), padding, data_format=fmt,
+                                  dilations=spec.dilations)
 
 
 def transpose_call(spec: ConvSpec) -> tuple[str | None, tuple[int, ...]]:
@@ -141,20 +202,24 @@ def transpose_call(spec: ConvSpec) -> tuple[str | None, tuple[int, ...]]:
     return mode, spec.output_spatial if mode else full
 
 
-def _transposed(tf: ModuleType, spec: ConvSpec, data, kernel):
+def _transposed(tf: ModuleType, spec: ConvSpec, data, kernel, fmt: str):
     mode, spatial = transpose_call(spec)
-    shape = [spec.batch, *spatial, spec.out_channels]
+    shape = [spec.batch, spec.out_channels, *spatial] if fmt[1] == "C" else [spec.batch, *spatial, spec.out_channels]
     transpose = {1: tf.nn.conv1d_transpose, 2: tf.nn.conv2d_transpose, 3: tf.nn.conv3d_transpose}[spec.rank]
-    y = transpose(data, kernel, shape, list(spec.strides), mode or "VALID", dilations=list(spec.dilations))
+    y = transpose(data, kernel, shape, list(spec.strides), mode or "VALID", data_format=fmt,
+                  dilations=list(spec.dilations))
     if mode is None:  # TF's output_shape cannot express this crop: crop (or extend) the full output
-        y = _pad_or_crop(tf, y, convert.crop_full_transpose(spec.pads, spec.output_padding))
+        y = _pad_or_crop(tf, y, convert.crop_full_transpose(spec.pads, spec.output_padding), fmt)
     return y
 
 
-def _pad_or_crop(tf: ModuleType, y, pads):
-    """Channels-last twin of ``convert.pad_array``: pad, then negative pads crop."""
-    padded = tf.pad(y, [[0, 0], *([max(0, lo), max(0, hi)] for lo, hi in pads), [0, 0]])
-    return padded[(slice(None), *convert.crop_slices(padded.shape[1:-1], pads), slice(None))]
+def _pad_or_crop(tf: ModuleType, y, pads, fmt: str):
+    """``convert.pad_array`` for either layout: pad, then negative pads crop."""
+    channels_last = fmt[-1] == "C"
+    padded = tf.pad(y, convert.numpy_pad_arg(tuple((max(0, lo), max(0, hi)) for lo, hi in pads), channels_last))
+    spatial = padded.shape[1:-1] if channels_last else padded.shape[2:]
+    crops = convert.crop_slices(spatial, pads)
+    return padded[(slice(None), *crops, slice(None)) if channels_last else (slice(None), slice(None), *crops)]
 
 
 def _snippet(spec: ConvSpec) -> "Snippet":

@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     fuzzing.add_argument("--backends", metavar="A,B", help="comma-separated backends (default: every installed)")
     fuzzing.add_argument("--save", action="store_true", help="append the minimal failing spec to parity/cases/regressions.json")
     cli_porting.check_parser(commands)
+    cli_porting.layers_parser(commands)
     cli_porting.translate_parser(commands)
     cli_legacy.env_parser(commands)
     cli_legacy.record_parser(commands)

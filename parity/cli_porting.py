@@ -1,4 +1,5 @@
-"""``parity check`` and ``parity translate``: argument parsers and handlers (see :mod:`parity.cli`)."""
+"""``parity check``, ``parity translate`` and ``parity layers``: argument parsers and handlers (see
+:mod:`parity.cli`)."""
 from __future__ import annotations
 
 import argparse
@@ -74,6 +75,8 @@ def _ints(text: str, field: str) -> int | tuple[int, ...]:
 def check(args: argparse.Namespace) -> int:
     from parity import checking, png
 
+    if getattr(args, "layers", False):
+        return layers(args)
     for path, flag in ((args.json, "--json"), (args.plot, "--plot")):
         files.check_writable(path, flag)
     files.check_distinct({"--json": args.json, "--plot": args.plot},
@@ -134,3 +137,32 @@ def _translate_spec(args: argparse.Namespace, rank: int, layout: str | None) -> 
     return ConvSpec(spatial=(spatial,) * rank if isinstance(spatial, int) else spatial, padding=args.padding,
                     dtype=args.dtype, layout=layout or "channels_first",
                     op="conv_transpose" if args.transposed else "conv", **sizes)
+
+
+def layers_parser(commands) -> None:
+    sub = commands.add_parser("layers", help="do two framework layers compute the same convolution?")
+    for name in ("a", "b"):
+        sub.add_argument(name, type=text, metavar=f"{name.upper()}=FILE.py:NAME|module:NAME",
+                         help=f"layer {name} ({'the one to match' if name == 'a' else 'the port'}): an attribute "
+                              "of a Python file or module (a function is called with no arguments)")
+    sub.add_argument("--input-size", metavar="N[,N...]", help="spatial input size (default: an even and an odd one)")
+    sub.add_argument("--batch", default="2", metavar="N")
+    sub.add_argument("--json", metavar="REPORT.json", help="write the report as JSON")
+    # cli._dispatch routes "check" here; the handler below tells the two apart by ``layers``
+    sub.set_defaults(command="check", layers=True)
+
+
+def layers(args: argparse.Namespace) -> int:
+    from parity import layer_load, layers as module
+
+    files.check_writable(args.json, "--json")
+    size = None if args.input_size is None else _ints(args.input_size, "input-size")
+    a, b = layer_load.load(args.a, "a"), layer_load.load(args.b, "b")
+    batch = _ints(args.batch, "batch")
+    if not isinstance(batch, int) or batch < 1:
+        raise ValueError(f"--batch must be one integer >= 1, got {args.batch!r}")
+    result = module.check_layers(a, b, input_size=size, batch=batch)
+    print_lines([result.format()])
+    if args.json:
+        files.write_atomic(args.json, json.dumps(result.as_dict(), indent=1) + "\n")
+    return 0 if result.passed else 1

@@ -1,0 +1,213 @@
+"""parity.layers: two framework layers checked against each other (and a wrong port's cause named), and
+layers converted between PyTorch and Keras (and from Flax), each checked against independent loops
+(conv_oracle) with TensorFlow's SAME written out from its documented formula."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import conv_oracle as oracle
+
+torch = pytest.importorskip("torch")
+keras = pytest.importorskip("keras")
+
+from parity.layers import check_layers, convert_layer  # noqa: E402
+
+RNG = np.random.default_rng(17)
+
+
+def _keras(layer, channels, rank=2):
+    layer.build((None, *(None,) * rank, channels))
+    layer.set_weights([RNG.standard_normal(np.shape(w)).astype(np.float32) for w in layer.get_weights()])
+    return layer
+
+
+def _torch_out(layer, x):
+    with torch.no_grad():
+        return layer(torch.from_numpy(x)).numpy()
+
+
+def _same(n, k, s, d=1):
+    return oracle.same_pads(n, k, s, d)
+
+
+# --- the acceptance case: Keras Conv2D(padding="same", strides=2) to PyTorch ---------------------------------
+@pytest.mark.parametrize("size", [16, 17])
+def test_keras_same_stride_2_converts_to_a_torch_layer_that_matches(size):
+    layer = _keras(keras.layers.Conv2D(8, 3, strides=2, padding="same"), 3)
+    converted = convert_layer(layer, to="torch")
+    kernel, bias = layer.get_weights()
+    x = RNG.standard_normal((2, 3, size, size)).astype(np.float32)
+    expected = oracle.forward(x, kernel.transpose(3, 2, 0, 1), (2, 2), (_same(size, 3, 2),) * 2) + \
+        bias.reshape(1, -1, 1, 1)
+    np.testing.assert_allclose(_torch_out(converted, x), expected, rtol=1e-5, atol=1e-5)
+    keras_out = np.asarray(layer(x.transpose(0, 2, 3, 1))).transpose(0, 3, 1, 2)
+    np.testing.assert_allclose(keras_out, expected, rtol=1e-5, atol=1e-5)
+    assert check_layers(layer, converted, input_size=size).passed
+
+
+def test_fixed_input_size_gives_plain_torch_modules():
+    layer = _keras(keras.layers.Conv2D(4, 3, strides=2, padding="same"), 3)
+    converted = convert_layer(layer, to="torch", input_size=16)
+    assert [type(m).__name__ for m in converted] == ["ZeroPad2d", "Conv2d"] and converted[0].padding == (0, 1, 0, 1)
+
+
+# --- a deliberately wrong port: the cause is named ------------------------------------------------------------
+def test_wrong_manual_conversion_names_the_kernel_transposition_and_the_padding():
+    layer = _keras(keras.layers.Conv2D(8, 3, strides=2, padding="same"), 3)
+    kernel, bias = layer.get_weights()
+    port = torch.nn.Conv2d(3, 8, 3, stride=2, padding=1)
+    with torch.no_grad():
+        port.weight.copy_(torch.from_numpy(kernel.transpose(3, 2, 1, 0).copy()))  # swaps H and W
+        port.bias.copy_(torch.from_numpy(bias))
+    result = check_layers(layer, port)
+    assert not result.passed and not result.sizes[0].pair.passed
+    assert any(d.startswith("padding (lo, hi) per axis at 16x16: a ((0, 1), (0, 1)), b ((1, 1), (1, 1))")
+               for d in result.differences)
+    first = result.diagnosis.explanations[0]
+    assert first.changes == ("kernel-layout:OIWH", "padding:SAME") and first.matches
+    assert "w = w.transpose(0, 1, 3, 2)  # OIWH -> OIHW" in first.fix
+    assert "b does not compute what a computes" in result.format()
+
+
+def test_forgotten_bias_is_a_difference_and_the_convolution_still_matches():
+    layer = _keras(keras.layers.Conv2D(4, 3, padding="valid"), 2)
+    port = convert_layer(layer, to="torch")
+    with torch.no_grad():
+        port.bias.zero_()
+    result = check_layers(layer, port, input_size=9)
+    assert not result.passed and any(d.startswith("bias: max |a - b|") for d in result.differences)
+    assert result.diagnosis.matches  # the convolutions agree: only the bias differs
+
+
+# --- kinds of layers ----------------------------------------------------------------------------------------
+def test_depthwise_converts_both_ways():
+    layer = _keras(keras.layers.DepthwiseConv2D(3, depth_multiplier=2, padding="same"), 4)
+    converted = convert_layer(layer, to="torch")
+    assert isinstance(converted, torch.nn.Conv2d) and converted.groups == 4 and converted.out_channels == 8
+    kernel, bias = layer.get_weights()  # (3, 3, 4, 2): output channel c*2 + m
+    x = RNG.standard_normal((1, 4, 9, 9)).astype(np.float32)
+    canonical = kernel.transpose(2, 3, 0, 1).reshape(8, 1, 3, 3)
+    expected = oracle.forward(x, canonical, (1, 1), ((1, 1), (1, 1)), groups=4) + bias.reshape(1, -1, 1, 1)
+    np.testing.assert_allclose(_torch_out(converted, x), expected, rtol=1e-5, atol=1e-5)
+    back = convert_layer(converted, to="keras")
+    assert type(back).__name__ == "DepthwiseConv2D"
+
+
+@pytest.mark.parametrize("make, to", [
+    (lambda: _keras(keras.layers.Conv2DTranspose(5, 3, strides=2, padding="same"), 4), "torch"),
+    (lambda: _keras(keras.layers.Conv2DTranspose(5, 4, strides=2, padding="valid", output_padding=1), 4), "torch"),
+    (lambda: torch.nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1), "keras"),
+    (lambda: torch.nn.ConvTranspose2d(4, 6, 4, stride=2, padding=1), "keras"),
+    (lambda: torch.nn.ConvTranspose1d(3, 2, 5, stride=3, padding=2), "keras"),
+    (lambda: torch.nn.ConvTranspose3d(2, 2, 2, stride=1, padding=1, dilation=2), "keras"),
+])
+def test_transposed_layers_convert(make, to):
+    layer = make()
+    assert check_layers(layer, convert_layer(layer, to=to)).passed
+
+
+def test_torch_transposed_conv_matches_independent_loops_after_conversion():
+    layer = _keras(keras.layers.Conv2DTranspose(3, 3, strides=2, padding="same"), 2)
+    converted = convert_layer(layer, to="torch")
+    kernel, bias = layer.get_weights()  # (3, 3, out, in)
+    x = RNG.standard_normal((1, 2, 5, 5)).astype(np.float32)
+    # TF SAME for 10 outputs: the forward SAME conv of 10 pads (0, 1), so crop 0 at the start, 1 at the end
+    expected = oracle.transposed(x, kernel.transpose(3, 2, 0, 1), (2, 2), ((0, 1), (0, 1)), (0, 0)) + \
+        bias.reshape(1, -1, 1, 1)
+    np.testing.assert_allclose(_torch_out(converted, x), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: _keras(keras.layers.Conv1D(4, 3, padding="causal", dilation_rate=2), 3, rank=1),
+    lambda: _keras(keras.layers.Conv3D(2, 2, strides=2, padding="same"), 2, rank=3),
+    lambda: torch.nn.Conv2d(4, 6, 3, stride=2, padding=(1, 2), groups=2),
+    lambda: torch.nn.Conv1d(2, 3, 4, padding="same", bias=False),
+])
+def test_forward_layers_convert_to_the_other_framework(make):
+    layer = make()
+    to = "keras" if type(layer).__module__.startswith("torch") else "torch"
+    assert check_layers(layer, convert_layer(layer, to=to)).passed
+
+
+def test_padding_mode_differences_are_named_and_refused_by_keras():
+    reflect = torch.nn.Conv2d(2, 3, 3, padding=1, padding_mode="reflect")
+    zeros = torch.nn.Conv2d(2, 3, 3, padding=1)
+    with torch.no_grad():
+        zeros.weight.copy_(reflect.weight)
+        zeros.bias.copy_(reflect.bias)
+    result = check_layers(reflect, zeros)
+    assert not result.passed and "padding_mode: a reflect, b zeros" in result.differences
+    assert "overlaps the padding" in result.diagnosis.location
+    with pytest.raises(ValueError, match="padding_mode must be 'zeros' to convert to keras") as raised:
+        convert_layer(reflect, to="keras")
+    assert "\n" not in str(raised.value)
+    assert check_layers(reflect, convert_layer(reflect, to="torch")).passed
+
+
+def test_what_keras_cannot_build_is_a_one_line_error():
+    layer = torch.nn.ConvTranspose1d(3, 2, 5, stride=3, padding=2, dilation=2)
+    with pytest.raises(ValueError, match="must be expressible by keras, got: .*dilation_rate") as raised:
+        convert_layer(layer, to="keras")
+    assert "\n" not in str(raised.value)
+
+
+def test_activation_is_a_difference_and_cannot_be_converted():
+    layer = _keras(keras.layers.Conv2D(2, 3, activation="relu"), 2)
+    with pytest.raises(ValueError, match="activation must be linear"):
+        convert_layer(layer, to="torch")
+    port = torch.nn.Conv2d(2, 2, 3)
+    kernel, bias = layer.get_weights()
+    with torch.no_grad():
+        port.weight.copy_(torch.from_numpy(kernel.transpose(3, 2, 0, 1).copy()))
+        port.bias.copy_(torch.from_numpy(bias))
+    result = check_layers(layer, port)
+    assert result.passed and "activation: a relu, b linear" in result.differences  # convolutions compared
+
+
+@pytest.mark.parametrize("a, b, message", [
+    (lambda: torch.nn.Linear(2, 3), lambda: torch.nn.Conv2d(2, 3, 3), r"must be a torch.nn.Conv\*d"),
+    (lambda: torch.nn.Conv2d(2, 3, 3), lambda: torch.nn.Conv2d(4, 3, 3), "same in_channels"),
+    (lambda: keras.layers.Conv2D(2, 3), lambda: torch.nn.Conv2d(2, 2, 3), "must be built"),
+    (lambda: "conv", lambda: torch.nn.Conv2d(2, 2, 3), "must be a torch, keras or flax"),
+])
+def test_bad_layers_are_one_line_errors(a, b, message):
+    with pytest.raises(ValueError, match=message) as raised:
+        check_layers(a(), b())
+    assert "\n" not in str(raised.value)
+
+
+def test_flax_conv_checks_and_converts():
+    jax = pytest.importorskip("jax")
+    nn = pytest.importorskip("flax.linen")
+    module = nn.Conv(features=4, kernel_size=(3, 3), strides=2, padding="SAME")
+    variables = module.init(jax.random.PRNGKey(0), np.zeros((1, 8, 8, 3), np.float32))
+    converted = convert_layer((module, variables), to="torch")
+    x = RNG.standard_normal((1, 3, 10, 10)).astype(np.float32)
+    kernel, bias = (np.asarray(variables["params"][k]) for k in ("kernel", "bias"))
+    expected = oracle.forward(x, kernel.transpose(3, 2, 0, 1), (2, 2), (_same(10, 3, 2),) * 2) + \
+        bias.reshape(1, -1, 1, 1)
+    np.testing.assert_allclose(_torch_out(converted, x), expected, rtol=1e-5, atol=1e-5)
+    assert check_layers(module.bind(variables), converted).passed
+
+
+# --- the command line ---------------------------------------------------------------------------------------
+def test_parity_layers_cli(tmp_path, capsys):
+    from parity.cli import main
+
+    path = "examples/porting/layers.py"
+    report = tmp_path / "layers.json"
+    assert main(["layers", f"{path}:keras_layer", f"{path}:torch_port", "--json", str(report)]) == 1
+    out = capsys.readouterr().out
+    assert "b does not compute what a computes" in out and "[kernel-layout:OIWH, padding:SAME]" in out
+    payload = json.loads(report.read_text())
+    assert payload["passed"] is False and payload["diagnosis"]["explanations"][0]["changes"] == \
+        ["kernel-layout:OIWH", "padding:SAME"]
+    assert main(["layers", f"{path}:keras_layer", f"{path}:torch_fixed", "--input-size", "12"]) == 0
+    assert "b computes what a computes" in capsys.readouterr().out
+    assert main(["layers", f"{path}:nope", f"{path}:torch_fixed"]) == 2
+    assert main(["layers", "missing.py:a", f"{path}:torch_fixed"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "got none called 'nope'" in err[0] and "must exist" in err[1]

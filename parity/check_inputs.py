@@ -44,6 +44,8 @@ def prepare(arrays: tuple[Any, Any, Any], layout: str | None, kernel_layout: str
             notes.append(array.describe())
             rounding, array = array.rounding, array.array
         values.append(validated(label, array))
+        if values[-1].size == 0:
+            raise ValueError(f"{label} must have at least one element on every axis, got shape {values[-1].shape}")
         roundings.append(rounding)
         notes += [""] * (len(values) - len(notes))
     if layout is None and len(values[0].shape) > 5:
@@ -73,8 +75,6 @@ def validated(label: str, array: Any) -> np.ndarray:
         array = array.view(ml_dtypes.bfloat16)
     if array.dtype.name not in DTYPES:
         raise ValueError(f"{label} must be a {_FLOATS} array, got dtype {array.dtype.str!r}")
-    if array.size == 0:
-        raise ValueError(f"{label} must have at least one element on every axis, got shape {array.shape}")
     return array
 
 
@@ -93,8 +93,8 @@ def load(path: str | Path, label: str, *, format: str | None = None, digits: str
 
 def _is_npy(path: str | Path) -> bool:
     """Whether ``path`` is meant as a .npy file: its name says so, or it starts with numpy's magic."""
-    if str(path).endswith(".npy"):
-        return True
+    if str(path).endswith(".npy") or (Path(path).exists() and not Path(path).is_file()):
+        return True  # a .npy name, or a folder, device or pipe: the .npy loader names the problem
     try:
         with open(path, "rb") as stream:
             return stream.read(len(files.NPY_MAGIC)) == files.NPY_MAGIC

@@ -75,14 +75,14 @@ def _kernel(w_shape: tuple[int, ...], given: str | None, rank: int, data: str, x
             transposed: bool) -> tuple[str, str, str]:
     """(full kernel layout, as given, a note) for the kernel."""
     default = convert.default_kernel_layout(rank, data.endswith("C"), transposed).name
-    if given is not None and len(given.strip()) != rank + 2:
+    if given is not None and 0 < len(given.strip()) < rank + 2:
         short = given.strip().upper()
         full = _completed(short, rank, default, transposed)
         if len(w_shape) != len(short):
             raise ValueError(f"kernel read as {short} must have {len(short)} axes ({', '.join(short)}), "
                              f"got shape {w_shape}")
         return full, short, _note(w_shape, short, full)
-    full = (given or default).strip().upper()
+    full = (default if given is None else given).strip().upper()
     if len(w_shape) >= len(full):
         return full, full, ""  # more axes than the layout has: parity.checking says so
     for drop in ("O", "I", "OI"):

@@ -185,3 +185,47 @@ def test_infeasible_stated_conventions_skip_the_plot_with_a_note(tmp_path, capsy
     captured = capsys.readouterr()
     assert code == 1 and "[kernel-layout:HWIO]" in captured.out
     assert not plot.exists() and "--plot skipped" in captured.err
+
+
+# --- printed arrays on the command line -------------------------------------------------------------------
+EXAMPLE = Path(__file__).parent.parent / "examples" / "porting"
+
+
+def test_printed_arrays_are_read_and_said(capsys):
+    args = ["check", "--input", str(EXAMPLE / "x.txt"), "--kernel", str(EXAMPLE / "w.txt"), "--output",
+            str(EXAMPLE / "y.txt"), "--layout", "HWC", "--kernel-layout", "HWI"]
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert "read: x: numpy printout, shape (5, 5, 3), float64 (numpy's default), printed to 8 decimals" in out
+    assert "read: w: Julia printout" in out and "float64 (declared), printed to 6 significant digits" in out
+    assert "printing: " in out and "Y was printed to 6 significant digits; compared within that rounding" in out
+    assert "1. [flip]" in out and "fix: w = w[::-1, ::-1]" in out
+
+
+def test_standard_input_format_and_digits(tmp_path, monkeypatch, capsys):
+    import io
+
+    x = np.arange(1, 11, dtype=np.float32).reshape(1, 1, 10) / 8  # exact in 4 decimals
+    w = np.array([0.5, -0.25, 0.125], np.float32)
+    y = np.convolve(x[0, 0], w, mode="valid")  # a true convolution, printed to 4 decimals below
+    (tmp_path / "x.txt").write_text(" ".join(f"{v:.4f}" for v in x.reshape(-1)))
+    (tmp_path / "w.txt").write_text("0.5 -0.25 0.125")
+    monkeypatch.setattr("sys.stdin", io.StringIO(" ".join(f"{v:.4f}" for v in y)))
+    code = main(["check", "--input", str(tmp_path / "x.txt"), "--kernel", str(tmp_path / "w.txt"), "--output", "-",
+                 "--layout", "W", "--kernel-layout", "W", "--format", "table", "--digits", ".4"])
+    out = capsys.readouterr().out
+    assert code == 1 and "printed to 4 decimals (given)" in out and "1. [flip]" in out
+
+
+def test_malformed_printout_exits_2_naming_the_line(tmp_path, files, capsys):
+    (tmp_path / "y.txt").write_text("array([[1., 2.],\n       [3., oops]])")
+    assert main(["check", "--input", str(files["x"]), "--kernel", str(files["w"]), "--output",
+                 str(tmp_path / "y.txt")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["parity: error: --output '" + str(tmp_path / "y.txt") + "' must be a printed array, got: "
+                   "line 2: element must be a number, got 'oops'"]
+
+
+def test_two_arrays_from_standard_input_exit_2(files, capsys):
+    assert main(["check", "--input", "-", "--kernel", "-", "--output", str(files["y"])]) == 2
+    assert "standard input (-) must be given to one of" in capsys.readouterr().err

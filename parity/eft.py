@@ -8,18 +8,20 @@ and what is left after it is at most ``D_t / 2`` (round to nearest). Extraction 
 ``D_t`` whenever ``|p| <= 2**(beta-1) D_t <= 2**51 D_t``, so ``fl(sigma + p) - sigma`` is ``p`` rounded to a
 multiple of ``D_t`` (the subtraction is exact by Sterbenz's lemma) and ``p`` minus it is exact too.
 
-**Exactness condition.** A row slice of level t times a column slice of level v is ``m * m' * D_t * D'_v``
-with ``|m * m'| <= 2**(2*beta - 2)``: exact in float64. A sum of ``pairs`` such products per term over ``n``
-terms, all of one level ``d = t + v`` (so of one quantum ``Q = D_t D'_v``, since every D halves with
-beta per level), is an integer multiple of Q at most ``pairs * n * 2**(2*beta - 2)`` times Q, and so is
-every partial sum, in any order, blocking or use of FMA. If
+**Exactness condition.** A row slice t times a column slice v is ``m * m' * D_t * D'_v`` with
+``|m * m'| <= 2**(2*beta - 2)``: exact in float64. All products of one level ``d = t + v`` share one
+quantum ``Q = D_t * D'_v`` (each further slice is 2**beta finer), so a sum over ``n`` terms of ``pairs``
+such products per term is an integer multiple of Q, at most ``pairs * n * 2**(2*beta - 2)`` times Q, and
+so is every partial sum, in any order, blocking or use of FMA. If
 
     pairs * n * 2**(2*beta - 2) <= 2**53                                          (*)
 
-every partial sum is representable and BLAS computes the sum exactly. :func:`width` is the largest beta
-meeting (*). The levels are then added in double-double (Knuth's TwoSum per level, the rounding errors
-summed in float64), so ``hi + lo`` errs by about ``levels * 2**-105`` of the sum of the levels'
-magnitudes, far below 2**-60 of sum|a_k b_k|.
+every partial sum is representable: BLAS computes each pair's sum exactly, and float64 adds up to
+``pairs`` of one level's pair sums exactly. :func:`width` is the largest beta meeting (*).
+:func:`products` computes every pair of dense slices in one BLAS call, adds each level's pairs in float64
+and the levels in double-double (Knuth's TwoSum per level, the rounding errors summed in float64), so
+``hi + lo`` errs by about ``levels * 2**-105`` of the sum of the levels' magnitudes, far below 2**-60 of
+sum|a_k b_k|.
 
 Range: products of slices must not underflow (``D_t D'_v >= 2**-1074``); below that the result is
 accurate to a few multiples of 2**-1074 absolute, not relative. Inputs must be below 2**960 in magnitude
@@ -29,11 +31,10 @@ from __future__ import annotations
 
 import math
 from itertools import product
-from typing import Callable, Final, NamedTuple, Sequence
+from typing import Final, NamedTuple, Sequence
 
 import numpy as np
 
-Group = Callable[[int, int], np.ndarray]
 PAIRS: Final = 3  # slice pairs per level that the width leaves room for: a 3 x 3 block's levels
 _MAX_SLICES: Final = 2200 // 16  # 16 bits or more per slice cover float64's whole range (2**-1074 .. 2**1024)
 DoubleDouble = tuple[np.ndarray, np.ndarray]
@@ -65,20 +66,20 @@ def split(a: np.ndarray, axes: int | Sequence[int], beta: int) -> list[np.ndarra
     return slices
 
 
-def products(rows: Sequence[np.ndarray], group: Group, count: int, tails: Sequence[np.ndarray], n: int,
+def products(rows: Sequence[np.ndarray], columns: np.ndarray, count: int, tails: Sequence[np.ndarray], n: int,
              beta: int) -> DoubleDouble:
     """``sum over t, v of rows[t] @ column slice v`` as a double-double (hi, lo), exact up to the final
     rounding of lo (see the module docstring), for slices cut with width ``beta`` over ``n`` terms.
 
     ``rows`` are (g, M, n) slices with one exponent per row. The column slices, (g, n, N) with one exponent
-    per column, are the ``count`` dense ones, stacked along the summed axis (``group(v0, v1)`` is
-    (g, (v1 - v0) * n, N), slices v0 .. v1 - 1 one after the other), then the sparse ``tails``. Pairs of
-    dense slices go to BLAS level by level, as many per call as (*) allows; a pair with a sparse slice (a
-    tail, or a row slice with fewer than half its rows nonzero) only on its nonzero rows and columns.
+    per column, are the ``count`` dense ones side by side in ``columns`` (g, n, count * N), then the sparse
+    ``tails``. The pairs of dense slices take one BLAS call; a pair with a sparse slice (a tail, or a row
+    slice with fewer than half its rows nonzero) is contracted only on its nonzero rows, columns and terms.
     """
     dense = next((t for t in range(1, len(rows)) if 2 * _nonzero(rows[t], (0, 2)).size < rows[t].shape[1]),
                  len(rows))
-    total = _levels(rows[:dense], group, count, max(1, 2 ** (55 - 2 * beta) // n))
+    total = _levels(rows[:dense], columns, count, max(1, 2 ** (55 - 2 * beta) // n))
+    size = columns.shape[-1] // count
     row_support = [_Support(None, None)] * dense + [_Support.of(r, 1) for r in rows[dense:]]
     column_support = [_Support(None, None)] * count + [_Support.of(c, 2) for c in tails]
     for t, v in product(range(len(rows)), range(count + len(tails))):
@@ -87,7 +88,7 @@ def products(rows: Sequence[np.ndarray], group: Group, count: int, tails: Sequen
         r, c = row_support[t], column_support[v]
         terms = r.terms if c.terms is None else c.terms if r.terms is None else np.intersect1d(r.terms, c.terms)
         if all(i is None or i.size for i in (r.kept, c.kept, terms)):
-            column = group(v, v + 1) if v < count else tails[v - count]
+            column = columns[..., v * size:(v + 1) * size] if v < count else tails[v - count]
             part = _take(_take(rows[t], 1, r.kept), 2, terms) @ _take(_take(column, 1, terms), 2, c.kept)
             total = _accumulate(total, part, r.kept, c.kept)
     return renormalize(*total)
@@ -106,19 +107,20 @@ class _Support(NamedTuple):
         return cls(np.flatnonzero(a.any(axis=(0, summed))), np.flatnonzero(a.any(axis=(0, own))))
 
 
-def _levels(rows: Sequence[np.ndarray], group: Group, count: int, per_call: int) -> DoubleDouble:
-    """The dense pairs, level by level (one quantum per level: see (*)), up to ``per_call`` per BLAS call.
-
-    The row slices are stacked once in reverse order along the summed axis, so that the row slices of
-    column slices v0 .. v1 - 1 at level d, d - v0 down to d - v1 + 1, are one contiguous view."""
-    n, last = rows[0].shape[-1], len(rows) - 1
-    reversed_rows = np.concatenate(rows[::-1], axis=-1) if len(rows) > 1 else rows[0]
+def _levels(rows: Sequence[np.ndarray], columns: np.ndarray, count: int, per_level: int) -> DoubleDouble:
+    """The dense pairs: every product in one BLAS call (row slices stacked over rows, column slices side by
+    side), then each level's pairs, which share one quantum, added in float64 (exact by (*) for up to
+    ``per_level`` of them), and the level sums added in double-double."""
+    m, size = rows[0].shape[1], columns.shape[-1] // count
+    pairs = (np.concatenate(rows, axis=1) if len(rows) > 1 else rows[0]) @ columns
     total: DoubleDouble | None = None
     for level in range(len(rows) + count - 1):
-        first, end = max(0, level - last), min(level, count - 1) + 1  # column slices v
-        for v0 in range(first, end, per_call):
-            v1 = min(end, v0 + per_call)
-            part = reversed_rows[..., (last - level + v0) * n:(last - level + v1) * n] @ group(v0, v1)
+        members = [(level - v, v) for v in range(max(0, level - len(rows) + 1), min(level, count - 1) + 1)]
+        for first in range(0, len(members), per_level):
+            blocks = [pairs[:, t * m:(t + 1) * m, v * size:(v + 1) * size] for t, v in members[first:first + per_level]]
+            part = blocks[0].copy()
+            for block in blocks[1:]:
+                part += block
             total = (part, np.zeros_like(part)) if total is None else _accumulate(total, part)
     return total
 
@@ -139,9 +141,9 @@ def contract(a: np.ndarray, b: np.ndarray) -> DoubleDouble:
     columns = split(b, -2, beta)
     dense = next((v for v in range(1, len(columns)) if 2 * _nonzero(columns[v], (0, 1)).size < b.shape[-1]),
                  len(columns))
-    stacked = np.concatenate(columns[:dense], axis=-2)
+    side_by_side = np.concatenate(columns[:dense], axis=-1)
     tails = [c for c in columns[dense:] if c.any()]
-    return products(split(a, -1, beta), lambda v0, v1: stacked[..., v0 * n:v1 * n, :], dense, tails, n, beta)
+    return products(split(a, -1, beta), side_by_side, dense, tails, n, beta)
 
 
 def _accumulate(total: DoubleDouble, part: np.ndarray, rows: np.ndarray | None = None,

@@ -22,16 +22,16 @@ from typing import TYPE_CHECKING, Final, Sequence
 
 import numpy as np
 
-from parity import convert, eft
+from parity import convert, eft, gather
+from parity.gather import CHUNK_BYTES, Pads, Triple, Window, columns_to_output, im2col, output_to_columns
 from parity.magnitudes import Magnitudes, is_integer, magnitudes
 
 if TYPE_CHECKING:
     from parity.spec import ConvSpec
 
-Pads = tuple[tuple[int, int], ...]
-CHUNK_BYTES: Final = 64 << 20  # memory for one chunk of gathered windows
+__all__ = ["CHUNK_BYTES", "Reference", "compute", "conv", "conv_grad_weight", "conv_transpose", "reference"]
+
 _SLICES: Final = 4  # slices a float64 weight gradient is chunked for (more: smaller chunks)
-Triple = tuple[np.ndarray, np.ndarray | None, np.ndarray | None]
 
 
 @dataclass(frozen=True)
@@ -106,8 +106,8 @@ def conv(x: np.ndarray, w: np.ndarray, strides: Sequence[int], pads: Pads, dilat
     result; ``scale`` bounds |x| conv |w| (None unless ``scaled``). ``rows`` keeps the first ``rows``
     positions of the first output spatial axis (the others are not computed).
     """
-    xp = _pad(x, pads)
-    window = _Window(w.shape[2:], strides, dilations, rows)
+    xp = gather.pad(x, pads)
+    window = Window(w.shape[2:], strides, dilations, rows)
     view = window(xp)  # (N, C, *out, *k), no copy
     weights = w.reshape(groups, w.shape[0] // groups, -1)
     need = magnitudes(xp, weights, weights.shape[-1], view.size) if scaled else None
@@ -118,7 +118,7 @@ def conv(x: np.ndarray, w: np.ndarray, strides: Sequence[int], pads: Pads, dilat
 
     def chunk(n: slice, o: slice) -> Triple:
         columns = im2col(view[n, :, o], groups)
-        shape = _output_shape(view[n, :, o], w.shape[0])
+        shape = gather.output_shape(view[n, :, o], w.shape[0])
         value = columns_to_output(weights @ columns, shape)
         if need is None:
             return value, None, None
@@ -128,7 +128,7 @@ def conv(x: np.ndarray, w: np.ndarray, strides: Sequence[int], pads: Pads, dilat
             columns = im2col(absolute[n, :, o], groups)
         return value, None, columns_to_output(need.w @ columns, shape)
 
-    return _finish(_by_chunks(view.shape, w.shape[0], x.itemsize, chunk), need)
+    return _finish(gather.by_chunks(view.shape, w.shape[0], x.itemsize, chunk), need)
 
 
 def conv_transpose(x: np.ndarray, w: np.ndarray, strides: Sequence[int], crops: Pads,
@@ -148,8 +148,8 @@ def conv_grad_weight(x: np.ndarray, dy: np.ndarray, kernel: Sequence[int], strid
                      scaled: bool = True) -> Triple:
     """d<conv(x, w), dy>/dw: each weight is the sum over batch and output grid of its window value times
     the cotangent, i.e. ``dy @ columns^T`` per group. Returns (value, low, scale) shaped (O, C/groups, *k)."""
-    xp = _pad(x, pads)
-    window = _Window(kernel, strides, dilations, None)
+    xp = gather.pad(x, pads)
+    window = Window(kernel, strides, dilations, None)
     view = window(xp)
     need = magnitudes(xp, dy, dy.size // dy.shape[1], view.size) if scaled else None
     value, low = _exact_grad_weight(xp, dy, window, groups) if exact else (_summed(view, dy, groups), None)
@@ -164,32 +164,33 @@ def conv_grad_weight(x: np.ndarray, dy: np.ndarray, kernel: Sequence[int], strid
 def _summed(view: np.ndarray, dy: np.ndarray, groups: int) -> np.ndarray:
     """``sum over chunks of dy @ columns^T`` per group, accumulated in float64."""
     total = 0.0
-    for n, o in _chunks(view.shape, view.itemsize):
+    for n, o in gather.chunks(view.shape, view.itemsize):
         total = np.add(total, output_to_columns(dy[n, :, o], groups) @ im2col(view[n, :, o], groups).transpose(0, 2, 1),
                        dtype=np.float64)
     return total
 
 
-def _exact_grad_weight(xp: np.ndarray, dy: np.ndarray, window: "_Window", groups: int) -> eft.DoubleDouble:
+def _exact_grad_weight(xp: np.ndarray, dy: np.ndarray, window: Window, groups: int) -> eft.DoubleDouble:
     """The weight gradient as a double-double: the padded input sliced with one exponent per channel (so
     each gathered row shares it), the cotangent per output channel, per chunk of positions."""
     view = window(xp)
-    chunks = _chunks(view.shape, xp.itemsize * _SLICES)
+    chunks = gather.chunks(view.shape, xp.itemsize * _SLICES)
     beta = eft.width(max(dy[n, 0, o].size for n, o in chunks), eft.PAIRS)
     views = [window(piece) for piece in eft.split(xp, (0, *range(2, xp.ndim)), beta)]
     if len(views) > _SLICES:  # smaller chunks for more slices (fewer positions: beta still holds)
-        chunks = _chunks(view.shape, xp.itemsize * len(views))
+        chunks = gather.chunks(view.shape, xp.itemsize * len(views))
     total: eft.DoubleDouble | None = None
     for n, o in chunks:
-        stack = _stacked(views, n, o, groups, axis=2)  # (g, C/g * kvol, slices, positions)
+        stack = gather.stacked(views, n, o, groups, axis=1)  # (g, slices, C/g * kvol, positions)
         cotangent = output_to_columns(dy[n, :, o], groups)
-        group = lambda v0, v1: stack[:, :, v0:v1].reshape(*stack.shape[:2], -1).transpose(0, 2, 1)  # noqa: E731
-        part = eft.products(eft.split(cotangent, -1, beta), group, len(views), (), cotangent.shape[-1], beta)
+        g, count, terms, positions = stack.shape  # the slices side by side: (g, positions, slices * terms)
+        columns = np.reshape(stack.transpose(0, 3, 1, 2), (g, positions, count * terms), copy=False)
+        part = eft.products(eft.split(cotangent, -1, beta), columns, count, (), positions, beta)
         total = part if total is None else eft.add(total, part)
     return total
 
 
-def _exact_conv(xp: np.ndarray, weights: np.ndarray, window: "_Window", need: Magnitudes | None,
+def _exact_conv(xp: np.ndarray, weights: np.ndarray, window: Window, need: Magnitudes | None,
                 absolute: np.ndarray | None) -> Triple:
     """The conv as a double-double: the padded input sliced with one exponent per image, the weights
     with one per output channel; each chunk gathers every slice once and sums the slice products.
@@ -205,50 +206,14 @@ def _exact_conv(xp: np.ndarray, weights: np.ndarray, window: "_Window", need: Ma
     out_channels = weights.shape[0] * weights.shape[1]
 
     def chunk(n: slice, o: slice) -> Triple:
-        stack = _stacked(views[:dense], n, o, groups, axis=1)  # (g, slices, C/g * kvol, positions)
-        shape = _output_shape(views[0][n, :, o], out_channels)
-        group = lambda v0, v1: stack[:, v0:v1].reshape(groups, -1, stack.shape[-1])  # noqa: E731
+        stack = gather.stacked(views[:dense], n, o, groups, axis=2)  # (g, C/g * kvol, slices, positions)
+        shape = gather.output_shape(views[0][n, :, o], out_channels)
         tails = [im2col(view[n, :, o], groups) for view in views[dense:]]
-        hi, lo = eft.products(rows, group, dense, tails, terms, beta)
+        hi, lo = eft.products(rows, stack.reshape(groups, terms, -1), dense, tails, terms, beta)
         scale = None if need is None else columns_to_output(need.w @ im2col(absolute[n, :, o], groups), shape)
         return columns_to_output(hi, shape), columns_to_output(lo, shape), scale
 
-    return _by_chunks(views[0].shape, out_channels, xp.itemsize * len(views), chunk)
-
-
-def _stacked(views: list[np.ndarray], n: slice, o: slice, groups: int, axis: int) -> np.ndarray:
-    """Every slice's chunk gathered into one array, the slice index at ``axis`` of (g, C/g * kvol, P)."""
-    first = views[0][n, :, o]
-    kvol = math.prod(first.shape[2 + (first.ndim - 2) // 2:])
-    shape = [groups, first.shape[1] // groups * kvol, first[:, 0].size // kvol]
-    stack = np.empty((*shape[:axis], len(views), *shape[axis:]))
-    for v, view in enumerate(views):
-        im2col(view[n, :, o], groups, out=stack[(slice(None),) * axis + (v,)])
-    return stack
-
-
-def _output_shape(view: np.ndarray, out_channels: int) -> tuple[int, ...]:
-    """(N, O, *out) of a window view (N, C, *out, *k)."""
-    return (view.shape[0], out_channels, *view.shape[2:2 + (view.ndim - 2) // 2])
-
-
-def _by_chunks(view_shape: tuple[int, ...], out_channels: int, itemsize: int, chunk) -> Triple:
-    """``chunk(batch slice, first-output-axis slice)`` over chunks of at most CHUNK_BYTES of gathered
-    windows, assembled into (N, O, *out) arrays; one chunk is returned as it is."""
-    if math.prod(view_shape) * itemsize <= CHUNK_BYTES:
-        return chunk(slice(None), slice(None))
-    chunks = _chunks(view_shape, itemsize)
-    if len(chunks) == 1:
-        return chunk(*chunks[0])
-    shape = (view_shape[0], out_channels, *view_shape[2:2 + (len(view_shape) - 2) // 2])
-    whole: list[np.ndarray | None] | None = None
-    for n, o in chunks:
-        parts = chunk(n, o)
-        whole = whole or [None if p is None else np.empty(shape, p.dtype) for p in parts]
-        for target, part in zip(whole, parts):
-            if target is not None:
-                target[n, :, o] = part
-    return tuple(whole)
+    return gather.by_chunks(views[0].shape, out_channels, xp.itemsize * len(views), chunk)
 
 
 def _finish(result: Triple, need: Magnitudes | None) -> Triple:
@@ -257,85 +222,3 @@ def _finish(result: Triple, need: Magnitudes | None) -> Triple:
     if need is not None and (need.factor != 1.0 or scale.dtype != np.float64):
         scale = np.multiply(scale, need.factor, dtype=np.float64)
     return value, low, scale
-
-
-class _Window:
-    """The strided window view (N, C, *out, *k) of padded data for one geometry, optionally only the
-    first ``rows`` positions of the first output axis."""
-
-    def __init__(self, kernel: Sequence[int], strides: Sequence[int], dilations: Sequence[int],
-                 rows: int | None) -> None:
-        self.kernel, self.strides, self.dilations, self.rows = tuple(kernel), strides, dilations, rows
-
-    def __call__(self, xp: np.ndarray) -> np.ndarray:
-        view = windows(xp, self.kernel, self.strides, self.dilations)
-        return view if self.rows is None else view[:, :, :self.rows]
-
-
-def _pad(x: np.ndarray, pads: Pads) -> np.ndarray:
-    """:func:`parity.convert.pad_array` without its generality where it is not needed."""
-    if not any(lo or hi for lo, hi in pads):
-        return x
-    if min(min(p) for p in pads) < 0:
-        return convert.pad_array(x, pads)
-    padded = np.zeros((*x.shape[:2], *(n + lo + hi for n, (lo, hi) in zip(x.shape[2:], pads))), x.dtype)
-    padded[(slice(None), slice(None), *(slice(lo, lo + n) for n, (lo, _) in zip(x.shape[2:], pads)))] = x
-    return padded
-
-
-def windows(xp: np.ndarray, kernel: Sequence[int], strides: Sequence[int],
-             dilations: Sequence[int]) -> np.ndarray:
-    """Strided view (N, C, *out, *k) of padded data: element [..., o, j] is xp[..., o*s + j*d]."""
-    spatial = xp.shape[2:]
-    out = [(n - d * (k - 1) - 1) // s + 1 for n, k, s, d in zip(spatial, kernel, strides, dilations)]
-    base = xp.strides[2:]
-    shape = (*xp.shape[:2], *out, *kernel)
-    steps = (*xp.strides[:2], *(b * s for b, s in zip(base, strides)), *(b * d for b, d in zip(base, dilations)))
-    if not xp.flags.c_contiguous:
-        return np.lib.stride_tricks.as_strided(xp, shape=shape, strides=steps, writeable=False)
-    view = np.ndarray(shape, xp.dtype, buffer=xp, strides=steps)  # the same view, without as_strided's cost
-    view.flags.writeable = False  # im2col may return a view of it: never write through
-    return view
-
-
-def _chunks(shape: tuple[int, ...], itemsize: int) -> list[tuple[slice, slice]]:
-    """Slices over (batch, first output axis) so that each chunk's gathered windows fit CHUNK_BYTES."""
-    rank = (len(shape) - 2) // 2
-    batch, out0 = shape[0], shape[2]
-    per_out0 = math.prod(shape[1:2]) * math.prod(shape[3:3 + rank - 1]) * math.prod(shape[2 + rank:]) * itemsize
-    per_item = per_out0 * out0
-    if per_item <= CHUNK_BYTES:
-        step = max(1, CHUNK_BYTES // per_item)
-        return [(slice(n, n + step), slice(None)) for n in range(0, batch, step)]
-    step = max(1, CHUNK_BYTES // per_out0)
-    return [(slice(n, n + 1), slice(o, o + step)) for n in range(batch) for o in range(0, out0, step)]
-
-
-def im2col(view: np.ndarray, groups: int, out: np.ndarray | None = None) -> np.ndarray:
-    """(N, C, *out, *k) windows -> (g, C/g * kvol, N * prod(out)) columns (one copy, into ``out`` if given).
-
-    Output positions innermost: with stride 1 the copy moves contiguous runs of the input.
-    """
-    batch, channels = view.shape[:2]
-    rank = (view.ndim - 2) // 2
-    grouped = view.reshape(batch, groups, channels // groups, *view.shape[2:])
-    moved = grouped.transpose(1, 2, *range(3 + rank, 3 + 2 * rank), 0, *range(3, 3 + rank))
-    if out is None:
-        return moved.reshape(groups, channels // groups * math.prod(view.shape[2 + rank:]), -1)
-    np.copyto(np.reshape(out, moved.shape, copy=False), moved)  # a view of out, or an error
-    return out
-
-
-def output_to_columns(y: np.ndarray, groups: int) -> np.ndarray:
-    """(N, O, *out) -> (g, O/g, N * prod(out)), the inverse of :func:`columns_to_output`."""
-    batch, channels, *out = y.shape
-    grouped = y.reshape(batch, groups, channels // groups, *out)
-    return grouped.transpose(1, 2, 0, *range(3, 3 + len(out))).reshape(groups, channels // groups, -1)
-
-
-def columns_to_output(result: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """(g, O/g, N * prod(out)) -> (N, O, *out)."""
-    groups, per_group, _ = result.shape
-    batch, _, *out = shape
-    return result.reshape(groups, per_group, batch, *out).transpose(
-        2, 0, 1, *range(3, 3 + len(out))).reshape(shape)

@@ -17,6 +17,7 @@ from parity.spec import ConvSpec
 
 # ``parity.reference`` the attribute is the function re-exported by parity/__init__; get the module itself.
 R = importlib.import_module("parity.reference")
+G = importlib.import_module("parity.gather")
 NP_DTYPES = {"float16": np.float16, "bfloat16": ml_dtypes.bfloat16, "float32": np.float32, "float64": np.float64}
 
 
@@ -181,15 +182,15 @@ def test_chunking_gives_identical_results(monkeypatch, x_shape, w_shape, groups,
     whole, whole_low = conv(x, w, strides, pads, dilations, groups, exact=exact)
 
     seen = []
-    original = R._chunks
+    original = G.chunks
 
     def recording(shape, itemsize):
         chunks = original(shape, 8)  # the exact path asks for its slices' bytes: the same branches per float64
         seen.append(chunks)
         return chunks
 
-    monkeypatch.setattr(R, "CHUNK_BYTES", 256)
-    monkeypatch.setattr(R, "_chunks", recording)
+    monkeypatch.setattr(G, "CHUNK_BYTES", 256)
+    monkeypatch.setattr(G, "chunks", recording)
     parts, parts_low = conv(x, w, strides, pads, dilations, groups, exact=exact)
     (chunks,) = seen
     assert len(chunks) > 1

@@ -93,7 +93,8 @@ def check(x: Any, w: Any, y: Any, *, layout: str | None = None, kernel_layout: s
     except ValueError as error:
         return _diagnose(context, _Stated(None, problem=str(error)))
     comparison, value, low, bound, arithmetic = _compare(fr, context.integers)
-    outcome = _Stated(fr, comparison, _error(fr, value, low), widening=1.0 if fr.rounding is None else float(np.median(bound / arithmetic)))
+    widening = 1.0 if fr.rounding is None else float(np.median(bound / arithmetic))
+    outcome = _Stated(fr, comparison, _error(fr, value, low), widening=widening)
     if comparison.passed:
         return _result(context, outcome, True, explanations=(), searched=0, location="",
                        ambiguous=_ambiguous_match(context))
@@ -254,6 +255,8 @@ def _closest(found: tuple[diagnose.Found, ...], context: _Context, baseline: flo
     for item in found:
         if kept == min(context.limit, 3):
             return
+        if item.residual * CLOSEST_FACTOR > baseline:  # already too far on the probes alone
+            continue
         confirmed = _confirmed(item, context)
         if confirmed is None:
             continue
@@ -262,8 +265,9 @@ def _closest(found: tuple[diagnose.Found, ...], context: _Context, baseline: flo
             continue
         sentence, fix = explain.describe(item.changes, context.stated, fr)
         kept += 1
+        cut = baseline / max(comparison.max_abs, 1e-300)
         yield Explanation(tuple(c.id for c in item.changes), sentence, fix, comparison.passed, comparison.max_abs,
-                          comparison.max_ulp, comparison.bound_ratio, closest=baseline / max(comparison.max_abs, 1e-300),
+                          comparison.max_ulp, comparison.bound_ratio, closest=cut,
                           location=explain.locate(fr, value, low, bound), dtype=fr.spec.dtype)
 
 

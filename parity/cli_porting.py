@@ -8,7 +8,7 @@ import math
 import sys
 
 from parity import files
-from parity.printed import FORMATS
+from parity.printed import FORMATS, given_digits
 from parity.cli_common import adapter, print_lines, text
 from parity.reading import LARGEST
 from parity.spec import ConvSpec
@@ -84,6 +84,8 @@ def check(args: argparse.Namespace) -> int:
     paths = ((args.input, "--input"), (args.kernel, "--kernel"), (args.output, "--output"))
     if sum(path == "-" for path, _ in paths) > 1:
         raise ValueError("standard input (-) must be given to one of --input, --kernel, --output, got more")
+    if args.digits is not None:
+        given_digits(args.digits)
     x, w, y = (checking.load(path, flag, format=args.format, digits=args.digits) for path, flag in paths)
     flags = {name: None if getattr(args, name) is None else _ints(getattr(args, name), name)
              for name in ("strides", "dilations", "groups")}

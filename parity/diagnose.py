@@ -8,7 +8,7 @@ computed once (float64, not the exact path). Each window is first tested on a fe
 survivors are compared in full, against the same error bound as :func:`parity.compare.compare` (twice it
 for float64 Y, whose search reference is itself rounded once in float64). Pairs are tried only when no
 single change explains Y. Readings that do not reproduce Y are ranked by the residual they leave on the
-probes (relative to Y), so that the closest ones can be reported when none reproduces it. With printed
+probes, so that the closest ones can be reported when none reproduces it. With printed
 arrays the bound also allows each element's printing rounding (:func:`parity.reading.widening`).
 """
 from __future__ import annotations
@@ -39,7 +39,7 @@ class Found:
     changes: tuple[Change, ...]
     frame: Frame
     bound_ratio: float  # against the search reference (on the probes only, for one that does not reproduce Y)
-    residual: float = 0.0  # largest |Y - reading| on the probes over the largest |Y| there
+    residual: float = 0.0  # largest |Y - reading| on the probes (a lower bound of the largest error)
 
 
 @dataclass(frozen=True)
@@ -209,14 +209,13 @@ def _matching(fr: Frame, full: tuple[np.ndarray, np.ndarray, np.ndarray | None],
     ratios = _ratio(probe_y, gathered, probe_r, fr.spec, raw.integers)
     with np.errstate(invalid="ignore"):
         errors = np.nanmax(np.abs(np.asarray(probe_y, np.float64) - gathered[0]), axis=1, initial=0.0)
-    size = float(np.nanmax(np.abs(np.asarray(probe_y, np.float64)), initial=0.0)) or 1.0
     for index in range(len(specs)):
         ratio = float(np.nanmax(ratios[index], initial=0.0))
         if np.all(ratios[index] <= 1):
             grid = np.ix_(*[start + step * np.arange(m) for (start, step), m in zip(windows[index], y.shape[2:])])
             ratio = float(np.max(_ratio(y, _gather(full, (slice(None), slice(None)), grid), ry, fr.spec,
                                         raw.integers), initial=0.0))
-        yield index, ratio, float(errors[index]) / size
+        yield index, ratio, float(errors[index])
 
 
 def _gather(arrays: Sequence[np.ndarray | None], lead: tuple,

@@ -55,7 +55,8 @@ def _flip(change: Change, stated: Reading, fr: Frame, changes: Sequence[Change])
     axes = dict(change.fields)["flips"]
     layout = stated.kernel_layout
     letters = spatial_letters(stated.rank)
-    fix = _Fix(before=("w = w" + codegen.index(len(layout.name), {layout.name.index(letters[a]): "::-1" for a in axes}),))
+    reversed_axes = {layout.name.index(letters[a]): "::-1" for a in axes}
+    fix = _Fix(before=("w = w" + codegen.index(len(layout.name), reversed_axes),))
     if change.id == "flip":
         return ("The kernel is reversed on every spatial axis: Y is a true convolution (np.convolve, "
                 "scipy.signal, Theano, Flux), where the stated conventions cross-correlate."), fix

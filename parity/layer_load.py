@@ -24,7 +24,8 @@ def load(text: str, label: str) -> Any:
     try:
         module = _file(where, label) if where.endswith(".py") else importlib.import_module(where)
     except SystemExit as stop:
-        raise ValueError(f"{label} {text!r} must load, got a call to sys.exit({stop.code!r}) while running it") from None
+        raise ValueError(f"{label} {text!r} must load, got a call to sys.exit({stop.code!r}) while running it") \
+            from None
     except ValueError:
         raise
     except ImportError as error:

@@ -212,7 +212,8 @@ def _keras(layer: Any) -> LayerConv:
     letters = convert.layout_name("channels_first", rank)[2:]
     depthwise, transposed = hasattr(layer, "depth_multiplier"), kind.endswith("Transpose")
     if depthwise:
-        weight, groups = convert.kernel_to_canonical(stored, convert.kernel_layout(letters + "IM", rank)), stored.shape[-2]
+        weight = convert.kernel_to_canonical(stored, convert.kernel_layout(letters + "IM", rank))
+        groups = stored.shape[-2]
     else:
         layout = convert.kernel_layout(letters + ("OI" if transposed else "IO"), rank, transposed)
         weight, groups = convert.kernel_to_canonical(stored, layout), getattr(layer, "groups", 1)

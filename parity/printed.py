@@ -26,7 +26,8 @@ from parity.dtypes import np_dtype, ulp
 
 FORMATS: Final = ("numpy", "list", "torch", "tensorflow", "julia", "matlab", "table")
 _NAMES: Final = {"numpy": "numpy printout", "list": "nested list", "torch": "torch printout",
-                 "tensorflow": "TensorFlow printout", "julia": "Julia printout (Julia's indices kept, 1-based -> 0-based)",
+                 "tensorflow": "TensorFlow printout",
+                 "julia": "Julia printout (Julia's indices kept, 1-based -> 0-based)",
                  "matlab": "MATLAB/Octave printout (MATLAB's indices kept, 1-based -> 0-based)", "table": "table"}
 _FLOATS: Final = {"float16": "float16", "half": "float16", "bfloat16": "bfloat16", "float32": "float32",
                   "float": "float32", "float64": "float64", "double": "float64", "Float16": "float16",
@@ -64,7 +65,8 @@ def parse(text: str, *, format: str | None = None, digits: str | int | None = No
     array = values.astype(np_dtype(dtype))
     rounding, described = _rounding(tokens.values, values, digits)
     exact = np.asarray(array, np.float64)
-    rounding = np.where(rounding.reshape(tokens.shape) > 0, rounding.reshape(tokens.shape) + 0.5 * ulp(exact, dtype), 0.0)
+    rounding = rounding.reshape(tokens.shape)
+    rounding = np.where(rounding > 0, rounding + 0.5 * ulp(exact, dtype), 0.0)
     return Printed(array, dtype, np.where(np.isfinite(exact), rounding, 0.0), described, tokens.format, note)
 
 
@@ -124,7 +126,7 @@ def _rounding(tokens: tuple[str, ...], values: np.ndarray, digits: str | int | N
     """Per-element half-width of the printing (see the module docstring) and its description."""
     flat = values.reshape(-1)
     if digits is not None:
-        significant, decimals, text = _given(digits)
+        significant, decimals, text = given_digits(digits)
     elif all(_whole(t) for t in tokens if _finite(t)):
         return np.zeros(flat.shape), "printed as whole numbers: read as exact"
     else:
@@ -138,12 +140,13 @@ def _rounding(tokens: tuple[str, ...], values: np.ndarray, digits: str | int | N
         if significant is not None else np.zeros(flat.shape)
     by_decimals = np.full(flat.shape, 0.5 * 10.0 ** -decimals) if decimals is not None else np.zeros(flat.shape)
     if not text:
-        text = f"printed to {significant} significant digits" if np.mean(by_digits > by_decimals) >= 0.5 \
-            else f"printed to {decimals} decimals"
+        text = f"printed to {_count(significant, 'significant digit')}" if np.mean(by_digits > by_decimals) >= 0.5 \
+            else f"printed to {_count(decimals, 'decimal')}"
     return np.maximum(by_digits, by_decimals), text
 
 
-def _given(digits: str | int) -> tuple[int | None, int | None, str]:
+def given_digits(digits: str | int) -> tuple[int | None, int | None, str]:
+    """(significant digits, decimals, description) of a ``--digits`` value: N, .N or 'exact'."""
     text = str(digits).strip()
     if text == "exact":
         return None, None, "given as exact"
@@ -152,8 +155,12 @@ def _given(digits: str | int) -> tuple[int | None, int | None, str]:
         raise ValueError(f"digits must be N (significant digits, 1 to 40), .N (decimals) or 'exact', got {digits!r}")
     count = int(match.group(2))
     if match.group(1):
-        return None, count, f"printed to {count} decimals (given)"
-    return count, None, f"printed to {count} significant digits (given)"
+        return None, count, f"printed to {_count(count, 'decimal')} (given)"
+    return count, None, f"printed to {_count(count, 'significant digit')} (given)"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _finite(token: str) -> bool:

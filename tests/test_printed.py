@@ -39,7 +39,8 @@ def test_numpy_repr_without_dtype_is_float64_and_str_is_a_nested_list():
 
 
 def test_numpy_scientific_repr_with_dtype_on_its_own_line():
-    text = "array([[ 9.99999997e-07, -1.32104859e-01],\n       [ 1.30400002e+00,  4.13259789e-02]],\n      dtype=float32)"
+    text = ("array([[ 9.99999997e-07, -1.32104859e-01],\n       [ 1.30400002e+00,  4.13259789e-02]],\n"
+            "      dtype=float32)")
     printed = parse(text)
     assert printed.dtype == "float32" and printed.digits == "printed to 9 significant digits"
     assert printed.array[0, 0] == np.float32(9.99999997e-07)
@@ -134,14 +135,16 @@ def test_fixed_decimals_round_by_the_last_decimal():
     printed = parse("tensor([[ 0.1257, 12.3457],\n        [ 0.5000, -0.0012]])")
     assert printed.digits == "printed to 4 decimals"
     values = np.float32([[0.1257, 12.3457], [0.5, -0.0012]])
-    np.testing.assert_allclose(printed.rounding, 5e-5 + np.abs(np.spacing(values)).astype(np.float64) / 2, rtol=1e-12)  # + half an ULP
+    half_ulp = np.abs(np.spacing(values)).astype(np.float64) / 2
+    np.testing.assert_allclose(printed.rounding, 5e-5 + half_ulp, rtol=1e-12)
 
 
 def test_whole_numbers_are_exact_and_digits_can_be_given():
     assert not parse("tensor([1., 2., -3.])").rounding.any()
     assert parse("tensor([1., 2., -3.])").digits == "printed as whole numbers: read as exact"
     given = parse("1.0 2.0 3.0", digits=3)
-    np.testing.assert_allclose(given.rounding, 5e-3 + np.spacing(np.float32([1, 2, 3])).astype(np.float64) / 2, rtol=1e-12)
+    half_ulp = np.spacing(np.float32([1, 2, 3])).astype(np.float64) / 2
+    np.testing.assert_allclose(given.rounding, 5e-3 + half_ulp, rtol=1e-12)
     assert given.digits == "printed to 3 significant digits (given)"
     np.testing.assert_allclose(parse("0.25 100.5", digits=".2").rounding, 5e-3 + np.array([2**-25, 2**-17]) / 2)
     assert not parse("0.123 0.5", digits="exact").rounding.any()

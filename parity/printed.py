@@ -59,6 +59,7 @@ def parse(text: str, *, format: str | None = None, digits: str | int | None = No
     ``ValueError`` (one line naming the line of the text) when it cannot be read."""
     if format is not None and format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
+    text = formats.prepared(text)
     tokens = formats.parse(text, format or formats.detect(text))
     values = np.array([_value(t) for t in tokens.values], np.float64).reshape(tokens.shape)
     dtype, note = _dtype(tokens, values)

@@ -22,6 +22,8 @@ _MATLAB_NAME: Final = re.compile(r"^\s*\w+\s*=\s*$")
 _MATLAB_COLUMNS: Final = re.compile(r"^\s*Columns?\s+\d+(\s+(through|and|to)\s+\d+)?:?\s*$", re.I)
 _MATLAB_SCALE: Final = re.compile(r"^\s*1(?:\.0*)?e([+-]?\d+)\s*\*\s*$", re.I)
 _ELIDED: Final = ("...", "…", "⋮", "⋱")
+_PROMPT: Final = re.compile(r"\A\s*(?:Out\[\d+\]:|>>>|In \[\d+\]:|\w+\s*=(?=\s*[\[a-zA-Z<]))[ \t]*")
+_SCALAR: Final = re.compile(r"np\.(float16|float32|float64|bfloat16)\(([^()]*)\)")  # numpy 2's repr of a scalar
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,14 @@ class Tokens:
     shape: tuple[int, ...]
     dtype: str | None
     format: str
+
+
+def prepared(text: str) -> str:
+    """The text without a leading prompt or assignment (``Out[3]:``, ``>>>``, ``y = ``) on its first line."""
+    first, _, rest = text.partition("\n")
+    if _MATLAB_NAME.match(first):
+        return text  # MATLAB's "a =" heading stands on its own line
+    return _PROMPT.sub("", first, count=1) + ("\n" + rest if rest else "")
 
 
 def detect(text: str) -> str:
@@ -50,6 +60,7 @@ def detect(text: str) -> str:
 
 
 def parse(text: str, format: str) -> Tokens:
+    """Number tokens of a printout in ``format`` (text from :func:`prepared`)."""
     if format == "julia":
         return _column_major(text, "julia")
     if format == "matlab":
@@ -61,6 +72,8 @@ def parse(text: str, format: str) -> Tokens:
 
 # --- bracketed: numpy, torch, TensorFlow, lists ---------------------------------------------------------------
 def _bracketed(text: str, format: str) -> Tokens:
+    scalar = _SCALAR.search(text)
+    text = _SCALAR.sub(r"\2", text)
     start = text.find("[")
     if start < 0:
         raise ValueError(f"line 1: a {format} printout must hold a bracketed array ([...]), got none "
@@ -69,7 +82,8 @@ def _bracketed(text: str, format: str) -> Tokens:
     nested, end = _nested(tokens, 0)
     values, shape = _flatten(nested, tokens[0][1])
     rest = text[tokens[end - 1][2]:] + " " + text[:start]
-    return Tokens(tuple(values), shape, _declared_dtype(rest), format)
+    dtype = _declared_dtype(rest) or (scalar.group(1) if scalar else None)
+    return Tokens(tuple(values), shape, dtype, format)
 
 
 def _tokens(text: str, start: int) -> Iterator[tuple[str, int, int]]:

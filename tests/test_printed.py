@@ -112,6 +112,19 @@ def test_tables_and_nested_lists():
     assert nested.format == "list" and nested.array[1, 1] == 4.5 and nested.dtype == "float32"
 
 
+@pytest.mark.parametrize("text, format, values", [
+    ("Out[3]: array([1.5, 2.5], dtype=float32)", "numpy", [1.5, 2.5]),
+    (">>> tensor([0.5000, 1.2500])", "torch", [0.5, 1.25]),
+    ("y = [[1.5, 2.0], [3.0, 4.0]]", "list", [[1.5, 2.0], [3.0, 4.0]]),
+    ("[np.float32(0.125), np.float32(-0.5)]", "list", [0.125, -0.5]),  # numpy 2's list of scalars
+])
+def test_prompts_assignments_and_numpy_scalars(text, format, values):
+    printed = parse(text)
+    assert printed.format == format and printed.array.tolist() == values
+    if "np.float32" in text:
+        assert printed.dtype == "float32" and printed.dtype_note == "declared"
+
+
 def test_format_overrides_detection():
     assert parse("array([1.5, 2.5])").format == "numpy"
     as_numpy = parse("[1.5, 2.5]", format="numpy")  # numpy's str: numpy's default dtype, not a list's

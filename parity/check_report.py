@@ -74,6 +74,9 @@ def _explained(result: CheckResult) -> list[str]:
         lines = [f"explanations that reproduce Y, best first ({result.searched} readings tried):"]
     else:
         lines = [f"nothing reproduces Y within the bound ({result.searched} readings tried); closest, best first:"]
+    if any(" read as " in note for note in result.read):
+        lines.append("(each fix works on x, w and Y with every axis, as your call takes them: the size-1 axes read "
+                     "above put back, e.g. x = x[None])")
     for rank, item in enumerate(result.explanations, 1):
         fix = item.fix.replace("\n", "\n        ")
         tag = "closest, " if item.closest else ""

@@ -132,7 +132,9 @@ def _diagnose(context: _Context, outcome: _Stated, location: str = "") -> CheckR
                                                           enumerate(inputs.rounding))
     found = diagnose.search(context.stated, inputs.x[:keep], inputs.w, inputs.y[:keep], rounding)
     if outcome.frame is None and not found.feasible:
-        raise ValueError(f"{outcome.problem}; no convention change tried gives Y's shape either")
+        hint = _layout_hint(context)
+        raise ValueError(f"{outcome.problem}; no convention change tried gives Y's shape either"
+                         + (f"; {hint}" if hint else ""))
     explanations = tuple(_explanations(found.found, context))
     if not explanations:
         baseline = outcome.comparison.max_abs if outcome.comparison else float(np.nanmax(np.abs(
@@ -167,16 +169,19 @@ def _ambiguous_match(context: _Context) -> str:
 def _hint(context: _Context, outcome: _Stated) -> str:
     """What was assumed rather than stated, when that may be why nothing explains Y."""
     parts = [f"{name} {value}" for name, value in context.assumed.items()]
+    hint = "" if not parts else (f"not stated, so assumed: {', '.join(parts)}; state the values of your call (e.g. "
+                                 "--padding SAME or --padding 1:1,1:1) to see where the error sits")
+    layout = _layout_hint(context)
+    return "; ".join(filter(None, (hint, layout)))
+
+
+def _layout_hint(context: _Context) -> str:
+    """For a 3-axis x read with the default layout: the 2-D reading without a batch axis, to state."""
     x = context.inputs.x
-    hint = ""
-    if parts:
-        hint = (f"not stated, so assumed: {', '.join(parts)}; state the values of your call (e.g. --padding SAME "
-                "or --padding 1:1,1:1) to see where the error sits")
-    if context.inputs.layout is None and x.ndim == 3 and not context.inputs.notes:
-        hint += ("; " if hint else "") + (f"x {x.shape} was read as NCW (batch {x.shape[0]}, {x.shape[1]} "
-                                          "channels); if it is an image without its batch axis, state --layout HWC "
-                                          "(or CHW)")
-    return hint if outcome.problem or parts or hint else ""
+    if context.inputs.layout is not None or x.ndim != 3:
+        return ""
+    return (f"x {x.shape} was read as NCW (batch {x.shape[0]}, {x.shape[1]} channels, width {x.shape[2]}); if it "
+            "is an image without its batch axis, state --layout HWC (or CHW)")
 
 
 def _nonfinite_only_in_y(inputs: Inputs) -> bool:

@@ -59,7 +59,7 @@ def _flip(change: Change, stated: Reading, fr: Frame, changes: Sequence[Change])
     fix = _Fix(before=("w = w" + codegen.index(len(layout.name), reversed_axes),))
     if change.id == "flip":
         return ("The kernel is reversed on every spatial axis: Y is a true convolution (np.convolve, "
-                "scipy.signal, Theano, Flux), where the stated conventions cross-correlate."), fix
+                "scipy.signal, Theano, Flux, Knet's conv4), where the stated conventions cross-correlate."), fix
     return f"The kernel is reversed along {letters[axes[0]]} only.", fix
 
 

@@ -96,6 +96,13 @@ def test_nothing_explains_a_random_output_and_hints_at_what_was_assumed():
     assert "not stated, so assumed: padding VALID" in result.hint and "--padding" in result.hint
 
 
+def test_an_image_without_its_batch_axis_read_as_ncw_gets_a_hint():
+    x, w, y = (read(str(EXAMPLE / name), name) for name in ("x.txt", "w.txt", "y.txt"))
+    with pytest.raises(ValueError, match=r"x \(5, 5, 3\) was read as NCW .* state --layout HWC") as raised:
+        check(x, w, y)
+    assert "\n" not in str(raised.value)
+
+
 # --- squeezed shapes ----------------------------------------------------------------------------------------
 def test_squeezed_layouts_are_read_and_stated():
     x, w = RNG.standard_normal((7, 6, 3)).astype(np.float32), RNG.standard_normal((3, 3, 3)).astype(np.float32)

@@ -102,7 +102,7 @@ def check_layers(a: Any, b: Any, *, input_size: int | Sequence[int] | None = Non
 
 
 def _check_compatible(a: LayerConv, b: LayerConv) -> None:
-    for field in ("rank", "in_channels", "out_channels", "transposed"):
+    for field in ("rank", "in_channels", "out_channels", "transposed", "dtype"):
         if getattr(a, field) != getattr(b, field):
             raise ValueError(f"layers must have the same {field}: a ({a.kind}) has {getattr(a, field)}, "
                              f"b ({b.kind}) has {getattr(b, field)}")

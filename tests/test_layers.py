@@ -172,6 +172,7 @@ def test_activation_is_a_difference_and_cannot_be_converted():
     (lambda: torch.nn.Conv2d(2, 3, 3), lambda: torch.nn.Conv2d(4, 3, 3), "same in_channels"),
     (lambda: keras.layers.Conv2D(2, 3), lambda: torch.nn.Conv2d(2, 2, 3), "must be built"),
     (lambda: "conv", lambda: torch.nn.Conv2d(2, 2, 3), "must be a torch, keras or flax"),
+    (lambda: torch.nn.Conv2d(2, 2, 3), lambda: torch.nn.Conv2d(2, 2, 3).double(), "same dtype"),
 ])
 def test_bad_layers_are_one_line_errors(a, b, message):
     with pytest.raises(ValueError, match=message) as raised:

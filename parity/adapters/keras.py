@@ -19,7 +19,7 @@ convs with strides and dilations > 1 run dilated at stride 1 and are subsampled)
 kernels then accept depends on the build and the CPU, and is probed as in the TF adapter: ``data_format``
 is the case's layout where the layer runs it on this machine, else the adapter transposes the data to a
 channels-last layer; a route the layer fails in either layout is declared with TF's own words; the
-accumulation type of 16-bit routes comes from a canary (``probes.canary_spec``).
+accumulation type of 16-bit cases is measured by the runner (``PROBE``).
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from types import ModuleType
 import numpy as np
 
 from parity import convert, probes
-from parity.adapters.base import missing_module
+from parity.adapters.base import PROBE, missing_module
 from parity.spec import ConvSpec
 
 STRIDED_DILATION = "Keras: '`strides > 1` not supported in conjunction with `dilation_rate > 1`'"
@@ -74,10 +74,8 @@ class KerasAdapter:
         return route_refusal(spec, channels_first=False)
 
     def accumulation(self, spec: ConvSpec) -> str:
-        """The type the layer sums a supported ``spec``'s products in: probed for 16-bit dtypes."""
-        if spec.dtype not in ("float16", "bfloat16"):
-            return spec.dtype
-        return _accumulation(probes.canary_spec(spec, _depthwise_layer(spec)), native_channels_first(spec))
+        """16-bit cases: measured on this machine by the runner (``PROBE``), as for TensorFlow."""
+        return PROBE if spec.dtype in ("float16", "bfloat16") else spec.dtype
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
         return compute(spec, x, w, dy, native_channels_first(spec))
@@ -121,12 +119,9 @@ def _refusal(probe: ConvSpec, channels_first: bool) -> str | None:
                           via=f"Keras {_layer_name(probe)}")
 
 
-# Measured (Keras 3 on tensorflow-cpu 2.21, the AVX-512 machine of the TF adapter's note): the layers sum
+# Why probed (Keras 3 on tensorflow-cpu 2.21, the AVX-512 machine of the TF adapter's note): the layers sum
 # like the tf.nn ops they call (float16 on the Eigen routes listed there), except grouped convs, which
 # Keras compiles with XLA: float32 for both 16-bit dtypes and all quantities, oneDNN on or off.
-@cache
-def _accumulation(canary: ConvSpec, channels_first: bool) -> str:
-    return probes.accumulation_type(canary, lambda *operands: compute(*operands, channels_first))
 
 
 def probe_spec(spec: ConvSpec) -> ConvSpec:

@@ -21,7 +21,7 @@ that its Eigen kernels refuse elsewhere), so nothing here is hard-coded from one
   quantity, dtype, channels, groups, kernel, strides, dilations and kind of padding; one image of a few
   pixels) and declares TF's own first sentence as the reason (``probes.tf_reason``). Only the missing
   ``groups`` argument of ``conv*_transpose`` is declared outright: it is the API, not the CPU.
-- Accumulation: ``accumulation`` runs a canary once per route and 16-bit dtype (``probes.canary_spec``)
+- Accumulation: ``accumulation`` returns ``PROBE`` for 16-bit cases: the runner measures it per case geometry
   and declares the 16-bit type itself if any element misses the exact sum rounded once, else float32.
 """
 from __future__ import annotations
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from parity import convert, probes
-from parity.adapters.base import missing_module
+from parity.adapters.base import PROBE, missing_module
 from parity.spec import ConvSpec
 
 if TYPE_CHECKING:
@@ -63,10 +63,8 @@ class TensorFlowAdapter:
         return None if native_channels_first(spec) else route_refusal(spec, channels_first=False)
 
     def accumulation(self, spec: ConvSpec) -> str:
-        """The type TF sums a supported ``spec``'s products in: probed for 16-bit dtypes (``_accumulation``)."""
-        if spec.dtype not in ("float16", "bfloat16"):
-            return spec.dtype
-        return _accumulation(probes.canary_spec(spec, uses_depthwise_op(spec)), native_channels_first(spec))
+        """16-bit cases: measured on this machine by the runner (``PROBE``, see the evidence below)."""
+        return PROBE if spec.dtype in ("float16", "bfloat16") else spec.dtype
 
     def snippet(self, spec: ConvSpec) -> "Snippet":
         """The native call for ``spec``, for ``parity translate``."""
@@ -91,17 +89,15 @@ def _refusal(probe: ConvSpec, channels_first: bool) -> str | None:
     return probes.refusal(probe, lambda *operands: compute(*operands, channels_first), _tf().errors.OpError)
 
 
-# Measured (tensorflow-cpu 2.21, AMD EPYC with AVX-512 and avx512_bf16; canary elements off the exact sum
-# rounded once): bfloat16 runs on oneDNN and sums in float32 on every route (0 off). float16 falls back to
-# Eigen ("oneDNN supports DT_HALF only on platforms with AVX-512"; this CPU has no avx512_fp16), which sums in
-# float32 for forward conv1d/conv2d, grouped or not, and for the input gradient of 1-D/2-D transposed convs
-# (a forward conv): 0 of 38 to 200 off; but in float16 for conv3d (46/150 off), depthwise_conv2d (36/36,
-# 103/200, 324/324 for output, grad_input, grad_weight), conv*_transpose outputs (37/42 to 306/810) and
-# every other gradient (40/200 to 2196/3888). With TF_ENABLE_ONEDNN_OPTS=0 (Eigen, as on CPUs without
-# AVX-512) bfloat16 sums in bfloat16 on those same routes (e.g. conv2d grad_input 200/200 off).
-@cache
-def _accumulation(canary: ConvSpec, channels_first: bool) -> str:
-    return probes.accumulation_type(canary, lambda *operands: compute(*operands, channels_first))
+# Why the accumulation is probed (tensorflow-cpu 2.21, AMD EPYC with AVX-512 and avx512_bf16; integer
+# canaries, elements off the exact sum rounded once): bfloat16 runs on oneDNN and sums in float32 on every
+# route (0 off). float16 falls back to Eigen ("oneDNN supports DT_HALF only on platforms with AVX-512"; this
+# CPU has no avx512_fp16), which sums in float32 for forward conv1d/conv2d, grouped or not, and for the input
+# gradient of 1-D/2-D transposed convs (a forward conv): 0 of 38 to 200 off; but in float16 for conv3d
+# (46/150 off), depthwise_conv2d (36/36, 103/200, 324/324 for output, grad_input, grad_weight),
+# conv*_transpose outputs (37/42 to 306/810) and every other gradient (40/200 to 2196/3888). With
+# TF_ENABLE_ONEDNN_OPTS=0 (Eigen, as on CPUs without AVX-512) bfloat16 sums in bfloat16 on those same routes
+# (e.g. conv2d grad_input 200/200 off). So it depends on the CPU and the build: never hard-coded.
 
 
 def probe_spec(spec: ConvSpec) -> ConvSpec:

@@ -43,8 +43,8 @@ _NORMAL32: Final = -126  # exponent of float32's smallest normal
 
 @dataclass(frozen=True)
 class Magnitudes:
-    """|x| and |w| in the type of their GEMM (``x`` None: take |columns| of the value's own gather, float64)
-    and the factor that turns the GEMM's result into an upper bound of |x| conv |w|."""
+    """|x| and |w| in the type of their GEMM (``x`` None: float64, |x| taken from the value's own gathered
+    columns) and the factor that turns the GEMM's result into an upper bound of |x| conv |w|."""
 
     x: np.ndarray | None
     w: np.ndarray
@@ -56,9 +56,8 @@ def magnitudes(x: np.ndarray, w: np.ndarray, terms: int, work: int) -> Magnitude
     operand has ``work`` elements (see the module docstring)."""
     if terms > FLOAT32_TERMS or work < FLOAT32_WORK or x.dtype != np.float64:
         return Magnitudes(None, np.abs(w), 1.0)
-    ax, aw = np.abs(x), np.abs(w)
-    plan = _float32_plan(ax, aw, terms)
-    return plan or Magnitudes(ax, aw, 1.0)
+    aw = np.abs(w)
+    return _float32_plan(np.abs(x), aw, terms) or Magnitudes(None, aw, 1.0)
 
 
 def _float32_plan(ax: np.ndarray, aw: np.ndarray, terms: int) -> Magnitudes | None:

@@ -122,11 +122,7 @@ def conv(x: np.ndarray, w: np.ndarray, strides: Sequence[int], pads: Pads, dilat
         value = columns_to_output(weights @ columns, shape)
         if need is None:
             return value, None, None
-        if absolute is None:  # float64 magnitudes: the value's own columns, made absolute in place
-            columns = np.abs(columns, out=columns) if columns.flags.writeable else np.abs(columns)
-        else:
-            columns = im2col(absolute[n, :, o], groups)
-        return value, None, columns_to_output(need.w @ columns, shape)
+        return value, None, columns_to_output(need.w @ _absolute(columns, absolute, n, o, groups), shape)
 
     return _finish(gather.by_chunks(view.shape, w.shape[0], x.itemsize, chunk), need)
 
@@ -152,22 +148,41 @@ def conv_grad_weight(x: np.ndarray, dy: np.ndarray, kernel: Sequence[int], strid
     window = Window(kernel, strides, dilations, None)
     view = window(xp)
     need = magnitudes(xp, dy, dy.size // dy.shape[1], view.size) if scaled else None
-    value, low = _exact_grad_weight(xp, dy, window, groups) if exact else (_summed(view, dy, groups), None)
-    scale = None
-    if need is not None:
+    absolute = None  # magnitudes' own window view, where they are not the value's columns made absolute
+    if need is not None and (need.x is not None or exact):
         absolute = window(np.abs(xp) if need.x is None else need.x)
-        scale = _summed(absolute, need.w, groups)
+    value, low = _exact_grad_weight(xp, dy, window, groups) if exact else (None, None)
+    summed, scale = _plain_grad_weight(view, dy, groups, not exact, need, absolute)
     shape = (dy.shape[1], x.shape[1] // groups, *kernel)
-    return _finish(tuple(None if a is None else a.reshape(shape) for a in (value, low, scale)), need)
+    parts = (summed if value is None else value, low, scale)
+    return _finish(tuple(None if a is None else a.reshape(shape) for a in parts), need)
 
 
-def _summed(view: np.ndarray, dy: np.ndarray, groups: int) -> np.ndarray:
-    """``sum over chunks of dy @ columns^T`` per group, accumulated in float64."""
-    total = 0.0
+def _plain_grad_weight(view: np.ndarray, dy: np.ndarray, groups: int, value: bool, need: Magnitudes | None,
+                       absolute: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(sum over chunks of dy @ columns^T, the same of |dy| @ |columns|^T accumulated in float64), each
+    only if asked for (``value``; ``need``), from one gather of the columns per chunk."""
+    total, scale = None, None
+    if not value and need is None:
+        return total, scale
     for n, o in gather.chunks(view.shape, view.itemsize):
-        total = np.add(total, output_to_columns(dy[n, :, o], groups) @ im2col(view[n, :, o], groups).transpose(0, 2, 1),
-                       dtype=np.float64)
-    return total
+        columns = im2col(view[n, :, o], groups) if value or absolute is None else None
+        if value:
+            part = output_to_columns(dy[n, :, o], groups) @ columns.transpose(0, 2, 1)
+            total = part if total is None else total + part
+        if need is not None:
+            absolute_columns = _absolute(columns, absolute, n, o, groups).transpose(0, 2, 1)
+            scale = np.add(0.0 if scale is None else scale, output_to_columns(need.w[n, :, o], groups) @ absolute_columns,
+                           dtype=np.float64)
+    return total, scale
+
+
+def _absolute(columns: np.ndarray | None, absolute: np.ndarray | None, n: slice, o: slice, groups: int) -> np.ndarray:
+    """Columns of the magnitudes: gathered from ``absolute`` (their own window view), else the value's own
+    ``columns`` made absolute (in place where they are a copy, not a view of the input)."""
+    if absolute is not None:
+        return im2col(absolute[n, :, o], groups)
+    return np.abs(columns, out=columns) if columns.flags.writeable else np.abs(columns)
 
 
 def _exact_grad_weight(xp: np.ndarray, dy: np.ndarray, window: Window, groups: int) -> eft.DoubleDouble:

@@ -4,7 +4,6 @@ cases' routes, and the real probes (where TensorFlow is installed), including TF
 runner."""
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import subprocess
@@ -18,18 +17,8 @@ from parity.adapters import keras as keras_adapter
 from parity.adapters import tensorflow as tf_adapter
 from parity.spec import ConvSpec
 
-# --- canary and probe cases: the routes they take -----------------------------------------------------------
-ROUTES = [(rank, op, quantity, kind) for rank, op, quantity, kind in itertools.product(
-    (1, 2, 3), ("conv", "conv_transpose"), ("output", "grad_input", "grad_weight"), ("plain", "grouped", "depthwise"))
-    if not (op == "conv_transpose" and kind != "plain")]
 
-
-def _route_spec(rank: int, op: str, quantity: str, kind: str, dtype: str = "float16") -> ConvSpec:
-    groups = {"plain": 1, "grouped": 2, "depthwise": 4}[kind]
-    return ConvSpec(spatial=(9,) * rank, kernel=3, in_channels=4, out_channels=8, groups=groups, op=op,
-                    quantity=quantity, dtype=dtype, layout="channels_first")
-
-
+# --- probe cases: the routes they take ---------------------------------------------------------------------
 def _keras_mode(spec: ConvSpec) -> str:
     geometry = (spec.spatial, spec.kernel, spec.strides, spec.dilations)
     if spec.transposed:

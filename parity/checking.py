@@ -169,7 +169,8 @@ def _ambiguous_match(context: _Context) -> str:
 def _hint(context: _Context, outcome: _Stated) -> str:
     """What was assumed rather than stated, when that may be why nothing explains Y."""
     parts = [f"{name} {value}" for name, value in context.assumed.items()]
-    hint = "" if not parts else (f"not stated, so assumed: {', '.join(parts)}; state the values of your call (e.g. "
+    relevant = "padding" in context.assumed or bool(outcome.problem)  # an assumed stride alone rarely is the cause
+    hint = "" if not (parts and relevant) else (f"not stated, so assumed: {', '.join(parts)}; state the values of your call (e.g. "
                                  "--padding SAME or --padding 1:1,1:1) to see where the error sits")
     layout = _layout_hint(context)
     return "; ".join(filter(None, (hint, layout)))

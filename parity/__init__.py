@@ -22,7 +22,10 @@ _EXPORTS = {"Case": ("parity.registry", "Case"), "CheckResult": ("parity.checkin
             "adapters": ("parity.adapters", None), "check": ("parity.checking", "check"),
             "collect": ("parity.registry", "collect"),
             "cotangent": ("parity.inputs", "cotangent"),
-            "exact": ("parity.reference", "reference"), "generate": ("parity.inputs", "generate")}
+            "exact": ("parity.reference", "reference"), "generate": ("parity.inputs", "generate"),
+            "check_layers": ("parity.layers", "check_layers"), "convert_layer": ("parity.layers", "convert_layer"),
+            "LayerCheck": ("parity.layers", "LayerCheck"), "Printed": ("parity.printed", "Printed"),
+            "parse_printed": ("parity.printed", "parse"), "read_printed": ("parity.printed", "read")}
 __all__ = sorted([*_EXPORTS, "Comparison", "compare", "error_bound", "ulp_distance"])
 __version__ = "0.1.0"
 

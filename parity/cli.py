@@ -81,8 +81,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         from parity.worker import default_timeout
 
         memory_budget(), default_timeout()  # PARITY_MEMORY_GIB and PARITY_WORKER_TIMEOUT, before any work
-    if args.command in ("check", "translate"):
-        return (cli_porting.check if args.command == "check" else cli_porting.translate)(args)
+    if args.command in ("check", "translate", "layers"):
+        return {"check": cli_porting.check, "translate": cli_porting.translate, "layers": cli_porting.layers}[
+            args.command](args)
     if args.command == "fuzz":
         return cli_run.fuzz(args)
     cases = _cases(args)

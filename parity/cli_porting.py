@@ -75,8 +75,6 @@ def _ints(text: str, field: str) -> int | tuple[int, ...]:
 def check(args: argparse.Namespace) -> int:
     from parity import checking, png
 
-    if getattr(args, "layers", False):
-        return layers(args)
     for path, flag in ((args.json, "--json"), (args.plot, "--plot")):
         files.check_writable(path, flag)
     files.check_distinct({"--json": args.json, "--plot": args.plot},
@@ -150,8 +148,6 @@ def layers_parser(commands) -> None:
     sub.add_argument("--input-size", metavar="N[,N...]", help="spatial input size (default: an even and an odd one)")
     sub.add_argument("--batch", default="2", metavar="N")
     sub.add_argument("--json", metavar="REPORT.json", help="write the report as JSON")
-    # cli._dispatch routes "check" here; the handler below tells the two apart by ``layers``
-    sub.set_defaults(command="check", layers=True)
 
 
 def layers(args: argparse.Namespace) -> int:

@@ -216,7 +216,7 @@ def _exact_conv(xp: np.ndarray, weights: np.ndarray, window: Window, need: Magni
     pieces = eft.split(xp, tuple(range(1, xp.ndim)), beta)
     kvol, positions = math.prod(window.kernel), window(xp)[:, 0].size // math.prod(window.kernel)
     dense = next((i for i in range(1, len(pieces)) if 2 * kvol * np.count_nonzero(pieces[i]) < positions), len(pieces))
-    views = [window(piece) for piece in pieces]
+    views = [window(piece) for piece in pieces[:dense]] + [window(piece) for piece in pieces[dense:] if piece.any()]
     rows = eft.split(weights, -1, beta)
     out_channels = weights.shape[0] * weights.shape[1]
 

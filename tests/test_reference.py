@@ -146,6 +146,22 @@ def test_exact_float64_path_on_inputs_with_few_significant_bits(spec, narrow):
         assert error <= Fraction(2) ** -60 * absolute[index], index
 
 
+@pytest.mark.parametrize("kind", ["tails", "subnormal"])
+def test_exact_conv_with_sparse_tail_slices(kind):
+    """A few inputs far below their image's largest (their last bits in sparse tail slices, contracted only
+    where they are nonzero) or subnormal: value + low is still the exact sum."""
+    rng = np.random.default_rng(len(kind))
+    x, w = rng.standard_normal((2, 3, 9, 8)), rng.standard_normal((4, 3, 3, 2))
+    tiny = 2.0 ** -1060 if kind == "subnormal" else 2.0 ** -40
+    x[0, 1, 2, 3], x[1, 2, 7, 0], w[2, 0, 1, 1] = 1.25 * tiny, -3.75 * tiny, 2.0 ** -1070
+    pads, strides, dilations = ((1, 1), (0, 1)), (1, 2), (1, 1)
+    value, low = conv(x, w, strides, pads, dilations, 1, exact=True)
+    exact, absolute = naive_conv(x, w, strides, pads, dilations, 1)
+    for index in np.ndindex(*exact.shape):
+        error = abs(Fraction(value[index]) + Fraction(low[index]) - exact[index])
+        assert error <= Fraction(2) ** -60 * absolute[index] + Fraction(2) ** -1070, index
+
+
 @pytest.mark.parametrize("spec", SPECS[::3], ids=lambda s: s.slug())
 def test_scale_is_conv_of_absolute_values(spec):
     x, w = draw(spec, seed=3)

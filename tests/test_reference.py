@@ -152,8 +152,11 @@ def test_exact_conv_with_sparse_tail_slices(kind):
     where they are nonzero) or subnormal: value + low is still the exact sum."""
     rng = np.random.default_rng(len(kind))
     x, w = rng.standard_normal((2, 3, 9, 8)), rng.standard_normal((4, 3, 3, 2))
-    tiny = 2.0 ** -1060 if kind == "subnormal" else 2.0 ** -40
-    x[0, 1, 2, 3], x[1, 2, 7, 0], w[2, 0, 1, 1] = 1.25 * tiny, -3.75 * tiny, 2.0 ** -1070
+    if kind == "tails":  # a corner whose windows hold only values 2**-40 below the image's largest
+        x[0, :, :4, :4] *= 2.0 ** -40
+    else:
+        x[1, :, :4, :4] = rng.integers(-2 ** 20, 2 ** 20, (3, 4, 4)) * 2.0 ** -1074
+    w[2, 0, 1, 1] = 2.0 ** -1070
     pads, strides, dilations = ((1, 1), (0, 1)), (1, 2), (1, 1)
     value, low = conv(x, w, strides, pads, dilations, 1, exact=True)
     exact, absolute = naive_conv(x, w, strides, pads, dilations, 1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
+from functools import cached_property
 from typing import Any, Final, Union
 
 from parity import convert
@@ -151,14 +152,14 @@ class ConvSpec:
     def transposed(self) -> bool:
         return self.op == "conv_transpose"
 
-    @property
+    @cached_property
     def pads(self) -> Pads:
         """Explicit (lo, hi) per spatial axis: input padding for ``conv``; for ``conv_transpose`` the crop
         of the full output (PyTorch's ``padding``; a negative hi extends it with zeros)."""
         geometry = (self.padding, self.spatial, self.kernel, self.strides, self.dilations)
         return convert.transpose_crops(*geometry) if self.transposed else convert.explicit_pads(*geometry)
 
-    @property
+    @cached_property
     def output_spatial(self) -> tuple[int, ...]:
         if self.transposed:
             full = convert.full_transposed(self.spatial, self.kernel, self.strides, self.dilations)

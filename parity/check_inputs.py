@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-import ml_dtypes
 import numpy as np
 
 from parity import files, squeezed
@@ -72,7 +71,7 @@ def validated(label: str, array: Any) -> np.ndarray:
     as bfloat16."""
     array = np.asarray(array)
     if array.dtype.kind == "V" and array.dtype.itemsize == 2 and array.dtype.names is None:
-        array = array.view(ml_dtypes.bfloat16)
+        array = array.view(DTYPES["bfloat16"])
     if array.dtype.name not in DTYPES:
         raise ValueError(f"{label} must be a {_FLOATS} array, got dtype {array.dtype.str!r}")
     return array

@@ -76,3 +76,45 @@ def test_a_bad_baseline_file_is_one_line_naming_the_file(tmp_path, content):
     path.write_text(content)
     with pytest.raises(ValueError, match="baseline .*bad.json.* must be"):
         baseline.load(path)
+
+
+ADAPTER = '''
+import os
+import numpy as np
+from parity import adapters
+from parity.fingerprint import round_to_bits
+
+class Mine:
+    name = "mine"
+    def available(self):
+        return None
+    def supports(self, spec):
+        return None
+    def run(self, spec, x, w, dy=None):
+        if os.environ.get("TF32") and spec.dtype == "float32":
+            x, w = (round_to_bits(a.astype(np.float64), 11).astype(np.float32) for a in (x, w))
+        return adapters.get("numpy").run(spec, x, w, *(() if dy is None else (dy,)))
+
+MINE = Mine()
+'''
+
+
+def test_parity_run_baseline_exits_1_naming_the_drift_and_the_fingerprint_change(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "mine.py").write_text(ADAPTER)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    env.pop("TF32", None)
+    saved = tmp_path / "base.json"
+    command = [sys.executable, "-m", "parity.cli", "run", "--backends", "mine:MINE", "-k", "realistic and c64 and f32"]
+    first = subprocess.run([*command, "--save-baseline", str(saved)], capture_output=True, text=True, env=env)
+    assert first.returncode == 0, first.stderr
+    same = subprocess.run([*command, "--baseline", str(saved)], capture_output=True, text=True, env=env)
+    assert same.returncode == 0 and "baseline: 0 drift(s)" in same.stdout, same.stdout[-2000:]
+    drifted = subprocess.run([*command, "--baseline", str(saved)], capture_output=True, text=True,
+                             env={**env, "TF32": "1"})
+    assert drifted.returncode == 1
+    assert "DRIFT realistic-resnet-3x3-c64-" in drifted.stdout and "status pass -> fail" in drifted.stdout
+    assert "after  status fail, max_ulp" in drifted.stdout and "fingerprint TF32 inputs" in drifted.stdout

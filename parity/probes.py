@@ -7,8 +7,15 @@ Framework-free: a probe gets the framework's call as a function, so its logic is
 """
 from __future__ import annotations
 
+import importlib
+import io
+import os
 import re
-from typing import Callable
+import sys
+import tempfile
+from contextlib import contextmanager
+from types import ModuleType
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -43,7 +50,8 @@ def refusal(spec: ConvSpec, compute: Compute, errors: type[BaseException] | tupl
     dtype = np_dtype(spec.dtype)
     x, w = (np.ones(shape, dtype) for shape in (spec.input_shape, spec.kernel_shape))
     try:
-        compute(spec, x, w, np.ones(spec.output_shape, dtype) if spec.quantity != "output" else None)
+        with quiet_stderr():
+            compute(spec, x, w, np.ones(spec.output_shape, dtype) if spec.quantity != "output" else None)
     except errors as error:
         return tf_reason(error, via)
     return None
@@ -55,3 +63,31 @@ def small_case(spec: ConvSpec, padding: str | tuple[tuple[int, int], ...]) -> Co
     spatial = tuple(max(span, s + 1) for span, s in zip(spec.dilated_kernel, spec.strides))
     return ConvSpec(**{**spec.as_dict(), "batch": 1, "spatial": spatial, "padding": padding, "output_padding": 0,
                        "distribution": "normal", "seed": 0})
+
+
+@contextmanager
+def quiet_stderr() -> Iterator[io.BufferedRandom]:
+    """File descriptor 2 sent to a temporary file for the block (yielded, to read back): TensorFlow's C++
+    lines ("oneDNN custom operations are on" at import, "oneDNN supports DT_HALF only on platforms with
+    AVX-512" at the first float16 op) are written below Python and regardless of ``TF_CPP_MIN_LOG_LEVEL``,
+    and would land in every parity run's terminal; parity reports TF's behaviour itself."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield sink
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def quiet_import(name: str) -> ModuleType:
+    """``import name`` under :func:`quiet_stderr`; an import error keeps those lines in its message."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with quiet_stderr() as sink:
+        try:
+            return importlib.import_module(name)
+        except ImportError as error:
+            sink.seek(0)
+            raise ImportError(f"{error} ({sink.read().decode(errors='replace').strip()[-500:]})") from None

@@ -41,10 +41,7 @@ NOT_KERAS_TF = "keras is configured for the {backend} backend (KERAS_BACKEND); t
 @cache
 def _keras() -> ModuleType:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-
-    return keras
+    return probes.quiet_import("keras")
 
 
 @cache
@@ -78,7 +75,9 @@ class KerasAdapter:
         return PROBE if spec.dtype in ("float16", "bfloat16") else spec.dtype
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
-        return compute(spec, x, w, dy, native_channels_first(spec))
+        channels_first = native_channels_first(spec)
+        with probes.quiet_stderr():
+            return compute(spec, x, w, dy, channels_first)
 
 
 def compute(spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None, channels_first: bool) -> np.ndarray:

@@ -26,7 +26,6 @@ that its Eigen kernels refuse elsewhere), so nothing here is hard-coded from one
 """
 from __future__ import annotations
 
-import os
 from functools import cache
 from types import ModuleType
 from typing import TYPE_CHECKING, Sequence
@@ -45,10 +44,7 @@ TRANSPOSE_GROUPS = "TensorFlow: tf.nn.conv*_transpose has no groups argument (no
 
 @cache
 def _tf() -> ModuleType:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
-
-    return tf
+    return probes.quiet_import("tensorflow")
 
 
 class TensorFlowAdapter:
@@ -71,7 +67,9 @@ class TensorFlowAdapter:
         return _snippet(spec)
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
-        return compute(spec, x, w, dy, native_channels_first(spec))
+        channels_first = native_channels_first(spec)
+        with probes.quiet_stderr():
+            return compute(spec, x, w, dy, channels_first)
 
 
 def native_channels_first(spec: ConvSpec) -> bool:

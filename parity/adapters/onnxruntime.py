@@ -18,7 +18,7 @@ from types import ModuleType
 import numpy as np
 
 from parity import convert
-from parity.adapters.base import missing_module
+from parity.adapters.base import PROBE, missing_module
 from parity.spec import ConvSpec
 
 OPSET = 22  # Conv-22 / ConvTranspose-22, the newest versions of both operators
@@ -60,6 +60,12 @@ class OnnxRuntimeAdapter:
         if any(e >= s for e, s in zip(grow, spec.strides)):  # PyTorch allows e < max(stride, dilation)
             return OUTPUT_PADDING
         return None
+
+    def accumulation(self, spec: ConvSpec) -> str:
+        # ORT's CPU Conv for float16 is MLAS's, whose kernels are picked per CPU (native float16 arithmetic
+        # where the CPU has it): measured per case geometry rather than assumed. Here (no AVX-512 FP16) the
+        # probes find float32 sums, correctly rounded.
+        return PROBE if spec.dtype == "float16" else spec.dtype
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray) -> np.ndarray:
         channels_last = spec.layout == "channels_last"

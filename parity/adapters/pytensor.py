@@ -24,6 +24,7 @@ convolution ops run their ``perform`` (``numpy.convolve``; ``scipy.signal.convol
 """
 from __future__ import annotations
 
+import warnings
 from functools import cache
 from types import ModuleType
 
@@ -44,8 +45,12 @@ MAX_CHANNEL_PAIRS = 20_000
 
 @cache
 def _pytensor() -> ModuleType:
-    import pytensor
-    import pytensor.tensor.signal  # noqa: F401  (convolve1d/convolve2d live in this submodule)
+    with warnings.catch_warnings():
+        # "PyTensor could not link to a BLAS installation": a speed note about its own GEMMs, which
+        # FAST_COMPILE convolutions do not use; it would otherwise land in every run's terminal.
+        warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
+        import pytensor
+        import pytensor.tensor.signal  # noqa: F401  (convolve1d/convolve2d live in this submodule)
 
     return pytensor
 

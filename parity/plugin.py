@@ -48,6 +48,7 @@ class ParitySession:
         self._cases: list["Case"] | None = None
         self._backends: list[str] | None = None
         self._declared: Counter[tuple[str, str]] | None = None
+        self._environment: dict[str, Any] | None = None
 
     @property
     def backends(self) -> list[str]:
@@ -90,6 +91,36 @@ class ParitySession:
                                      if (reason := self.refusal(case, b)))
         return self._declared
 
+    @property
+    def environment(self) -> dict[str, Any]:
+        """What ran the suite (from an xdist worker when there are workers: the controller imports no
+        framework of its own)."""
+        if self._environment is None:
+            from parity import environment
+
+            self._environment = environment.describe(self.backends)
+        return self._environment
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        """Case-major order: a case's reference and pair items run one after the other, so that its inputs,
+        reference, mutants and outputs are computed once (the run cache keeps the last few cases)."""
+        slots = [i for i, item in enumerate(items) if _case_of(item) is not None]
+        if not slots:
+            return
+        order = {case.id: index for index, case in enumerate(self.cases)}
+        chosen = sorted((items[i] for i in slots), key=lambda item: order.get(_case_of(item).id, -1))
+        for slot, item in zip(slots, chosen):
+            items[slot] = item
+
+    @pytest.hookimpl(optionalhook=True)  # an xdist hook: pytest without xdist has no such spec
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """xdist controller: the declared-unsupported counts and the environment come from a worker."""
+        output = getattr(node, "workeroutput", {})
+        if self._declared is None and "parity_declared" in output:
+            self._declared = Counter({(b, r): n for b, r, n in output["parity_declared"]})
+        if self._environment is None and "parity_environment" in output:
+            self._environment = output["parity_environment"]
+
     def run(self, case: "Case") -> "CaseRun":
         """The (cached) run of ``case``, shared by its reference and pair tests in this process."""
         from parity.runner import CaseRun
@@ -113,11 +144,16 @@ class ParitySession:
                 self.results.append(Result.from_dict(json.loads(value)))
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if not self.results or hasattr(self.config, "workerinput"):
+        if hasattr(self.config, "workerinput"):
+            if self._cases is not None:  # this worker collected parity items: hand the controller its figures
+                self.config.workeroutput["parity_declared"] = [[b, r, n] for (b, r), n in self.declared.items()]
+                self.config.workeroutput["parity_environment"] = self.environment
             return
-        from parity import baseline, environment
+        if not self.results:
+            return
+        from parity import baseline
 
-        env = environment.describe(self.backends)
+        env = self.environment
         saving, against = self.config.getoption("parity_save_baseline"), self.config.getoption("parity_baseline")
         if saving:
             document = baseline.snapshot(self.results, env, {"tier": self.tier, "backends": self.backends})
@@ -138,7 +174,7 @@ class ParitySession:
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if not self.results:
             return
-        from parity import environment
+        from parity.environment import headline
         from parity.report import format_fingerprints, format_table, summarize
 
         write = terminalreporter.write_line
@@ -148,7 +184,7 @@ class ParitySession:
         write(f"declared unsupported (not collected): {sum(self.declared.values())} case x backend combinations")
         for (backend, reason), count in sorted(self.declared.items(), key=lambda item: -item[1])[:20]:
             write(f"  {count:6d}  {backend}: {reason}")
-        write(f"environment: {environment.headline(environment.describe(self.backends))}")
+        write(f"environment: {headline(self.environment)}")
         if self.verdict is not None:
             from parity import baseline
 
@@ -241,6 +277,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             metafunc.parametrize(name, values, ids=[_id(v) for v in values])
 
 
+def _case_of(item: pytest.Item) -> "Case | None":
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    case = params.get("parity_case")
+    return case if hasattr(case, "spec") else None
+
+
 def _param(values: tuple, case: "Case", ident: str) -> Any:
     return pytest.param(*values, id=ident, marks=pytest.mark.xdist_group(case.id))
 
@@ -270,10 +312,8 @@ def parity_verify(request: pytest.FixtureRequest) -> Callable[["Result"], None]:
     def verify(result: "Result") -> None:
         session = request.config.stash[_SESSION]
         if not session.environment_recorded:  # once per process: JUnit XML then says what ran the suite
-            from parity import environment
-
             session.environment_recorded = True
-            request.node.user_properties.append(("parity_environment", json.dumps(environment.describe(session.backends))))
+            request.node.user_properties.append(("parity_environment", json.dumps(session.environment)))
         request.node.user_properties.append((_PROPERTY, json.dumps(result.as_dict())))
         if result.status in ("skip", "insensitive"):
             pytest.skip(result.reason)

@@ -81,7 +81,7 @@ def _framework(backend: str) -> dict[str, Any]:
 def _torch() -> dict[str, Any]:
     import torch
 
-    return {"version": torch.__version__, "threads": torch.get_num_threads(),
+    return {"version": str(torch.__version__), "threads": torch.get_num_threads(),
             "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "mkldnn": torch.backends.mkldnn.is_available(),
             "float32_matmul_precision": torch.get_float32_matmul_precision(),

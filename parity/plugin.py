@@ -147,7 +147,8 @@ class ParitySession:
         if hasattr(self.config, "workerinput"):
             if self._cases is not None:  # this worker collected parity items: hand the controller its figures
                 self.config.workeroutput["parity_declared"] = [[b, r, n] for (b, r), n in self.declared.items()]
-                self.config.workeroutput["parity_environment"] = self.environment
+                # plain JSON types only: execnet cannot send, e.g., torch's TorchVersion (a str subclass)
+                self.config.workeroutput["parity_environment"] = json.loads(json.dumps(self.environment, default=str))
             return
         if not self.results:
             return

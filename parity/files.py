@@ -54,11 +54,7 @@ def check_writable(path: str | Path | None, flag: str) -> None:
     folder = where.parent
     if not folder.is_dir():
         raise ValueError(f"{flag} must be in an existing folder, got {text!r}: {str(folder)!r} is not a folder")
-    try:
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as error:
-        raise ValueError(f"{flag} must be in a writable folder, got {text!r}: {error.strerror or error}") from None
+    _require_writable(folder, flag, f"must be in a writable folder, got {text!r}")
 
 
 def check_distinct(outputs: dict[str, str | Path | None], inputs: dict[str, str | Path | None]) -> None:
@@ -96,11 +92,16 @@ def check_output_folder(path: str | Path, flag: str) -> None:
         existing = existing.parent
     if not existing.is_dir():
         raise ValueError(f"{flag} must be a folder path, got {text!r}: {str(existing)!r} is a file")
+    _require_writable(existing, flag, f"must be a writable folder, got {text!r}")
+
+
+def _require_writable(folder: Path, flag: str, rule: str) -> None:
+    """``ValueError`` ``<flag> <rule>: <why>`` unless a file can be created in ``folder``."""
     try:
-        with tempfile.TemporaryFile(dir=existing):
+        with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as error:
-        raise ValueError(f"{flag} must be a writable folder, got {text!r}: {error.strerror or error}") from None
+        raise ValueError(f"{flag} {rule}: {error.strerror or error}") from None
 
 
 def load_npy(path: str | Path, label: str, budget_bytes: float) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Probes of what a framework does on the running machine, for adapters whose limits and arithmetic
-depend on the build and the CPU (TensorFlow, Keras): whether a route runs here, and the one-line reason
-quoting its refusal. (What a route accumulates in is measured by the runner: :mod:`parity.probe`.)
+depend on the build and the CPU (TensorFlow, Keras): which layout a route runs in here, and the one-line
+reason quoting its refusal, both learnt by running the case itself. (What a route accumulates in is
+measured by the runner: :mod:`parity.probe`.)
 
 Framework-free: a probe gets the framework's call as a function, so its logic is tested with fakes.
 (It lives outside ``parity/adapters/``, where every module is a backend.)
@@ -15,15 +16,12 @@ import sys
 import tempfile
 from contextlib import contextmanager
 from types import ModuleType
-from typing import Callable, Iterator
+from typing import Callable, Hashable, Iterator
 
 import numpy as np
 
-from parity.dtypes import np_dtype
+from parity.adapters.base import Refused
 from parity.spec import ConvSpec
-
-Compute = Callable[[ConvSpec, np.ndarray, np.ndarray, "np.ndarray | None"], np.ndarray]
-
 
 def tf_reason(error: BaseException, via: str = "") -> str:
     """``TensorFlow on CPU (<via>, <op>): '<first sentence of TF's message>'`` for a TF op error.
@@ -43,23 +41,36 @@ def tf_reason(error: BaseException, via: str = "") -> str:
     return f"{where}{f' ({context})' if context else ''}: '{words}'"
 
 
-def refusal(spec: ConvSpec, compute: Compute, errors: type[BaseException] | tuple[type[BaseException], ...],
-            via: str = "") -> str | None:
-    """None if ``compute`` runs ``spec`` (on ones), else :func:`tf_reason` of its refusal; only ``errors``
-    count as refusals: anything else is a bug and propagates."""
-    dtype = np_dtype(spec.dtype)
-    x, w = (np.ones(shape, dtype) for shape in (spec.input_shape, spec.kernel_shape))
+def run_routed(spec: ConvSpec, route: Hashable, compute: Callable[[bool], np.ndarray],
+               errors: type[BaseException] | tuple[type[BaseException], ...], via: str = "") -> np.ndarray:
+    """``compute(channels_first)``: channels-first cases natively first, unless ``route`` (the case's op,
+    quantity, dtype, channels, kernel, strides, dilations and kind of padding) was refused channels-first
+    earlier in this process; then channels-last (the adapter converts the layout, as a user on this CPU
+    must). A channels-last refusal raises :class:`Refused` quoting the framework (:func:`tf_reason`); only
+    ``errors`` count as refusals: anything else is a bug and propagates."""
+    if spec.layout == "channels_first" and route not in _REFUSED_CHANNELS_FIRST:
+        try:
+            return compute(True)
+        except errors:
+            _REFUSED_CHANNELS_FIRST.add(route)
     try:
-        with quiet_stderr():
-            compute(spec, x, w, np.ones(spec.output_shape, dtype) if spec.quantity != "output" else None)
+        return compute(False)
     except errors as error:
-        return tf_reason(error, via)
-    return None
+        raise Refused(tf_reason(error, via)) from None
 
 
-def small_case(spec: ConvSpec, padding: str | tuple[tuple[int, int], ...]) -> ConvSpec:
-    """``spec`` with ``padding`` on one image of max(dilated kernel, stride + 1) pixels per axis, where
-    SAME pads differ from VALID's as they do in any case whose SAME pads are not VALID's."""
+def channels_first_refused(route: Hashable) -> bool:
+    """Whether this process saw ``route`` refused channels-first (its cases then run converted)."""
+    return route in _REFUSED_CHANNELS_FIRST
+
+
+_REFUSED_CHANNELS_FIRST: set[Hashable] = set()
+
+
+def route_key(spec: ConvSpec, padding: str | tuple[tuple[int, int], ...]) -> ConvSpec:
+    """The route of ``spec``: ``spec`` with ``padding`` on one image of max(dilated kernel, stride + 1)
+    pixels per axis, where SAME pads differ from VALID's as they do in any case whose SAME pads are not
+    VALID's; cases with equal keys take the same kernels of the framework."""
     spatial = tuple(max(span, s + 1) for span, s in zip(spec.dilated_kernel, spec.strides))
     return ConvSpec(**{**spec.as_dict(), "batch": 1, "spatial": spatial, "padding": padding, "output_padding": 0,
                        "distribution": "normal", "seed": 0})

@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable, Iterator, Literal
 import numpy as np
 
 from parity import adapters
+from parity.adapters.base import Refused
 from parity.compare import Comparison, compare, total_bound
 from parity.fingerprint import fingerprint
 from parity.probe import call, declared
@@ -221,6 +222,8 @@ def _execute(backend: str, case: Case, inputs: tuple[np.ndarray, np.ndarray, np.
             return Outcome(None, "skip", reason)
         summed_in, probed = declared(backend, adapter, case.spec, isolate)
         output = call(backend, adapter, case.spec, operands, isolate)
+    except Refused as refused:  # the framework's refusal on this machine, in its words
+        return Outcome(None, "skip", str(refused))
     except (Exception, SystemExit) as error:  # a backend failing (even by sys.exit) is a result, not a crash
         return Outcome(None, "error", _one_line(error))
     if not isinstance(output, np.ndarray):

@@ -7,7 +7,8 @@ JSON line on stdout:
 - request: ``{"spec": ConvSpec.as_dict(), "call": {...framework arguments...}, "dir": "/tmp/..."}``; the
   operands lie in ``dir`` as ``x.npy``, ``w.npy`` and (gradients) ``dy.npy``, already in the framework's
   layout, written with ``np.save`` and read with ``allow_pickle=False``;
-- reply: ``{"status": "ok", "output": "<dir>/output.npy"}`` or ``{"status": "error", "message": "..."}``.
+- reply: ``{"status": "ok", "output": "<dir>/output.npy"}``, ``{"status": "error", "message": "..."}``, or
+  ``{"status": "refused", "message": "..."}`` (the adapter raised :class:`~parity.adapters.base.Refused`).
 
 A worker is started on the first request and reused for every later one. A worker that exits, sends no
 reply within the timeout, or replies with anything but such a line is killed (and restarted by the next
@@ -36,6 +37,7 @@ from typing import Any, Callable, Final, Mapping
 import numpy as np
 
 from parity import envs, files
+from parity.adapters.base import Refused
 
 DEFAULT_TIMEOUT: Final = 120.0  # seconds per request, unless PARITY_WORKER_TIMEOUT says otherwise
 MAX_SECONDS: Final = 86400.0  # a longer timeout is a typo (and overflows some platforms' waits)
@@ -113,8 +115,8 @@ class Worker:
             reply = json.loads(answer)
         except ValueError:
             reply = None
-        if not isinstance(reply, dict) or reply.get("status") not in ("ok", "error"):
-            raise self._failure(f"worker reply must be a JSON object with status ok or error, got {answer[:80]!r}")
+        if not isinstance(reply, dict) or reply.get("status") not in ("ok", "error", "refused"):
+            raise self._failure(f"worker reply must be a JSON object with status ok, error or refused, got {answer[:80]!r}")
         return reply
 
     def _ensure_started(self) -> subprocess.Popen:
@@ -189,9 +191,9 @@ def _last_line(stderr: Any) -> str:
 
 
 def _output(reply: Mapping[str, Any], directory: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    if reply["status"] == "error":
+    if reply["status"] in ("error", "refused"):
         message = str(reply.get("message", "")).strip().splitlines() or ["no message"]
-        raise WorkerError(message[0])
+        raise (Refused if reply["status"] == "refused" else WorkerError)(message[0])
     path = reply.get("output")
     if not isinstance(path, str) or Path(path).resolve().parent != Path(directory).resolve():
         raise WorkerError(f"worker output must be a .npy path in the request's directory, got {path!r}")

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 import parity
-from parity import convert
+from parity import convert, probes
 from parity.adapters import tensorflow as tf_adapter
 from parity.spec import ConvSpec
+from refusals import refusal
 
 tf = pytest.importorskip("tensorflow")
 
@@ -40,7 +41,7 @@ def _comparison(spec: ConvSpec) -> parity.Comparison:
 def _adapter_follows_tf(spec: ConvSpec, message: str | None, call: str) -> None:
     """Where TF refused, the adapter declares TF's words; where TF ran it, the adapter runs the case
     correctly, and the refusal is no finding here (skip)."""
-    reason = tf_adapter.ADAPTER.supports(spec)
+    reason = refusal("tensorflow", spec)
     if message is not None:
         assert reason is not None and _quoted(reason) in message
         return
@@ -60,10 +61,10 @@ def test_channels_first_runs_natively_or_converted(rank):
     x, w = np.zeros(spec.input_shape, np.float32), np.zeros((*spec.kernel, 2, 3), np.float32)
     fmt = convert.layout_name("channels_first", rank)
     message = _tf_refusal(lambda: op(x, w, 1 if rank < 3 else [1] * 5, "SAME", data_format=fmt))
-    assert tf_adapter.native_channels_first(spec) == (message is None)
-    assert tf_adapter.ADAPTER.supports(spec) is None
+    assert refusal("tensorflow", spec) is None
     comparison = _comparison(spec)
     assert comparison.passed, comparison.reason
+    assert probes.channels_first_refused(tf_adapter.route(spec)) == (message is not None)
     if message is None:
         pytest.skip(f"TensorFlow ran {fmt} conv{rank}d on this CPU (oneDNN): the refusal is not a finding here")
     assert "only supports the NHWC tensor format" in message

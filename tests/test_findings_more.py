@@ -13,11 +13,13 @@ import pytest
 
 import parity
 from parity import adapters
+from parity import probes
 from parity.adapters import keras as keras_adapter
 from parity.adapters import onnxruntime as ort_adapter
 from parity.adapters import pytensor as pytensor_adapter
 from parity.dtypes import np_dtype
 from parity.spec import ConvSpec
+from refusals import refusal
 
 
 def _quoted(reason: str) -> str:
@@ -137,8 +139,8 @@ def test_keras_channels_first_runs_natively_or_converted(layer):
     spec = _keras_spec(layer, layout="channels_first")
     conv = getattr(keras.layers, layer)(2, 2, data_format="channels_first")
     message = _tf_refusal(tf, lambda: conv(np.ones(spec.input_shape, np.float32)))
-    assert keras_adapter.native_channels_first(spec) == (message is None)
-    assert keras_adapter.ADAPTER.supports(spec) is None and _passes("keras", spec)
+    assert refusal("keras", spec) is None and _passes("keras", spec)
+    assert probes.channels_first_refused(keras_adapter.route(spec)) == (message is not None)
     if message is None:
         pytest.skip(f"Keras ran {layer} channels-first on this CPU (oneDNN): the refusal is not a finding here")
     assert re.search(r"only supports (the )?N(D)?HWC", message)
@@ -152,7 +154,7 @@ def test_keras_depthwise_unequal_strides(dtype):
     message = _tf_refusal(tf, lambda: conv(np.ones((1, 7, 7, 2), dtype)))
     spec = ConvSpec(spatial=(7, 7), kernel=3, in_channels=2, out_channels=2, groups=2, strides=(1, 2), layout="NHWC",
                     dtype=dtype)
-    reason = keras_adapter.ADAPTER.supports(spec)
+    reason = refusal("keras", spec)
     if message is None:
         assert reason is None and _passes("keras", spec)
         pytest.skip(f"Keras ran DepthwiseConv2D with strides (1, 2) on this CPU ({dtype}): no refusal here")
@@ -168,13 +170,13 @@ def test_keras_runs_what_tf_refuses_or_gets_wrong():
     pytest.importorskip("keras")
     grouped = ConvSpec(spatial=(9, 8), kernel=3, in_channels=4, out_channels=6, groups=2, layout="NHWC",
                        quantity="grad_weight")
-    assert adapters.get("keras").supports(grouped) is None and _passes("keras", grouped)
-    tf_reason = adapters.get("tensorflow").supports(grouped)
+    assert refusal("keras", grouped) is None and _passes("keras", grouped)
+    tf_reason = refusal("tensorflow", grouped)
     assert tf_reason is None and _passes("tensorflow", grouped) or \
         "Gradients for grouped convolutions are not supported on CPU." in tf_reason
     depthwise = ConvSpec(spatial=(9, 8), kernel=3, in_channels=4, out_channels=8, groups=4, strides=2, dilations=2,
                          padding="SAME", layout="NHWC", batch=2)
-    assert adapters.get("keras").supports(depthwise) is None and _passes("keras", depthwise)
+    assert refusal("keras", depthwise) is None and _passes("keras", depthwise)
 
 
 # --- PyTensor -----------------------------------------------------------------------------------------------

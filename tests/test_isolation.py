@@ -34,7 +34,12 @@ BROKEN = textwrap.dedent('''
     def exit_quietly():
         sys.exit(3)
 
+    def refuse():
+        from parity.adapters.base import Refused
+        raise Refused("Framework: 'float16 is not supported here.'")
+
     HANG, DIE, EXIT = Broken("hang", hang), Broken("die", die), Broken("exit", exit_quietly)
+    REFUSE = Broken("refuse", refuse)
 ''')
 
 
@@ -61,6 +66,16 @@ def test_broken_isolated_backend_costs_only_its_cases(broken, fault, words):
     assert faulty and all(r.status == "error" and words in r.reason for r in faulty), faulty
     assert all(r.status == "pass" for r in mine if r.spec["dtype"] != "float16")
     assert all(r.status == "pass" for r in results if r.backend == "numpy" and r.against == "reference")
+
+
+@pytest.mark.parametrize("isolate", [None, 30.0], ids=["in-process", "isolated"])
+def test_a_refusal_raised_by_run_is_a_skip_in_the_frameworks_words(broken, isolate):
+    backend = "broken_adapters:REFUSE"
+    mine = [r for r in run(CASES, [backend], isolate=isolate) if r.against == "reference"]
+    refused = [r for r in mine if r.spec["dtype"] == "float16"]
+    assert refused and all((r.status, r.reason) == ("skip", "Framework: 'float16 is not supported here.'")
+                           for r in refused), refused
+    assert all(r.status == "pass" for r in mine if r.spec["dtype"] != "float16")
 
 
 def test_isolated_results_equal_in_process_results():

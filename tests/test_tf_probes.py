@@ -1,5 +1,5 @@
-"""The machine probes of the TensorFlow and Keras adapters (``parity.probes``): the refusal reasons, the probe
-cases' routes, and the real probes (where TensorFlow is installed), including TF's Eigen kernels
+"""What the TensorFlow and Keras adapters learn of the machine (``parity.probes``): the refusal reasons, the
+routes, the layout fallback, and the real frameworks (where TensorFlow is installed), including TF's Eigen kernels
 (TF_ENABLE_ONEDNN_OPTS=0), the ones CPUs without AVX-512 get; and their 16-bit accumulation, measured by the
 runner."""
 from __future__ import annotations
@@ -9,16 +9,18 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import parity
 from parity import convert, probes
 from parity.adapters import keras as keras_adapter
 from parity.adapters import tensorflow as tf_adapter
+from parity.adapters.base import Refused
 from parity.spec import ConvSpec
 
 
-# --- probe cases: the routes they take ---------------------------------------------------------------------
+# --- routes: cases with one key take one call ----------------------------------------------------------------------
 def _keras_mode(spec: ConvSpec) -> str:
     geometry = (spec.spatial, spec.kernel, spec.strides, spec.dilations)
     if spec.transposed:
@@ -26,16 +28,16 @@ def _keras_mode(spec: ConvSpec) -> str:
     return convert.keras_padding(spec.pads, *geometry)
 
 
-def test_probe_cases_take_the_cases_routes():
+def test_route_keys_take_the_cases_routes():
     """Same op, quantity, dtype, layout, channels, kernel, strides and dilations, and the same call: kind
     of padding, depthwise op or not (TF), layer and padding mode (Keras); one image of a few pixels."""
     for case in parity.collect("default"):
-        spec, probe = case.spec, tf_adapter.probe_spec(case.spec)
+        spec, probe = case.spec, tf_adapter.route(case.spec)
         assert (probe.batch, tf_adapter.padding_kind(probe), tf_adapter.uses_depthwise_op(probe)) == \
             (1, tf_adapter.padding_kind(spec), tf_adapter.uses_depthwise_op(spec)), case.id
         assert probe.kernel == spec.kernel and probe.strides == spec.strides and probe.groups == spec.groups
         if keras_adapter._padding_reason(spec) is None:
-            probe = keras_adapter.probe_spec(spec)
+            probe = keras_adapter.route(spec)
             assert keras_adapter._padding_reason(probe) is None, case.id
             assert (keras_adapter._layer_name(probe), _keras_mode(probe)) == \
                 (keras_adapter._layer_name(spec), _keras_mode(spec)), case.id
@@ -59,24 +61,38 @@ def test_reason_is_one_line_quoting_tf(message, via, reason):
     assert probes.tf_reason(RuntimeError(message), via) == reason
 
 
-class _Refused(Exception):
+class _OpError(Exception):
     pass
 
 
-def test_refusal_counts_only_the_frameworks_errors():
-    spec = ConvSpec(spatial=(5,), kernel=3)
+def _fake(refused_layouts: set[bool], calls: list[bool]):
+    def compute(channels_first: bool) -> np.ndarray:
+        calls.append(channels_first)
+        if channels_first in refused_layouts:
+            raise _OpError("{{function_node x_device_/job:l/device:CPU:0}} No. [Op:Conv2D]")
+        return np.zeros(1)
+    return compute
 
-    def refuse(*operands):
-        raise _Refused("{{function_node x_device_/job:l/device:CPU:0}} No. [Op:Conv2D]")
 
-    def crash(*operands):
+def test_channels_first_refused_once_per_route_then_converted():
+    spec, calls = ConvSpec(spatial=(5, 5), kernel=3, layout="NCHW"), []
+    route = ("test-only route", 1)
+    for _ in range(2):
+        probes.run_routed(spec, route, _fake({True}, calls), _OpError)
+    assert calls == [True, False, False] and probes.channels_first_refused(route)
+    probes.run_routed(spec, ("test-only route", 2), _fake(set(), calls), _OpError)
+    assert calls[3:] == [True] and not probes.channels_first_refused(("test-only route", 2))
+
+
+def test_refusal_is_a_skip_quoting_the_framework_and_other_errors_propagate():
+    spec = ConvSpec(spatial=(5,), kernel=3, layout="NWC")
+    with pytest.raises(Refused, match=r"^TensorFlow on CPU \(Conv2D\): 'No.'$"):
+        probes.run_routed(spec, ("test-only route", 3), _fake({False}, []), _OpError)
+
+    def crash(channels_first: bool) -> np.ndarray:
         raise TypeError("a bug")
-    seen = []
-    assert probes.refusal(spec, lambda s, x, w, dy: seen.append((x.shape, w.shape, dy)), _Refused) is None
-    assert seen == [((1, 1, 5), (1, 1, 3), None)]
-    assert probes.refusal(spec, refuse, _Refused) == "TensorFlow on CPU (Conv2D): 'No.'"
     with pytest.raises(TypeError):
-        probes.refusal(spec, crash, _Refused)
+        probes.run_routed(spec, ("test-only route", 4), crash, _OpError)
 
 
 # --- the real probes -----------------------------------------------------------------------------------------
@@ -99,6 +115,9 @@ def test_sixteen_bit_accumulation_is_measured_by_the_runner(backend, dtype):
 
 _EIGEN_SCRIPT = """
 import json, parity
+from parity import probes
+from parity.registry import Case
+from parity.runner import CaseRun
 from parity.spec import ConvSpec
 from parity.adapters import keras, tensorflow
 specs = {
@@ -111,26 +130,23 @@ specs = {
 }
 out = {}
 for name, spec in specs.items():
-    adapter, module = (keras.ADAPTER, keras) if name.startswith("keras") else (tensorflow.ADAPTER, tensorflow)
-    reason = adapter.supports(spec)
-    x, w = parity.generate(spec); dy = parity.cotangent(spec)
-    passed = None if reason else parity.compare(adapter.run(spec, x, w, *([dy] if dy is not None else [])),
-                                                parity.exact(spec, x, w, dy), spec.dtype).passed
-    out[name] = [reason, module.native_channels_first(spec), passed]
+    module = keras if name.startswith("keras") else tensorflow
+    result = CaseRun(Case(name, spec)).against_reference(module.ADAPTER.name)
+    out[name] = [result.reason or None, not probes.channels_first_refused(module.route(spec)), result.status]
 print(json.dumps(out))
 """
 
 
 def test_eigen_kernels_refusals_are_declared_and_channels_first_is_converted():
-    """TF's Eigen CPU kernels (oneDNN off: what CPUs without AVX-512 run) refuse these calls: the adapters
-    must declare TF's words, and compute the channels-first case by converting its layout."""
+    """TF's Eigen CPU kernels (oneDNN off: what CPUs without AVX-512 run) refuse these calls: the runs must
+    skip them in TF's words, and compute the channels-first case by converting its layout."""
     pytest.importorskip("tensorflow")
     pytest.importorskip("keras")
     env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0", "TF_CPP_MIN_LOG_LEVEL": "2"}
     done = subprocess.run([sys.executable, "-c", _EIGEN_SCRIPT], capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     out = json.loads(done.stdout.splitlines()[-1])
-    assert out["nchw"] == [None, False, True]
+    assert out["nchw"] == [None, False, "pass"]
     assert out["conv3d_dilated"][0] == ("TensorFlow on CPU (Conv3D): "
                                         "'CPU implementation of Conv3D currently only supports dilated rates of 1.'")
     assert out["grouped_grad"][0] == ("TensorFlow on CPU (Conv2DBackpropInput): "

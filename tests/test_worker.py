@@ -9,6 +9,7 @@ import parity
 from parity import runner
 from parity.registry import Case
 from parity.spec import ConvSpec
+from parity.adapters.base import Refused
 from parity.worker import SCRIPTS, Worker, WorkerError
 
 # A worker that misbehaves on request: call["mode"] says how. It speaks the protocol by hand.
@@ -42,6 +43,7 @@ for line in sys.stdin:
     else:
         np.save(output, 2 * x)
     reply = {"status": "error", "message": "ValueError: refused\\nsecond line"} if mode == "refuse" \\
+        else {"status": "refused", "message": "Framework: 'no.'"} if mode == "framework-refuses" \\
         else {"status": "ok", "output": output, "pid": os.getpid()}
     print(json.dumps(reply), flush=True)
 """
@@ -72,7 +74,7 @@ def test_worker_is_started_lazily_and_reused_across_cases(worker):
 
 @pytest.mark.parametrize("mode, message", [
     ("crash", r"worker exited without a reply \(exit code 3\); stderr: Fatal Python error: boom"),
-    ("garbage", r"reply must be a JSON object with status ok or error, got 'hello, not json'"),
+    ("garbage", r"reply must be a JSON object with status ok, error or refused, got 'hello, not json'"),
 ])
 def test_crash_and_garbage_are_errors_and_the_worker_restarts(worker, mode, message):
     _call(worker, "double")
@@ -81,6 +83,13 @@ def test_crash_and_garbage_are_errors_and_the_worker_restarts(worker, mode, mess
     assert worker._process is None  # killed
     _call(worker, "double")
     assert worker.started == 2
+
+
+def test_a_framework_refusal_is_raised_as_refused_and_the_worker_lives_on(worker):
+    with pytest.raises(Refused, match=r"^Framework: 'no.'$"):
+        _call(worker, "framework-refuses")
+    _call(worker, "double")
+    assert worker.started == 1
 
 
 def test_hang_times_out_kills_and_restarts(tmp_path):

@@ -3,7 +3,9 @@
 An adapter module defines ``ADAPTER``, an object satisfying :class:`Adapter`. It must not import its
 framework at module import time: ``available()`` answers from package metadata, and the framework is
 imported on the first ``run``. Combinations a framework cannot compute are declared by ``supports``
-(the reason becomes a skip), never discovered as an exception.
+(the reason becomes a skip). Where only the framework on the running machine knows (its limits depend on
+its version, build and CPU), ``run`` raises :class:`Refused` with the framework's own words instead: also
+a skip, never an error.
 """
 from __future__ import annotations
 
@@ -13,6 +15,13 @@ from typing import Final, Iterable, Protocol, runtime_checkable
 import numpy as np
 
 from parity.spec import ConvSpec
+
+
+class Refused(Exception):
+    """Raised by ``run`` when the framework refuses the case here; the message (the framework's words) is
+    the skip's reason."""
+
+    refused = True  # read by the worker protocol, which cannot import parity
 
 
 @runtime_checkable

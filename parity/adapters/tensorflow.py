@@ -13,14 +13,13 @@ What TF's CPU kernels accept depends on the build and the CPU (oneDNN on AVX-512
 that its Eigen kernels refuse elsewhere), so nothing here is hard-coded from one machine:
 
 - Layout: the ``layout`` field is what TF is handed where TF takes it. Channels-last cases go as
-  NWC/NHWC/NDHWC. Channels-first cases go natively (``data_format="NCHW"`` ...) where a probe shows TF
-  runs that route channels-first here; elsewhere the adapter transposes the data to channels-last and
-  back, as a TF user on that CPU must, and the case measures TF's channels-last kernel on the same numbers
-  (``native_channels_first(spec)`` says which).
-- Refusals: ``supports`` runs the case's route once per process on a small probe case (same op,
-  quantity, dtype, channels, groups, kernel, strides, dilations and kind of padding; one image of a few
-  pixels) and declares TF's own first sentence as the reason (``probes.tf_reason``). Only the missing
-  ``groups`` argument of ``conv*_transpose`` is declared outright: it is the API, not the CPU.
+  NWC/NHWC/NDHWC. Channels-first cases go natively (``data_format="NCHW"`` ...) unless TF refuses their
+  route channels-first here (tried once per route and process); then the adapter transposes the data to
+  channels-last and back, as a TF user on that CPU must, and the case measures TF's channels-last kernel
+  on the same numbers (``probes.run_routed``).
+- Refusals: a call TF refuses raises ``Refused`` with TF's own first sentence (``probes.tf_reason``): the
+  case is a skip in TF's words. Only the missing ``groups`` argument of ``conv*_transpose`` is declared by
+  ``supports``: it is the API, not the CPU.
 - Accumulation: ``accumulation`` returns ``PROBE`` for 16-bit cases: the runner measures it per case geometry
   and declares the 16-bit type itself if any element misses the exact sum rounded once, else float32.
 """
@@ -54,9 +53,7 @@ class TensorFlowAdapter:
         return missing_module("tensorflow", "tensorflow")
 
     def supports(self, spec: ConvSpec) -> str | None:
-        if spec.transposed and spec.groups > 1:
-            return TRANSPOSE_GROUPS
-        return None if native_channels_first(spec) else route_refusal(spec, channels_first=False)
+        return TRANSPOSE_GROUPS if spec.transposed and spec.groups > 1 else None
 
     def accumulation(self, spec: ConvSpec) -> str:
         """16-bit cases: measured on this machine by the runner (``PROBE``, see the evidence below)."""
@@ -67,24 +64,9 @@ class TensorFlowAdapter:
         return _snippet(spec)
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
-        channels_first = native_channels_first(spec)
         with probes.quiet_stderr():
-            return compute(spec, x, w, dy, channels_first)
-
-
-def native_channels_first(spec: ConvSpec) -> bool:
-    """Whether ``spec`` is channels-first and TF runs its route channels-first on this machine (probed)."""
-    return spec.layout == "channels_first" and route_refusal(spec, channels_first=True) is None
-
-
-def route_refusal(spec: ConvSpec, channels_first: bool) -> str | None:
-    """TF's refusal of ``spec``'s route handed data in this layout, or None: a probe, run once per process."""
-    return _refusal(probe_spec(spec), channels_first)
-
-
-@cache
-def _refusal(probe: ConvSpec, channels_first: bool) -> str | None:
-    return probes.refusal(probe, lambda *operands: compute(*operands, channels_first), _tf().errors.OpError)
+            return probes.run_routed(spec, route(spec), lambda channels_first: compute(spec, x, w, dy, channels_first),
+                                     _tf().errors.OpError)
 
 
 # Why the accumulation is probed (tensorflow-cpu 2.21, AMD EPYC with AVX-512 and avx512_bf16; integer
@@ -98,11 +80,11 @@ def _refusal(probe: ConvSpec, channels_first: bool) -> str | None:
 # (e.g. conv2d grad_input 200/200 off). So it depends on the CPU and the build: never hard-coded.
 
 
-def probe_spec(spec: ConvSpec) -> ConvSpec:
-    """A small case on TF's route for ``spec``: its op, quantity, dtype, layout, channels, groups, kernel,
-    strides and dilations and the same kind of TF padding (:func:`padding_kind`) on a small image."""
+def route(spec: ConvSpec) -> ConvSpec:
+    """TF's route for ``spec`` (:func:`probes.route_key`): its op, quantity, dtype, layout, channels, groups,
+    kernel, strides and dilations and the same kind of TF padding (:func:`padding_kind`)."""
     kind = padding_kind(spec)
-    return probes.small_case(spec, ((1, 0),) * spec.rank if kind == "explicit" else kind)  # lo > hi: never SAME
+    return probes.route_key(spec, ((1, 0),) * spec.rank if kind == "explicit" else kind)  # lo > hi: never SAME
 
 
 def padding_kind(spec: ConvSpec) -> str:

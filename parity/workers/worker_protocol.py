@@ -3,7 +3,8 @@
 ``serve(compute)`` reads one JSON request per line from stdin: ``{"spec": {...}, "call": {...},
 "dir": "..."}``, loads ``x.npy``, ``w.npy`` and ``dy.npy`` (those present) from ``dir`` with
 ``allow_pickle=False``, calls ``compute(call, arrays)``, saves the result as ``dir/output.npy`` and writes
-one JSON line: ``{"status": "ok", "output": path}``, or ``{"status": "error", "message": "..."}`` when
+one JSON line: ``{"status": "ok", "output": path}``, ``{"status": "refused", "message": "..."}`` when the
+adapter raised parity's ``Refused``, or ``{"status": "error", "message": "..."}`` when
 ``compute`` raises. Anything the framework prints goes to stderr: the protocol owns stdout.
 
 The worker dies with the harness: it exits at the end of stdin, and on Linux the kernel kills it when its
@@ -59,4 +60,6 @@ def answer(compute, line):
         return {"status": "ok", "output": output}
     except Exception as error:  # the framework's refusal is the case's error, the worker lives on
         text = str(error).strip().splitlines()
+        if getattr(error, "refused", False):  # parity.adapters.base.Refused: a skip with these words
+            return {"status": "refused", "message": text[0] if text else ""}
         return {"status": "error", "message": "{}: {}".format(type(error).__name__, text[0] if text else "")[:500]}

@@ -13,9 +13,11 @@ import time
 
 import numpy as np
 
-from parity import convert, diagnose, reference
-from parity import reading as rd
-from parity.checking import check
+from parity.core import convert
+from parity.porting import diagnose
+from parity.reference import conv as reference
+from parity.porting import reading as rd
+from parity.porting.checking import check
 
 
 def _conv(x, w, pads, strides=(1, 1), dilations=(1, 1)):

@@ -3,7 +3,7 @@
 
     python benchmarks/reference_bench.py [--repeats N] [--sizes small,medium,large] [--against DIR]
 
-Per size: torch ``conv2d`` in float64, ``parity.reference.reference`` for a float32 case (value and
+Per size: torch ``conv2d`` in float64, ``parity.reference.conv.reference`` for a float32 case (value and
 bound scale) and for a float64 case (the error-free path), each call timed in turn, round after round;
 the median of each and its ratio to torch's median. ``--against DIR`` also times ``parity_base``, a copy
 of the package importable from DIR (for before/after figures in one run).
@@ -20,9 +20,9 @@ from typing import Callable
 
 import numpy as np
 
-from parity.inputs import generate
-from parity.reference import reference
-from parity.spec import ConvSpec
+from parity.core.inputs import generate
+from parity.reference.conv import reference
+from parity.core.spec import ConvSpec
 
 SIZES = {"small": dict(batch=1, in_channels=8, spatial=(16, 16), out_channels=8),
          "medium": dict(batch=4, in_channels=32, spatial=(32, 32), out_channels=32),

@@ -1,8 +1,8 @@
 """parity: cross-framework parity tests for convolution.
 
 Public API: :class:`ConvSpec`, :func:`generate` and :func:`cotangent` (seeded inputs), :func:`exact` (the exact
-numpy reference, from :mod:`parity.reference`), :func:`compare`, :func:`error_bound` and :func:`ulp_distance`,
-:func:`check` (explain a mismatch, from :mod:`parity.checking`), :mod:`parity.adapters` (backends).
+numpy reference, from :mod:`parity.reference.conv`), :func:`compare`, :func:`error_bound` and :func:`ulp_distance`,
+:func:`check` (explain a mismatch, from :mod:`parity.porting.checking`), :mod:`parity.adapters` (backends).
 Names load on first use, so that importing parity (as the pytest plugin does in every project) costs
 nothing; no framework is imported here.
 """
@@ -13,19 +13,19 @@ from typing import Any
 
 # Bound eagerly: a lazily loaded `compare` would lose to the submodule of the same name, which the import
 # system sets as the package attribute once anything imports it. (numpy and the reference, no framework.)
-from parity.compare import Comparison, compare, error_bound, ulp_distance
+from parity.verdict.comparison import Comparison, compare, error_bound, ulp_distance
 
-# public name -> (module, attribute); `exact` rather than `reference`, so that `parity.reference` stays the module
-_EXPORTS = {"Case": ("parity.registry", "Case"), "CheckResult": ("parity.checking", "CheckResult"),
-            "ConvSpec": ("parity.spec", "ConvSpec"),
-            "Reference": ("parity.reference", "Reference"), "Result": ("parity.runner", "Result"),
-            "adapters": ("parity.adapters", None), "check": ("parity.checking", "check"),
-            "collect": ("parity.registry", "collect"),
-            "cotangent": ("parity.inputs", "cotangent"),
-            "exact": ("parity.reference", "reference"), "generate": ("parity.inputs", "generate"),
-            "check_layers": ("parity.layers", "check_layers"), "convert_layer": ("parity.layers", "convert_layer"),
-            "LayerCheck": ("parity.layers", "LayerCheck"), "Printed": ("parity.printed", "Printed"),
-            "parse_printed": ("parity.printed", "parse"), "read_printed": ("parity.printed", "read")}
+# public name -> (module, attribute); `exact` rather than `reference`, so that `parity.reference.conv` stays the module
+_EXPORTS = {"Case": ("parity.running.registry", "Case"), "CheckResult": ("parity.porting.checking", "CheckResult"),
+            "ConvSpec": ("parity.core.spec", "ConvSpec"),
+            "Reference": ("parity.reference.conv", "Reference"), "Result": ("parity.running.runner", "Result"),
+            "adapters": ("parity.adapters", None), "check": ("parity.porting.checking", "check"),
+            "collect": ("parity.running.registry", "collect"),
+            "cotangent": ("parity.core.inputs", "cotangent"),
+            "exact": ("parity.reference.conv", "reference"), "generate": ("parity.core.inputs", "generate"),
+            "check_layers": ("parity.porting.layers", "check_layers"), "convert_layer": ("parity.porting.layers", "convert_layer"),
+            "LayerCheck": ("parity.porting.layers", "LayerCheck"), "Printed": ("parity.porting.printed", "Printed"),
+            "parse_printed": ("parity.porting.printed", "parse"), "read_printed": ("parity.porting.printed", "read")}
 __all__ = sorted([*_EXPORTS, "Comparison", "compare", "error_bound", "ulp_distance"])
 __version__ = "0.1.0"
 

@@ -2,7 +2,7 @@
 attaches each comparison's figures to its test report (so they survive pytest-xdist and land in JUnit
 XML as properties), and prints the per-pair summary table at the end of the run.
 
-Fixtures: ``parity_case`` (a :class:`~parity.registry.Case`), ``parity_backend`` (a backend name),
+Fixtures: ``parity_case`` (a :class:`~parity.running.registry.Case`), ``parity_backend`` (a backend name),
 ``parity_pair`` (two backend names), ``parity_session`` and ``parity_verify``.
 
 The plugin is inert in a project that does not use these fixtures: it only adds its options. Cases are
@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any, Callable
 import pytest
 
 if TYPE_CHECKING:
-    from parity.registry import Case
-    from parity.runner import CaseRun, Result
+    from parity.running.registry import Case
+    from parity.running.runner import CaseRun, Result
 
-TIERS = ("smoke", "default", "full")  # parity.registry.TIERS, without importing numpy into every project
+TIERS = ("smoke", "default", "full")  # parity.running.registry.TIERS, without importing numpy into every project
 
 _PROPERTY = "parity"
 _SESSION = pytest.StashKey["ParitySession"]()
@@ -62,8 +62,8 @@ class ParitySession:
     def cases(self) -> list["Case"]:
         """The tier's cases, then one placeholder per unreadable recording (its tests fail with the reason)."""
         if self._cases is None:
-            from parity import recorded
-            from parity.registry import Case, collect
+            from parity.running import recorded
+            from parity.running.registry import Case, collect
 
             where = recorded.folder()
             unreadable = recorded.scan(where)[1] if where else []
@@ -73,7 +73,8 @@ class ParitySession:
 
     def refusal(self, case: "Case", backend: str) -> str:
         """Why ``backend`` cannot run ``case`` ('' if it can, or if asking raised: that is the item's error)."""
-        from parity import adapters, runner
+        from parity import adapters
+        from parity.running import runner
 
         if case.spec is None:
             return ""
@@ -96,7 +97,7 @@ class ParitySession:
         """What ran the suite (from an xdist worker when there are workers: the controller imports no
         framework of its own)."""
         if self._environment is None:
-            from parity import environment
+            from parity.running import environment
 
             self._environment = environment.describe(self.backends)
         return self._environment
@@ -123,7 +124,7 @@ class ParitySession:
 
     def run(self, case: "Case") -> "CaseRun":
         """The (cached) run of ``case``, shared by its reference and pair tests in this process."""
-        from parity.runner import CaseRun
+        from parity.running.runner import CaseRun
 
         if case.id in self.unreadable:
             pytest.fail(f"{case.id}: unreadable recording: {self.unreadable[case.id]}", pytrace=False)
@@ -139,7 +140,7 @@ class ParitySession:
             return
         for name, value in report.user_properties:
             if name == _PROPERTY:
-                from parity.runner import Result
+                from parity.running.runner import Result
 
                 self.results.append(Result.from_dict(json.loads(value)))
 
@@ -152,7 +153,7 @@ class ParitySession:
             return
         if not self.results:
             return
-        from parity import baseline
+        from parity.report import baseline
 
         env = self.environment
         saving, against = self.config.getoption("parity_save_baseline"), self.config.getoption("parity_baseline")
@@ -165,7 +166,7 @@ class ParitySession:
             if self.verdict[0].drifts and session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if self.config.getoption("parity_json"):
-            from parity import report
+            from parity.report import text as report
 
             meta = {"tier": self.tier, "backends": self.backends, "environment": env,
                     "declared_unsupported": [{"backend": b, "reason": r, "cases": n}
@@ -175,8 +176,8 @@ class ParitySession:
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if not self.results:
             return
-        from parity.environment import headline
-        from parity.report import format_fingerprints, format_table, summarize
+        from parity.running.environment import headline
+        from parity.report.text import format_fingerprints, format_table, summarize
 
         write = terminalreporter.write_line
         terminalreporter.section("parity summary")
@@ -187,21 +188,21 @@ class ParitySession:
             write(f"  {count:6d}  {backend}: {reason}")
         write(f"environment: {headline(self.environment)}")
         if self.verdict is not None:
-            from parity import baseline
+            from parity.report import baseline
 
             for line in baseline.format_verdict(*self.verdict):
                 write(line)
 
 
 def _write(path: str, text: str) -> None:
-    from parity.files import write_atomic
+    from parity.core.files import write_atomic
 
     write_atomic(path, text)
 
 
 def _seconds(text: str) -> float:
-    """--parity-timeout's type: parity.cli_common.seconds, imported only when the option is given."""
-    from parity.cli_common import seconds
+    """--parity-timeout's type: parity.cli.common.seconds, imported only when the option is given."""
+    from parity.cli.common import seconds
 
     return seconds(text)
 
@@ -232,14 +233,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     try:
         if config.getoption("parity_recorded") is not None:
-            from parity import recorded
+            from parity.running import recorded
 
             recorded.use(config.getoption("parity_recorded"), "--parity-recorded")
         session = ParitySession(config)
         if config.getoption("parity_backends") is not None:
             session.backends  # a bad explicit value is a usage error now, not at collection
         if config.getoption("parity_baseline"):
-            from parity import baseline
+            from parity.report import baseline
 
             baseline.load(config.getoption("parity_baseline"))
     except ValueError as error:
@@ -326,7 +327,7 @@ def parity_verify(request: pytest.FixtureRequest) -> Callable[["Result"], None]:
 
 def failure_message(result: "Result", tier: str) -> str:
     """The failure plus the exact commands that reproduce it."""
-    from parity.report import reproduce
+    from parity.report.text import reproduce
 
     head = f"{result.case}: {result.backend} vs {result.against}: {result.status}: {result.reason}"
     return "\n".join([head, *reproduce(result, tier)])

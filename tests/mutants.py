@@ -13,10 +13,10 @@ from typing import Callable
 import numpy as np
 
 from parity import adapters
-from parity.dtypes import uint_view
-from parity.fingerprint import round_to_bits
-from parity.reference import compute
-from parity.spec import ConvSpec
+from parity.core.dtypes import uint_view
+from parity.verdict.fingerprint import round_to_bits
+from parity.reference.conv import compute
+from parity.core.spec import ConvSpec
 
 NUMPY = adapters.get("numpy")
 INTEGER = ("int", "sparse", "canary")

@@ -2,9 +2,9 @@
 or the framework's own refusal raised from ``run`` (``Refused``); None when it computes the case."""
 from __future__ import annotations
 
-from parity.registry import Case
-from parity.runner import CaseRun
-from parity.spec import ConvSpec
+from parity.running.registry import Case
+from parity.running.runner import CaseRun
+from parity.core.spec import ConvSpec
 
 
 def refusal(backend: str, spec: ConvSpec) -> str | None:

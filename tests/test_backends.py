@@ -4,7 +4,7 @@ import pytest
 
 import parity
 from parity import adapters
-from parity.spec import ConvSpec
+from parity.core.spec import ConvSpec
 
 
 def test_missing_framework_is_a_skip_with_reason(monkeypatch):

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 import parity
-from parity import adapters, convert
-from parity.spec import ConvSpec
+from parity import adapters
+from parity.core import convert
+from parity.core.spec import ConvSpec
 
 NEW = ("jax", "onnxruntime", "keras", "pytensor")
 MODULE = {"jax": "jax", "onnxruntime": "onnxruntime", "keras": "keras", "pytensor": "pytensor"}

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from parity import baseline
-from parity.runner import Result
+from parity.report import baseline
+from parity.running.runner import Result
 
 SPEC = {"op": "conv", "quantity": "output", "dtype": "float32"}
 
@@ -82,7 +82,7 @@ ADAPTER = '''
 import os
 import numpy as np
 from parity import adapters
-from parity.fingerprint import round_to_bits
+from parity.verdict.fingerprint import round_to_bits
 
 class Mine:
     name = "mine"

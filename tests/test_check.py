@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import conv_oracle as oracle
-from parity.checking import check
-from parity.explain import UNCHANGED
+from parity.porting.checking import check
+from parity.porting.explain import UNCHANGED
 
 RNG = np.random.default_rng(20240601)
 
@@ -328,7 +328,7 @@ def test_random_output_has_no_explanation():
 
 
 def test_search_on_a_batch_prefix_is_confirmed_on_the_whole_batch(monkeypatch):
-    from parity import checking as module
+    from parity.porting import checking as module
 
     monkeypatch.setattr(module, "SEARCH_OUTPUTS", 1)  # the search sees the first batch element only
     x, w = _normal(4, 2, 8, 8), _normal(3, 2, 3, 3)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import conv_oracle as oracle
-from parity.checking import check
-from parity.printed import parse, read
+from parity.porting.checking import check
+from parity.porting.printed import parse, read
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "porting"
 RNG = np.random.default_rng(5)
@@ -23,7 +23,7 @@ def _reshaped(printed, shape):
 
 
 def _printout(a: np.ndarray, digits: int):
-    """``a`` printed to ``digits`` significant digits and read back by parity.printed (float32 declared)."""
+    """``a`` printed to ``digits`` significant digits and read back by parity.porting.printed (float32 declared)."""
     text = "array([" + ", ".join(f"{v:.{digits}g}" for v in a.reshape(-1)) + "], dtype=float32)"
     return _reshaped(parse(text), a.shape)
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from parity import adapters
-from parity.cli import main
-from parity.keyword import matcher
-from parity.registry import collect
+from parity.cli.main import main
+from parity.core.keyword import matcher
+from parity.running.registry import collect
 
 PARITY = Path(sys.executable).with_name("parity")
 FRAMEWORKS = {"torch", "tensorflow", "jax", "keras"}
@@ -52,7 +52,7 @@ def test_list_filters_with_keyword_expression():
 
 
 def test_list_imports_no_framework():
-    code = ("import sys; from parity.cli import main; main(['list']); "
+    code = ("import sys; from parity.cli.main import main; main(['list']); "
             f"print(sorted(m for m in sys.modules if m.split('.')[0] in {sorted(FRAMEWORKS)!r}))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from parity import compare, ulp_distance
-from parity.inputs import generate
-from parity.spec import ConvSpec
+from parity.core.inputs import generate
+from parity.core.spec import ConvSpec
 
-R = importlib.import_module("parity.reference")
+R = importlib.import_module("parity.reference.conv")
 # dtype: (numpy type, unsigned type of that width, bits of 1.0, precision p, minimum normal exponent)
 FORMATS = {
     "float16": (np.float16, np.uint16, 0x3C00, 11, -14),
@@ -126,8 +126,8 @@ def test_max_ulp_of_a_comparison_is_the_largest_distance(dtype):
 
 
 def test_format_facts_match_numpy_and_ml_dtypes():
-    from parity.dtypes import FORMATS as facts
-    from parity.dtypes import max_finite, precision_bits
+    from parity.core.dtypes import FORMATS as facts
+    from parity.core.dtypes import max_finite, precision_bits
 
     for dtype, (kind, _, _, p, emin) in FORMATS.items():
         info = ml_dtypes.finfo(kind) if dtype == "bfloat16" else np.finfo(kind)

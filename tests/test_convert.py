@@ -1,4 +1,4 @@
-"""parity.convert: layout, kernel, flip and padding translations. Imports no framework."""
+"""parity.core.convert: layout, kernel, flip and padding translations. Imports no framework."""
 from __future__ import annotations
 
 import math
@@ -9,7 +9,7 @@ from itertools import product
 import numpy as np
 import pytest
 
-from parity import convert
+from parity.core import convert
 
 RANKS = (1, 2, 3)
 SPATIAL = {1: (5,), 2: (4, 3), 3: (2, 3, 4)}
@@ -213,7 +213,7 @@ def test_tf_padding_axis_order_per_rank(rank):
 
 
 def test_convert_imports_no_framework():
-    code = ("import sys, parity.convert\n"
+    code = ("import sys, parity.core.convert\n"
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'tensorflow', 'jax', 'keras'))\n"
             "print(bad)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

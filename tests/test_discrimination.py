@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 import parity
-from parity.compare import FAILURE_PROBABILITY, compare, error_bound, gamma
-from parity.fingerprint import fingerprint, round_to_bits
-from parity.inputs import integer_plan
-from parity.reference import reference
-from parity.registry import Case
-from parity.runner import CaseRun
-from parity.spec import ConvSpec
+from parity.verdict.comparison import FAILURE_PROBABILITY, compare, error_bound, gamma
+from parity.verdict.fingerprint import fingerprint, round_to_bits
+from parity.core.inputs import integer_plan
+from parity.reference.conv import reference
+from parity.running.registry import Case
+from parity.running.runner import CaseRun
+from parity.core.spec import ConvSpec
 
 NUMPY = parity.adapters.get("numpy")
 P = {"float16": 11, "bfloat16": 8, "float32": 24, "float64": 53}
@@ -58,7 +58,7 @@ def test_sparse_integers_are_exact_in_the_dtype_at_any_length(dtype, channels):
     ref = reference(spec, x, w)
     assert ref.integer_inputs and np.abs(ref.value).max() > 0
     assert (ref.scale <= 2.0 ** P[dtype]).mean() > 0.999  # every partial sum exact in the dtype itself
-    assert (error_bound(ref, dtype, dtype) == 0.5 * parity.dtypes.ulp(ref.value, dtype)).mean() > 0.999
+    assert (error_bound(ref, dtype, dtype) == 0.5 * parity.core.dtypes.ulp(ref.value, dtype)).mean() > 0.999
 
 
 @pytest.mark.parametrize("dtype, bits", [("float32", 12), ("float64", 25)])

@@ -1,4 +1,4 @@
-"""parity.eft: Ozaki slices, the exactness condition (*) and exact products, against fractions.Fraction."""
+"""parity.reference.eft: Ozaki slices, the exactness condition (*) and exact products, against fractions.Fraction."""
 from __future__ import annotations
 
 import importlib
@@ -8,7 +8,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-E = importlib.import_module("parity.eft")
+E = importlib.import_module("parity.reference.eft")
 TINY = 2.0 ** -1074  # the smallest subnormal
 
 

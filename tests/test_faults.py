@@ -1,6 +1,6 @@
 """Deliberately broken backends must be caught, each with the right status and a reason that names the fault.
 
-Every broken adapter wraps the real numpy adapter; correct values come from ``parity.reference``.
+Every broken adapter wraps the real numpy adapter; correct values come from ``parity.reference.conv``.
 """
 from __future__ import annotations
 
@@ -9,14 +9,15 @@ import dataclasses
 import numpy as np
 import pytest
 
-from parity import adapters, convert
-from parity.compare import compare
-from parity.dtypes import unit_roundoff
-from parity.inputs import generate
-from parity.reference import reference
-from parity.registry import Case, collect
-from parity.runner import CaseRun, run_case
-from parity.spec import ConvSpec
+from parity import adapters
+from parity.core import convert
+from parity.verdict.comparison import compare
+from parity.core.dtypes import unit_roundoff
+from parity.core.inputs import generate
+from parity.reference.conv import reference
+from parity.running.registry import Case, collect
+from parity.running.runner import CaseRun, run_case
+from parity.core.spec import ConvSpec
 
 NUMPY = adapters.get("numpy")
 # The broken adapters below wrap forward outputs; transposed and gradient cases have their own tests.

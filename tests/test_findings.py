@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 import parity
-from parity import convert, probes
+from parity.core import convert
+from parity.adapters import _probes as probes
 from parity.adapters import tensorflow as tf_adapter
-from parity.spec import ConvSpec
+from parity.core.spec import ConvSpec
 from refusals import refusal
 
 tf = pytest.importorskip("tensorflow")

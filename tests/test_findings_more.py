@@ -13,12 +13,12 @@ import pytest
 
 import parity
 from parity import adapters
-from parity import probes
+from parity.adapters import _probes as probes
 from parity.adapters import keras as keras_adapter
 from parity.adapters import onnxruntime as ort_adapter
 from parity.adapters import pytensor as pytensor_adapter
-from parity.dtypes import np_dtype
-from parity.spec import ConvSpec
+from parity.core.dtypes import np_dtype
+from parity.core.spec import ConvSpec
 from refusals import refusal
 
 

@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 
 import conv_oracle as oracle
-from parity import changes as vocab
-from parity import convert, diagnose, explain
-from parity import reading as rd
-from parity.checking import check
-from parity.spec import ConvSpec
+from parity.porting import changes as vocab
+from parity.core import convert
+from parity.porting import diagnose
+from parity.porting import explain
+from parity.porting import reading as rd
+from parity.porting.checking import check
+from parity.core.spec import ConvSpec
 
 RNG = np.random.default_rng(11)
 STATED = {

@@ -11,9 +11,9 @@ import pytest
 
 from parity import adapters
 from parity.adapters import _device as device
-from parity.registry import Case
-from parity.runner import CaseRun
-from parity.spec import ConvSpec
+from parity.running.registry import Case
+from parity.running.runner import CaseRun
+from parity.core.spec import ConvSpec
 
 GPU = ("torch_cuda", "torch_cuda_tf32", "jax_gpu", "jax_gpu_default")
 

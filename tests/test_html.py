@@ -6,8 +6,11 @@ import shutil
 import numpy as np
 import pytest
 
-from parity import adapters, html, png, runner
-from parity.registry import collect, select
+from parity import adapters
+from parity.report import html
+from parity.report import png
+from parity.running import runner
+from parity.running.registry import collect, select
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -67,7 +70,7 @@ def test_failure_picture_shows_the_error_map(results):
 
 def test_report_never_runs_a_backend(results, monkeypatch):
     """Reports read results only: with every way to run a backend broken, the page still has its maps."""
-    from parity import runner
+    from parity.running import runner
 
     def refuse(*args, **kwargs):
         raise AssertionError("a report ran a backend")

@@ -12,11 +12,11 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from parity.inputs import cotangent, generate
-from parity.registry import collect
-from parity.spec import ConvSpec
+from parity.core.inputs import _terms, cotangent, generate
+from parity.running.registry import collect
+from parity.core.spec import ConvSpec
 
-R = importlib.import_module("parity.reference")
+R = importlib.import_module("parity.reference.conv")
 NP_DTYPES = {"float16": np.float16, "bfloat16": ml_dtypes.bfloat16, "float32": np.float32, "float64": np.float64}
 PRECISION = {"float16": 11, "bfloat16": 8, "float32": 24, "float64": 53}
 MAX_FINITE = {"float16": 65504.0, "bfloat16": 3.3895313892515355e38, "float32": 3.4028234663852886e38,
@@ -51,7 +51,7 @@ def test_same_spec_gives_bit_identical_arrays(spec):
 @pytest.mark.parametrize("spec", SPECS, ids=IDS)
 def test_same_arrays_in_another_process(spec):
     code = ("import hashlib, sys, numpy as np\n"
-            "from parity.inputs import generate\nfrom parity.spec import ConvSpec\n"
+            "from parity.core.inputs import generate\nfrom parity.core.spec import ConvSpec\n"
             f"arrays = generate(ConvSpec(**{spec.as_dict()!r}))\n"
             "h = hashlib.sha256()\n"
             "for a in arrays:\n"
@@ -144,3 +144,14 @@ def test_wide_reference_is_finite_in_the_dtype(case):
     assert np.isfinite(ref.value).all() and np.isfinite(ref.scale).all()
     assert np.abs(ref.value).max() <= limit
     assert np.isfinite(ref.value.astype(NP_DTYPES[case.spec.dtype]).astype(np.float64)).all()
+
+
+@pytest.mark.parametrize("kernel, strides, dilations, taps", [
+    ((4,), (2,), (1,), 2), ((2,), (2,), (2,), 2), ((3,), (2,), (2,), 3), ((3,), (4,), (2,), 2), ((1, 2), (1, 2), (1, 2), 2),
+])
+def test_scatter_taps_count_the_taps_that_meet_at_one_output(kernel, strides, dilations, taps):
+    """Counted by hand: tap j of a transposed conv lands at offset j*d mod s; e.g. d = s = 2 puts every tap
+    on the even outputs, so all k taps meet there."""
+    spec = ConvSpec(op="conv_transpose", spatial=(5,) * len(kernel), kernel=kernel, strides=strides,
+                    dilations=dilations, dtype="float16", distribution="canary")
+    assert _terms(spec)[0] == taps

@@ -5,8 +5,8 @@ import textwrap
 import pytest
 
 from parity import adapters
-from parity.registry import collect, select
-from parity.runner import run
+from parity.running.registry import collect, select
+from parity.running.runner import run
 
 BROKEN = textwrap.dedent('''
     import os, signal, sys, time

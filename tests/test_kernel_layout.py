@@ -1,5 +1,5 @@
-"""Kernel-layout strings, per-axis flips and padding spellings (parity.convert), and the numpy code
-parity.codegen writes for them, checked element by element. Imports no framework."""
+"""Kernel-layout strings, per-axis flips and padding spellings (parity.core.convert), and the numpy code
+parity.porting.codegen writes for them, checked element by element. Imports no framework."""
 from __future__ import annotations
 
 import math
@@ -8,7 +8,8 @@ from itertools import permutations
 import numpy as np
 import pytest
 
-from parity import codegen, convert
+from parity.porting import codegen
+from parity.core import convert
 
 SPATIAL = {1: "W", 2: "HW", 3: "DHW"}
 

@@ -1,4 +1,4 @@
-"""parity.layers: two framework layers checked against each other (and a wrong port's cause named), and
+"""parity.porting.layers: two framework layers checked against each other (and a wrong port's cause named), and
 layers converted between PyTorch and Keras (and from Flax), each checked against independent loops
 (conv_oracle) with TensorFlow's SAME written out from its documented formula."""
 from __future__ import annotations
@@ -13,7 +13,7 @@ import conv_oracle as oracle
 torch = pytest.importorskip("torch")
 keras = pytest.importorskip("keras")
 
-from parity.layers import check_layers, convert_layer  # noqa: E402
+from parity.porting.layers import check_layers, convert_layer  # noqa: E402
 
 RNG = np.random.default_rng(17)
 
@@ -196,7 +196,7 @@ def test_flax_conv_checks_and_converts():
 
 # --- the command line ---------------------------------------------------------------------------------------
 def test_parity_layers_cli(tmp_path, capsys):
-    from parity.cli import main
+    from parity.cli.main import main
 
     path = "examples/porting/layers.py"
     report = tmp_path / "layers.json"

@@ -1,4 +1,4 @@
-"""parity.magnitudes: the error-bound scale |x| conv |w| computed in float32 is never below the exact
+"""parity.reference.magnitudes: the error-bound scale |x| conv |w| computed in float32 is never below the exact
 scale and at most 0.1 % above it; integer inputs get it exactly; inputs float32 cannot hold fall back to
 float64. Exact sums are computed here with fractions.Fraction."""
 from __future__ import annotations
@@ -9,9 +9,9 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from parity.magnitudes import FLOAT32_TERMS, FLOAT32_WORK, magnitudes
+from parity.reference.magnitudes import FLOAT32_TERMS, FLOAT32_WORK, magnitudes
 
-R = importlib.import_module("parity.reference")
+R = importlib.import_module("parity.reference.conv")
 SHAPES = dict(x=(1, 64, 34, 34), w=(4, 64, 3, 3))  # 576 terms, 589824 gathered elements: the float32 route
 PADS = ((0, 0), (0, 0))
 

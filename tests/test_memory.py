@@ -1,9 +1,9 @@
 """Memory: a case whose operands alone exceed the budget is refused up front, with the estimate."""
 import math
 
-from parity.registry import Case
-from parity.runner import CaseRun, memory_refusal
-from parity.spec import ConvSpec
+from parity.running.registry import Case
+from parity.running.runner import CaseRun, memory_refusal
+from parity.core.spec import ConvSpec
 
 HUGE = ConvSpec(spatial=(512, 512, 256), kernel=3, in_channels=16, out_channels=16, batch=2)
 

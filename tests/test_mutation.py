@@ -7,8 +7,8 @@ from collections import defaultdict
 import pytest
 
 from mutants import MUTANTS, NUMPY, MutantAdapter
-from parity.registry import collect
-from parity.runner import CaseRun
+from parity.running.registry import collect
+from parity.running.runner import CaseRun
 
 DTYPES = ("float16", "bfloat16", "float32", "float64")
 
@@ -54,7 +54,7 @@ def test_default_tier_kills_every_mutant(install_backends):
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
 def test_mutants_change_what_they_claim(mutant):
     """A mutant is a real mistake: on a case it applies to, its result differs from the numpy adapter's."""
-    from parity.inputs import cotangent, generate
+    from parity.core.inputs import cotangent, generate
 
     case = next(c for c in sorted(collect("default"), key=_order)
                 if c.spec.dtype == mutant.dtypes[-1] and mutant.applies(c.spec))

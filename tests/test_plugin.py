@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from parity.registry import collect
+from parity.running.registry import collect
 
 pytest_plugins = ["pytester"]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from parity.registry import collect
+from parity.running.registry import collect
 
 pytest_plugins = ["pytester"]
 
@@ -62,7 +62,7 @@ def test_declared_limits_are_counted_not_collected(pytester):
 
 def test_an_insensitive_comparison_is_a_skip_with_its_reason(pytester):
     pytester.makepyfile(test_one='''
-from parity.runner import Result
+from parity.running.runner import Result
 
 def test_insensitive(parity_verify):
     parity_verify(Result("c", {}, "b", "reference", "insensitive", "insensitive: a reference with the kernel "
@@ -77,7 +77,7 @@ ROUNDING = '''
 import os
 import numpy as np
 from parity import adapters
-from parity.fingerprint import round_to_bits
+from parity.verdict.fingerprint import round_to_bits
 
 _get, _names = adapters.get, adapters.names
 

@@ -1,11 +1,11 @@
-"""parity.printed: arrays as people paste them, hand-written printouts with known values, the shape and
+"""parity.porting.printed: arrays as people paste them, hand-written printouts with known values, the shape and
 dtype read, how precisely each element was printed, and one-line errors naming the line."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from parity.printed import parse
+from parity.porting.printed import parse
 
 JULIA_3D = """2×3×2 Array{Float64, 3}:
 [:, :, 1] =

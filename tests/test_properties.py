@@ -1,12 +1,12 @@
-"""Property tests over hypothesis-drawn specs (strategies from ``parity.strategies``)."""
+"""Property tests over hypothesis-drawn specs (strategies from ``parity.running.strategies``)."""
 import pytest
 from hypothesis import given
 
 from parity import adapters
-from parity.registry import Case
-from parity.runner import run_case
-from parity.spec import ConvSpec
-from parity.strategies import invalid_specs, valid_specs
+from parity.running.registry import Case
+from parity.running.runner import run_case
+from parity.core.spec import ConvSpec
+from parity.running.strategies import invalid_specs, valid_specs
 
 INSTALLED = adapters.installed()
 

@@ -6,10 +6,13 @@ import numpy as np
 import pytest
 
 import parity
-from parity import adapters, convert, recorded, runner
+from parity import adapters
+from parity.core import convert
+from parity.running import recorded
+from parity.running import runner
 from parity.adapters.recorded import NO_RECORDING
-from parity.registry import Case, collect
-from parity.spec import ConvSpec
+from parity.running.registry import Case, collect
+from parity.core.spec import ConvSpec
 
 EXAMPLES = Path(__file__).parent.parent / "examples" / "recorded"
 NHWC = ConvSpec(spatial=(7, 9), kernel=(3, 2), in_channels=3, out_channels=4, strides=2, padding="SAME",
@@ -153,7 +156,7 @@ def test_record_refuses_what_it_cannot_record(folder):
 def test_record_command_writes_what_the_backend_can_run(folder, capsys):
     import argparse
 
-    from parity import cli_legacy
+    from parity.cli import legacy as cli_legacy
 
     parser = argparse.ArgumentParser()
     cli_legacy.record_parser(parser.add_subparsers(dest="command"))

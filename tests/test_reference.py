@@ -1,4 +1,4 @@
-"""parity.reference against a deliberately naive, exact (Fraction) convolution written here."""
+"""parity.reference.conv against a deliberately naive, exact (Fraction) convolution written here."""
 from __future__ import annotations
 
 import importlib
@@ -13,11 +13,11 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from parity.spec import ConvSpec
+from parity.core.spec import ConvSpec
 
-# ``parity.reference`` the attribute is the function re-exported by parity/__init__; get the module itself.
-R = importlib.import_module("parity.reference")
-G = importlib.import_module("parity.gather")
+# ``parity.reference.conv`` the attribute is the function re-exported by parity/__init__; get the module itself.
+R = importlib.import_module("parity.reference.conv")
+G = importlib.import_module("parity.reference.gather")
 NP_DTYPES = {"float16": np.float16, "bfloat16": ml_dtypes.bfloat16, "float32": np.float32, "float64": np.float64}
 
 
@@ -45,14 +45,14 @@ def naive_conv(x, w, strides, pads, dilations, groups):
 
 
 def conv(x, w, strides, pads, dilations, groups, exact=False):
-    """(value, low) from parity.reference.conv (which may also return the scale as a third item)."""
+    """(value, low) from parity.reference.conv.conv (which may also return the scale as a third item)."""
     value, low, *_ = R.conv(np.asarray(x, np.float64), np.asarray(w, np.float64), strides, pads, dilations, groups,
                             exact=exact)
     return value, low
 
 
 def draw(spec: ConvSpec, seed: int, wide: bool = False):
-    """Inputs of the spec's dtype from our own generator (not parity.inputs)."""
+    """Inputs of the spec's dtype from our own generator (not parity.core.inputs)."""
     rng = np.random.default_rng(seed)
     arrays = []
     for shape in ((spec.batch, spec.in_channels, *spec.spatial),
@@ -245,8 +245,8 @@ for name in BLOCKED:
         pass
     else:
         raise SystemExit(f"blocker failed for {name}")
-import parity.reference
-module = sys.modules["parity.reference"]
+import parity.reference.conv
+module = sys.modules["parity.reference.conv"]
 assert hasattr(module, "conv") and hasattr(module, "reference")
 loaded = sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)
 print("loaded:", loaded)
@@ -275,7 +275,7 @@ print(facts, before, "ml_dtypes" in sys.modules, bfloat16.name)
 
 
 def test_dtypes_import_ml_dtypes_only_for_a_bfloat16_dtype():
-    path = importlib.import_module("parity.dtypes").__file__
+    path = importlib.import_module("parity.core.dtypes").__file__
     result = subprocess.run([sys.executable, "-c", DTYPES_ALONE, path], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == "[11, 8, 24, 53, 3.3895313892515355e+38, True, 0.0078125, 'float32', 'bfloat16'] False True bfloat16".split()
@@ -283,7 +283,7 @@ def test_dtypes_import_ml_dtypes_only_for_a_bfloat16_dtype():
 
 LIST_IMPORTS = r"""
 import sys
-from parity.cli import main
+from parity.cli.main import main
 main(["list"])
 print(sorted({m.split(".")[0] for m in sys.modules} & {"ml_dtypes", "torch", "tensorflow", "jax", "keras", "onnxruntime", "pytensor", "theano"}), file=sys.stderr)
 """

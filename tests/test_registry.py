@@ -6,9 +6,9 @@ from itertools import product
 
 import pytest
 
-from parity import registry
-from parity.registry import TIERS, Case, collect, generator
-from parity.spec import ConvSpec
+from parity.running import registry
+from parity.running.registry import TIERS, Case, collect, generator
+from parity.core.spec import ConvSpec
 
 DTYPES = ("float16", "bfloat16", "float32", "float64")
 LAYOUTS = ("channels_first", "channels_last")

@@ -1,7 +1,7 @@
 """Reliability of the command line: every bad input is one line on stderr and exit 2, every fault of a
 backend or a recording is contained, and nothing finished is lost (see also test_reliability_faults.py).
 
-Each parametrized list is a class of bad inputs; most run ``parity.cli.main`` in this process.
+Each parametrized list is a class of bad inputs; most run ``parity.cli.main.main`` in this process.
 """
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from parity import cli, files, recorded
-from parity.cli import main
+from parity.cli import main as cli
+from parity.core import files
+from parity.running import recorded
+from parity.cli.main import main
 
 SMOKE = ["--tier", "smoke", "-k", "conv1d-nwc", "--backends", "numpy"]  # 4 cases
 DEEP = "(" * 5000 + "conv" + ")" * 5000
@@ -222,7 +224,7 @@ def test_writes_are_atomic(tmp_path, monkeypatch):
 
 def _recordings(folder: Path) -> dict[str, str]:
     """One good recording and one of each kind of bad one; returns the expected reason per bad case id."""
-    from parity.registry import collect, select
+    from parity.running.registry import collect, select
 
     (case,) = select(collect("smoke"), "conv1d-nwc-valid-s1-d1-g1-k3-n2c3x11-o5-f32-normal")
     recorded.record(case.spec, "numpy", folder / "good")

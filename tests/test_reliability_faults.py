@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from parity import adapters, envs
-from parity.cli import main
+from parity import adapters
+from parity.running import envs
+from parity.cli.main import main
 
 PARITY = Path(sys.executable).with_name("parity")
 SMOKE = ["--tier", "smoke", "-k", "conv1d-nwc"]  # 4 cases: f32 and f16, VALID and SAME
@@ -117,7 +118,7 @@ def test_a_run_that_compares_nothing_is_an_error_unless_dry(broken, capsys, monk
 
 
 def test_a_bug_mid_run_keeps_what_finished(broken, capsys, monkeypatch):
-    from parity import runner
+    from parity.running import runner
 
     real, calls = runner.run_case, iter(range(10))
 

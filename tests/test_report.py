@@ -9,10 +9,10 @@ import textwrap
 import numpy as np
 
 import parity
-from parity import report
-from parity.registry import Case
-from parity.runner import CaseRun, Result
-from parity.spec import ConvSpec
+from parity.report import text as report
+from parity.running.registry import Case
+from parity.running.runner import CaseRun, Result
+from parity.core.spec import ConvSpec
 
 NUMPY = parity.adapters.get("numpy")
 

@@ -1,4 +1,4 @@
-"""parity.sensitivity: mutants judged on their head first (the first eighth of the first output axis) give
+"""parity.verdict.sensitivity: mutants judged on their head first (the first eighth of the first output axis) give
 the verdict of judging every mutant whole, which is written out here on its own."""
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import parity
-from parity.compare import total_bound
-from parity.reference import compute, reference
-from parity.sensitivity import insensitivity, mutants
-from parity.spec import ConvSpec
+from parity.verdict.comparison import total_bound
+from parity.reference.conv import compute, reference
+from parity.verdict.sensitivity import insensitivity, mutants
+from parity.core.spec import ConvSpec
 
 
 def _whole_verdict(spec: ConvSpec, operands: list[np.ndarray], accumulation: str) -> str | None:

@@ -11,7 +11,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from parity.spec import ConvSpec
+from parity.core.spec import ConvSpec
 
 
 # --- normalization -------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""What the TensorFlow and Keras adapters learn of the machine (``parity.probes``): the refusal reasons, the
+"""What the TensorFlow and Keras adapters learn of the machine (``parity.adapters._probes``): the refusal reasons, the
 routes, the layout fallback, and the real frameworks (where TensorFlow is installed), including TF's Eigen kernels
 (TF_ENABLE_ONEDNN_OPTS=0), the ones CPUs without AVX-512 get; and their 16-bit accumulation, measured by the
 runner."""
@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 
 import parity
-from parity import convert, probes
+from parity.core import convert
+from parity.adapters import _probes as probes
 from parity.adapters import keras as keras_adapter
 from parity.adapters import tensorflow as tf_adapter
 from parity.adapters.base import Refused
-from parity.spec import ConvSpec
+from parity.core.spec import ConvSpec
 
 
 # --- routes: cases with one key take one call ----------------------------------------------------------------------
@@ -102,8 +103,8 @@ def test_sixteen_bit_accumulation_is_measured_by_the_runner(backend, dtype):
     """The adapters declare PROBE for 16-bit cases; the runner's canary run turns it into a known type."""
     pytest.importorskip(backend)
     from parity.adapters.base import PROBE
-    from parity.registry import Case
-    from parity.runner import CaseRun
+    from parity.running.registry import Case
+    from parity.running.runner import CaseRun
 
     spec = ConvSpec(spatial=(9, 9), kernel=3, in_channels=64, out_channels=8, dtype=dtype, layout="NHWC")
     assert parity.adapters.get(backend).accumulation(spec) == PROBE
@@ -115,10 +116,10 @@ def test_sixteen_bit_accumulation_is_measured_by_the_runner(backend, dtype):
 
 _EIGEN_SCRIPT = """
 import json, parity
-from parity import probes
-from parity.registry import Case
-from parity.runner import CaseRun
-from parity.spec import ConvSpec
+from parity.adapters import _probes as probes
+from parity.running.registry import Case
+from parity.running.runner import CaseRun
+from parity.core.spec import ConvSpec
 from parity.adapters import keras, tensorflow
 specs = {
     "nchw": ConvSpec(spatial=(7, 6), kernel=3, in_channels=3, out_channels=4, padding="SAME", layout="NCHW"),

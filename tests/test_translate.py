@@ -9,9 +9,11 @@ import pytest
 
 import conv_oracle as oracle
 import parity
-from parity import adapters, convert, translate
-from parity.cli import main
-from parity.spec import ConvSpec
+from parity import adapters
+from parity.core import convert
+from parity.porting import translate
+from parity.cli.main import main
+from parity.core.spec import ConvSpec
 
 SPECS = {
     "tf-same-s2": ConvSpec(spatial=(11, 12), kernel=3, in_channels=4, out_channels=6, strides=2, padding="SAME",

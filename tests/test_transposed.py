@@ -5,10 +5,10 @@ from itertools import product
 import numpy as np
 import pytest
 
-from parity import convert
-from parity.inputs import cotangent, generate
-from parity.reference import compute, conv
-from parity.spec import ConvSpec
+from parity.core import convert
+from parity.core.inputs import cotangent, generate
+from parity.reference.conv import compute, conv
+from parity.core.spec import ConvSpec
 
 GEOMETRIES = [  # (spatial, kernel, strides, dilations, groups, padding, output_padding)
     ((5,), 3, 2, 1, 1, "VALID", 1), ((6,), 4, 2, 1, 2, "SAME", 0), ((4,), 1, 3, 1, 1, "SAME", 0),

@@ -18,7 +18,7 @@ ADAPTERS = textwrap.dedent('''
     import torch
     import torch.nn.functional as F
     from parity.adapters import get
-    from parity.fingerprint import round_to_bits
+    from parity.verdict.fingerprint import round_to_bits
 
     TORCH = get("torch")
 

@@ -5,7 +5,7 @@
 
 ``torch_port`` is a port as it is often written: the kernel transposed with ``.transpose(3, 2, 1, 0)``
 (which swaps H and W) and ``padding=1`` for Keras' ``"same"`` (TF pads (0, 1) at stride 2 on even sizes).
-``torch_fixed`` is what :func:`parity.layers.convert_layer` builds.
+``torch_fixed`` is what :func:`parity.porting.layers.convert_layer` builds.
 """
 import numpy as np
 
@@ -33,6 +33,6 @@ def torch_port():
 
 
 def torch_fixed():
-    from parity.layers import convert_layer
+    from parity.porting.layers import convert_layer
 
     return convert_layer(keras_layer(), to="torch")

@@ -14,7 +14,7 @@ from typing import Final, Iterable, Protocol, runtime_checkable
 
 import numpy as np
 
-from parity.spec import ConvSpec
+from parity.core.spec import ConvSpec
 
 
 class Refused(Exception):
@@ -45,7 +45,7 @@ class Adapter(Protocol):
 
 
 # What ``accumulation(spec)`` returns when the type depends on the CPU, the build or the kernel a framework
-# picks: the runner measures it on the running machine (see :mod:`parity.probe`).
+# picks: the runner measures it on the running machine (see :mod:`parity.running.accumulation`).
 PROBE: Final = "probe"
 
 

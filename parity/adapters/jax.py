@@ -19,10 +19,10 @@ from types import ModuleType
 
 import numpy as np
 
-from parity import convert
+from parity.core import convert
 from parity.adapters import _device as device
 from parity.adapters.base import missing_module
-from parity.spec import ConvSpec
+from parity.core.spec import ConvSpec
 
 
 @cache

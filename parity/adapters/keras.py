@@ -29,9 +29,10 @@ from types import ModuleType
 
 import numpy as np
 
-from parity import convert, probes
+from parity.core import convert
+from parity.adapters import _probes as probes
 from parity.adapters.base import PROBE, missing_module
-from parity.spec import ConvSpec
+from parity.core.spec import ConvSpec
 
 STRIDED_DILATION = "Keras: '`strides > 1` not supported in conjunction with `dilation_rate > 1`'"
 TRANSPOSE_GROUPS = "Keras: Conv{rank}DTranspose has no groups argument"

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from parity import convert
-from parity.reference import compute
-from parity.spec import ConvSpec
+from parity.core import convert
+from parity.reference.conv import compute
+from parity.core.spec import ConvSpec
 
 if TYPE_CHECKING:
-    from parity.translate import Snippet
+    from parity.porting.translate import Snippet
 
 
 class NumpyAdapter:
@@ -62,8 +62,8 @@ def _convolve_1d(spec: ConvSpec, xp: np.ndarray, w: np.ndarray) -> np.ndarray:
 def _snippet(spec: ConvSpec) -> "Snippet":
     """Plain numpy for ``spec`` (``parity translate``): pad (transposed: dilate the input by the stride and
     flip the per-group kernel), gather windows with ``sliding_window_view``, contract per group with einsum."""
-    from parity import codegen
-    from parity.translate import Snippet
+    from parity.porting import codegen
+    from parity.porting.translate import Snippet
 
     rank, channels_first = spec.rank, convert.layout_name("channels_first", spec.rank)
     out, taps = "pqr"[:rank], "ijk"[:rank]

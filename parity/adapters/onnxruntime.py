@@ -17,9 +17,9 @@ from types import ModuleType
 
 import numpy as np
 
-from parity import convert
+from parity.core import convert
 from parity.adapters.base import PROBE, missing_module
-from parity.spec import ConvSpec
+from parity.core.spec import ConvSpec
 
 OPSET = 22  # Conv-22 / ConvTranspose-22, the newest versions of both operators
 # What ORT's CPU execution provider refuses (onnxruntime 1.31, measured at session creation).

@@ -1,7 +1,7 @@
 """PyTensor backend: ``pytensor.tensor.signal.convolve1d`` / ``convolve2d``, batched true convolutions of
 single channels; gradients by ``pytensor.grad`` with the seeded cotangent as ``known_grads``.
 
-Mapping a case onto them (all translations from ``parity.convert``):
+Mapping a case onto them (all translations from ``parity.core.convert``):
 
 - Channels are batch axes: the input is reshaped to ``(N, groups, 1, C/g, *S)`` and the kernel to
   ``(1, groups, O/g, C/g, *k)``; the batched convolution broadcasts to ``(N, groups, O/g, C/g, *out)``
@@ -30,9 +30,9 @@ from types import ModuleType
 
 import numpy as np
 
-from parity import convert
+from parity.core import convert
 from parity.adapters.base import missing_module
-from parity.spec import ConvSpec
+from parity.core.spec import ConvSpec
 
 NO_3D = "PyTensor: pytensor.tensor.signal has convolve1d and convolve2d only (no 3-D convolution)"
 NO_BFLOAT16 = "PyTensor: 'Unsupported dtype for TensorType: bfloat16'"

@@ -31,12 +31,13 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from parity import convert, probes
+from parity.core import convert
+from parity.adapters import _probes as probes
 from parity.adapters.base import PROBE, missing_module
-from parity.spec import ConvSpec
+from parity.core.spec import ConvSpec
 
 if TYPE_CHECKING:
-    from parity.translate import Snippet
+    from parity.porting.translate import Snippet
 
 TRANSPOSE_GROUPS = "TensorFlow: tf.nn.conv*_transpose has no groups argument (no grouped transposed conv)"
 
@@ -200,7 +201,7 @@ def _pad_or_crop(tf: ModuleType, y, pads, fmt: str):
 
 def _snippet(spec: ConvSpec) -> "Snippet":
     """``tf.nn`` call for ``spec`` (``parity translate``): channels-last, the op and padding ``run`` uses."""
-    from parity.translate import Snippet
+    from parity.porting.translate import Snippet
 
     if spec.transposed and spec.groups > 1:
         raise ValueError(f"tensorflow must have groups=1 for a transposed conv, got groups={spec.groups}: "
@@ -215,7 +216,7 @@ def _snippet(spec: ConvSpec) -> "Snippet":
 
 
 def _forward_lines(spec: ConvSpec, depthwise: bool) -> list[str]:
-    from parity import codegen
+    from parity.porting import codegen
 
     call, rank = codegen.call, spec.rank
     padding = convert.tf_padding(spec.pads, spec.spatial, spec.kernel, spec.strides, spec.dilations,
@@ -239,7 +240,7 @@ def _forward_lines(spec: ConvSpec, depthwise: bool) -> list[str]:
 
 
 def _transposed_lines(spec: ConvSpec) -> list[str]:
-    from parity import codegen
+    from parity.porting import codegen
 
     mode, spatial = transpose_call(spec)
     shape = ["x.shape[0]", *map(str, spatial), str(spec.out_channels)]

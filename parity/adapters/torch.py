@@ -19,15 +19,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from parity import convert
+from parity.core import convert
 from parity.adapters import _device as device
 from parity.adapters.base import PROBE, missing_module
-from parity.spec import ConvSpec
+from parity.core.spec import ConvSpec
 
 if TYPE_CHECKING:
     import torch
 
-    from parity.translate import Snippet
+    from parity.porting.translate import Snippet
 
 
 @cache
@@ -137,8 +137,8 @@ def _numpy(y: "torch.Tensor", dtype: np.dtype) -> np.ndarray:
 
 def _snippet(spec: ConvSpec) -> "Snippet":
     """``F.conv*d`` / ``F.conv_transpose*d`` for ``spec`` (``parity translate``), padded the way ``run`` pads."""
-    from parity import codegen
-    from parity.translate import Snippet
+    from parity.porting import codegen
+    from parity.porting.translate import Snippet
 
     rank, call = spec.rank, codegen.call
     half = spec.dtype == "bfloat16"  # torch.from_numpy has no bfloat16: go through float32

@@ -5,8 +5,8 @@ from itertools import product
 from typing import Iterator
 
 from parity.cases.forward import DISTRIBUTIONS, DTYPES, LAYOUTS, SHAPES
-from parity.registry import generator
-from parity.spec import ConvSpec
+from parity.running.registry import generator
+from parity.core.spec import ConvSpec
 
 # (strides, output_padding, dilations, groups): the combinations frameworks are known to disagree on.
 TRANSPOSE_GEOMETRY = ((1, 0, 1, 1), (2, 0, 1, 1), (2, 1, 1, 1), (2, 0, 2, 1), (1, 0, 1, 2), (2, 1, 1, 2))

@@ -4,8 +4,8 @@ from __future__ import annotations
 from itertools import product
 from typing import Iterator
 
-from parity.registry import generator
-from parity.spec import ConvSpec
+from parity.running.registry import generator
+from parity.core.spec import ConvSpec
 
 DTYPES = ("float32", "float64", "float16", "bfloat16")
 LAYOUTS = ("channels_first", "channels_last")

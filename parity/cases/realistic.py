@@ -2,14 +2,14 @@
 MobileNetV2, DCGAN, WaveNet, a video net), on small spatial grids, in every dtype. Normal data shows
 how far each backend sits from the exact result; ``sparse`` integer data has a bound of 0 at any length, so
 any convention mistake fails; ``canary`` data exposes TF32/bfloat16 input rounding and 16-bit accumulation
-(see :func:`parity.inputs.integer_plan`)."""
+(see :func:`parity.core.inputs.integer_plan`)."""
 from __future__ import annotations
 
 from itertools import product
 from typing import Any, Iterator
 
-from parity.registry import Case, generator
-from parity.spec import ConvSpec
+from parity.running.registry import Case, generator
+from parity.core.spec import ConvSpec
 
 DTYPES = ("float32", "float64", "float16", "bfloat16")
 DISTRIBUTIONS = ("normal", "sparse", "canary")

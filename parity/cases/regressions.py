@@ -5,8 +5,8 @@ import json
 from pathlib import Path
 from typing import Iterator
 
-from parity.registry import generator
-from parity.spec import ConvSpec
+from parity.running.registry import generator
+from parity.core.spec import ConvSpec
 
 SAVED = Path(__file__).with_name("regressions.json")
 

@@ -1,0 +1,104 @@
+"""Probes of what a framework does on the running machine, for adapters whose limits and arithmetic
+depend on the build and the CPU (TensorFlow, Keras): which layout a route runs in here, and the one-line
+reason quoting its refusal, both learnt by running the case itself. (What a route accumulates in is
+measured by the runner: :mod:`parity.running.accumulation`.)
+
+Framework-free: a probe gets the framework's call as a function, so its logic is tested with fakes.
+(It lives outside ``parity/adapters/``, where every module is a backend.)
+"""
+from __future__ import annotations
+
+import importlib
+import io
+import os
+import re
+import sys
+import tempfile
+from contextlib import contextmanager
+from types import ModuleType
+from typing import Callable, Hashable, Iterator
+
+import numpy as np
+
+from parity.adapters.base import Refused
+from parity.core.spec import ConvSpec
+
+def tf_reason(error: BaseException, via: str = "") -> str:
+    """``TensorFlow on CPU (<via>, <op>): '<first sentence of TF's message>'`` for a TF op error.
+
+    TF wraps its message in ``{{function_node __wrapped__<kernel>_device_/job:.../device:CPU:0}}`` and
+    ``[Op:<op>] name:``; Keras puts it, in bold, below "Exception encountered when calling <layer>.call()."
+    Later sentences only restate the first (the format given, the depths found).
+    """
+    lines = [line.strip() for line in re.sub(r"\x1b\[[0-9;]*m", "", str(error)).splitlines() if line.strip()]
+    text = next((line for line in lines if "[Op:" in line), lines[0] if lines else type(error).__name__)
+    device = re.search(r"device:([A-Z]+):\d", text)
+    op = re.search(r"\[Op:(\w+)\]", text)
+    words = re.sub(r"^\{\{.*?\}\}\s*", "", text).split(" [Op:")[0].strip()
+    words = re.split(r"(?<=\.)\s", words, maxsplit=1)[0]
+    where = f"TensorFlow on {device.group(1)}" if device else "TensorFlow"
+    context = ", ".join(filter(None, (via, op and op.group(1))))
+    return f"{where}{f' ({context})' if context else ''}: '{words}'"
+
+
+def run_routed(spec: ConvSpec, route: Hashable, compute: Callable[[bool], np.ndarray],
+               errors: type[BaseException] | tuple[type[BaseException], ...], via: str = "") -> np.ndarray:
+    """``compute(channels_first)``: channels-first cases natively first, unless ``route`` (the case's op,
+    quantity, dtype, channels, kernel, strides, dilations and kind of padding) was refused channels-first
+    earlier in this process; then channels-last (the adapter converts the layout, as a user on this CPU
+    must). A channels-last refusal raises :class:`Refused` quoting the framework (:func:`tf_reason`); only
+    ``errors`` count as refusals: anything else is a bug and propagates."""
+    if spec.layout == "channels_first" and route not in _REFUSED_CHANNELS_FIRST:
+        try:
+            return compute(True)
+        except errors:
+            _REFUSED_CHANNELS_FIRST.add(route)
+    try:
+        return compute(False)
+    except errors as error:
+        raise Refused(tf_reason(error, via)) from None
+
+
+def channels_first_refused(route: Hashable) -> bool:
+    """Whether this process saw ``route`` refused channels-first (its cases then run converted)."""
+    return route in _REFUSED_CHANNELS_FIRST
+
+
+_REFUSED_CHANNELS_FIRST: set[Hashable] = set()
+
+
+def route_key(spec: ConvSpec, padding: str | tuple[tuple[int, int], ...]) -> ConvSpec:
+    """The route of ``spec``: ``spec`` with ``padding`` on one image of max(dilated kernel, stride + 1)
+    pixels per axis, where SAME pads differ from VALID's as they do in any case whose SAME pads are not
+    VALID's; cases with equal keys take the same kernels of the framework."""
+    spatial = tuple(max(span, s + 1) for span, s in zip(spec.dilated_kernel, spec.strides))
+    return ConvSpec(**{**spec.as_dict(), "batch": 1, "spatial": spatial, "padding": padding, "output_padding": 0,
+                       "distribution": "normal", "seed": 0})
+
+
+@contextmanager
+def quiet_stderr() -> Iterator[io.BufferedRandom]:
+    """File descriptor 2 sent to a temporary file for the block (yielded, to read back): TensorFlow's C++
+    lines ("oneDNN custom operations are on" at import, "oneDNN supports DT_HALF only on platforms with
+    AVX-512" at the first float16 op) are written below Python and regardless of ``TF_CPP_MIN_LOG_LEVEL``,
+    and would land in every parity run's terminal; parity reports TF's behaviour itself."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield sink
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def quiet_import(name: str) -> ModuleType:
+    """``import name`` under :func:`quiet_stderr`; an import error keeps those lines in its message."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with quiet_stderr() as sink:
+        try:
+            return importlib.import_module(name)
+        except ImportError as error:
+            sink.seek(0)
+            raise ImportError(f"{error} ({sink.read().decode(errors='replace').strip()[-500:]})") from None

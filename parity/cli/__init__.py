@@ -1,0 +1,1 @@
+"""The ``parity`` command: one module per group of subcommands; ``main`` parses and dispatches."""

@@ -1,0 +1,4 @@
+"""``python -m parity.cli``."""
+from parity.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,102 @@
+"""What `parity check` is given: arrays or printouts (:class:`parity.porting.printed.Printed`), read as float arrays
+with every axis present (size-1 axes a layout string leaves out put back, see :mod:`parity.porting.squeezed`),
+each with the half-widths of its printing, and a sentence per thing read."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+
+from parity.core import files
+from parity.porting import squeezed
+from parity.core.dtypes import DTYPES
+from parity.porting.printed import Printed
+
+_FLOATS: Final = ", ".join(DTYPES)
+LABELS: Final = ("input", "kernel", "output")
+
+
+@dataclass(frozen=True, eq=False)
+class Inputs:
+    """x, w, y with every axis, ``rounding`` (their printing's half-widths, None when all are exact), the
+    full layouts to state, and what was read, in words."""
+
+    x: np.ndarray
+    w: np.ndarray
+    y: np.ndarray
+    rounding: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+    layout: str | None
+    kernel_layout: str | None
+    notes: tuple[str, ...]
+    printing: str  # how the printed arrays were printed, one sentence, or ""
+
+
+def prepare(arrays: tuple[Any, Any, Any], layout: str | None, kernel_layout: str | None, groups: Any,
+            transposed: bool) -> Inputs:
+    """Validate x, w, y (arrays or Printed) and put back the size-1 axes their layouts leave out."""
+    values, roundings, printing, notes = [], [], [], []
+    for label, array in zip(LABELS, arrays):
+        rounding = None
+        if isinstance(array, Printed):
+            printing += [f"{_short(label)} was {array.digits}"] if array.rounding.any() else []
+            notes.append(array.describe())
+            rounding, array = array.rounding, array.array
+        values.append(validated(label, array))
+        if values[-1].size == 0:
+            raise ValueError(f"{label} must have at least one element on every axis, got shape {values[-1].shape}")
+        roundings.append(rounding)
+        notes += [""] * (len(values) - len(notes))
+    if layout is None and len(values[0].shape) > 5:
+        raise ValueError(f"input must have 3 to 5 dimensions (batch, channels, 1 to 3 spatial), got shape "
+                         f"{values[0].shape}")
+    shapes = tuple(v.shape for v in values)
+    plan = squeezed.expand(shapes, layout, kernel_layout, groups if isinstance(groups, int) else 1, transposed)
+    full = [np.expand_dims(v, axes) for v, axes in zip(values, plan.axes)]
+    rounding = None if all(r is None or not r.any() for r in roundings) else tuple(
+        np.zeros(v.shape) if r is None else np.expand_dims(r, axes) for r, v, axes in
+        zip(roundings, full, plan.axes))
+    squeeze = [n.removeprefix(f"{v.shape} ") if printed else n for n, v, printed in zip(plan.notes, values, notes)]
+    read = tuple(f"{_short(label)}: " + "; ".join(filter(None, parts)) for label, *parts in
+                 zip(LABELS, notes, squeeze) if any(parts))
+    return Inputs(*full, rounding, plan.layout, plan.kernel_layout, read, "; ".join(printing))
+
+
+def _short(label: str) -> str:
+    return {"input": "x", "kernel": "w", "output": "Y"}[label]
+
+
+def validated(label: str, array: Any) -> np.ndarray:
+    """A float array of one of parity's dtypes; a 2-byte void array (how numpy saves bfloat16) is read
+    as bfloat16."""
+    array = np.asarray(array)
+    if array.dtype.kind == "V" and array.dtype.itemsize == 2 and array.dtype.names is None:
+        array = array.view(DTYPES["bfloat16"])
+    if array.dtype.name not in DTYPES:
+        raise ValueError(f"{label} must be a {_FLOATS} array, got dtype {array.dtype.str!r}")
+    return array
+
+
+def load(path: str | Path, label: str, *, format: str | None = None, digits: str | None = None) -> np.ndarray | Printed:
+    """A ``.npy`` file (read safely: no pickles, its header checked against the file and the memory budget),
+    or a printed array in a text file (``-``: standard input); ``ValueError`` says why not."""
+    from parity.porting import printed
+    from parity.running.runner import memory_budget
+
+    if str(path) != "-" and _is_npy(path):
+        array = files.load_npy(path, label, memory_budget() * 2**30)
+        array = validated(f"{label} {str(path)!r}", array)
+        return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))
+    return printed.read(str(path), label, format=format, digits=digits)
+
+
+def _is_npy(path: str | Path) -> bool:
+    """Whether ``path`` is meant as a .npy file: its name says so, or it starts with numpy's magic."""
+    if str(path).endswith(".npy") or (Path(path).exists() and not Path(path).is_file()):
+        return True  # a .npy name, or a folder, device or pipe: the .npy loader names the problem
+    try:
+        with open(path, "rb") as stream:
+            return stream.read(len(files.NPY_MAGIC)) == files.NPY_MAGIC
+    except OSError:
+        return True  # let the .npy loader name the problem

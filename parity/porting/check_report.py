@@ -1,0 +1,87 @@
+"""How `parity check` reports: explanations (confirmed or closest) and the text of a result."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from parity.core.dtypes import precision_bits
+
+if TYPE_CHECKING:
+    from parity.porting.checking import CheckResult
+
+
+@dataclass(frozen=True)
+class Explanation:
+    changes: tuple[str, ...]  # identifiers from the vocabulary in parity.porting.changes, e.g. ("flip",)
+    sentence: str
+    fix: str
+    matches: bool
+    max_abs: float
+    max_ulp: int
+    bound_ratio: float
+    closest: float = 0.0  # for a reading that does not reproduce Y: by how much it cuts the largest error
+    location: str = ""  # for a closest reading: where its residual sits
+    dtype: str = "float32"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"changes": list(self.changes), "matches": self.matches, "max_abs": self.max_abs,
+                "max_ulp": self.max_ulp, "bound_ratio": self.bound_ratio, "sentence": self.sentence, "fix": self.fix,
+                "closest": self.closest or None, "location": self.location}
+
+
+def figures(max_abs: float, max_ulp: int, ratio: float, dtype: str) -> str:
+    return f"max_abs {max_abs:.3g}  max_ulp {ulp_text(max_ulp, dtype)}  bound_ratio {ratio:.3g}"
+
+
+def ulp_text(max_ulp: int, dtype: str) -> str:
+    """The ULP count, or, past a binade (2**(p-1) ULPs: a sign or a factor of 2 apart), what it means."""
+    binade = 1 << (precision_bits(dtype) - 1)
+    if max_ulp > binade:
+        return f">2^{precision_bits(dtype) - 1} (a sign or a factor 2 apart)"
+    return str(max_ulp) if max_ulp < 10**6 else f"{max_ulp:.3g}"
+
+
+def format_result(result: CheckResult) -> str:
+    lines = [f"read: {note}" for note in result.read]
+    lines.append(f"conventions: {result.conventions}; Y is {result.dtype}")
+    if result.printing:
+        lines.append(f"printing: {result.printing}")
+    if result.problem:
+        lines.append(f"does not match: these conventions cannot give Y: {result.problem}")
+    else:
+        verdict = "matches" if result.matches else "does not match"
+        numbers = figures(result.max_abs, result.max_ulp, result.bound_ratio, result.dtype)
+        lines.append(f"{verdict}: {result.nonfinite}; elsewhere {numbers}" if result.nonfinite else
+                     f"{verdict}: {numbers}")
+    if result.matches:
+        return "\n".join(lines + ([f"warning: {result.ambiguous}"] if result.ambiguous else []))
+    if result.location:
+        lines.append(f"error: {result.location}")
+    lines += _explained(result)
+    if result.ambiguous:
+        lines.append(f"warning: {result.ambiguous}")
+    if result.hint:
+        lines.append(f"hint: {result.hint}")
+    return "\n".join(lines)
+
+
+def _explained(result: CheckResult) -> list[str]:
+    exact = [e for e in result.explanations if not e.closest]
+    if not result.explanations:
+        return [f"nothing explains Y: {result.note}" if result.note else "nothing explains Y: no single change or "
+                f"pair of changes tried ({result.searched} readings) reproduces it, or cuts its error 100-fold"]
+    if exact:
+        lines = [f"explanations that reproduce Y, best first ({result.searched} readings tried):"]
+    else:
+        lines = [f"nothing reproduces Y within the bound ({result.searched} readings tried); closest, best first:"]
+    if any(" read as " in note for note in result.read):
+        lines.append("(each fix works on x, w and Y with every axis, as your call takes them: the size-1 axes read "
+                     "above put back, e.g. x = x[None])")
+    for rank, item in enumerate(result.explanations, 1):
+        fix = item.fix.replace("\n", "\n        ")
+        tag = "closest, " if item.closest else ""
+        lines += [f"{rank}. [{tag}{', '.join(item.changes)}] {item.sentence}", f"   fix: {fix}",
+                  f"   {figures(item.max_abs, item.max_ulp, item.bound_ratio, item.dtype)}"]
+        if item.closest:
+            lines.append(f"   residual: the largest error cut {item.closest:.3g}-fold; {item.location}")
+    return lines

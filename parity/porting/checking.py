@@ -1,0 +1,287 @@
+"""`parity check`: does Y match x conv w under the stated conventions, and if not, which change explains it.
+
+Y is compared with the exact reference for the stated conventions in Y's dtype (the error bound of
+that dtype decides, as in :func:`parity.verdict.comparison.compare`; for printed arrays the bound also allows
+each element's printing rounding, see :mod:`parity.porting.printed`). On a mismatch :func:`parity.porting.diagnose.search`
+looks for convention changes that reproduce Y; each is confirmed against the reference for its own
+conventions (exact for float64) and explained in a sentence with a concrete fix. When none reproduces
+Y, the readings that remove the most of the error (by :data:`CLOSEST_FACTOR` or more) are reported as
+closest, with where their residual sits.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final, Iterator
+
+import numpy as np
+
+from parity.porting import check_inputs
+from parity.porting import diagnose
+from parity.porting import explain
+from parity.porting import reading as rd
+from parity.porting.check_inputs import Inputs, load, validated  # noqa: F401 (load and validated are the CLI's)
+from parity.porting.check_report import Explanation, format_result
+from parity.verdict.comparison import Comparison, compare, total_bound
+from parity.porting.reading import Frame
+from parity.reference.conv import Reference
+
+SEARCH_OUTPUTS: Final = 1 << 14  # the search looks at the first batch elements holding this many outputs
+CLOSEST_FACTOR: Final = 100.0  # a closest reading must cut the largest error by this factor at least
+
+
+@dataclass(frozen=True, eq=False)
+class CheckResult:
+    """Outcome of :func:`check`. Figures are None when the stated conventions cannot give Y's shape
+    (``problem`` says why); ``error_map`` is |Y - reference| in canonical (N, C, *spatial) order."""
+
+    matches: bool
+    dtype: str
+    conventions: str
+    max_abs: float | None
+    max_ulp: int | None
+    bound_ratio: float | None
+    problem: str
+    location: str
+    explanations: tuple[Explanation, ...]
+    searched: int
+    error_map: np.ndarray | None
+    note: str = ""  # why nothing was searched, when nothing was
+    nonfinite: str = ""  # NaN/Inf positions that differ from the reference's, when they do
+    read: tuple[str, ...] = ()  # how squeezed arrays were read
+    printing: str = ""  # how printed arrays were printed and what that did to the bound
+    ambiguous: str = ""  # readings the printing is too coarse to tell apart
+    hint: str = ""  # conventions that were assumed, when nothing explains Y
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"matches": self.matches, "dtype": self.dtype, "conventions": self.conventions,
+                "max_abs": self.max_abs, "max_ulp": self.max_ulp, "bound_ratio": self.bound_ratio,
+                "problem": self.problem, "location": self.location, "searched": self.searched, "note": self.note,
+                "nonfinite": self.nonfinite, "read": list(self.read), "printing": self.printing,
+                "ambiguous": self.ambiguous, "hint": self.hint,
+                "explanations": [e.as_dict() for e in self.explanations]}
+
+    def format(self) -> str:
+        return format_result(self)
+
+
+def check(x: Any, w: Any, y: Any, *, layout: str | None = None, kernel_layout: str | None = None,
+          padding: str | tuple | int | None = None, strides: int | tuple[int, ...] | None = None,
+          dilations: int | tuple[int, ...] | None = None, groups: int | None = None, transposed: bool = False,
+          output_padding: int | tuple[int, ...] = 0, limit: int = 5) -> CheckResult:
+    """Compare ``y`` with ``x`` conv ``w`` under the stated conventions; on a mismatch, explain it.
+
+    x, w and y are arrays or :class:`parity.porting.printed.Printed` printouts (their rounding enters the bound).
+    ``layout`` is the data layout of x and y (NCHW, NHWC, ...; default channels-first; size-1 batch and
+    channel axes may be left out, e.g. HWC), ``kernel_layout`` the kernel's (OIHW, HWIO, IOHW, HWIM, ...;
+    default OI.../...IO after the data, IO.../...OI when ``transposed``; a size-1 O or I may be left out,
+    e.g. HWI). ``padding`` (default VALID) is the crop for a transposed conv (PyTorch's padding); strides,
+    dilations and groups default to 1. At most ``limit`` explanations are kept. ``ValueError`` (one line)
+    for bad input, including a Y whose shape no convention tried can give.
+    """
+    assumed = {name: default for name, value, default in (("padding", padding, "VALID"), ("strides", strides, 1),
+                                                          ("dilations", dilations, 1), ("groups", groups, 1))
+               if value is None}
+    given = {name: value for name, value in (("padding", padding), ("strides", strides), ("dilations", dilations),
+                                             ("groups", groups)) if value is not None}
+    inputs = check_inputs.prepare((x, w, y), layout, kernel_layout, given.get("groups", 1), transposed)
+    _check_ranks(inputs.x, inputs.w, inputs.y)
+    stated = rd.stated(inputs.x.ndim - 2, layout=inputs.layout, kernel_layout=inputs.kernel_layout,
+                       transposed=transposed, output_padding=output_padding, **given)
+    x64, w64 = np.asarray(inputs.x, np.float64), np.asarray(inputs.w, np.float64)
+    context = _Context(stated, inputs, limit, assumed,
+                       inputs.rounding is None and all(np.array_equal(a, np.round(a)) for a in (x64, w64)))
+    try:
+        fr = rd.frame(stated, x64, w64, inputs.y, inputs.rounding)
+    except ValueError as error:
+        return _diagnose(context, _Stated(None, problem=str(error)))
+    comparison, value, low, bound, arithmetic = _compare(fr, context.integers)
+    widening = 1.0 if fr.rounding is None else float(np.median(bound / arithmetic))
+    outcome = _Stated(fr, comparison, _error(fr, value, low), widening=widening)
+    if comparison.passed:
+        return _result(context, outcome, True, explanations=(), searched=0, location="",
+                       ambiguous=_ambiguous_match(context))
+    return _diagnose(context, outcome, explain.locate(fr, value, low, bound))
+
+
+@dataclass(frozen=True, eq=False)
+class _Context:
+    stated: rd.Reading
+    inputs: Inputs
+    limit: int
+    assumed: dict[str, object]
+    integers: bool
+
+
+@dataclass(frozen=True, eq=False)
+class _Stated:
+    """The stated conventions applied to the arrays: the comparison, or why there is none."""
+
+    frame: Frame | None
+    comparison: Comparison | None = None
+    error_map: np.ndarray | None = None
+    problem: str = ""
+    widening: float = 1.0  # median factor by which the printing widens the bound
+
+
+def _diagnose(context: _Context, outcome: _Stated, location: str = "") -> CheckResult:
+    inputs = context.inputs
+    if outcome.frame is not None and _nonfinite_only_in_y(inputs):
+        note = "Y holds NaN or Inf while x and w are finite, which no convention gives (no change was tried)"
+        return _result(context, outcome, False, explanations=(), searched=0, location=location, note=note)
+    # Conventions do not depend on the batch: search on a prefix of it, confirm on everything.
+    keep = _batch_prefix(inputs.x, inputs.y)
+    rounding = None if inputs.rounding is None else tuple(r[:keep] if i != 1 else r for i, r in
+                                                          enumerate(inputs.rounding))
+    found = diagnose.search(context.stated, inputs.x[:keep], inputs.w, inputs.y[:keep], rounding)
+    if outcome.frame is None and not found.feasible:
+        hint = _layout_hint(context)
+        raise ValueError(f"{outcome.problem}; no convention change tried gives Y's shape either"
+                         + (f"; {hint}" if hint else ""))
+    explanations = tuple(_explanations(found.found, context))
+    if not explanations:
+        baseline = outcome.comparison.max_abs if outcome.comparison else float(np.nanmax(np.abs(
+            np.asarray(inputs.y, np.float64)), initial=0.0))
+        explanations = tuple(_closest(found.closest, context, baseline))
+    note = "" if not found.unlisted else (
+        f"no single change tried ({found.feasible} readings) reproduces it; pairs of changes were not tried: "
+        f"an estimated {found.unlisted} readings, over the limit of {diagnose.MAX_READINGS}")
+    matched = [e for e in explanations if e.matches]
+    ambiguous = "" if inputs.rounding is None or len(matched) < 2 else (
+        f"the printing is too coarse to tell these {len(matched)} readings apart: print more digits")
+    hint = _hint(context, outcome) if not explanations else ""
+    return _result(context, outcome, False, explanations=explanations, searched=found.feasible,
+                   location=location, note=note, ambiguous=ambiguous, hint=hint)
+
+
+def _ambiguous_match(context: _Context) -> str:
+    """With printed arrays, the single changes that also reproduce Y within the printing's rounding."""
+    inputs = context.inputs
+    if inputs.rounding is None:
+        return ""
+    keep = _batch_prefix(inputs.x, inputs.y)
+    rounding = tuple(r[:keep] if i != 1 else r for i, r in enumerate(inputs.rounding))
+    found = diagnose.search(context.stated, inputs.x[:keep], inputs.w, inputs.y[:keep], rounding, depths=(1,))
+    if not found.found:
+        return ""
+    names = ", ".join(f"[{', '.join(c.id for c in item.changes)}]" for item in found.found[:3])
+    return (f"the printing is too coarse to tell the stated conventions from {names}, which also reproduce Y "
+            "within it: this match is no evidence against them; print more digits")
+
+
+def _hint(context: _Context, outcome: _Stated) -> str:
+    """What was assumed rather than stated, when that may be why nothing explains Y."""
+    parts = [f"{name} {value}" for name, value in context.assumed.items()]
+    relevant = "padding" in context.assumed or bool(outcome.problem)  # an assumed stride alone rarely is the cause
+    hint = "" if not (parts and relevant) else (f"not stated, so assumed: {', '.join(parts)}; state the values of your call (e.g. "
+                                 "--padding SAME or --padding 1:1,1:1) to see where the error sits")
+    layout = _layout_hint(context)
+    return "; ".join(filter(None, (hint, layout)))
+
+
+def _layout_hint(context: _Context) -> str:
+    """For a 3-axis x read with the default layout: the 2-D reading without a batch axis, to state."""
+    x = context.inputs.x
+    if context.inputs.layout is not None or x.ndim != 3:
+        return ""
+    return (f"x {x.shape} was read as NCW (batch {x.shape[0]}, {x.shape[1]} channels, width {x.shape[2]}); if it "
+            "is an image without its batch axis, state --layout HWC (or CHW)")
+
+
+def _nonfinite_only_in_y(inputs: Inputs) -> bool:
+    finite = [bool(np.isfinite(np.asarray(a, np.float64)).all()) for a in (inputs.x, inputs.w, inputs.y)]
+    return finite == [True, True, False]
+
+
+def _batch_prefix(x: np.ndarray, y: np.ndarray) -> int:
+    """The fewest leading batch elements whose outputs number at least SEARCH_OUTPUTS (all if batches differ)."""
+    if x.shape[0] != y.shape[0]:
+        return x.shape[0]
+    per_element = max(1, y.size // max(1, y.shape[0]))
+    return min(y.shape[0], -(-SEARCH_OUTPUTS // per_element))
+
+
+def _result(context: _Context, outcome: _Stated, matches: bool, **fields: Any) -> CheckResult:
+    comparison = outcome.comparison
+    figures = dict(max_abs=comparison.max_abs, max_ulp=comparison.max_ulp, bound_ratio=comparison.bound_ratio) \
+        if comparison else dict(max_abs=None, max_ulp=None, bound_ratio=None)
+    nonfinite = comparison.reason if comparison and comparison.kind == "nonfinite" else ""
+    printing = context.inputs.printing
+    if printing:
+        printing += "; compared within that rounding"
+        printing += f" (the bound widened {outcome.widening:.3g}x, median over Y)" if outcome.frame else ""
+    return CheckResult(matches, context.inputs.y.dtype.name, context.stated.describe(), **figures,
+                       problem=outcome.problem, error_map=outcome.error_map, nonfinite=nonfinite,
+                       read=context.inputs.notes, printing=printing, **fields)
+
+
+def _compare(fr: Frame, integers: bool) -> tuple[Comparison, np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
+    """(comparison, value, low, total bound, arithmetic bound) per element: the total is the bound of Y's
+    dtype plus the printing's rounding of x and w (through the convolution) and of Y."""
+    value, low, scale = rd.compute(fr, exact=fr.spec.dtype == "float64")
+    widen = rd.widening(fr)
+    ref = Reference(value, low, scale if widen is None else scale + widen, fr.spec.accumulation_length, integers)
+    arithmetic = total_bound(ref, fr.spec.dtype)
+    bound = arithmetic if fr.rounding is None else arithmetic + (0 if widen is None else widen) + fr.rounding[2]
+    return compare(fr.y, ref, fr.spec.dtype, bound=bound), value, low, bound, arithmetic
+
+
+def _error(fr: Frame, value: np.ndarray, low: np.ndarray | None) -> np.ndarray:
+    return np.abs(np.asarray(fr.y, np.float64) - value - (0 if low is None else low))
+
+
+def _confirmed(item: diagnose.Found, context: _Context) -> tuple[Frame, Comparison, np.ndarray, tuple] | None:
+    """The reading on the whole arrays: (frame, comparison, bound, (value, low)), or None if it does not fit."""
+    inputs = context.inputs
+    arrays = (np.asarray(inputs.x, np.float64), np.asarray(inputs.w, np.float64), inputs.y)
+    try:
+        fr = rd.frame(item.frame.reading, *arrays, inputs.rounding)
+    except ValueError:
+        return None
+    comparison, value, low, bound, _ = _compare(fr, context.integers)
+    return fr, comparison, bound, (value, low)
+
+
+def _explanations(found: tuple[diagnose.Found, ...], context: _Context) -> Iterator[Explanation]:
+    """Confirm each found reading on the whole arrays against its own reference (exact for float64)."""
+    kept = 0
+    for item in found:
+        if kept == context.limit:
+            return
+        confirmed = _confirmed(item, context)
+        if confirmed is None or not confirmed[1].passed:
+            continue
+        fr, comparison = confirmed[:2]
+        sentence, fix = explain.describe(item.changes, context.stated, fr)
+        kept += 1
+        yield Explanation(tuple(c.id for c in item.changes), sentence, fix, True, comparison.max_abs,
+                          comparison.max_ulp, comparison.bound_ratio, dtype=fr.spec.dtype)
+
+
+def _closest(found: tuple[diagnose.Found, ...], context: _Context, baseline: float) -> Iterator[Explanation]:
+    """The readings that cut the largest error by CLOSEST_FACTOR or more, with where their residual sits."""
+    kept = 0
+    for item in found:
+        if kept == min(context.limit, 3):
+            return
+        if item.residual * CLOSEST_FACTOR > baseline:  # already too far on the probes alone
+            continue
+        confirmed = _confirmed(item, context)
+        if confirmed is None:
+            continue
+        fr, comparison, bound, (value, low) = confirmed
+        if not comparison.max_abs * CLOSEST_FACTOR <= baseline:
+            continue
+        sentence, fix = explain.describe(item.changes, context.stated, fr)
+        kept += 1
+        cut = baseline / max(comparison.max_abs, 1e-300)
+        yield Explanation(tuple(c.id for c in item.changes), sentence, fix, comparison.passed, comparison.max_abs,
+                          comparison.max_ulp, comparison.bound_ratio, closest=cut,
+                          location=explain.locate(fr, value, low, bound), dtype=fr.spec.dtype)
+
+
+def _check_ranks(x: np.ndarray, w: np.ndarray, y: np.ndarray) -> None:
+    if not 3 <= x.ndim <= 5:
+        raise ValueError(f"input must have 3 to 5 dimensions (batch, channels, 1 to 3 spatial), got shape {x.shape}")
+    for label, array in (("kernel", w), ("output", y)):
+        if array.ndim != x.ndim:
+            raise ValueError(f"{label} must have {x.ndim} dimensions like the input, got shape {array.shape}")

@@ -1,0 +1,206 @@
+"""One way of reading raw (x, w, y) arrays: the conventions `parity check` is told, or a candidate change.
+
+A :class:`Reading` holds every convention that decides what a convolution computes from stored arrays:
+data layout, kernel layout, which kernel axes are reversed, padding (the crop for a transposed conv),
+strides, dilations, groups, output_padding. :func:`frame` applies one to raw arrays: canonical float64
+x and w, canonical y, and the :class:`~parity.core.spec.ConvSpec` they make, or a ``ValueError`` naming the
+contradiction (channel counts, groups, output shape).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+
+from parity.core import convert
+from parity.reference import conv as reference
+from parity.core.convert import KernelLayout, Pads
+from parity.core.spec import ConvSpec
+
+# Placeholder extent for validating convention fields before the arrays' shapes are known.
+_PLACEHOLDER: Final = 1 << 20
+# Frameworks take 32-bit sizes; larger strides, dilations or paddings would overflow the search's indices.
+LARGEST: Final = 2**31 - 1
+_FAMILIES: Final = ("channels_first", "channels_last")
+
+
+@dataclass(frozen=True)
+class Reading:
+    layout: str
+    kernel_layout: KernelLayout
+    padding: str | Pads
+    strides: tuple[int, ...]
+    dilations: tuple[int, ...]
+    groups: int = 1
+    transposed: bool = False
+    output_padding: tuple[int, ...] = ()
+    flips: tuple[int, ...] = ()  # spatial axes (canonical order) along which the kernel is reversed
+    kernel_follows: bool = False  # the kernel layout was not given: it is the data layout's default
+
+    @property
+    def rank(self) -> int:
+        return len(self.strides)
+
+    @property
+    def core(self) -> tuple:
+        """The fields that need a new reference; the rest only select a window of the full output."""
+        return (self.layout, self.kernel_layout, self.flips, self.dilations, self.groups, self.transposed,
+                self.strides if self.transposed else None)
+
+    def describe(self) -> str:
+        padding = self.padding if isinstance(self.padding, str) else convert.pads_text(self.padding)
+        parts = [f"{convert.layout_name(self.layout, self.rank)} data", f"{self.kernel_layout.name} kernel",
+                 f"{'crop' if self.transposed else 'padding'} {padding}", f"strides {self.strides}",
+                 f"dilations {self.dilations}", f"groups {self.groups}"]
+        if self.transposed:
+            parts.insert(0, "transposed conv")
+            parts.append(f"output_padding {self.output_padding}")
+        return ", ".join(parts)
+
+
+def stated(rank: int, *, layout: str | None = None, kernel_layout: str | None = None,
+           padding: str | Pads | int = "VALID", strides: int | tuple[int, ...] = 1,
+           dilations: int | tuple[int, ...] = 1, groups: int = 1, transposed: bool = False,
+           output_padding: int | tuple[int, ...] = 0) -> Reading:
+    """Validate user conventions (one-line ``ValueError`` naming field, value and rule) into a Reading."""
+    family = "channels_first" if layout is None else data_layout(layout, rank)
+    kernel = (convert.default_kernel_layout(rank, family == "channels_last", transposed) if kernel_layout is None
+              else convert.kernel_layout(kernel_layout, rank, transposed))
+    # ConvSpec validates and canonicalizes the fields; sizes are placeholders large enough for any of them.
+    spec = ConvSpec(spatial=(_PLACEHOLDER,) * rank, kernel=1, in_channels=groups if _is_int(groups) else 1,
+                    out_channels=groups if _is_int(groups) else 1, groups=groups, strides=strides,
+                    dilations=dilations, padding=padding, output_padding=output_padding,
+                    op="conv_transpose" if transposed else "conv")
+    _check_sizes(spec)
+    return Reading(family, kernel, spec.padding, spec.strides, spec.dilations, spec.groups, transposed,
+                   spec.output_padding if transposed else (0,) * rank, kernel_follows=kernel_layout is None)
+
+
+def data_layout(name: object, rank: int) -> str:
+    """A data layout name (NCHW, NHWC, ..., channels_first, channels_last) as its family."""
+    if name in _FAMILIES:
+        return str(name)
+    try:
+        return convert.layout_family(str(name), rank)
+    except ValueError:
+        names = ", ".join(convert.layout_name(family, rank) for family in _FAMILIES)
+        raise ValueError(f"layout must be one of {names}, channels_first, channels_last for rank {rank}, "
+                         f"got {name!r}") from None
+
+
+def _check_sizes(spec: ConvSpec) -> None:
+    pads = () if isinstance(spec.padding, str) else tuple(n for pair in spec.padding for n in pair)
+    for field, values in (("strides", spec.strides), ("dilations", spec.dilations), ("padding", pads),
+                          ("output_padding", spec.output_padding), ("groups", (spec.groups,))):
+        if any(abs(value) > LARGEST for value in values):
+            raise ValueError(f"{field} must be at most {LARGEST} (frameworks take 32-bit sizes), got {values}")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+@dataclass(frozen=True)
+class Frame:
+    """Raw arrays as one reading sees them: canonical x, w (float64, kernel axes reversed as the reading
+    says), y (its own dtype), and the spec they make. ``rounding``: the canonical per-element half-widths
+    of the printing x, w and y were read from (see :mod:`parity.porting.printed`), or None when all are exact."""
+
+    reading: Reading
+    spec: ConvSpec
+    x: np.ndarray
+    w: np.ndarray
+    y: np.ndarray
+    rounding: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+
+def frame(reading: Reading, x: np.ndarray, w: np.ndarray, y: np.ndarray,
+          rounding: tuple[np.ndarray, ...] | None = None) -> Frame:
+    """Read float64 ``x``, ``w`` and ``y`` as ``reading`` says; ``ValueError`` if they contradict it.
+    ``rounding`` holds the printing's half-widths of the raw x, w and y (None: exact)."""
+    xc, wc, yc = canonical(reading, x, w, y)
+    spec = make_spec(reading, xc, wc, yc, w.shape, y.shape)
+    return Frame(reading, spec, xc, wc, yc, None if rounding is None else canonical(reading, *rounding))
+
+
+def canonical(reading: Reading, x: np.ndarray, w: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Canonical views of x, w (kernel axes reversed as the reading says) and y."""
+    xc, yc = (convert.to_channels_first(a) if reading.layout == "channels_last" else a for a in (x, y))
+    wc = convert.flip_axes(convert.kernel_to_canonical(w, reading.kernel_layout), reading.flips)
+    return xc, wc, yc
+
+
+def make_spec(reading: Reading, xc: np.ndarray, wc: np.ndarray, yc: np.ndarray, w_shape: tuple[int, ...],
+              y_shape: tuple[int, ...]) -> ConvSpec:
+    """The spec canonical arrays make under ``reading``; ``ValueError`` naming any contradiction."""
+    out_channels = wc.shape[1] * reading.groups if reading.transposed else wc.shape[0]
+    spec = ConvSpec(spatial=xc.shape[2:], kernel=wc.shape[2:], in_channels=xc.shape[1], out_channels=out_channels,
+                    batch=xc.shape[0], strides=reading.strides, dilations=reading.dilations,
+                    groups=reading.groups, padding=reading.padding, dtype=yc.dtype, layout=reading.layout,
+                    op="conv_transpose" if reading.transposed else "conv",
+                    output_padding=reading.output_padding if reading.transposed else 0)
+    if wc.shape != spec.kernel_shape:
+        raise ValueError(f"kernel read as {reading.kernel_layout.name} must have shape "
+                         f"{_order(spec.kernel_shape, reading)} for {xc.shape[1]} input channels and "
+                         f"groups={reading.groups}, got {w_shape}")
+    if yc.shape != spec.output_shape:
+        batch, channels, *out = spec.output_shape
+        expected = (batch, *out, channels) if reading.layout == "channels_last" else spec.output_shape
+        raise ValueError(f"Y must have shape {expected} for these conventions, got {y_shape}")
+    return spec
+
+
+def _order(canonical_shape: tuple[int, ...], reading: Reading) -> tuple[int, ...] | str:
+    """A canonical kernel shape in the reading's stored layout (depthwise layouts keep the canonical one)."""
+    layout = reading.kernel_layout
+    if layout.depthwise:
+        return f"{canonical_shape} after the depthwise reshape"
+    return tuple(canonical_shape[layout.canonical.index(letter)] for letter in layout.name)
+
+
+def compute(fr: Frame, *, exact: bool = False) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """(value, low, scale) of the reading's convolution, straight from the reference."""
+    return _run(fr.spec, fr.x, fr.w, full=False, exact=exact)
+
+
+def full_output(fr: Frame) -> tuple[np.ndarray, np.ndarray]:
+    """(value, scale) over every window position: stride 1 with FULL padding for a forward conv, the
+    uncropped output for a transposed one. Every padding and stride is a strided window of it."""
+    value, _, scale = _run(fr.spec, fr.x, fr.w, full=True)
+    return value, scale
+
+
+def widening(fr: Frame, *, full: bool = False) -> np.ndarray | None:
+    """How far the exact result can move while x and w stay within their printing's rounding (dx, dw):
+    |x + ex| conv |w + ew| - ... is at most dx conv (|w| + dw) + |x| conv dw per output (of the full output
+    when ``full``). None when x and w are exact."""
+    if fr.rounding is None or not (fr.rounding[0].any() or fr.rounding[1].any()):
+        return None
+    dx, dw, _ = fr.rounding
+    total = _run(fr.spec, dx, np.abs(fr.w) + dw, full=full)[0] if dx.any() else 0.0
+    return total + (_run(fr.spec, np.abs(fr.x), dw, full=full)[0] if dw.any() else 0.0)
+
+
+def _run(spec: ConvSpec, x: np.ndarray, w: np.ndarray, *, full: bool,
+         exact: bool = False) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    if spec.transposed:
+        crops = tuple((0, 0) for _ in spec.kernel) if full else spec.pads
+        extra = (0,) * spec.rank if full else spec.output_padding
+        return reference.conv_transpose(x, w, spec.strides, crops, extra, spec.dilations, spec.groups, exact=exact)
+    if full:
+        pads = tuple((span - 1, span - 1) for span in spec.dilated_kernel)
+        return reference.conv(x, w, (1,) * spec.rank, pads, spec.dilations, spec.groups)
+    return reference.conv(x, w, spec.strides, spec.pads, spec.dilations, spec.groups, exact=exact)
+
+
+def window(spec: ConvSpec) -> tuple[tuple[int, int], ...]:
+    """(start, step) per axis of the spec's output inside :func:`full_output` (positions beyond it are 0).
+
+    Forward: output o reads padded positions o*s + j*d, i.e. input o*s - lo + j*d, which the full output
+    (padded span - 1) holds at index o*s - lo + span - 1. Transposed: the crop drops lo elements.
+    """
+    if spec.transposed:
+        return tuple((lo, 1) for lo, _ in spec.pads)
+    return tuple((span - 1 - lo, s) for span, (lo, _), s in zip(spec.dilated_kernel, spec.pads, spec.strides))
+

@@ -1,0 +1,139 @@
+"""Baselines: the figures of every comparison of a run, saved with its environment, and the drift of a later
+run against them (what a CI maintainer upgrading a framework wants to see).
+
+Drift (fails the run): a comparison that passed and now fails, errors, is skipped or is insensitive; a
+fingerprint that changed; or a figure that grew beyond its tolerance:
+- ``bound_ratio`` above ``RATIO_FACTOR`` x the baseline + ``RATIO_SLACK``. Another CPU or BLAS sums in
+  another order, which moves the error of a random-data sum by a small factor; 4x with 0.05 of slack
+  keeps those quiet and still flags an error that moved towards the bound.
+- ``max_ulp`` above ``ULP_FACTOR`` x the baseline + ``ULP_SLACK``, on integer-valued cases only (those with a
+  fingerprint): their results are exact or correctly rounded whatever the order, so a new ULP is real.
+  On random data ULP counts swing by orders of magnitude where outputs cancel, so they are not compared.
+New and vanished comparisons are listed, not failed.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Iterable
+
+from parity.running.runner import Result
+
+RATIO_FACTOR: Final = 4.0
+RATIO_SLACK: Final = 0.05
+ULP_FACTOR: Final = 2
+ULP_SLACK: Final = 1
+FIGURES: Final = ("status", "max_ulp", "bound_ratio", "fingerprint", "accumulation")
+_FORMAT: Final = "parity-baseline/1"
+
+
+def key(result: Result) -> str:
+    return f"{result.case} | {result.backend} vs {result.against}"
+
+
+def snapshot(results: Iterable[Result], environment: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+    """The baseline document of a run."""
+    figures = {key(r): {name: _plain(getattr(r, name)) for name in FIGURES} for r in results}
+    return {"format": _FORMAT, **meta, "environment": environment, "comparisons": figures}
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe: non-finite floats become "inf" / "nan" (read back by :func:`_number`)."""
+    return str(value) if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def load(path: Path) -> dict[str, Any]:
+    """A saved baseline; ``ValueError`` naming the file and what is wrong with it."""
+    try:
+        document = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise ValueError(f"baseline {str(path)!r} must be a readable JSON file, got {type(error).__name__}: {error}") from None
+    if not isinstance(document, dict) or document.get("format") != _FORMAT:
+        raise ValueError(f"baseline {str(path)!r} must be a file written by --save-baseline ({_FORMAT}), got "
+                         f"format {document.get('format') if isinstance(document, dict) else type(document).__name__!r}")
+    return document
+
+
+@dataclass(frozen=True)
+class Drift:
+    """One comparison whose figures moved: ``what`` says how; before/after are the figure dicts."""
+
+    comparison: str
+    what: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    drifts: list[Drift]
+    changes: list[Drift]  # moves that are not drift (a failure that now passes, ...)
+    new: list[str]
+    vanished: list[str]
+
+
+def compare(baseline: dict[str, Any], results: Iterable[Result]) -> Verdict:
+    before: dict[str, dict[str, Any]] = baseline["comparisons"]
+    after = {key(r): {name: _plain(getattr(r, name)) for name in FIGURES} for r in results}
+    drifts, changes = [], []
+    for name in sorted(before.keys() & after.keys()):
+        what = drift(before[name], after[name])
+        if what:
+            drifts.append(Drift(name, what, before[name], after[name]))
+        elif before[name]["status"] != after[name]["status"]:
+            changes.append(Drift(name, f"{before[name]['status']} -> {after[name]['status']}", before[name], after[name]))
+    return Verdict(drifts, changes, sorted(after.keys() - before.keys()), sorted(before.keys() - after.keys()))
+
+
+def drift(before: dict[str, Any], after: dict[str, Any]) -> str:
+    """How ``after`` drifted from ``before`` ('' if it did not)."""
+    if before["status"] == "pass" and after["status"] != "pass":
+        return f"status pass -> {after['status']}"
+    if before.get("fingerprint") != after.get("fingerprint") and before.get("fingerprint") is not None:
+        return f"fingerprint {before['fingerprint']} -> {after.get('fingerprint')}"
+    old, new = _number(before.get("bound_ratio")), _number(after.get("bound_ratio"))
+    if old is not None and new is not None and new > RATIO_FACTOR * old + RATIO_SLACK:
+        return f"bound_ratio {old:.3g} -> {new:.3g} (over {RATIO_FACTOR:g}x + {RATIO_SLACK:g})"
+    if before.get("fingerprint") is not None and None not in (before.get("max_ulp"), after.get("max_ulp")):
+        if after["max_ulp"] > ULP_FACTOR * before["max_ulp"] + ULP_SLACK:
+            return f"max_ulp {before['max_ulp']} -> {after['max_ulp']} on an integer case"
+    return ""
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def environment_changes(before: dict[str, Any], after: dict[str, Any], prefix: str = "") -> list[tuple[str, Any, Any]]:
+    """(dotted key, before, after) for every leaf of the two environments that differs."""
+    found = []
+    for name in sorted(before.keys() | after.keys()):
+        old, new = before.get(name), after.get(name)
+        if isinstance(old, dict) and isinstance(new, dict):
+            found += environment_changes(old, new, f"{prefix}{name}.")
+        elif old != new:
+            found.append((f"{prefix}{name}", old, new))
+    return found
+
+
+def format_verdict(verdict: Verdict, before_env: dict[str, Any], after_env: dict[str, Any]) -> list[str]:
+    """Drifts first with before/after figures, then the environments side by side, then the rest."""
+    lines = [f"baseline: {len(verdict.drifts)} drift(s), {len(verdict.changes)} other change(s), "
+             f"{len(verdict.new)} new and {len(verdict.vanished)} vanished comparison(s)"]
+    for d in verdict.drifts:
+        lines.append(f"DRIFT {d.comparison}: {d.what}")
+        lines.append(f"    before {_figures(d.before)}")
+        lines.append(f"    after  {_figures(d.after)}")
+    changed = environment_changes(before_env, after_env)
+    if changed:
+        lines.append("environment (baseline -> this run):")
+        lines += [f"    {name}: {old!r} -> {new!r}" for name, old, new in changed]
+    lines += [f"changed {c.comparison}: {c.what}" for c in verdict.changes]
+    lines += [f"new {name}" for name in verdict.new] + [f"vanished {name}" for name in verdict.vanished]
+    return lines
+
+
+def _figures(figures: dict[str, Any]) -> str:
+    return ", ".join(f"{name} {figures.get(name)}" for name in FIGURES)

@@ -1,0 +1,141 @@
+"""Summaries of results: the per-pair table (CLI and pytest print the same one), the fingerprint table and
+the JSON report. Everything here reads results; nothing runs a backend or recomputes a figure."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from parity.running.runner import Result
+
+STATUSES = ("pass", "fail", "skip", "error", "insensitive")
+
+
+@dataclass
+class PairSummary:
+    backend: str
+    against: str
+    quantity: str
+    group: str = ""
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
+    max_abs: float = 0.0
+    max_ulp: int = 0
+    bound_ratio: float = 0.0
+    worst_case: str = ""
+    results: list[Result] = field(default_factory=list)
+
+    @property
+    def compared(self) -> bool:
+        """Whether any result of the row has figures (an all-skip row shows none)."""
+        return any(r.bound_ratio is not None for r in self.results)
+
+    @property
+    def concern(self) -> tuple:
+        """Sort key of the short view: failures, errors and insensitive first, then the worst ratio."""
+        return (-(self.counts["fail"] + self.counts["error"]), -self.counts["insensitive"], -self.bound_ratio)
+
+    def add(self, result: Result) -> None:
+        self.counts[result.status] += 1
+        self.results.append(result)
+        if result.bound_ratio is None:
+            return
+        self.max_abs = max(self.max_abs, result.max_abs)
+        self.max_ulp = max(self.max_ulp, result.max_ulp)
+        # Ties go to the smallest id, so the table does not depend on the order results arrive in (xdist).
+        if (-result.bound_ratio, result.case) < (-self.bound_ratio, self.worst_case or "~"):
+            self.bound_ratio, self.worst_case = result.bound_ratio, result.case
+
+
+def summarize(results: Iterable[Result], by: str | None = None) -> list[PairSummary]:
+    """One row per (backend, against) pair and compared quantity (``conv``, ``conv_transpose``,
+    ``conv.grad_input``, ...), reference rows first; with ``by`` (a spec field such as ``dtype``), one row
+    per pair, quantity and value of that field."""
+    rows: dict[tuple[str, str, str, str], PairSummary] = {}
+    for result in results:
+        key = (result.backend, result.against, quantity_label(result.spec), str(result.spec.get(by, "")) if by else "")
+        rows.setdefault(key, PairSummary(*key)).add(result)
+    return sorted(rows.values(), key=lambda r: (r.against != "reference", r.backend, r.against, r.quantity, r.group))
+
+
+def quantity_label(spec: dict[str, Any]) -> str:
+    """``conv``, ``conv_transpose``, ``conv.grad_input``, ...: what a result compares (``unknown`` without a
+    spec: an unreadable recording)."""
+    if not spec:
+        return "unknown"
+    op, quantity = spec.get("op", "conv"), spec.get("quantity", "output")
+    return op if quantity == "output" else f"{op}.{quantity}"
+
+
+def format_table(rows: list[PairSummary], by: str | None = None, most: int | None = None) -> str:
+    """The per-pair table. Rows without a comparison show no figures. With ``most``, only that many rows:
+    failures, errors and insensitive first, then the largest bound ratios, and a line saying what was left."""
+    from parity.verdict.fingerprint import row_label
+
+    shown = sorted(rows, key=lambda r: r.concern)[:most] if most is not None else rows
+    header = ["backend", "against", "quantity", *([by] if by else []), *STATUSES, "max_abs", "max_ulp",
+              "bound_ratio", "fingerprint", "worst case"]
+    body = [[r.backend, r.against, r.quantity, *([r.group] if by else []), *(str(r.counts[s]) for s in STATUSES),
+             *((f"{r.max_abs:.3g}", str(r.max_ulp), f"{r.bound_ratio:.3g}", row_label(r.results), r.worst_case)
+               if r.compared else ("", "", "", "", "no comparison"))] for r in shown]
+    lines = _columns(header, body)
+    left = len(rows) - len(shown)
+    return "\n".join(lines + ([f"... {left} more rows, none failing (--full shows every row)"] if left else []))
+
+
+def _columns(header: list[str], body: list[list[str]]) -> list[str]:
+    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in [header, *body]]
+    return [lines[0], "  ".join("-" * w for w in widths).rstrip(), *lines[1:]]
+
+
+def format_fingerprints(results: Iterable[Result]) -> str:
+    """Per backend, quantity and dtype: the declared accumulation and what the integer cases showed."""
+    from parity.verdict.fingerprint import summarize as fingerprints
+
+    rows = fingerprints(results)
+    if not rows:
+        return ""
+    body = [[r.backend, r.quantity, r.dtype, r.declared, r.fingerprint, str(r.cases),
+             "CONTRADICTS THE DECLARATION" if r.contradicts else ""] for r in rows]
+    return "\n".join(_columns(["backend", "quantity", "dtype", "declared", "fingerprint", "cases", ""], body))
+
+
+def json_text(results: list[Result], meta: dict[str, Any]) -> str:
+    """The JSON report: ``meta`` (tier, backends, environment, ...), the fingerprint rows and every result."""
+    from dataclasses import asdict
+
+    from parity.verdict.fingerprint import summarize as fingerprints
+
+    document = {**meta, "fingerprints": [asdict(row) for row in fingerprints(results)],
+                "results": [r.as_dict() for r in results]}
+    return json.dumps(document, indent=1) + "\n"
+
+
+def reproduce(result: Result, tier: str) -> list[str]:
+    """The exact commands that reproduce a result: a ``parity run`` line and a Python snippet that runs the
+    compared side(s) and prints the very comparison that failed (for a pair, each side against the exact
+    result too, so that the snippet shows which side is off)."""
+    pair = result.against != "reference"
+    backends = f"{result.backend},{result.against}" if pair else result.backend
+    spec = ", ".join(f"{k}={tuple(v) if isinstance(v, list) else v!r}" for k, v in result.spec.items())
+    lines = [
+        f"reproduce: parity run --tier {tier} --backends {backends} -k {result.case}",
+        "or in Python:",
+        "    import parity",
+        f"    spec = parity.ConvSpec({spec})",
+        "    x, w, dy = *parity.generate(spec), parity.cotangent(spec)",
+        "    ref = parity.exact(spec, x, w, dy)",
+        f"    y = parity.adapters.get({result.backend!r}).run(spec, x, w, *([dy] if dy is not None else []))",
+    ]
+    declared = [name.removesuffix(" (probed)") for name in (result.accumulation or "").split("+") if name]
+    mine = f", accumulation={declared[0]!r}" if declared else ""
+    if not pair:
+        return lines + [f"    print(parity.compare(y, ref, spec.dtype{mine}))"]
+    theirs = f", accumulation={declared[1]!r}" if len(declared) == 2 else ""
+    both = f", accumulation={tuple(declared)!r}" if len(declared) == 2 else ""
+    return lines + [
+        f"    other = parity.adapters.get({result.against!r}).run(spec, x, w, *([dy] if dy is not None else []))",
+        f"    print({result.backend!r}, parity.compare(y, ref, spec.dtype{mine}))",
+        f"    print({result.against!r}, parity.compare(other, ref, spec.dtype{theirs}))",
+        f"    print('pair', parity.compare(y, ref, spec.dtype, expected=other, computations=2{both}))",
+    ]

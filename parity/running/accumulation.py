@@ -1,0 +1,83 @@
+"""Accumulation declarations measured on the running machine.
+
+An adapter whose accumulation depends on the CPU, the build or the code path a framework picks (TensorFlow's
+float16 kernels: Eigen or oneDNN; PyTorch's float16 col2im) declares ``PROBE`` for 16-bit cases. The
+runner then runs the backend twice on the canary version of the case (same geometry; a small case on
+:data:`PROBE_IMAGES` images, so that it has enough results and terms to show its rounding; integer data whose
+partial sums leave float16/bfloat16 behind, see :func:`parity.core.inputs.integer_plan`; once as drawn and
+once with random signs), through the same path as the case itself (in a worker process under isolation),
+and reads the fingerprints: kernel taps (or all terms) added in the 16-bit type if that is what a result
+shows, else the default (float32). A result that is wrong in some other way (not identified) never widens
+the bound: the case then fails on its own.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from functools import cache
+
+import numpy as np
+
+from parity.adapters.base import PROBE, Adapter, accumulation, default_accumulation
+from parity.verdict.comparison import TAPS
+from parity.verdict.fingerprint import fingerprint
+from parity.core.inputs import cotangent, generate
+from parity.reference.conv import reference
+from parity.core.spec import ConvSpec
+
+
+def call(backend: str, adapter: Adapter, spec: ConvSpec, operands: list[np.ndarray],
+         isolate: float | None) -> object:
+    """``adapter.run`` on ``operands``, in a worker process when ``isolate`` (seconds) is set."""
+    if isolate:
+        from parity.running import isolation
+
+        return isolation.run(backend, spec, operands, isolate)
+    return adapter.run(spec, *operands)
+
+
+# Two canaries: positive data, whose sums pass 2048 many times over (full float16 accumulation shows), and
+# the same numbers with random signs, whose products stay large while their sums cancel (a product or tap
+# sum rounded to float16 shows: positive data hid it on 2-tap transposed convs, torch 2.13).
+# One image of a 1x3 transposed conv has 2 outputs that sum 2 taps: float16 tap sums matched the exact sum
+# rounded once on both (torch 2.13), and normal data then failed the float32 bound by 1 ULP; the weight
+# gradients of 4x5x6x7 conv3d cases showed float16 taps on 8 images and not on 1 (normal data: 0.97-0.99
+# of the float32 bound). Realistic layers (inputs over SMALL_INPUT elements) show it on their own images.
+PROBE_IMAGES, SMALL_INPUT = 8, 4096
+
+
+def declared(backend: str, adapter: Adapter, spec: ConvSpec, isolate: float | None) -> tuple[str, bool]:
+    """(the accumulation type the bound uses, whether it was probed)."""
+    stated = accumulation(adapter, spec)
+    if stated != PROBE:
+        return stated, False
+    if spec.dtype not in ("float16", "bfloat16"):
+        return spec.dtype, False
+    images = max(spec.batch, PROBE_IMAGES) if math.prod(spec.input_shape) <= SMALL_INPUT else spec.batch
+    return _probed(backend, replace(spec, distribution="canary", seed=0, batch=images), isolate), True
+
+
+@cache
+def _probed(backend: str, canary: ConvSpec, isolate: float | None) -> str:
+    """The widest 16-bit accumulation either canary shows (full, then taps), else the default."""
+    x, w = generate(canary)
+    operands = [a for a in (x, w, cotangent(canary)) if a is not None]
+    signs = np.random.default_rng(0)
+    signed = [a * signs.choice((-1.0, 1.0), size=a.shape).astype(a.dtype) for a in operands]
+    shown = {_shown(backend, canary, variant, isolate) for variant in (operands, signed)}
+    return next((summed_in for summed_in in (canary.dtype, canary.dtype + TAPS) if summed_in in shown),
+                default_accumulation(canary))
+
+
+def _shown(backend: str, canary: ConvSpec, operands: list[np.ndarray], isolate: float | None) -> str:
+    """The accumulation type the fingerprint of the backend's result on ``operands`` names ('' if none)."""
+    from parity import adapters
+
+    try:
+        output = call(backend, adapters.get(backend), canary, [a.copy() for a in operands], isolate)
+    except Exception:  # the case's own run reports the failure
+        return ""
+    if not isinstance(output, np.ndarray) or output.shape != canary.result_shape:
+        return ""
+    label = fingerprint(canary, reference(canary, *operands), output, operands) or ""
+    return label.removesuffix(" accumulation")

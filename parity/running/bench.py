@@ -1,0 +1,157 @@
+"""``parity bench``: performance figures measured in one run, printed as ratios.
+
+1. The reference against torch's float64 conv on small, medium and large 2-D cases (both the plain
+   float64 path used for 16/32-bit cases and the error-free path used for float64 cases).
+2. ``parity run`` against a hand loop doing the same work: inputs, reference and the raw adapter calls.
+3. ``parity list`` start-up time and the framework modules it imports (goal: none).
+4. The regression suite under ``pytest -n 0`` and ``-n 2``.
+5. Peak memory of the reference on a large 3-D case, against the size of its operands.
+Times are the best of ``repeats`` runs with ``time.perf_counter``; 3 to 5 run in fresh processes.
+"""
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from parity import adapters
+from parity.running import runner
+from parity.core.inputs import cotangent, generate
+from parity.reference.conv import CHUNK_BYTES, reference
+from parity.running.registry import Case
+from parity.core.spec import ConvSpec
+
+SIZES = {"small": dict(batch=1, in_channels=8, spatial=(16, 16), out_channels=8),
+         "medium": dict(batch=4, in_channels=32, spatial=(32, 32), out_channels=32),
+         "large": dict(batch=16, in_channels=64, spatial=(64, 64), out_channels=64)}
+
+
+def best_of(fn: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def reference_vs_torch(repeats: int = 3) -> list[str]:
+    import torch
+
+    lines = [f"{'case':<8}{'shape':<22}{'torch f64':>11}{'ref (f32 case)':>16}{'ratio':>7}"
+             f"{'ref (f64 exact)':>17}{'ratio':>7}"]
+    for label, size in SIZES.items():
+        spec = ConvSpec(kernel=3, padding="SAME", dtype="float32", **size)
+        exact = ConvSpec(kernel=3, padding="SAME", dtype="float64", **size)
+        x, w = generate(exact)
+        xt, wt = torch.from_numpy(x), torch.from_numpy(w)
+        t_torch = best_of(lambda: torch.nn.functional.conv2d(xt, wt, padding=1), repeats)
+        t_plain = best_of(lambda: reference(spec, x, w), repeats)
+        t_exact = best_of(lambda: reference(exact, x, w), max(1, repeats - 2))
+        shape = "x".join(map(str, spec.input_shape))
+        lines.append(f"{label:<8}{shape:<22}{t_torch:>10.4f}s{t_plain:>15.4f}s{t_plain / t_torch:>6.2f}x"
+                     f"{t_exact:>16.4f}s{t_exact / t_torch:>6.2f}x")
+    return lines
+
+
+def run_vs_hand_loop(cases: list[Case], backends: list[str]) -> list[str]:
+    """Wall time of ``runner.run`` against the bare work it does (measured back to back, both after a
+    warm-up pass over the cases, so that neither pays framework imports or first-call costs)."""
+    _hand_loop(cases, [adapters.get(b) for b in backends])
+    start = time.perf_counter()
+    for _ in runner.run(cases, backends):
+        pass
+    t_run = time.perf_counter() - start
+    t_inputs, t_ref, t_calls = _hand_loop(cases, [adapters.get(b) for b in backends])
+    bare = t_inputs + t_ref + t_calls
+    return [f"parity run: {t_run:.2f}s for {len(cases)} cases x {len(backends)} backends",
+            f"hand loop:  {bare:.2f}s (inputs {t_inputs:.2f}s, reference {t_ref:.2f}s, "
+            f"framework calls {t_calls:.2f}s)",
+            f"ratio run / hand loop: {t_run / bare:.2f}x; run / framework calls alone: {t_run / t_calls:.2f}x"]
+
+
+def _hand_loop(cases: Iterable[Case], chosen: list) -> tuple[float, float, float]:
+    t_inputs = t_ref = t_calls = 0.0
+    for case in cases:
+        t0 = time.perf_counter()
+        x, w = generate(case.spec)
+        dy = cotangent(case.spec)
+        t1 = time.perf_counter()
+        reference(case.spec, x, w, dy)
+        t2 = time.perf_counter()
+        t_inputs, t_ref = t_inputs + t1 - t0, t_ref + t2 - t1
+        for adapter in chosen:
+            if adapter.available() is None and adapter.supports(case.spec) is None:
+                t3 = time.perf_counter()
+                try:
+                    np.asarray(adapter.run(case.spec, x, w, dy))
+                except Exception:  # errors are the runner's business; the hand loop only times calls
+                    pass
+                t_calls += time.perf_counter() - t3
+    return t_inputs, t_ref, t_calls
+
+
+_FRAMEWORKS = ("torch", "tensorflow", "jax", "keras", "onnxruntime", "pytensor")
+_LIST_PROBE = ("import sys; from parity.cli.main import main; main(['list']); "
+               f"print(sorted(m for m in sys.modules if m.split('.')[0] in {_FRAMEWORKS!r}), file=sys.stderr)")
+
+
+def list_startup(repeats: int = 3) -> list[str]:
+    times, imported = [], ""
+    for _ in range(repeats):
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-c", _LIST_PROBE], capture_output=True, text=True, check=True)
+        times.append(time.perf_counter() - start)
+        imported = done.stderr.strip().splitlines()[-1]
+    return [f"parity list: {min(times):.2f}s (best of {repeats}, fresh process); framework modules imported: "
+            f"{imported}"]
+
+
+def pytest_workers(tier: str, backends: list[str]) -> list[str]:
+    """The regression suite with -n 0 and -n 2 (pytest-xdist), wall time of each (source checkouts only)."""
+    suite = Path(__file__).resolve().parent.parent / "tests" / "test_regression.py"
+    if not suite.exists():
+        return [f"pytest regression suite: skipped, {suite} is not here (run from a source checkout)"]
+    timings = {}
+    for workers in ("0", "2"):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(suite),
+                        f"--parity-tier={tier}", f"--parity-backends={','.join(backends)}", "-n", workers],
+                       capture_output=True, check=False)
+        timings[workers] = time.perf_counter() - start
+    return [f"pytest regression suite, tier {tier}: -n 0 {timings['0']:.1f}s, -n 2 {timings['2']:.1f}s "
+            f"(ratio -n 2 / -n 0: {timings['2'] / timings['0']:.2f}x)"]
+
+
+# VmHWM (peak RSS of this process image), not ru_maxrss: the latter starts from the parent's size when
+# the parent is large (a process that already imported a framework) and would hide the reference's peak.
+_MEMORY_PROBE = """
+import json, sys
+from parity.core.spec import ConvSpec
+from parity.core.inputs import generate
+from parity.reference.conv import reference
+def peak():
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
+spec = ConvSpec(**json.loads(sys.argv[1]))
+x, w = generate(spec)
+before = peak()
+reference(spec, x, w)
+print(before, peak())
+"""
+
+
+def peak_memory() -> list[str]:
+    spec = ConvSpec(spatial=(48, 48, 48), kernel=3, in_channels=16, out_channels=16, batch=2, padding="SAME")
+    done = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, json.dumps(spec.as_dict())], capture_output=True,
+                          text=True, check=True)
+    before, after = (int(v) / 1024 for v in done.stdout.split())
+    operands = 8 * (math.prod(spec.input_shape) + math.prod(spec.output_shape)) / 2**20
+    return [f"peak memory, reference of {spec.slug()}: {after:.0f} MiB peak RSS ({after - before:.0f} MiB "
+            f"over the inputs), float64 input + output {operands:.0f} MiB, chunk budget "
+            f"{CHUNK_BYTES >> 20} MiB"]

@@ -1,0 +1,58 @@
+"""``parity fuzz``: many hypothesis-drawn specs through the reference and every chosen backend.
+
+The first spec whose results include a ``fail`` or ``error`` is shrunk by hypothesis to a minimal one;
+``save`` appends it to ``parity/cases/regressions.json``, which ``parity/cases/regressions.py`` turns into cases of
+the default tier.
+"""
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from hypothesis import HealthCheck, find, settings
+from hypothesis.errors import NoSuchExample
+
+from parity.core.files import write_atomic
+from parity.running.registry import Case
+from parity.running.runner import run_case
+from parity.core.spec import ConvSpec
+from parity.running.strategies import valid_specs
+
+REGRESSIONS = Path(__file__).resolve().parent / "cases" / "regressions.json"
+
+
+@dataclass(frozen=True)
+class FuzzOutcome:
+    tried: int
+    minimal: ConvSpec | None
+    problem: str
+
+
+def fuzz(examples: int, backends: list[str], seed: int = 0) -> FuzzOutcome:
+    """Try up to ``examples`` specs; return the shrunk first failing one (or None) and how many ran."""
+    tried = 0
+
+    def problem(spec: ConvSpec) -> str:
+        nonlocal tried
+        tried += 1
+        bad = [r for r in run_case(Case(spec.slug(), spec), backends) if r.status in ("fail", "error")]
+        return f"{bad[0].backend} vs {bad[0].against}: {bad[0].status}: {bad[0].reason}" if bad else ""
+
+    config = settings(max_examples=examples, database=None, deadline=None, suppress_health_check=list(HealthCheck))
+    try:
+        minimal = find(valid_specs(), lambda spec: bool(problem(spec)), settings=config, random=random.Random(seed))
+    except NoSuchExample:
+        return FuzzOutcome(tried, None, "")
+    return FuzzOutcome(tried, minimal, problem(minimal))
+
+
+def save(spec: ConvSpec, path: Path = REGRESSIONS) -> bool:
+    """Append ``spec`` to the regression file; False if it was already there."""
+    saved = json.loads(path.read_text()) if path.exists() else []
+    entry = spec.as_dict()
+    if entry in saved:
+        return False
+    write_atomic(path, json.dumps([*saved, entry], indent=1) + "\n")
+    return True

@@ -1,0 +1,258 @@
+"""Running cases: inputs and reference once per case, each backend once, then every comparison.
+
+Nothing a backend does (raise, return garbage, return the wrong type) escapes as an exception: it
+becomes that result's ``error`` or ``fail`` with the reason, and every other result is kept.
+Each comparison's bound uses the accumulation type its backends declare; a comparison within a bound that
+would also admit one of the case's mutated references is ``insensitive`` (see :mod:`parity.verdict.sensitivity`),
+and results on integer cases carry the backend's arithmetic fingerprint (see :mod:`parity.verdict.fingerprint`).
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, fields
+from functools import cached_property
+from itertools import combinations
+from typing import Any, Callable, Iterable, Iterator, Literal
+
+import numpy as np
+
+from parity import adapters
+from parity.adapters.base import Refused
+from parity.verdict.comparison import Comparison, compare, total_bound
+from parity.verdict.fingerprint import fingerprint
+from parity.running.accumulation import call, declared
+from parity.core.inputs import cotangent, generate
+from parity.reference.conv import Reference, reference
+from parity.running.registry import Case
+from parity.verdict.sensitivity import Mutant, insensitivity, mutants
+
+Status = Literal["pass", "fail", "skip", "error", "insensitive"]
+REFERENCE = "reference"
+# Cases whose operands alone (as the float64 copies the reference makes) exceed PARITY_MEMORY_GIB (default 8)
+# are refused up front; the reference itself works in chunks of parity.reference.conv.CHUNK_BYTES.
+DEFAULT_MEMORY_GIB = 8.0
+
+
+def memory_budget() -> float:
+    """PARITY_MEMORY_GIB as GiB; ``ValueError`` naming the variable unless it is a finite number > 0."""
+    text = os.environ.get("PARITY_MEMORY_GIB")
+    if text is None:
+        return DEFAULT_MEMORY_GIB
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"PARITY_MEMORY_GIB must be a finite number of GiB > 0, got {text!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Result:
+    """One comparison: ``backend`` against the reference or against another backend."""
+
+    case: str
+    spec: dict[str, Any]
+    backend: str
+    against: str
+    status: Status
+    reason: str = ""
+    max_abs: float | None = None
+    max_rel: float | None = None
+    max_ulp: int | None = None
+    bound_ratio: float | None = None
+    worst_index: tuple[int, ...] | None = None
+    accumulation: str | None = None
+    fingerprint: str | None = None
+    error_map: str | None = None  # failures: base64 PNG of |difference| per output channel (the first 64)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: non-finite figures become strings ("inf", "nan")."""
+        return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Result":
+        figures = {k: float(data[k]) if data.get(k) is not None else None for k in ("max_abs", "max_rel", "bound_ratio")}
+        index = data.get("worst_index")
+        return cls(**{**data, **figures, "worst_index": tuple(index) if index is not None else None})
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return list(value) if isinstance(value, tuple) else value
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a backend produced for a case: an output, or the reason there is none."""
+
+    output: np.ndarray | None
+    status: Status
+    reason: str = ""
+    accumulation: str = ""
+    probed: bool = False
+
+
+class CaseRun:
+    """Lazily computed inputs, reference and backend outputs of one case.
+
+    With ``isolate`` (seconds), each backend runs in its own worker process with that per-case timeout.
+    """
+
+    def __init__(self, case: Case, isolate: float | None = None) -> None:
+        self.case, self.isolate = case, isolate
+        self._outcomes: dict[str, Outcome] = {}
+        self._bounds: dict[tuple[str, ...], np.ndarray] = {}
+        self._insensitive: dict[tuple[str, ...], str] = {}
+
+    @cached_property
+    def inputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(x, w, dy): dy is the cotangent of gradient cases, None for outputs."""
+        return (*generate(self.case.spec), cotangent(self.case.spec))
+
+    @cached_property
+    def reference(self) -> Reference:
+        return reference(self.case.spec, *self.inputs)
+
+    @cached_property
+    def refusal(self) -> str:
+        """Why the case is refused for memory, once for all its backends ('' if it fits)."""
+        return memory_refusal(self.case.spec)
+
+    def outcome(self, backend: str) -> Outcome:
+        if backend not in self._outcomes:
+            self._outcomes[backend] = Outcome(None, "skip", self.refusal) if self.refusal else \
+                _execute(backend, self.case, self.inputs, self.isolate)
+        return self._outcomes[backend]
+
+    @cached_property
+    def mutants(self) -> list[Mutant]:
+        return mutants(self.case.spec, self.reference, *self.inputs)
+
+    def bound(self, accumulations: tuple[str, ...]) -> np.ndarray:
+        """The summed error bound of results accumulated in ``accumulations`` (cached per tuple)."""
+        if accumulations not in self._bounds:
+            self._bounds[accumulations] = total_bound(self.reference, self.case.spec.dtype, len(accumulations),
+                                                      accumulations)
+        return self._bounds[accumulations]
+
+    def insensitivity(self, accumulations: tuple[str, ...]) -> str:
+        """Why a comparison with this bound could not have failed ('' if it could)."""
+        if accumulations not in self._insensitive:
+            self._insensitive[accumulations] = insensitivity(self.mutants, self.reference, self.case.spec.dtype,
+                                                             self.bound(accumulations))
+        return self._insensitive[accumulations]
+
+    def against_reference(self, backend: str) -> Result:
+        outcome = self.outcome(backend)
+        if outcome.output is None:
+            return self._result(backend, REFERENCE, outcome.status, outcome.reason)
+        declared = (outcome.accumulation,)
+        comparison = compare(outcome.output, self.reference, self.case.spec.dtype, bound=self.bound(declared))
+        operands = [a for a in self.inputs if a is not None]
+        label = fingerprint(self.case.spec, self.reference, outcome.output, operands) \
+            if comparison.kind in ("ok", "bound") else None
+        return self._from_comparison(backend, REFERENCE, comparison, [outcome], label,
+                                     (outcome.output, self.reference.value))
+
+    def between(self, first: str, second: str) -> Result:
+        outcomes = [(name, self.outcome(name)) for name in (first, second)]
+        for name, outcome in outcomes:
+            if outcome.output is None:
+                return self._result(first, second, "skip", f"{name} has no output ({outcome.status}: {outcome.reason})")
+        declared = tuple(outcome.accumulation for _, outcome in outcomes)
+        comparison = compare(outcomes[0][1].output, self.reference, self.case.spec.dtype,
+                             expected=outcomes[1][1].output, computations=2, bound=self.bound(declared))
+        return self._from_comparison(first, second, comparison, [outcome for _, outcome in outcomes], None,
+                                     (outcomes[0][1].output, outcomes[1][1].output))
+
+    @cached_property
+    def _spec(self) -> dict[str, Any]:
+        return self.case.spec.as_dict()
+
+    def _result(self, backend: str, against: str, status: Status, reason: str) -> Result:
+        return Result(self.case.id, self._spec, backend, against, status, reason)
+
+    def _from_comparison(self, backend: str, against: str, c: Comparison, sides: list[Outcome],
+                         label: str | None, arrays: tuple[np.ndarray, np.ndarray]) -> Result:
+        status, reason, picture = c.status, c.reason, None
+        if c.passed:
+            reason = self.insensitivity(tuple(side.accumulation for side in sides))
+            status = "insensitive" if reason else "pass"
+        elif c.kind in ("bound", "nonfinite"):
+            picture = error_map(*arrays)
+        shown = "+".join(side.accumulation + (" (probed)" if side.probed else "") for side in sides)
+        return Result(self.case.id, self._spec, backend, against, status, reason, c.max_abs, c.max_rel, c.max_ulp,
+                      c.bound_ratio, c.worst_index, shown, label, picture)
+
+
+def error_map(actual: np.ndarray, target: np.ndarray, channels: int = 64) -> str:
+    """Base64 PNG of |actual - target| per output channel (the first ``channels``), drawn when a comparison
+    fails, so that reports show what the run saw without running anything again."""
+    import base64
+
+    from parity.report import png
+
+    error = np.asarray(actual, np.float64) - np.asarray(target, np.float64)
+    return base64.b64encode(png.encode(png.error_map(error[:, :channels]))).decode("ascii")
+
+
+def memory_refusal(spec, budget_gib: float | None = None) -> str:
+    """Why the case is refused for memory ('' if it fits): its operands as float64 exceed the budget."""
+    budget = memory_budget() if budget_gib is None else budget_gib
+    shapes = [spec.input_shape, spec.kernel_shape, spec.output_shape] + ([spec.output_shape] if spec.quantity != "output" else [])
+    need = 8 * sum(math.prod(shape) for shape in shapes) / 2**30
+    if need <= budget:
+        return ""
+    return (f"refused: its operands need {need:.1f} GiB as float64, over the {budget:g} GiB memory budget "
+            "(PARITY_MEMORY_GIB)")
+
+
+def _execute(backend: str, case: Case, inputs: tuple[np.ndarray, np.ndarray, np.ndarray | None],
+             isolate: float | None) -> Outcome:
+    # Copies, so that a backend writing into its inputs cannot corrupt the reference; dy only for
+    # gradients, so that output-only adapters may take (spec, x, w).
+    operands = [a.copy() for a in inputs if a is not None]
+    try:
+        adapter = adapters.get(backend)
+        reason = adapter.available() or adapter.supports(case.spec)
+        if reason:
+            return Outcome(None, "skip", reason)
+        summed_in, probed = declared(backend, adapter, case.spec, isolate)
+        output = call(backend, adapter, case.spec, operands, isolate)
+    except Refused as refused:  # the framework's refusal on this machine, in its words
+        return Outcome(None, "skip", str(refused))
+    except (Exception, SystemExit) as error:  # a backend failing (even by sys.exit) is a result, not a crash
+        return Outcome(None, "error", _one_line(error))
+    if not isinstance(output, np.ndarray):
+        return Outcome(None, "error", f"run() must return a numpy array, got {type(output).__name__}")
+    return Outcome(output, "pass", "", summed_in, probed)
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    if isinstance(error, SystemExit):
+        text = [f"the backend called sys.exit({error.code!r})"]
+    return f"{type(error).__name__}: {text[0] if text else ''}"[:500]
+
+
+def pairs(backends: list[str]) -> list[tuple[str, str]]:
+    return list(combinations(backends, 2))
+
+
+def run_case(case: Case, backends: list[str], isolate: float | None = None) -> list[Result]:
+    """Each backend against the reference, then every backend pair, for one case."""
+    run = CaseRun(case, isolate)
+    results = [run.against_reference(b) for b in backends]
+    return results + [run.between(a, b) for a, b in pairs(backends)]
+
+
+def run(cases: Iterable[Case], backends: list[str], progress: Callable[[int, Case], None] | None = None,
+        isolate: float | None = None) -> Iterator[Result]:
+    """Results for every case; ``progress(i, case)`` is called before each case."""
+    for i, case in enumerate(cases):
+        if progress:
+            progress(i, case)
+        yield from run_case(case, backends, isolate)

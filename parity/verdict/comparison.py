@@ -1,0 +1,226 @@
+"""The comparator: ULP distance, and error as a fraction of the floating-point error bound.
+
+For a dot product of n terms whose products and sums are rounded in a format with unit roundoff u (the
+*accumulation* type), in any summation order, |fl(s) - s| <= ((1 + u)**n - 1) * sum|x_i w_i| (Higham,
+*Accuracy and Stability*, section 3.1; gamma_n = n u / (1 - n u) is its usual upper estimate, infinite once
+n u >= 1). For long sums in a short format that worst case is far above any real error, so the factor used is
+the smaller of it and the probabilistic gamma~_n(lambda) of Higham and Mary (2019), which grows like
+sqrt(n) u and holds with probability >= 1 - 2n exp(-lambda**2 (1-u)**2 / 2) when rounding errors behave as
+independent, mean-zero variables; lambda is chosen per n so that this failure probability is
+:data:`FAILURE_PROBABILITY` per element. Per output element the sum is the reference's ``scale``
+(|x| conv |w|). Half an ULP of the output format is added for the final rounding. ``bound_ratio`` =
+|error| / bound; a result passes when it is <= 1. There are no hand-picked atol/rtol: the bound follows from
+the dtypes, the accumulation length and the data alone (integer data whose sums the accumulation type holds
+exactly must come out correctly rounded).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Final, Literal, Sequence, Union
+
+import numpy as np
+
+from parity.core.dtypes import canonical_name, precision_bits, ulp, unit_roundoff
+from parity.reference.conv import Reference
+
+Status = Literal["pass", "fail"]
+Kind = Literal["ok", "bound", "nonfinite", "shape", "dtype"]
+# Values this far beyond the bound are reported as absurd (garbage such as an old TF's -5.3e37).
+ABSURD_RATIO: Final = 1e6
+_ULP_INFINITE: Final = np.iinfo(np.uint64).max
+_INT: Final[dict[int, type]] = {2: np.int16, 4: np.int32, 8: np.int64}
+# Per-element probability that the probabilistic bound fails for a correct computation (see the docstring).
+FAILURE_PROBABILITY: Final = 1e-9
+Accumulation = Union[str, Sequence[str], None]
+TAPS: Final = "-taps"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Outcome of comparing one output with the reference or with another backend's output."""
+
+    status: Status
+    kind: Kind
+    max_abs: float
+    max_rel: float
+    max_ulp: int
+    bound_ratio: float
+    worst_index: tuple[int, ...] | None
+    reason: str
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "pass"
+
+
+def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Elementwise distance in ULPs of the arrays' (common) float dtype, as uint64.
+
+    Floats are reinterpreted as sign-magnitude integers and mapped onto a monotonic integer line, so
+    the count is right across zero and signs (+0 and -0 are 0 apart). Two NaNs are 0 apart; a NaN and a
+    number are 2**64 - 1 apart.
+    """
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype != b.dtype:
+        raise ValueError(f"ulp_distance must get arrays of one dtype, got {a.dtype} and {b.dtype}")
+    canonical_name(a.dtype)
+    distance = _distance(_ordered(a), _ordered(b))
+    nan_a, nan_b = np.isnan(a.astype(np.float64)), np.isnan(b.astype(np.float64))
+    nan = np.where(nan_a & nan_b, np.uint64(0), np.uint64(_ULP_INFINITE))  # uint64 throughout: no float rounding
+    return np.where(nan_a | nan_b, nan, distance)
+
+
+def _ordered(a: np.ndarray) -> np.ndarray:
+    """Float bits as int64 such that float order is integer order: a float whose bits, read as a signed
+    integer of its width, are b >= 0 maps to b; a negative one (sign bit set, magnitude m) has b = MIN + m
+    and maps to MIN - b = -m (both zeros map to 0). Narrow types are widened first, so nothing wraps."""
+    width = a.dtype.itemsize
+    signed = np.ascontiguousarray(a).view(_INT[width])
+    bits = signed.astype(np.int64) if width < 8 else signed
+    return np.where(bits < 0, np.int64(-1 << (8 * width - 1)) - bits, bits)
+
+
+def _distance(oa: np.ndarray, ob: np.ndarray) -> np.ndarray:
+    """|oa - ob| as uint64: the subtraction wraps modulo 2**64, which is exact for the smaller from the
+    larger (float64's ordered values span almost 2**64)."""
+    ua, ub = oa.view(np.uint64), ob.view(np.uint64)
+    return np.where(oa >= ob, ua - ub, ub - ua)
+
+
+def _max_ulp(actual: np.ndarray, target: np.ndarray) -> int:
+    """The largest :func:`ulp_distance` between two arrays of finite numbers (``target`` is rounded to
+    ``actual``'s dtype first), without the NaN bookkeeping."""
+    if not actual.size:
+        return 0
+    rounded = np.asarray(target).astype(actual.dtype, copy=False)
+    return int(_distance(_ordered(actual), _ordered(rounded)).max())
+
+
+def gamma(n: int, u: float) -> float:
+    """The relative error factor of an n-term dot product accumulated with unit roundoff u: the smaller
+    of the worst case (1 + u)**n - 1 and Higham and Mary's probabilistic gamma~_n(lambda). Always finite."""
+    worst = math.expm1(n * math.log1p(u))
+    lam = math.sqrt(2 * math.log(2 * n / FAILURE_PROBABILITY)) / (1 - u)
+    return min(worst, math.expm1(lam * math.sqrt(n) * u + n * u * u / (1 - u)))
+
+
+def error_bound(ref: Reference, dtype: str, accumulation: str | None = None) -> np.ndarray:
+    """gamma(n, u_acc) * (|x| conv |w|) + half an ULP of ``dtype`` at the result, per element; ``accumulation``
+    (default: ``dtype``) is the format the products are summed in. ``"<type>-taps"`` (e.g. ``float16-taps``)
+    means channels summed in float32 per kernel tap and the ``ref.taps`` tap sums added in ``<type>``.
+
+    With integer inputs, an element whose |x| conv |w| is at most 2**p of every type involved has only
+    integer partial sums those types hold exactly, so no order of summation rounds: its gamma term is 0
+    and only the final rounding to ``dtype`` remains.
+    """
+    return _rounding(ref, dtype, accumulation) + 0.5 * ulp(ref.value, dtype)
+
+
+def _rounding(ref: Reference, dtype: str, accumulation: str | None) -> np.ndarray:
+    """The accumulation part of :func:`error_bound` (everything but the final half ULP)."""
+    short = canonical_name((accumulation or dtype).removesuffix(TAPS))
+    if accumulation and accumulation.endswith(TAPS):
+        wide = gamma(ref.accumulation_length, unit_roundoff("float32"))
+        factor, exact_below = wide + gamma(ref.taps, unit_roundoff(short)) * (1 + wide), precision_bits(short)
+    else:
+        factor, exact_below = gamma(ref.accumulation_length, unit_roundoff(short)), precision_bits(short)
+    rounding = factor * ref.scale
+    if ref.integer_inputs:
+        rounding = np.where(ref.scale <= 2.0 ** exact_below, 0.0, rounding)
+    return rounding
+
+
+def compare(actual: np.ndarray, ref: Reference, dtype: str, *, expected: np.ndarray | None = None,
+            computations: int = 1, accumulation: Accumulation = None, bound: np.ndarray | None = None) -> Comparison:
+    """Compare ``actual`` with the exact reference (or with ``expected``, another backend's output).
+
+    ``computations`` is how many independently rounded results the difference contains: 1 against the
+    reference, 2 between two backends (each may sit a full bound away, on opposite sides). ``accumulation``
+    names the format each of them sums in (one name for all, or one per computation; default: ``dtype``).
+    ``bound`` is the total error bound per element when the caller has it already (it overrides both).
+    """
+    dtype = canonical_name(dtype)
+    actual = np.asarray(actual)
+    target = np.asarray(ref.value if expected is None else expected)
+    problem = _structural_problem(actual, target, dtype, expected is None)
+    if problem:
+        return Comparison("fail", problem[0], np.nan, np.nan, int(_ULP_INFINITE), np.inf, None, problem[1])
+    actual64, target64 = np.asarray(actual, np.float64), np.asarray(target, np.float64)
+    err, max_ulp, nonfinite = _errors(actual, target, actual64, target64, ref.low if expected is None else None)
+    # Where the error is 0 the ratio is 0, even where the bound is 0 (exact integer sums; half an ULP of
+    # 0 underflowing float64); elsewhere a 0 bound makes any error infinitely many bounds.
+    with np.errstate(divide="ignore"):
+        total = total_bound(ref, dtype, computations, accumulation) if bound is None else bound
+        ratio = np.divide(err, total, out=np.zeros_like(err), where=err > 0)
+    rel = np.divide(err, np.abs(target64), out=np.where(err > 0, np.inf, 0.0), where=target64 != 0)
+    worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(ratio)), ratio.shape)) if ratio.size else None
+    summary = dict(max_abs=float(err.max(initial=0.0)), max_rel=float(rel.max(initial=0.0)), max_ulp=max_ulp,
+                   bound_ratio=float(ratio.max(initial=0.0)), worst_index=worst)
+    if nonfinite:
+        return Comparison("fail", "nonfinite", **summary, reason=nonfinite)
+    if summary["bound_ratio"] > 1:
+        return Comparison("fail", "bound", **summary, reason=_bound_reason(summary, actual64, target64))
+    return Comparison("pass", "ok", **summary, reason="")
+
+
+def _errors(actual: np.ndarray, target: np.ndarray, actual64: np.ndarray, target64: np.ndarray,
+            low: np.ndarray | None) -> tuple[np.ndarray, int, str]:
+    """(|actual - exact| per element, max ULP distance, NaN/Inf problem) with non-finite elements counted
+    as error 0 and distance 0; ``low`` (float64 references) is the part of the exact value below
+    ``target``. The common case, every difference finite, skips the NaN/Inf bookkeeping."""
+    diff = actual64 - target64
+    if np.isfinite(diff).all():  # then both sides are finite everywhere
+        return np.abs(diff if low is None else diff - low), _max_ulp(actual, target), ""
+    finite = np.isfinite(actual64) & np.isfinite(target64)
+    diff = np.where(finite, diff, 0.0)
+    if low is not None:
+        diff = np.where(finite, diff - low, 0.0)
+    ulps = ulp_distance(actual, target.astype(actual.dtype))
+    return np.abs(diff), int(np.where(finite, ulps, 0).max(initial=0)), _nonfinite_problem(actual64, target64)
+
+
+def total_bound(ref: Reference, dtype: str, computations: int = 1, accumulation: Accumulation = None) -> np.ndarray:
+    """The sum of the error bounds of ``computations`` results, each accumulated as ``accumulation`` says."""
+    names = [accumulation] * computations if accumulation is None or isinstance(accumulation, str) else list(accumulation)
+    if len(names) != computations:
+        raise ValueError(f"accumulation must name one format or one per computation ({computations}), got {accumulation!r}")
+    half = 0.5 * ulp(ref.value, dtype)  # the same for every computation: computed once
+    return sum(_rounding(ref, dtype, name) + half for name in names)
+
+
+def _structural_problem(actual: np.ndarray, target: np.ndarray, dtype: str,
+                        against_reference: bool) -> tuple[Kind, str] | None:
+    if actual.shape != target.shape:
+        return "shape", f"shape mismatch: got {actual.shape}, expected {target.shape}"
+    sides = [("got", actual)] + ([] if against_reference else [("other side has", target)])
+    for label, array in sides:
+        if _dtype_name(array.dtype) != dtype:
+            return "dtype", f"dtype mismatch: {label} {array.dtype}, expected {dtype}"
+    return None
+
+
+def _dtype_name(dtype: np.dtype) -> str | None:
+    try:
+        return canonical_name(dtype)
+    except ValueError:
+        return None
+
+
+def _nonfinite_problem(actual: np.ndarray, target: np.ndarray) -> str:
+    """Name NaN/Inf positions that differ between the two sides ('' when they agree)."""
+    for label, test in (("NaN", np.isnan), ("Inf", np.isinf)):
+        got, want = test(actual), test(target)
+        wrong = got != want
+        if wrong.any():
+            first = tuple(int(i) for i in np.argwhere(wrong)[0])
+            where = "output" if got[first] else "expected"
+            return f"{label} in {where} only: {int(wrong.sum())} element(s), first at {first}"
+    return ""
+
+
+def _bound_reason(summary: dict, actual: np.ndarray, target: np.ndarray) -> str:
+    index = summary["worst_index"]
+    absurd = " (absurd value)" if summary["bound_ratio"] > ABSURD_RATIO else ""
+    return (f"error {summary['bound_ratio']:.3g}x the bound{absurd}: at {index} got {actual[index]:.9g}, "
+            f"expected {target[index]:.9g} ({summary['max_ulp']} ULP max)")

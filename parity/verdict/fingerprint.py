@@ -1,0 +1,127 @@
+"""Arithmetic fingerprints: what a backend's arithmetic is, read off its results on integer-valued cases.
+
+On integer inputs the exact result is known, so the way a backend misses it names its arithmetic:
+- ``correctly rounded``: exact accumulation, one final rounding to the output dtype;
+- ``TF32 inputs`` / ``bfloat16 inputs`` / ``float32 inputs``: matches the exact result of the inputs first
+  rounded to that many significant bits (NVIDIA TF32 keeps 11, bfloat16 8, float32 24);
+- ``float16-taps accumulation`` / ``bfloat16-taps accumulation``: not correctly rounded, but within the
+  error bound of summing channels in float32 and adding the kernel taps in the 16-bit type (col2im);
+- ``float16 accumulation`` / ``bfloat16 accumulation``: within the bound of summing everything in the
+  16-bit output type;
+- ``not identified``: none of these.
+The canary distribution (see :func:`parity.core.inputs.integer_plan`) is what separates them; on small integers
+every one of these arithmetics is exact, and the fingerprint says ``correctly rounded``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final, Iterable
+
+import numpy as np
+
+from parity.verdict.comparison import TAPS, error_bound
+from parity.core.dtypes import np_dtype
+from parity.reference.conv import Reference, compute
+
+if TYPE_CHECKING:
+    from parity.running.runner import Result
+    from parity.core.spec import ConvSpec
+
+CORRECTLY_ROUNDED: Final = "correctly rounded"
+NOT_IDENTIFIED: Final = "not identified"
+# Input roundings worth testing for, per case dtype: (label, significant bits kept).
+_INPUT_ROUNDINGS: Final = {"float32": (("TF32 inputs", 11), ("bfloat16 inputs", 8)),
+                           "float64": (("float32 inputs", 24), ("TF32 inputs", 11), ("bfloat16 inputs", 8))}
+
+
+def round_to_bits(a: np.ndarray, bits: int) -> np.ndarray:
+    """``a`` (float64) rounded to nearest, ties to even, to ``bits`` significant bits."""
+    mantissa, exponent = np.frexp(a)
+    return np.ldexp(np.round(np.ldexp(mantissa, bits)), exponent - bits)
+
+
+def fingerprint(spec: "ConvSpec", ref: Reference, actual: np.ndarray, operands: list[np.ndarray]) -> str | None:
+    """The label of ``actual``'s arithmetic (see the module docstring); None where the inputs are not all
+    integers, so that the exact result tells nothing about the order or precision of the sums."""
+    if not ref.integer_inputs:
+        return None
+    got = np.asarray(actual, np.float64)
+    if _equal(got, ref.value, spec.dtype):
+        return CORRECTLY_ROUNDED
+    for label, bits in _INPUT_ROUNDINGS.get(spec.dtype, ()):
+        rounded = [round_to_bits(np.asarray(a, np.float64), bits) for a in operands]
+        if _equal(got, compute(spec, *rounded, scaled=False)[0], spec.dtype):
+            return label
+    if spec.dtype in ("float16", "bfloat16"):
+        for accumulation in (spec.dtype + TAPS, spec.dtype):
+            with np.errstate(invalid="ignore"):
+                if np.all(np.abs(got - ref.value) <= error_bound(ref, spec.dtype, accumulation)):
+                    return f"{accumulation} accumulation"
+    return NOT_IDENTIFIED
+
+
+def _equal(got: np.ndarray, exact: np.ndarray, dtype: str) -> bool:
+    """Whether ``got`` is ``exact`` correctly rounded to ``dtype`` (+0 and -0 alike)."""
+    return got.shape == exact.shape and bool(np.all(got == exact.astype(np_dtype(dtype)).astype(np.float64)))
+
+
+def contradicts(label: str | None, declared: str | None) -> bool:
+    """Whether a fingerprint contradicts the declared accumulation: anything but a correctly rounded result,
+    unless it is accumulation in exactly the declared type."""
+    return label not in (None, CORRECTLY_ROUNDED, f"{declared} accumulation")
+
+
+_SHORT: Final = {CORRECTLY_ROUNDED: "exact", "TF32 inputs": "tf32-in", "bfloat16 inputs": "bf16-in",
+                 "float32 inputs": "f32-in", NOT_IDENTIFIED: "?"}
+_DTYPE_SHORT: Final = {"float16": "f16", "bfloat16": "bf16", "float32": "f32", "float64": "f64"}
+
+
+def short(label: str) -> str:
+    """A table-width form: ``exact``, ``tf32-in``, ``f16-acc``, ``f16-taps``, ..."""
+    if label in _SHORT:
+        return _SHORT[label]
+    summed_in = label.removesuffix(" accumulation")
+    kind = "taps" if summed_in.endswith(TAPS) else "acc"
+    return f"{_DTYPE_SHORT[summed_in.removesuffix(TAPS)]}-{kind}"
+
+
+@dataclass(frozen=True)
+class FingerprintRow:
+    """What one backend's arithmetic is for one quantity and dtype, read off its integer cases."""
+
+    backend: str
+    quantity: str
+    dtype: str
+    declared: str
+    fingerprint: str
+    cases: int
+    contradicts: bool
+
+
+def summarize(results: Iterable["Result"]) -> list[FingerprintRow]:
+    """One row per (backend, quantity, dtype) over the results against the reference that carry a
+    fingerprint: ``correctly rounded`` only if every case was; else the other labels seen."""
+    from parity.report.text import quantity_label
+
+    groups: dict[tuple[str, str, str], list["Result"]] = {}
+    for r in results:
+        if r.against == "reference" and r.fingerprint:
+            groups.setdefault((r.backend, quantity_label(r.spec), r.spec["dtype"]), []).append(r)
+    rows = []
+    for (backend, quantity, dtype), members in sorted(groups.items()):
+        labels = sorted({r.fingerprint for r in members} - {CORRECTLY_ROUNDED}) or [CORRECTLY_ROUNDED]
+        declared = ", ".join(sorted({r.accumulation or "" for r in members}))
+        wrong = any(contradicts(r.fingerprint, (r.accumulation or "").removesuffix(" (probed)")) for r in members)
+        rows.append(FingerprintRow(backend, quantity, dtype, declared, "; ".join(labels), len(members), wrong))
+    return rows
+
+
+def row_label(results: Iterable["Result"]) -> str:
+    """The fingerprint column of a table row that may span dtypes: ``exact``, or ``f16:f16-taps`` and such."""
+    seen: dict[str, set[str]] = {}
+    for r in results:
+        if r.fingerprint:
+            seen.setdefault(r.spec["dtype"], set()).add(short(r.fingerprint))
+    odd = [f"{_DTYPE_SHORT[d]}:{'/'.join(sorted(labels - {'exact'}))}" for d, labels in sorted(seen.items())
+           if labels - {"exact"}]
+    return " ".join(odd) if odd else ("exact" if seen else "")

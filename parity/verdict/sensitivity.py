@@ -1,0 +1,110 @@
+"""Could a comparison have failed? Each case's own mutated references (the conventions people get wrong)
+are judged against the comparison's bound: a bound that admits one of them cannot tell the mistake from
+the right answer, so a result within it is ``insensitive``, not a pass (oneDNN's benchdnn: MISTRUSTED).
+
+Mutants: the kernel flipped along every spatial axis, the kernel's first two equal spatial axes transposed,
+and the padding shifted by one towards the start or the end (same padded length, so every shape holds).
+A mutant that equals the reference (a 1x1 kernel flipped, a symmetric kernel) is harmless and not judged.
+
+A mutant is computed lazily, and first only on its *head*: the first eighth (at least one position) of
+the first output spatial axis. One element of the head outside the bound makes the mutant
+distinguishable, whatever the rest holds (and such a mutant is not harmless either: a harmless one lies
+within 2**-40 of the error scale, inside every bound), so the whole mutant is computed only when its head
+shows no violation. The head's elements are the same sums as the whole mutant's first rows, possibly added
+in another BLAS blocking, so the verdict is the whole evaluation's unless an element's error equals its
+bound to within float64 rounding. A weight gradient sums over every output position: its padding mutants
+are computed whole.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Callable, Final
+
+import numpy as np
+
+from parity.core.dtypes import np_dtype
+from parity.reference.conv import Reference, compute
+
+if TYPE_CHECKING:
+    from parity.core.spec import ConvSpec
+
+# A mutant within this fraction of the error scale of the reference is numerically the same result.
+_HARMLESS: Final = 2.0 ** -40
+HEAD: Final = 8  # the head is the first 1/HEAD of the first output spatial axis (at least one position)
+
+
+class Mutant:
+    """A reference computed with one convention mistaken, in canonical layout, float64: ``value`` (whole)
+    and ``head`` (its first ``rows`` positions of the first output spatial axis; None without a head),
+    each computed on first use by ``evaluate(rows)`` (rows None: whole)."""
+
+    def __init__(self, name: str, evaluate: Callable[[int | None], np.ndarray], rows: int | None = None) -> None:
+        self.name, self.rows, self._evaluate = name, rows, evaluate
+
+    @cached_property
+    def value(self) -> np.ndarray:
+        return self._evaluate(None)
+
+    @cached_property
+    def head(self) -> np.ndarray | None:
+        return None if self.rows is None else self._evaluate(self.rows)
+
+
+def mutants(spec: "ConvSpec", ref: Reference, x: np.ndarray, w: np.ndarray,
+            dy: np.ndarray | None = None) -> list[Mutant]:
+    """The case's mutants (see the module docstring), not yet computed."""
+    operands = [np.asarray(a, np.float64) for a in (x, w, dy) if a is not None]
+    axes = tuple(range(2, 2 + spec.rank))
+    kernel_changes = [("kernel flipped", lambda k: np.flip(k, axes))] if max(spec.kernel) > 1 else []
+    square = [(a, b) for a in axes for b in axes if a < b and spec.kernel[a - 2] == spec.kernel[b - 2] > 1]
+    if square:
+        kernel_changes.append(("kernel axes transposed", lambda k: np.swapaxes(k, *square[0])))
+    whole = spec.quantity == "grad_weight"
+    rows = None if whole or ref.value.shape[2] < 2 else max(1, ref.value.shape[2] // HEAD)
+    found = [_kernel_mutant(spec, ref, operands, name, change, rows) for name, change in kernel_changes]
+    for name, step in (("padding shifted to the start", 1), ("padding shifted to the end", -1)):
+        pads = tuple((lo + step, hi - step) for lo, hi in spec.pads)
+        found.append(Mutant(name, lambda r, pads=pads: compute(spec, *operands, pads=pads, scaled=False, rows=r)[0],
+                            rows))
+    return found
+
+
+def _kernel_mutant(spec: "ConvSpec", ref: Reference, operands: list[np.ndarray], name: str, change,
+                   rows: int | None) -> Mutant:
+    # A weight gradient does not depend on the kernel: a backend with the kernel convention mistaken
+    # returns the gradient of its own kernel layout, i.e. the true gradient changed the same way.
+    if spec.quantity == "grad_weight":
+        return Mutant(name, lambda _: change(ref.value))
+    x, w, *rest = operands
+    changed = np.ascontiguousarray(change(w))
+    return Mutant(name, lambda r: compute(spec, x, changed, *rest, scaled=False, rows=r)[0], rows)
+
+
+def _harmless(value: np.ndarray, ref: Reference) -> bool:
+    return bool(np.all(np.abs(value - ref.value) <= _HARMLESS * ref.scale))
+
+
+def insensitivity(found: list[Mutant], ref: Reference, dtype: str, bound: np.ndarray) -> str:
+    """'' when every mutant that differs from the reference, rounded to ``dtype``, lies outside ``bound``
+    somewhere; else the reason naming the first that does not."""
+    target = ref.value if ref.low is None else ref.value + ref.low
+    for mutant in found:
+        if mutant.head is not None:
+            head = (slice(None), slice(None), slice(mutant.rows))
+            if not np.all(_error(mutant.head, target[head], dtype) <= bound[head]):
+                continue
+        if _harmless(mutant.value, ref):
+            continue
+        error = _error(mutant.value, target, dtype)
+        if np.all(error <= bound):
+            ratio = float(np.max(np.divide(error, bound, out=np.zeros_like(error), where=bound > 0)))
+            return (f"insensitive: a reference with the {mutant.name} passes this bound too "
+                    f"(its error is {ratio:.3g}x the bound)")
+    return ""
+
+
+def _error(value: np.ndarray, target: np.ndarray, dtype: str) -> np.ndarray:
+    """|value rounded to ``dtype`` - target| (NaN where either is NaN: never within a bound)."""
+    rounded = value.astype(np_dtype(dtype)).astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.abs(rounded - target)

@@ -21,6 +21,7 @@ _EXPORTS = {"Case": ("parity.running.registry", "Case"), "CheckResult": ("parity
             "Reference": ("parity.reference.conv", "Reference"), "Result": ("parity.running.runner", "Result"),
             "adapters": ("parity.adapters", None), "check": ("parity.porting.checking", "check"),
             "collect": ("parity.running.registry", "collect"),
+            "generator": ("parity.running.registry", "generator"),
             "cotangent": ("parity.core.inputs", "cotangent"),
             "exact": ("parity.reference.conv", "reference"), "generate": ("parity.core.inputs", "generate"),
             "check_layers": ("parity.porting.layers", "check_layers"), "convert_layer": ("parity.porting.layers", "convert_layer"),

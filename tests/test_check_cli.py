@@ -94,7 +94,7 @@ def _decode(path: Path) -> np.ndarray:
 
 
 def test_edge_only_error_lights_only_the_tile_edge(tmp_path):
-    from parity.report import png
+    from parity.core import png
 
     error = np.zeros((2, 1, 8, 10))
     error[1, 0, :, 0] = 3.0  # one batch element, left column only: a padding-like error
@@ -107,7 +107,7 @@ def test_edge_only_error_lights_only_the_tile_edge(tmp_path):
 
 @pytest.mark.parametrize("shape", [(1, 3, 20), (2, 2, 3, 4, 5)])
 def test_error_map_of_1d_and_3d_outputs(tmp_path, shape):
-    from parity.report import png
+    from parity.core import png
 
     png.write(tmp_path / "map.png", png.error_map(RNG.random(shape)))
     image = _decode(tmp_path / "map.png")
@@ -115,7 +115,7 @@ def test_error_map_of_1d_and_3d_outputs(tmp_path, shape):
 
 
 def test_png_writer_rejects_non_rgb_images(tmp_path):
-    from parity.report import png
+    from parity.core import png
 
     with pytest.raises(ValueError, match="must be an"):
         png.write(tmp_path / "bad.png", np.zeros((4, 4), np.float32))

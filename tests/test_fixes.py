@@ -14,7 +14,7 @@ from parity.porting import changes as vocab
 from parity.core import convert
 from parity.porting import diagnose
 from parity.porting import explain
-from parity.porting import reading as rd
+from parity.core import reading as rd
 from parity.porting.checking import check
 from parity.core.spec import ConvSpec
 

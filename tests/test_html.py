@@ -8,7 +8,7 @@ import pytest
 
 from parity import adapters
 from parity.report import html
-from parity.report import png
+from parity.core import png
 from parity.running import runner
 from parity.running.registry import collect, select
 

@@ -1,5 +1,5 @@
 """Kernel-layout strings, per-axis flips and padding spellings (parity.core.convert), and the numpy code
-parity.porting.codegen writes for them, checked element by element. Imports no framework."""
+parity.adapters._codegen writes for them, checked element by element. Imports no framework."""
 from __future__ import annotations
 
 import math
@@ -8,7 +8,7 @@ from itertools import permutations
 import numpy as np
 import pytest
 
-from parity.porting import codegen
+from parity.adapters import _codegen as codegen
 from parity.core import convert
 
 SPATIAL = {1: "W", 2: "HW", 3: "DHW"}

@@ -1,7 +1,7 @@
 """Legacy backends (tf1, tflearn, theano) run out of process, their translations, and env creation.
 
 The backend tests skip with the reason where the environment is absent; build them with
-``python -m parity.running.envs create tf1`` / ``theano`` (``parity env create ...``), or ``tox -e legacy``.
+``parity env create tf1`` / ``theano``, or ``tox -e legacy``.
 """
 import numpy as np
 import pytest
@@ -9,11 +9,11 @@ import pytest
 import parity
 from parity import adapters
 from parity.core import convert
-from parity.running import envs
-from parity.adapters import theano as theano_adapter
-from parity.adapters import tf1 as tf1_adapter
+from parity.adapters.legacy import envs
+from parity.adapters.legacy import theano as theano_adapter
+from parity.adapters.legacy import tf1 as tf1_adapter
 from parity.core.spec import ConvSpec
-from parity.running.worker import for_env
+from parity.adapters.legacy.worker import for_env
 
 needs_tf1 = pytest.mark.skipif(envs.missing("tf1") is not None, reason=str(envs.missing("tf1")))
 needs_theano = pytest.mark.skipif(envs.missing("theano") is not None, reason=str(envs.missing("theano")))

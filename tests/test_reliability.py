@@ -115,7 +115,7 @@ USAGE = [  # (argv, words the one line must hold: the field, the value and the r
     ([*CHECK[:2], "/dev/zero", *CHECK[3:]], "--input '/dev/zero' must be a regular .npy file", "a device"),
     ([*CHECK, "--json", "/dev/full"], "--json must be a regular file path", "'/dev/full'"),
     (["env", "create", "tf2"], "name must be one of tf1, theano", "'tf2'"),
-    (["frobnicate"], "command must be one of list, run", "'frobnicate'"),
+    (["frobnicate"], "command must be one of list, backends, run", "'frobnicate'"),
     (["run", "--frobnicate"], "arguments must be ones --help lists", "--frobnicate"),
 ]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from parity import adapters
-from parity.running import envs
+from parity.adapters.legacy import envs
 from parity.cli.main import main
 
 PARITY = Path(sys.executable).with_name("parity")

@@ -1,4 +1,4 @@
-"""The worker protocol (parity.running.worker) against fake workers run by this interpreter: no legacy env needed."""
+"""The worker protocol (parity.adapters.legacy.worker) against fake workers run by this interpreter: no legacy env needed."""
 import sys
 import textwrap
 
@@ -10,7 +10,7 @@ from parity.running import runner
 from parity.running.registry import Case
 from parity.core.spec import ConvSpec
 from parity.adapters.base import Refused
-from parity.running.worker import SCRIPTS, Worker, WorkerError
+from parity.adapters.legacy.worker import SCRIPTS, Worker, WorkerError
 
 # A worker that misbehaves on request: call["mode"] says how. It speaks the protocol by hand.
 FAKE = """

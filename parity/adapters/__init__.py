@@ -1,20 +1,52 @@
-"""Backend registry. A backend is a module ``parity/adapters/<name>.py`` defining ``ADAPTER``; an adapter
-living elsewhere is named ``package.module:ATTRIBUTE`` (e.g. ``--backends numpy,mylab.adapters:ADAPTER``)."""
+"""Backend registry. A backend is a module ``parity/adapters/<name>.py`` (or ``legacy/<name>.py``) defining
+``ADAPTER``; another package adds one by declaring it in the ``parity.adapters`` entry-point group
+(``name = "package.module:ATTRIBUTE"``); a one-off adapter is named ``package.module:ATTRIBUTE`` on the
+command line (e.g. ``--backends numpy,mylab.adapters:ADAPTER``)."""
 from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Callable
 
 from parity.adapters.base import Adapter
 
-_NOT_BACKENDS = frozenset({"base"})
+GROUP = "parity.adapters"
+_NOT_BACKENDS = frozenset({"base", "legacy"})
+_LEGACY_HELPERS = frozenset({"envs", "worker", "workers"})
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+@cache
+def shipped() -> dict[str, str]:
+    """Name -> module of every backend parity ships (modules starting with ``_`` are helpers)."""
+    top = {m.name: f"parity.adapters.{m.name}" for m in pkgutil.iter_modules(__path__)
+           if m.name not in _NOT_BACKENDS and not m.name.startswith("_")}
+    legacy = {m.name: f"parity.adapters.legacy.{m.name}"
+              for m in pkgutil.iter_modules([str(Path(__file__).parent / "legacy")]) if m.name not in _LEGACY_HELPERS}
+    return {**top, **legacy}
+
+
+@cache
+def plugins() -> dict[str, metadata.EntryPoint]:
+    """Name -> entry point of every adapter another installed package declares under ``parity.adapters``;
+    ``ValueError`` for a name that is not a lowercase identifier or that a shipped backend already has."""
+    found = {}
+    for point in metadata.entry_points(group=GROUP):
+        if not _NAME.fullmatch(point.name) or point.name in shipped():
+            rule = "taken by a backend parity ships" if point.name in shipped() else "a lowercase identifier"
+            raise ValueError(f"entry point {GROUP} {point.name!r} (from {point.value}) must be {rule}")
+        found[point.name] = point
+    return found
 
 
 def names() -> list[str]:
-    """Every backend parity ships, installed or not (no framework is imported)."""
-    return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name not in _NOT_BACKENDS
-                  and not m.name.startswith("_"))
+    """Every backend parity ships and every one an installed package declares, installed or not (no
+    framework is imported)."""
+    return sorted([*shipped(), *plugins()])
 
 
 @cache
@@ -22,17 +54,23 @@ def get(name: str) -> Adapter:
     """The adapter called ``name``; ``ValueError`` for an unknown name."""
     if ":" in name:
         return _external(name)
-    if name not in names():
-        raise ValueError(f"backend must be one of {', '.join(names())} or module:ATTRIBUTE, got {name!r}")
-    return importlib.import_module(f"parity.adapters.{name}").ADAPTER
+    if name in shipped():
+        return importlib.import_module(shipped()[name]).ADAPTER
+    if name in plugins():
+        return _checked(name, lambda: plugins()[name].load())
+    raise ValueError(f"backend must be one of {', '.join(names())} or module:ATTRIBUTE, got {name!r}")
 
 
 def _external(name: str) -> Adapter:
     module, _, attribute = name.partition(":")
     if not all(part.isidentifier() for part in module.split(".")) or not attribute.isidentifier():
         raise ValueError(f"backend must be a shipped name or module:ATTRIBUTE with Python identifiers, got {name!r}")
+    return _checked(name, lambda: getattr(importlib.import_module(module), attribute))
+
+
+def _checked(name: str, load: Callable[[], object]) -> Adapter:
     try:
-        adapter = getattr(importlib.import_module(module), attribute)
+        adapter = load()
     except SystemExit as stop:
         raise ValueError(f"backend must name an importable module:ATTRIBUTE, got {name!r}, whose import called "
                          f"sys.exit({stop.code!r})") from None
@@ -42,6 +80,23 @@ def _external(name: str) -> Adapter:
     if not isinstance(adapter, Adapter):
         raise ValueError(f"backend {name!r} must have name, available, supports and run, got {type(adapter).__name__}")
     return adapter
+
+
+def origin(name: str) -> str:
+    """Where backend ``name`` comes from: ``parity``, ``parity (legacy, another interpreter)``, or the
+    distribution and ``module:ATTRIBUTE`` of its entry point."""
+    if name in shipped():
+        return "parity (legacy, another interpreter)" if ".legacy." in shipped()[name] else "parity"
+    point = plugins()[name]
+    return f"{point.dist.name if point.dist else 'an installed package'} ({point.value})"
+
+
+def reason(name: str) -> str | None:
+    """None if backend ``name`` can run here, else why not: its ``available()`` or the error loading it."""
+    try:
+        return get(name).available()
+    except Exception as error:
+        return f"error: {type(error).__name__}: {error}"
 
 
 def installed() -> list[str]:
@@ -65,6 +120,6 @@ def parse(text: str | None) -> list[str]:
     if not chosen:
         raise ValueError(f"backends must name at least one of {', '.join(names())}, got {text!r}")
     for name in chosen:
-        if ":" in name or name not in names():  # shipped adapters are imported when their cases run
+        if ":" in name or name not in names():  # named adapters are imported when their cases run
             get(name)
     return list(dict.fromkeys(chosen))

@@ -10,10 +10,12 @@ a skip, never an error.
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import dataclass
 from typing import Final, Iterable, Protocol, runtime_checkable
 
 import numpy as np
 
+from parity.core.convert import KernelLayout
 from parity.core.spec import ConvSpec
 
 
@@ -42,6 +44,19 @@ class Adapter(Protocol):
 
     # Optional: ``accumulation(self, spec) -> str``, the dtype the backend sums products in for ``spec``, or
     # PROBE (see :func:`accumulation`); declare it when it is not :func:`default_accumulation`.
+    # Optional: ``snippet(self, spec) -> Snippet``, the native call for ``parity translate``.
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """Native code for one spec: ``lines`` read numpy ``x`` (``data_layout``) and ``w`` (``kernel_layout``)
+    and assign numpy ``y`` in ``data_layout``; ``note`` explains a non-obvious translation."""
+
+    imports: tuple[str, ...]
+    data_layout: str
+    kernel_layout: KernelLayout
+    lines: tuple[str, ...]
+    note: str = ""
 
 
 # What ``accumulation(spec)`` returns when the type depends on the CPU, the build or the kernel a framework

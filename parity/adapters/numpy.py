@@ -17,7 +17,7 @@ from parity.reference.conv import compute
 from parity.core.spec import ConvSpec
 
 if TYPE_CHECKING:
-    from parity.porting.translate import Snippet
+    from parity.adapters.base import Snippet
 
 
 class NumpyAdapter:
@@ -62,8 +62,8 @@ def _convolve_1d(spec: ConvSpec, xp: np.ndarray, w: np.ndarray) -> np.ndarray:
 def _snippet(spec: ConvSpec) -> "Snippet":
     """Plain numpy for ``spec`` (``parity translate``): pad (transposed: dilate the input by the stride and
     flip the per-group kernel), gather windows with ``sliding_window_view``, contract per group with einsum."""
-    from parity.porting import codegen
-    from parity.porting.translate import Snippet
+    from parity.adapters import _codegen as codegen
+    from parity.adapters.base import Snippet
 
     rank, channels_first = spec.rank, convert.layout_name("channels_first", spec.rank)
     out, taps = "pqr"[:rank], "ijk"[:rank]

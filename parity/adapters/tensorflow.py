@@ -37,7 +37,7 @@ from parity.adapters.base import PROBE, missing_module
 from parity.core.spec import ConvSpec
 
 if TYPE_CHECKING:
-    from parity.porting.translate import Snippet
+    from parity.adapters.base import Snippet
 
 TRANSPOSE_GROUPS = "TensorFlow: tf.nn.conv*_transpose has no groups argument (no grouped transposed conv)"
 
@@ -201,7 +201,7 @@ def _pad_or_crop(tf: ModuleType, y, pads, fmt: str):
 
 def _snippet(spec: ConvSpec) -> "Snippet":
     """``tf.nn`` call for ``spec`` (``parity translate``): channels-last, the op and padding ``run`` uses."""
-    from parity.porting.translate import Snippet
+    from parity.adapters.base import Snippet
 
     if spec.transposed and spec.groups > 1:
         raise ValueError(f"tensorflow must have groups=1 for a transposed conv, got groups={spec.groups}: "
@@ -216,7 +216,7 @@ def _snippet(spec: ConvSpec) -> "Snippet":
 
 
 def _forward_lines(spec: ConvSpec, depthwise: bool) -> list[str]:
-    from parity.porting import codegen
+    from parity.adapters import _codegen as codegen
 
     call, rank = codegen.call, spec.rank
     padding = convert.tf_padding(spec.pads, spec.spatial, spec.kernel, spec.strides, spec.dilations,
@@ -240,7 +240,7 @@ def _forward_lines(spec: ConvSpec, depthwise: bool) -> list[str]:
 
 
 def _transposed_lines(spec: ConvSpec) -> list[str]:
-    from parity.porting import codegen
+    from parity.adapters import _codegen as codegen
 
     mode, spatial = transpose_call(spec)
     shape = ["x.shape[0]", *map(str, spatial), str(spec.out_channels)]

@@ -27,7 +27,7 @@ from parity.core.spec import ConvSpec
 if TYPE_CHECKING:
     import torch
 
-    from parity.porting.translate import Snippet
+    from parity.adapters.base import Snippet
 
 
 @cache
@@ -137,8 +137,8 @@ def _numpy(y: "torch.Tensor", dtype: np.dtype) -> np.ndarray:
 
 def _snippet(spec: ConvSpec) -> "Snippet":
     """``F.conv*d`` / ``F.conv_transpose*d`` for ``spec`` (``parity translate``), padded the way ``run`` pads."""
-    from parity.porting import codegen
-    from parity.porting.translate import Snippet
+    from parity.adapters import _codegen as codegen
+    from parity.adapters.base import Snippet
 
     rank, call = spec.rank, codegen.call
     half = spec.dtype == "bfloat16"  # torch.from_numpy has no bfloat16: go through float32

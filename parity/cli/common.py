@@ -13,7 +13,7 @@ import re
 import sys
 from typing import Callable, Iterable
 
-from parity.running.worker import MAX_SECONDS
+from parity.adapters.legacy.worker import MAX_SECONDS
 
 _EXTERNAL = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
 

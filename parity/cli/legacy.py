@@ -10,7 +10,7 @@ from pathlib import Path
 
 from parity.core import files
 from parity.cli.common import adapter, print_lines, text
-from parity.running.envs import ENVIRONMENTS
+from parity.adapters.legacy.envs import ENVIRONMENTS
 from parity.running.registry import TIERS, Case
 
 
@@ -22,7 +22,7 @@ def env_parser(commands) -> None:
 
 
 def env(args: argparse.Namespace) -> int:
-    from parity.running import envs
+    from parity.adapters.legacy import envs
 
     print(envs.create(args.name))
     return 0

@@ -1,4 +1,4 @@
-"""The ``parity`` command line: ``list``, ``run``, ``bench``, ``fuzz``, ``check``, ``translate``, ``env``, ``record``.
+"""The ``parity`` command line: ``list``, ``backends``, ``run``, ``bench``, ``fuzz``, ``check``, ``translate``, ``env``, ``record``.
 
 Exit codes: 0 every comparison passed (skips allowed; ``check``: Y matches; ``translate``: verified or
 not verifiable), 1 a parity failure or backend error (``check``: Y does not match; ``translate``: the
@@ -32,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="parity", description="Cross-framework convolution parity harness.")
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="list the case ids of a tier (imports no framework)")
+    commands.add_parser("backends", help="list every backend, installed or not, where it comes from, and why "
+                        "it cannot run here (imports no framework)")
     running = commands.add_parser("run", help="run cases on backends and print the per-pair table")
     bench = commands.add_parser("bench", help="measure the reference and the harness overhead (ratios)")
     bench.add_argument("--repeats", type=integer(1, 10**6), default=3,
@@ -77,11 +79,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "backends":
+        return _backends()
     if args.command == "env":
         return cli_legacy.env(args)
     if args.command != "list":
         from parity.running.runner import memory_budget
-        from parity.running.worker import default_timeout
+        from parity.adapters.legacy.worker import default_timeout
 
         memory_budget(), default_timeout()  # PARITY_MEMORY_GIB and PARITY_WORKER_TIMEOUT, before any work
     if args.command in ("check", "translate", "layers"):
@@ -116,6 +120,16 @@ def _check_keyword(expression: str) -> None:
     from parity.core.keyword import matcher
 
     matcher(expression)
+
+
+def _backends() -> int:
+    from parity import adapters
+
+    rows = [(name, adapters.reason(name), adapters.origin(name)) for name in adapters.names()]
+    width = max(len(name) for name, _, _ in rows)
+    print_lines(f"{name:<{width}}  {'installed' if why is None else 'missing':<9}  {where}" + (f": {why}" if why else "")
+                for name, why, where in rows)
+    return 0
 
 
 def _list(cases: list[Case], args: argparse.Namespace) -> int:

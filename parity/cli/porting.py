@@ -10,7 +10,7 @@ import sys
 from parity.core import files
 from parity.porting.printed import FORMATS, given_digits
 from parity.cli.common import adapter, print_lines, text
-from parity.porting.reading import LARGEST
+from parity.core.reading import LARGEST
 from parity.core.spec import ConvSpec
 
 
@@ -74,7 +74,7 @@ def _ints(text: str, field: str) -> int | tuple[int, ...]:
 
 def check(args: argparse.Namespace) -> int:
     from parity.porting import checking
-    from parity.report import png
+    from parity.core import png
 
     for path, flag in ((args.json, "--json"), (args.plot, "--plot")):
         files.check_writable(path, flag)

@@ -8,9 +8,11 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
+
+from parity.core.dtypes import DTYPES
 
 NPY_MAGIC: Final = b"\x93NUMPY"
 
@@ -159,3 +161,20 @@ def _header(stream, where: str) -> tuple[tuple[int, ...], np.dtype, int]:
     if dtype.hasobject:
         raise ValueError(f"{where} must hold numbers, got dtype {dtype.str!r} (pickled objects are never loaded)")
     return tuple(int(n) for n in shape), dtype, stream.tell()
+
+
+def float_array(label: str, array: Any) -> np.ndarray:
+    """A float array of one of parity's dtypes; a 2-byte void array (how numpy saves bfloat16) is read
+    as bfloat16."""
+    array = np.asarray(array)
+    if array.dtype.kind == "V" and array.dtype.itemsize == 2 and array.dtype.names is None:
+        array = array.view(DTYPES["bfloat16"])
+    if array.dtype.name not in DTYPES:
+        raise ValueError(f"{label} must be a {', '.join(DTYPES)} array, got dtype {array.dtype.str!r}")
+    return array
+
+
+def load_float_npy(path: str | Path, label: str, budget_bytes: float) -> np.ndarray:
+    """:func:`load_npy` as one of parity's float dtypes (:func:`float_array`), in native byte order."""
+    array = float_array(f"{label} {str(path)!r}", load_npy(path, label, budget_bytes))
+    return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))

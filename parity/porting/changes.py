@@ -17,7 +17,7 @@ from typing import Final, Iterator, Sequence
 
 from parity.core import convert
 from parity.core.convert import KernelLayout
-from parity.porting.reading import Reading
+from parity.core.reading import Reading
 
 # Lower is likelier; explanations with as many changes rank by the sum (then by generation order).
 # Symmetric explicit padding (PyTorch's integer padding) outranks SAME_LOWER when both give the same window.

@@ -11,10 +11,8 @@ import numpy as np
 
 from parity.core import files
 from parity.porting import squeezed
-from parity.core.dtypes import DTYPES
 from parity.porting.printed import Printed
 
-_FLOATS: Final = ", ".join(DTYPES)
 LABELS: Final = ("input", "kernel", "output")
 
 
@@ -43,7 +41,7 @@ def prepare(arrays: tuple[Any, Any, Any], layout: str | None, kernel_layout: str
             printing += [f"{_short(label)} was {array.digits}"] if array.rounding.any() else []
             notes.append(array.describe())
             rounding, array = array.rounding, array.array
-        values.append(validated(label, array))
+        values.append(files.float_array(label, array))
         if values[-1].size == 0:
             raise ValueError(f"{label} must have at least one element on every axis, got shape {values[-1].shape}")
         roundings.append(rounding)
@@ -67,17 +65,6 @@ def _short(label: str) -> str:
     return {"input": "x", "kernel": "w", "output": "Y"}[label]
 
 
-def validated(label: str, array: Any) -> np.ndarray:
-    """A float array of one of parity's dtypes; a 2-byte void array (how numpy saves bfloat16) is read
-    as bfloat16."""
-    array = np.asarray(array)
-    if array.dtype.kind == "V" and array.dtype.itemsize == 2 and array.dtype.names is None:
-        array = array.view(DTYPES["bfloat16"])
-    if array.dtype.name not in DTYPES:
-        raise ValueError(f"{label} must be a {_FLOATS} array, got dtype {array.dtype.str!r}")
-    return array
-
-
 def load(path: str | Path, label: str, *, format: str | None = None, digits: str | None = None) -> np.ndarray | Printed:
     """A ``.npy`` file (read safely: no pickles, its header checked against the file and the memory budget),
     or a printed array in a text file (``-``: standard input); ``ValueError`` says why not."""
@@ -85,9 +72,7 @@ def load(path: str | Path, label: str, *, format: str | None = None, digits: str
     from parity.running.runner import memory_budget
 
     if str(path) != "-" and _is_npy(path):
-        array = files.load_npy(path, label, memory_budget() * 2**30)
-        array = validated(f"{label} {str(path)!r}", array)
-        return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))
+        return files.load_float_npy(path, label, memory_budget() * 2**30)
     return printed.read(str(path), label, format=format, digits=digits)
 
 

@@ -18,11 +18,12 @@ import numpy as np
 from parity.porting import check_inputs
 from parity.porting import diagnose
 from parity.porting import explain
-from parity.porting import reading as rd
-from parity.porting.check_inputs import Inputs, load, validated  # noqa: F401 (load and validated are the CLI's)
+from parity.core import reading as rd
+from parity.porting import framed
+from parity.porting.check_inputs import Inputs, load  # noqa: F401 (load is the CLI's)
 from parity.porting.check_report import Explanation, format_result
 from parity.verdict.comparison import Comparison, compare, total_bound
-from parity.porting.reading import Frame
+from parity.core.reading import Frame
 from parity.reference.conv import Reference
 
 SEARCH_OUTPUTS: Final = 1 << 14  # the search looks at the first batch elements holding this many outputs
@@ -217,8 +218,8 @@ def _result(context: _Context, outcome: _Stated, matches: bool, **fields: Any) -
 def _compare(fr: Frame, integers: bool) -> tuple[Comparison, np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
     """(comparison, value, low, total bound, arithmetic bound) per element: the total is the bound of Y's
     dtype plus the printing's rounding of x and w (through the convolution) and of Y."""
-    value, low, scale = rd.compute(fr, exact=fr.spec.dtype == "float64")
-    widen = rd.widening(fr)
+    value, low, scale = framed.compute(fr, exact=fr.spec.dtype == "float64")
+    widen = framed.widening(fr)
     ref = Reference(value, low, scale if widen is None else scale + widen, fr.spec.accumulation_length, integers)
     arithmetic = total_bound(ref, fr.spec.dtype)
     bound = arithmetic if fr.rounding is None else arithmetic + (0 if widen is None else widen) + fr.rounding[2]

@@ -3,13 +3,13 @@
 Candidates are ranked before anything is computed (fewer changes first, then likelier ones) and pruned
 by shape: only readings that give Y's exact shape are evaluated. Readings that differ only in padding,
 stride (forward) or crop and output_padding (transposed) are windows of one full output (every window
-position; see :func:`parity.porting.reading.window`), so each kernel/layout/dilation reading costs one reference,
+position; see :func:`parity.core.reading.window`), so each kernel/layout/dilation reading costs one reference,
 computed once (float64, not the exact path). Each window is first tested on a few probe elements and only
 survivors are compared in full, against the same error bound as :func:`parity.verdict.comparison.compare` (twice it
 for float64 Y, whose search reference is itself rounded once in float64). Pairs are tried only when no
 single change explains Y. Readings that do not reproduce Y are ranked by the residual they leave on the
 probes, so that the closest ones can be reported when none reproduces it. With printed
-arrays the bound also allows each element's printing rounding (:func:`parity.porting.reading.widening`).
+arrays the bound also allows each element's printing rounding (:func:`parity.core.reading.widening`).
 """
 from __future__ import annotations
 
@@ -21,11 +21,12 @@ from typing import Final, Iterable, Sequence
 import numpy as np
 
 from parity.porting import changes as vocab
-from parity.porting import reading as rd
+from parity.core import reading as rd
+from parity.porting import framed
 from parity.porting.changes import Change
 from parity.verdict.comparison import error_bound
 from parity.core.dtypes import canonical_name
-from parity.porting.reading import Frame, Reading
+from parity.core.reading import Frame, Reading
 from parity.reference.conv import Reference
 from parity.core.spec import ConvSpec
 
@@ -125,7 +126,7 @@ def _explicit_count(reading: Reading, raw: _Raw) -> int:
 
 
 def _full_bytes(reading: Reading, raw: _Raw) -> int:
-    """Bytes of :func:`parity.porting.reading.full_output` for ``reading``: value and scale, and the padded input."""
+    """Bytes of :func:`parity.core.reading.full_output` for ``reading``: value and scale, and the padded input."""
     xc, wc, _ = rd.canonical(reading, raw.x, raw.w, raw.y)
     spans = [d * (k - 1) + 1 for k, d in zip(wc.shape[2:], reading.dilations)]
     if reading.transposed:
@@ -184,7 +185,7 @@ def _evaluate(entries: Sequence[tuple[tuple[Change, ...], Frame]],
     found, near = [], []
     for indices in groups.values():
         first = entries[indices[0]][1]
-        full = (*rd.full_output(first), rd.widening(first, full=True))
+        full = (*framed.full_output(first), framed.widening(first, full=True))
         for index, ratio, residual in _matching(first, full, [entries[i][1].spec for i in indices], raw):
             changes, fr = entries[indices[index]]
             item = Found(changes, fr, ratio, residual)

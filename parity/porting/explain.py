@@ -13,10 +13,10 @@ from typing import Callable, Final, Sequence
 
 import numpy as np
 
-from parity.porting import codegen
+from parity.adapters import _codegen as codegen
 from parity.core import convert
 from parity.porting.changes import Change, spatial_letters
-from parity.porting.reading import Frame, Reading
+from parity.core.reading import Frame, Reading
 
 _MODES: Final = {"VALID": "VALID: no padding", "SAME": "TF SAME: the odd extra element at the end",
                  "SAME_LOWER": "SAME_LOWER: the odd extra element at the start",

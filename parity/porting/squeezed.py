@@ -55,7 +55,7 @@ def _data(layout: str | None, x_shape: tuple[int, ...]) -> tuple[str, str]:
     text = str(layout).strip().upper()
     match = _DATA.fullmatch(text)
     if not match or (match.group(2) and match.group(4)) or len(text) == len(match.group(3)) + 2:
-        from parity.porting.reading import data_layout
+        from parity.core.reading import data_layout
 
         rank = len(x_shape) - 2
         full = convert.layout_name(data_layout(layout, rank), rank) if 1 <= rank <= 3 else text

@@ -17,27 +17,16 @@ from typing import Final
 import numpy as np
 
 from parity import adapters
-from parity.porting import codegen
+from parity.adapters import _codegen as codegen
 from parity.core import convert
 from parity.reference import conv as ref
 from parity.verdict.comparison import Comparison, compare
 from parity.core.convert import KernelLayout
 from parity.core.inputs import generate
+from parity.adapters.base import Snippet
 from parity.core.spec import ConvSpec
 
 _NAMES: Final = {"numpy": "numpy", "torch": "PyTorch", "tensorflow": "TensorFlow"}
-
-
-@dataclass(frozen=True)
-class Snippet:
-    """Native code for one spec: ``lines`` read numpy ``x`` (``data_layout``) and ``w`` (``kernel_layout``)
-    and assign numpy ``y`` in ``data_layout``; ``note`` explains a non-obvious translation."""
-
-    imports: tuple[str, ...]
-    data_layout: str
-    kernel_layout: KernelLayout
-    lines: tuple[str, ...]
-    note: str = ""
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from parity.report.text import STATUSES, quantity_label, reproduce
+from parity.report.fingerprints import quantity_label
+from parity.report.text import STATUSES, reproduce
 from parity.running.runner import REFERENCE, Result
 
 _STYLE = """
@@ -78,7 +79,7 @@ def _environment(meta: dict[str, Any]) -> str:
 
 
 def _fingerprints(results: list[Result]) -> str:
-    from parity.verdict.fingerprint import summarize
+    from parity.report.fingerprints import summarize
 
     rows = summarize(results)
     if not rows:

@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from parity.report.fingerprints import quantity_label, row_label
+from parity.report.fingerprints import summarize as fingerprints
 from parity.running.runner import Result
 
 STATUSES = ("pass", "fail", "skip", "error", "insensitive")
@@ -57,19 +59,9 @@ def summarize(results: Iterable[Result], by: str | None = None) -> list[PairSumm
     return sorted(rows.values(), key=lambda r: (r.against != "reference", r.backend, r.against, r.quantity, r.group))
 
 
-def quantity_label(spec: dict[str, Any]) -> str:
-    """``conv``, ``conv_transpose``, ``conv.grad_input``, ...: what a result compares (``unknown`` without a
-    spec: an unreadable recording)."""
-    if not spec:
-        return "unknown"
-    op, quantity = spec.get("op", "conv"), spec.get("quantity", "output")
-    return op if quantity == "output" else f"{op}.{quantity}"
-
-
 def format_table(rows: list[PairSummary], by: str | None = None, most: int | None = None) -> str:
     """The per-pair table. Rows without a comparison show no figures. With ``most``, only that many rows:
     failures, errors and insensitive first, then the largest bound ratios, and a line saying what was left."""
-    from parity.verdict.fingerprint import row_label
 
     shown = sorted(rows, key=lambda r: r.concern)[:most] if most is not None else rows
     header = ["backend", "against", "quantity", *([by] if by else []), *STATUSES, "max_abs", "max_ulp",
@@ -90,7 +82,6 @@ def _columns(header: list[str], body: list[list[str]]) -> list[str]:
 
 def format_fingerprints(results: Iterable[Result]) -> str:
     """Per backend, quantity and dtype: the declared accumulation and what the integer cases showed."""
-    from parity.verdict.fingerprint import summarize as fingerprints
 
     rows = fingerprints(results)
     if not rows:
@@ -104,7 +95,6 @@ def json_text(results: list[Result], meta: dict[str, Any]) -> str:
     """The JSON report: ``meta`` (tier, backends, environment, ...), the fingerprint rows and every result."""
     from dataclasses import asdict
 
-    from parity.verdict.fingerprint import summarize as fingerprints
 
     document = {**meta, "fingerprints": [asdict(row) for row in fingerprints(results)],
                 "results": [r.as_dict() for r in results]}

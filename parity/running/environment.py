@@ -127,7 +127,7 @@ def _pytensor() -> dict[str, Any]:
 
 def _legacy(name: str) -> Callable[[], dict[str, Any]]:
     def read() -> dict[str, Any]:
-        from parity.running import envs
+        from parity.adapters.legacy import envs
 
         environment = envs.environment(name)
         return {"packages": list(environment.packages), "python": environment.python,

@@ -1,4 +1,4 @@
-"""``--isolate``: each backend runs in its own worker process (the protocol of :mod:`parity.running.worker`).
+"""``--isolate``: each backend runs in its own worker process (the protocol of :mod:`parity.adapters.legacy.worker`).
 
 A backend that hangs past the per-case timeout, kills its process, or answers garbage yields that case's
 ``error`` with the reason; its worker is restarted for the next case and every other result is kept.
@@ -13,7 +13,7 @@ import numpy as np
 
 from parity.core.dtypes import DTYPES
 from parity.core.spec import ConvSpec
-from parity.running.worker import SCRIPTS, Worker
+from parity.adapters.legacy.worker import SCRIPTS, Worker
 
 STARTUP = 60.0  # extra seconds for a fresh worker's first case (framework import)
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from parity.core import convert
 from parity.core import files
-from parity.porting import reading as rd
+from parity.core import reading as rd
 from parity.core.dtypes import canonical_name
 from parity.core.inputs import generate
 from parity.core.spec import ConvSpec
@@ -161,11 +161,11 @@ def _stored_data(a: np.ndarray, reading: rd.Reading) -> np.ndarray:
 
 def load(directory: str | Path) -> Recording:
     """Read and validate one recording (``ValueError`` naming the file and the rule it breaks)."""
-    from parity.porting.checking import load as load_array  # the safe .npy loader of `parity check`, imported on use
+    from parity.running.runner import memory_budget
 
     directory = Path(directory)
     meta = _meta(directory / "spec.json")
-    x, w, y = (load_array(directory / name, f"recording {name}") for name in FILES)
+    x, w, y = (files.load_float_npy(directory / name, f"recording {name}", memory_budget() * 2**30) for name in FILES)
     dtype = canonical_name(meta["dtype"])
     for name, array in zip(FILES, (x, w, y)):
         if array.dtype.name != dtype:

@@ -1,14 +1,17 @@
-"""Case registry: generator functions (in the ``parity.cases`` package) yield named cases per tier."""
+"""Case registry: generator functions (in the ``parity.cases`` package, or in another package that declares
+them under the ``parity.cases`` entry-point group) yield named cases per tier."""
 from __future__ import annotations
 
 import importlib
 import pkgutil
+from importlib import metadata
 from dataclasses import dataclass
 from typing import Callable, Final, Iterable, Iterator, Union
 
 from parity.core.spec import ConvSpec
 
 TIERS: Final = ("smoke", "default", "full")
+CASES_GROUP: Final = "parity.cases"
 
 
 @dataclass(frozen=True)
@@ -71,9 +74,17 @@ def _cases(fn: Generator) -> Iterator[Case]:
 
 
 def _load_generators() -> None:
+    """Import parity's case modules, then every entry point of the ``parity.cases`` group (a module, or a
+    generator in one, whose ``@generator`` registers it)."""
     package = importlib.import_module("parity.cases")
     for module in pkgutil.iter_modules(package.__path__):
         importlib.import_module(f"parity.cases.{module.name}")
+    for point in metadata.entry_points(group=CASES_GROUP):
+        try:
+            point.load()
+        except Exception as error:  # another package's broken cases are named, not a traceback
+            raise ValueError(f"entry point {CASES_GROUP} {point.name!r} ({point.value}) must import, got "
+                             f"{type(error).__name__}: {error}") from None
 
 
 def select(cases: list[Case], expression: str | None) -> list[Case]:

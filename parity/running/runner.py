@@ -193,7 +193,7 @@ def error_map(actual: np.ndarray, target: np.ndarray, channels: int = 64) -> str
     fails, so that reports show what the run saw without running anything again."""
     import base64
 
-    from parity.report import png
+    from parity.core import png
 
     error = np.asarray(actual, np.float64) - np.asarray(target, np.float64)
     return base64.b64encode(png.encode(png.error_map(error[:, :channels]))).decode("ascii")

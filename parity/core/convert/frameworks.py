@@ -12,7 +12,7 @@ from parity.core.convert.transposed import full_transposed
 __all__ = ['kernel_to_tflearn_1d', 'tf1_conv_args', 'theano_border_mode', 'as_height1', 'from_height1', 'jax_dimension_numbers', 'onnx_pads', 'onnx_conv_padding', 'onnx_transpose_padding', 'keras_padding', 'keras_transpose_args', 'undilate_spatial', 'negate_pads']
 
 
-# --- legacy backends: TensorFlow 1 / tflearn argument shapes, Theano border_mode (parity.adapters.tf1, ...) ----
+# --- legacy backends: TensorFlow 1 / tflearn argument shapes, Theano border_mode (parity.adapters.legacy.tf1, ...) ----
 def kernel_to_tflearn_1d(w: np.ndarray) -> np.ndarray:
     """(O, I, W) -> tflearn ``conv_1d``'s 4-D kernel (W, 1, I, O): it runs ``tf.nn.conv2d`` on (N, W, 1, C)."""
     return kernel_to_tf(w)[:, None]

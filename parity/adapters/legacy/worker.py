@@ -1,7 +1,7 @@
 """Out-of-process backends: the harness side of the worker protocol.
 
-A worker is a script (``parity/running/workers/*_worker.py``) run by another interpreter, typically a legacy
-virtual environment from :mod:`parity.running.envs`. It reads one JSON request per line on stdin and answers one
+A worker is a script (``parity/adapters/legacy/workers/*_worker.py``) run by another interpreter, typically a legacy
+virtual environment from :mod:`parity.adapters.legacy.envs`. It reads one JSON request per line on stdin and answers one
 JSON line on stdout:
 
 - request: ``{"spec": ConvSpec.as_dict(), "call": {...framework arguments...}, "dir": "/tmp/..."}``; the
@@ -36,7 +36,7 @@ from typing import Any, Callable, Final, Mapping
 
 import numpy as np
 
-from parity.running import envs
+from parity.adapters.legacy import envs
 from parity.core import files
 from parity.adapters.base import Refused
 
@@ -215,7 +215,7 @@ def shared(python: Path, script: str) -> Worker:
 
 
 def for_env(env: str, script: str) -> Worker:
-    """The shared worker running ``parity/running/workers/<script>`` in legacy environment ``env``."""
+    """The shared worker running ``parity/adapters/legacy/workers/<script>`` in legacy environment ``env``."""
     return shared(envs.python_path(env), script)
 
 

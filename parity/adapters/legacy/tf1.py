@@ -1,5 +1,5 @@
 """TensorFlow 1.15 backend, out of process: ``tf.nn.conv1d/conv2d/conv3d`` built in a graph and run in a
-``tf.Session`` by ``parity/running/workers/tf1_worker.py`` under the ``tf1`` environment (``parity env create tf1``).
+``tf.Session`` by ``parity/adapters/legacy/workers/tf1_worker.py`` under the ``tf1`` environment (``parity env create tf1``).
 
 The harness translates everything: channels-last data, ``[k..., in, out]`` kernels (``convert.kernel_to_tf``),
 native "SAME"/"VALID" where they mean the case's padding, else TF's explicit padding list for conv2d and a
@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from parity.core import convert
-from parity.running import envs
+from parity.adapters.legacy import envs
 from parity.adapters.base import first_refusal
 from parity.core.spec import ConvSpec
-from parity.running.worker import for_env, translated_shape
+from parity.adapters.legacy.worker import for_env, translated_shape
 
 NO_BFLOAT16 = "bfloat16: the legacy environments' numpy has no bfloat16 type"
 CHANNELS_FIRST = ("TensorFlow 1.15 on CPU: 'The Conv2D op currently only supports the NHWC tensor format on the "

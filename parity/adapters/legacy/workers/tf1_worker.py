@@ -1,6 +1,6 @@
 """Worker for the ``tf1`` and ``tflearn`` backends: TensorFlow 1.15 graphs run in a Session.
 
-Runs under the tf1 environment's Python 3.7 (see parity.running.envs); imports nothing from parity. The harness
+Runs under the tf1 environment's Python 3.7 (see parity.adapters.legacy.envs); imports nothing from parity. The harness
 has already put the operands in TensorFlow's layout (channels-last data, ``[k..., in, out]`` kernels, the
 ``(width, 1, in, out)`` kernel of ``tflearn.conv_1d``) and chosen every argument; this script only calls
 the framework. Request ``call`` fields:

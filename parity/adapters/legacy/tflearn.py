@@ -1,5 +1,5 @@
 """tflearn 0.5.0 backend, out of process: ``tflearn.conv_1d`` / ``tflearn.conv_2d`` layers (TensorFlow 1.15)
-run by ``parity/running/workers/tf1_worker.py`` under the ``tf1`` environment, sharing the tf1 backend's worker.
+run by ``parity/adapters/legacy/workers/tf1_worker.py`` under the ``tf1`` environment, sharing the tf1 backend's worker.
 
 The layers take channels-last data and own their kernels: ``conv_2d``'s is ``[kh, kw, in, out]``,
 ``conv_1d``'s ``(width, 1, in, out)`` (it runs ``tf.nn.conv2d`` on (N, W, 1, C) data), translated here by
@@ -12,11 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 from parity.core import convert
-from parity.running import envs
+from parity.adapters.legacy import envs
 from parity.adapters.base import first_refusal
-from parity.adapters.tf1 import NO_BFLOAT16
+from parity.adapters.legacy.tf1 import NO_BFLOAT16
 from parity.core.spec import ConvSpec
-from parity.running.worker import for_env
+from parity.adapters.legacy.worker import for_env
 
 OUTPUTS_ONLY = "tflearn backend: outputs only (gradients run on the tf1 backend)"
 LAYERS = "tflearn backend: conv_1d and conv_2d only (forward, rank 1 or 2)"

@@ -4,7 +4,7 @@
 wheels exist for nothing newer. Environments live in ``$PARITY_ENV_DIR/<name>``, by default
 ``~/.cache/parity/running/envs/<name>``. The interpreter is looked up in pyenv (``$(pyenv root)/versions/3.7.*``,
 newest patch release first), then on PATH (``python3.7``). ``parity env create NAME`` (or ``python -m
-parity.running.envs create NAME``) calls :func:`create`.
+parity.adapters.legacy.envs create NAME``) calls :func:`create`.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Sequence
+from typing import Final
 
 from parity.core import files
 
@@ -157,14 +157,3 @@ def _own_env() -> dict[str, str]:
     """The environment for building: without the harness's pip constraints (tox sets PIP_CONSTRAINT) and
     Python path, which belong to the harness's interpreter, not to the legacy one."""
     return {k: v for k, v in os.environ.items() if k not in ("PIP_CONSTRAINT", "PYTHONPATH", "PYTHONHOME")}
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m parity.running.envs create NAME``: the same as ``parity env create NAME``."""
-    from parity.cli.main import main as cli_main
-
-    return cli_main(["env", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":  # python -m parity.running.envs create tf1 (what `parity env create tf1` runs)
-    raise SystemExit(main())

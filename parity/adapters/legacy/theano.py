@@ -1,5 +1,5 @@
 """Theano 1.0.5 backend, out of process: ``T.nnet.conv2d`` / ``T.nnet.conv3d`` compiled by
-``parity/running/workers/theano_worker.py`` under the ``theano`` environment (``parity env create theano``).
+``parity/adapters/legacy/workers/theano_worker.py`` under the ``theano`` environment (``parity env create theano``).
 
 Theano's data and kernel layouts are parity's canonical ones ((N, C, *S), (O, C/groups, *k)); rank 1 runs
 as a height-1 image (``convert.as_height1``). Padding goes to ``border_mode`` natively
@@ -16,11 +16,11 @@ from __future__ import annotations
 import numpy as np
 
 from parity.core import convert
-from parity.running import envs
+from parity.adapters.legacy import envs
 from parity.adapters.base import first_refusal
-from parity.adapters.tf1 import NO_BFLOAT16
+from parity.adapters.legacy.tf1 import NO_BFLOAT16
 from parity.core.spec import ConvSpec
-from parity.running.worker import for_env, translated_shape
+from parity.adapters.legacy.worker import for_env, translated_shape
 
 FLOAT16 = "Theano on CPU: 'On the CPU we do not support float16.'"
 TRANSPOSED = "theano backend: forward convolution only (conv2d_grad_wrt_inputs is not run out of process)"

@@ -1,6 +1,6 @@
 """Worker for the ``theano`` backend: ``T.nnet.conv2d`` / ``T.nnet.conv3d`` of Theano 1.0.5.
 
-Runs under the theano environment's Python 3.8 (see parity.running.envs); imports nothing from parity. Data and
+Runs under the theano environment's Python 3.8 (see parity.adapters.legacy.envs); imports nothing from parity. Data and
 kernels arrive in Theano's own layout, which is parity's canonical one ((N, C, *S) and
 (O, C/groups, *k)), already flipped by the harness when ``filter_flip`` is true. Request ``call`` fields:
 ``op`` ("conv2d", "conv3d"), ``kwargs`` (border_mode, subsample, filter_flip, filter_dilation,

@@ -16,7 +16,7 @@ from typing import Any
 from parity.verdict.comparison import Comparison, compare, error_bound, ulp_distance
 
 # public name -> (module, attribute); `exact` rather than `reference`, so that `parity.reference.conv` stays the module
-_EXPORTS = {"Case": ("parity.running.registry", "Case"), "CheckResult": ("parity.porting.checking", "CheckResult"),
+_EXPORTS = {"Case": ("parity.running.registry", "Case"), "CheckResult": ("parity.porting.check_report", "CheckResult"),
             "ConvSpec": ("parity.core.spec", "ConvSpec"),
             "Reference": ("parity.reference.conv", "Reference"), "Result": ("parity.running.runner", "Result"),
             "adapters": ("parity.adapters", None), "check": ("parity.porting.checking", "check"),

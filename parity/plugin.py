@@ -62,7 +62,7 @@ class ParitySession:
     def cases(self) -> list["Case"]:
         """The tier's cases, then one placeholder per unreadable recording (its tests fail with the reason)."""
         if self._cases is None:
-            from parity.running import recorded
+            from parity.adapters.legacy import recordings as recorded
             from parity.running.registry import Case, collect
 
             where = recorded.folder()
@@ -233,7 +233,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     try:
         if config.getoption("parity_recorded") is not None:
-            from parity.running import recorded
+            from parity.adapters.legacy import recordings as recorded
 
             recorded.use(config.getoption("parity_recorded"), "--parity-recorded")
         session = ParitySession(config)

@@ -8,9 +8,9 @@ import pytest
 import parity
 from parity import adapters
 from parity.core import convert
-from parity.running import recorded
+from parity.adapters.legacy import recordings as recorded
 from parity.running import runner
-from parity.adapters.recorded import NO_RECORDING
+from parity.adapters.legacy.recorded import NO_RECORDING
 from parity.running.registry import Case, collect
 from parity.core.spec import ConvSpec
 
@@ -147,7 +147,7 @@ def test_bad_conventions_name_the_file(folder):
 def test_record_refuses_what_it_cannot_record(folder):
     with pytest.raises(ValueError, match="quantity must be output for a recording, got 'grad_input'"):
         recorded.record(ConvSpec(spatial=(6,), kernel=3, quantity="grad_input"), "numpy", folder / "g")
-    done, skipped = recorded.record_cases([Case("ok", NHWC), Case("dx", ConvSpec(spatial=(6,), kernel=3,
+    done, skipped = recorded.record_cases([("ok", NHWC), ("dx", ConvSpec(spatial=(6,), kernel=3,
                                                                                  quantity="grad_input"))],
                                           "numpy", folder)
     assert [r.path.name for r in done] == ["ok-numpy"] and skipped[0].startswith("dx: quantity must be output")

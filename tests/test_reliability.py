@@ -14,7 +14,7 @@ import pytest
 
 from parity.cli import main as cli
 from parity.core import files
-from parity.running import recorded
+from parity.adapters.legacy import recordings as recorded
 from parity.cli.main import main
 
 SMOKE = ["--tier", "smoke", "-k", "conv1d-nwc", "--backends", "numpy"]  # 4 cases

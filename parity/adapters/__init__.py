@@ -16,7 +16,7 @@ from parity.adapters.base import Adapter
 
 GROUP = "parity.adapters"
 _NOT_BACKENDS = frozenset({"base", "legacy"})
-_LEGACY_HELPERS = frozenset({"envs", "worker", "workers"})
+_LEGACY_HELPERS = frozenset({"envs", "recordings", "worker", "workers"})
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
@@ -83,10 +83,10 @@ def _checked(name: str, load: Callable[[], object]) -> Adapter:
 
 
 def origin(name: str) -> str:
-    """Where backend ``name`` comes from: ``parity``, ``parity (legacy, another interpreter)``, or the
+    """Where backend ``name`` comes from: ``parity``, ``parity (legacy)``, or the
     distribution and ``module:ATTRIBUTE`` of its entry point."""
     if name in shipped():
-        return "parity (legacy, another interpreter)" if ".legacy." in shipped()[name] else "parity"
+        return "parity (legacy)" if ".legacy." in shipped()[name] else "parity"
     point = plugins()[name]
     return f"{point.dist.name if point.dist else 'an installed package'} ({point.value})"
 

@@ -2,13 +2,13 @@
 run/list --recorded DIR`` or pytest's ``--parity-recorded DIR``; no cases when it is not set), with id
 ``recorded-<directory name>``. Run with the ``recorded`` backend to compare the recorded outputs:
 ``parity run --recorded DIR --backends recorded,numpy,torch -k recorded``. Unreadable recordings are not
-cases: ``parity.running.recorded.scan`` reports them. See :mod:`parity.running.recorded`.
+cases: ``parity.adapters.legacy.recordings.scan`` reports them. See :mod:`parity.adapters.legacy.recordings`.
 """
 from __future__ import annotations
 
 from typing import Iterator
 
-from parity.running import recorded as recordings
+from parity.adapters.legacy import recordings as recordings
 from parity.running.registry import Case, generator
 
 

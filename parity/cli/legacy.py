@@ -44,15 +44,15 @@ def record_parser(commands) -> None:
 
 def record(cases: list[Case], args: argparse.Namespace) -> int:
     """Record every case the backend can run; the others are listed on stderr. An error if none could be."""
-    from parity.running import recorded
+    from parity.adapters.legacy import recordings as recorded
 
     adapter(args.backend, "--backend")
     out = recorded.output_folder() if args.out is None else args.out
     files.check_output_folder(out, "--out")
     if args.kernel_layout is not None:
         _check_kernel_layout(args.kernel_layout)
-    done, skipped = recorded.record_cases(cases, args.backend.strip(), Path(out), args.kernel_layout,
-                                          args.flip)
+    done, skipped = recorded.record_cases(((case.id, case.spec) for case in cases), args.backend.strip(), Path(out),
+                                          args.kernel_layout, args.flip)
     if not done:
         raise ValueError(f"cases must include one that {args.backend} can record, got none of {len(cases)} "
                          f"(first: {skipped[0]})")

@@ -84,7 +84,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "env":
         return cli_legacy.env(args)
     if args.command != "list":
-        from parity.running.runner import memory_budget
+        from parity.core.limits import memory_budget
         from parity.adapters.legacy.worker import default_timeout
 
         memory_budget(), default_timeout()  # PARITY_MEMORY_GIB and PARITY_WORKER_TIMEOUT, before any work
@@ -102,7 +102,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _cases(args: argparse.Namespace) -> list[Case]:
-    from parity.running import recorded
+    from parity.adapters.legacy import recordings as recorded
 
     if getattr(args, "recorded", None) is not None:
         recorded.use(args.recorded, "--recorded")

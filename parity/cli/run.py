@@ -204,7 +204,7 @@ def _plan(case: Case, backend: str) -> tuple[str, str]:
 
 def unreadable_recordings(keyword: str | None) -> list["Result"]:
     """An ``error`` result for each recording that cannot be read (whose id matches ``keyword``)."""
-    from parity.running import recorded
+    from parity.adapters.legacy import recordings as recorded
 
     where = recorded.folder()
     if where is None:

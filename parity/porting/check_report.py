@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import numpy as np
 
 from parity.core.dtypes import precision_bits
-
-if TYPE_CHECKING:
-    from parity.porting.checking import CheckResult
 
 
 @dataclass(frozen=True)
@@ -39,6 +38,41 @@ def ulp_text(max_ulp: int, dtype: str) -> str:
     if max_ulp > binade:
         return f">2^{precision_bits(dtype) - 1} (a sign or a factor 2 apart)"
     return str(max_ulp) if max_ulp < 10**6 else f"{max_ulp:.3g}"
+
+
+@dataclass(frozen=True, eq=False)
+class CheckResult:
+    """Outcome of :func:`check`. Figures are None when the stated conventions cannot give Y's shape
+    (``problem`` says why); ``error_map`` is |Y - reference| in canonical (N, C, *spatial) order."""
+
+    matches: bool
+    dtype: str
+    conventions: str
+    max_abs: float | None
+    max_ulp: int | None
+    bound_ratio: float | None
+    problem: str
+    location: str
+    explanations: tuple[Explanation, ...]
+    searched: int
+    error_map: np.ndarray | None
+    note: str = ""  # why nothing was searched, when nothing was
+    nonfinite: str = ""  # NaN/Inf positions that differ from the reference's, when they do
+    read: tuple[str, ...] = ()  # how squeezed arrays were read
+    printing: str = ""  # how printed arrays were printed and what that did to the bound
+    ambiguous: str = ""  # readings the printing is too coarse to tell apart
+    hint: str = ""  # conventions that were assumed, when nothing explains Y
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"matches": self.matches, "dtype": self.dtype, "conventions": self.conventions,
+                "max_abs": self.max_abs, "max_ulp": self.max_ulp, "bound_ratio": self.bound_ratio,
+                "problem": self.problem, "location": self.location, "searched": self.searched, "note": self.note,
+                "nonfinite": self.nonfinite, "read": list(self.read), "printing": self.printing,
+                "ambiguous": self.ambiguous, "hint": self.hint,
+                "explanations": [e.as_dict() for e in self.explanations]}
+
+    def format(self) -> str:
+        return format_result(self)
 
 
 def format_result(result: CheckResult) -> str:

@@ -21,48 +21,13 @@ from parity.porting import explain
 from parity.core import reading as rd
 from parity.porting import framed
 from parity.porting.check_inputs import Inputs, load  # noqa: F401 (load is the CLI's)
-from parity.porting.check_report import Explanation, format_result
+from parity.porting.check_report import CheckResult, Explanation, format_result
 from parity.verdict.comparison import Comparison, compare, total_bound
 from parity.core.reading import Frame
 from parity.reference.conv import Reference
 
 SEARCH_OUTPUTS: Final = 1 << 14  # the search looks at the first batch elements holding this many outputs
 CLOSEST_FACTOR: Final = 100.0  # a closest reading must cut the largest error by this factor at least
-
-
-@dataclass(frozen=True, eq=False)
-class CheckResult:
-    """Outcome of :func:`check`. Figures are None when the stated conventions cannot give Y's shape
-    (``problem`` says why); ``error_map`` is |Y - reference| in canonical (N, C, *spatial) order."""
-
-    matches: bool
-    dtype: str
-    conventions: str
-    max_abs: float | None
-    max_ulp: int | None
-    bound_ratio: float | None
-    problem: str
-    location: str
-    explanations: tuple[Explanation, ...]
-    searched: int
-    error_map: np.ndarray | None
-    note: str = ""  # why nothing was searched, when nothing was
-    nonfinite: str = ""  # NaN/Inf positions that differ from the reference's, when they do
-    read: tuple[str, ...] = ()  # how squeezed arrays were read
-    printing: str = ""  # how printed arrays were printed and what that did to the bound
-    ambiguous: str = ""  # readings the printing is too coarse to tell apart
-    hint: str = ""  # conventions that were assumed, when nothing explains Y
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"matches": self.matches, "dtype": self.dtype, "conventions": self.conventions,
-                "max_abs": self.max_abs, "max_ulp": self.max_ulp, "bound_ratio": self.bound_ratio,
-                "problem": self.problem, "location": self.location, "searched": self.searched, "note": self.note,
-                "nonfinite": self.nonfinite, "read": list(self.read), "printing": self.printing,
-                "ambiguous": self.ambiguous, "hint": self.hint,
-                "explanations": [e.as_dict() for e in self.explanations]}
-
-    def format(self) -> str:
-        return format_result(self)
 
 
 def check(x: Any, w: Any, y: Any, *, layout: str | None = None, kernel_layout: str | None = None,

@@ -109,7 +109,7 @@ def _estimate(stated: Reading, raw: _Raw, depth: int) -> int:
 def check_memory(stated: Reading, raw: _Raw) -> None:
     """``ValueError`` with the estimate when a full output of the search would exceed the memory budget
     (absurd strides or dilations), before anything is allocated."""
-    from parity.running.runner import memory_budget
+    from parity.core.limits import memory_budget
 
     core = [change.apply(stated) for change in vocab.core_changes(stated)]
     need, reading = max(((_full_bytes(reading, raw), reading) for reading in [stated, *core]), key=lambda t: t[0])

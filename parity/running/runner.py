@@ -9,7 +9,6 @@ and results on integer cases carry the backend's arithmetic fingerprint (see :mo
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, fields
 from functools import cached_property
 from itertools import combinations
@@ -24,6 +23,7 @@ from parity.verdict.fingerprint import fingerprint
 from parity.running.accumulation import call, declared
 from parity.core.inputs import cotangent, generate
 from parity.reference.conv import Reference, reference
+from parity.core.limits import memory_budget
 from parity.running.registry import Case
 from parity.verdict.sensitivity import Mutant, insensitivity, mutants
 
@@ -31,23 +31,6 @@ Status = Literal["pass", "fail", "skip", "error", "insensitive"]
 REFERENCE = "reference"
 # Cases whose operands alone (as the float64 copies the reference makes) exceed PARITY_MEMORY_GIB (default 8)
 # are refused up front; the reference itself works in chunks of parity.reference.conv.CHUNK_BYTES.
-DEFAULT_MEMORY_GIB = 8.0
-
-
-def memory_budget() -> float:
-    """PARITY_MEMORY_GIB as GiB; ``ValueError`` naming the variable unless it is a finite number > 0."""
-    text = os.environ.get("PARITY_MEMORY_GIB")
-    if text is None:
-        return DEFAULT_MEMORY_GIB
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"PARITY_MEMORY_GIB must be a finite number of GiB > 0, got {text!r}")
-    return value
-
-
 @dataclass(frozen=True)
 class Result:
     """One comparison: ``backend`` against the reference or against another backend."""

@@ -22,7 +22,7 @@ import os
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Iterable
+from typing import Any, Final, Iterable
 
 import numpy as np
 
@@ -32,9 +32,6 @@ from parity.core import reading as rd
 from parity.core.dtypes import canonical_name
 from parity.core.inputs import generate
 from parity.core.spec import ConvSpec
-
-if TYPE_CHECKING:
-    from parity.running.registry import Case
 
 ENV: Final = "PARITY_RECORDED"
 SPEC_BYTES: Final = 1 << 20  # a spec.json is a few hundred bytes; anything over this is not one
@@ -134,19 +131,19 @@ def record(spec: ConvSpec, backend: str, directory: str | Path, kernel_layout: s
     return load(directory)
 
 
-def record_cases(cases: Iterable["Case"], backend: str, out: str | Path, kernel_layout: str | None = None,
+def record_cases(cases: Iterable[tuple[str, ConvSpec]], backend: str, out: str | Path, kernel_layout: str | None = None,
                  flip: bool = False) -> tuple[list[Recording], list[str]]:
-    """Record each case into ``out/<case id>-<backend>`` (``parity record``); returns the recordings and,
+    """Record each (case id, spec) into ``out/<case id>-<backend>`` (``parity record``); returns the recordings and,
     for each case not recorded (gradients, what the backend does not support), why not."""
     from parity import adapters
 
     adapters.get(backend)  # an unknown backend is one error, not one per case
     done, skipped = [], []
-    for case in cases:
+    for case_id, spec in cases:
         try:
-            done.append(record(case.spec, backend, Path(out) / f"{case.id}-{backend}", kernel_layout, flip))
+            done.append(record(spec, backend, Path(out) / f"{case_id}-{backend}", kernel_layout, flip))
         except ValueError as error:
-            skipped.append(f"{case.id}: {error}")
+            skipped.append(f"{case_id}: {error}")
     return done, skipped
 
 
@@ -161,7 +158,7 @@ def _stored_data(a: np.ndarray, reading: rd.Reading) -> np.ndarray:
 
 def load(directory: str | Path) -> Recording:
     """Read and validate one recording (``ValueError`` naming the file and the rule it breaks)."""
-    from parity.running.runner import memory_budget
+    from parity.core.limits import memory_budget
 
     directory = Path(directory)
     meta = _meta(directory / "spec.json")

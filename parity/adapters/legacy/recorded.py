@@ -1,4 +1,4 @@
-"""The ``recorded`` backend: replays recordings (see :mod:`parity.running.recorded`) from the folder in
+"""The ``recorded`` backend: replays recordings (see :mod:`parity.adapters.legacy.recordings`) from the folder in
 ``$PARITY_RECORDED`` (``--recorded DIR``); unavailable when none is given. For a case whose spec matches a recording it returns the recorded output, converted to
 canonical layout; every other case is declared "no recording for this case". ``parity/cases/recorded.py`` makes
 each recording a case of its own (id ``recorded-<directory>``), so ``parity run --backends
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from parity.running import recorded
+from parity.adapters.legacy import recordings as recorded
 from parity.core.spec import ConvSpec
 
 NO_RECORDING = "no recording for this case"

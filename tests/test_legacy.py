@@ -127,7 +127,7 @@ def _raw_tf1(spec: ConvSpec, w: np.ndarray) -> np.ndarray:
     call = {"framework": "tf1", "op": f"conv{spec.rank}d", "pad": None, "quantity": "output",
             "kwargs": {**convert.tf1_conv_args(spec.rank, spec.strides, spec.dilations), "padding": "VALID"}}
     shape = (spec.batch, *spec.output_spatial, spec.out_channels)
-    return for_env("tf1", "tf1_worker.py").call(spec.as_dict(), call, {"x": convert.to_channels_last(x), "w": w},
+    return for_env("tf1", "tf1_worker.py").call(call, {"x": convert.to_channels_last(x), "w": w},
                                                 shape, x.dtype)
 
 
@@ -177,6 +177,6 @@ def test_theano_float16_reason_quotes_theano():
                                                              "num_groups": 1}}
     x, w = parity.generate(spec)
     with pytest.raises(RuntimeError) as info:
-        for_env("theano", "theano_worker.py").call(spec.as_dict(), call, {"x": x, "w": w}, spec.output_shape,
+        for_env("theano", "theano_worker.py").call(call, {"x": x, "w": w}, spec.output_shape,
                                                    x.dtype)
     assert theano_adapter.FLOAT16.split("'")[1] in str(info.value)

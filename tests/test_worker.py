@@ -60,7 +60,7 @@ def worker(tmp_path):
 
 def _call(worker: Worker, mode: str) -> np.ndarray:
     x = np.arange(6, dtype=np.float32).reshape(1, 2, 3)
-    return worker.call({"case": "test"}, {"mode": mode}, {"x": x}, x.shape, x.dtype)
+    return worker.call({"mode": mode}, {"x": x}, x.shape, x.dtype)
 
 
 def test_worker_is_started_lazily_and_reused_across_cases(worker):
@@ -163,7 +163,7 @@ def test_runner_turns_a_crashing_worker_into_an_error_result(worker, monkeypatch
             return None
 
         def run(self, spec, x, w, dy=None):
-            return worker.call(spec.as_dict(), {"mode": "crash"}, {"x": x}, x.shape, x.dtype)
+            return worker.call({"mode": "crash"}, {"x": x}, x.shape, x.dtype)
 
     real = parity.adapters.get
     monkeypatch.setattr(parity.adapters, "get", lambda name: CrashingAdapter() if name == "crashing" else real(name))

@@ -59,7 +59,7 @@ def arithmetic() -> Iterator[ConvSpec]:
 
 @generator("default")
 def known_disagreements() -> Iterator[ConvSpec]:
-    """Shapes from reported porting bugs (see conventions.md)."""
+    """Shapes from reported porting bugs."""
     # tensornets #25: input 224, k=7, s=2: TF SAME pads (2, 3), symmetric code pads (3, 3).
     yield ConvSpec(spatial=(224, 224), kernel=7, in_channels=3, out_channels=8, strides=2, padding="SAME",
                    layout="channels_last")

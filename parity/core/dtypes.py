@@ -90,10 +90,6 @@ def unit_roundoff(dtype: object) -> float:
     return 2.0 ** -precision_bits(dtype)
 
 
-def max_finite(dtype: object) -> float:
-    return FORMATS[canonical_name(dtype)].max
-
-
 def ulp(values: np.ndarray, dtype: object) -> np.ndarray:
     """Spacing of ``dtype`` at each of ``values`` (given in any float type), as float64.
 

@@ -1,6 +1,6 @@
 """The vocabulary of convention changes `parity check` tries, and the candidates for one case.
 
-Each :class:`Change` has an identifier from a fixed vocabulary (documented in docs/check.md):
+Each :class:`Change` has an identifier from a fixed vocabulary (README: "The `changes` vocabulary"):
 ``flip`` (kernel reversed on every spatial axis), ``flip:<AXIS>`` (one axis, e.g. ``flip:H``),
 ``layout:<LAYOUT>`` (data layout, e.g. ``layout:NHWC``), ``kernel-layout:<LAYOUT>`` (e.g.
 ``kernel-layout:HWIO``; in/out swaps, transposed spatial axes and TF depthwise ``HWIM`` are kernel layouts

@@ -47,7 +47,6 @@ class Found:
 class Search:
     found: tuple[Found, ...]  # best first
     feasible: int  # readings tried that give Y's shape
-    references: int  # full outputs computed
     unlisted: int = 0  # readings of pairs of changes not tried, over MAX_READINGS (0: every depth was tried)
     closest: tuple[Found, ...] = ()  # when nothing is found: the readings with the smallest residual, best first
 
@@ -75,7 +74,7 @@ def search(stated: Reading, x: np.ndarray, w: np.ndarray, y: np.ndarray,
         seen.add((stated.core, rd.window(spec)))
     except ValueError:
         pass
-    feasible = references = 0
+    feasible = 0
     near: list[Found] = []
     for depth in depths:
         estimate = _estimate(stated, raw, depth)
@@ -83,14 +82,14 @@ def search(stated: Reading, x: np.ndarray, w: np.ndarray, y: np.ndarray,
             raise ValueError(f"the search must list at most {MAX_READINGS} readings, got an estimated {estimate} "
                              f"for {stated.describe()}; state conventions closer to Y's")
         if estimate > MAX_READINGS:
-            return Search((), feasible, references, estimate, _closest(near))
+            return Search((), feasible, estimate, _closest(near))
         entries = _feasible(stated, _combinations(stated, raw, depth), raw, seen)
-        found, close, computed = _evaluate(entries, raw)
-        feasible, references = feasible + len(entries), references + computed
+        found, close = _evaluate(entries, raw)
+        feasible += len(entries)
         near += close
         if found:
-            return Search(tuple(found), feasible, references)
-    return Search((), feasible, references, closest=_closest(near))
+            return Search(tuple(found), feasible)
+    return Search((), feasible, closest=_closest(near))
 
 
 def _closest(near: list[Found]) -> tuple[Found, ...]:
@@ -177,8 +176,8 @@ def _feasible(stated: Reading, combos: Iterable[tuple[Change, ...]], raw: _Raw,
 
 
 def _evaluate(entries: Sequence[tuple[tuple[Change, ...], Frame]],
-              raw: _Raw) -> tuple[list[Found], list[Found], int]:
-    """(readings that reproduce Y, best first; the others with their residual; references computed)."""
+              raw: _Raw) -> tuple[list[Found], list[Found]]:
+    """(readings that reproduce Y, best first; the others with their residual)."""
     groups = defaultdict(list)
     for index, (_, fr) in enumerate(entries):
         groups[fr.reading.core].append(index)
@@ -191,7 +190,7 @@ def _evaluate(entries: Sequence[tuple[tuple[Change, ...], Frame]],
             item = Found(changes, fr, ratio, residual)
             found.append((indices[index], item)) if ratio <= 1 else near.append(item)
     ranked = sorted(found, key=lambda item: (vocab.cost(item[1].changes), item[0], item[1].bound_ratio))
-    return [item for _, item in ranked], near, len(groups)
+    return [item for _, item in ranked], near
 
 
 def _matching(fr: Frame, full: tuple[np.ndarray, np.ndarray, np.ndarray | None], specs: list[ConvSpec],

@@ -30,5 +30,5 @@ def run(backend: str, spec: ConvSpec, operands: list[np.ndarray], timeout: float
     arrays = {name: a.view(np.uint16) if bits else a for name, a in zip(("x", "w", "dy"), operands)}
     dtype = np.dtype(np.uint16) if bits else DTYPES[spec.dtype]
     call = {"backend": backend, "spec": spec.as_dict(), "bits": bits}
-    output = _worker(backend, timeout).call(spec.as_dict(), call, arrays, spec.result_shape, dtype)
+    output = _worker(backend, timeout).call(call, arrays, spec.result_shape, dtype)
     return output.view(DTYPES["bfloat16"]) if bits else output

@@ -57,7 +57,7 @@ class TF1Adapter:
             arrays["dy"] = convert.to_channels_last(dy)
         to_tf, from_tf = ((convert.kernel_to_tf, convert.kernel_from_tf) if spec.quantity == "grad_weight"
                           else (convert.to_channels_last, convert.to_channels_first))
-        result = for_env("tf1", "tf1_worker.py").call(spec.as_dict(), call, arrays,
+        result = for_env("tf1", "tf1_worker.py").call(call, arrays,
                                                       translated_shape(to_tf, spec.result_shape), x.dtype)
         return np.ascontiguousarray(from_tf(result))
 

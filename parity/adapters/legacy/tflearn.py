@@ -50,7 +50,7 @@ class TflearnAdapter:
         call = {"framework": "tflearn", "op": f"conv_{spec.rank}d", "kwargs": kwargs}
         arrays = {"x": convert.to_channels_last(x), "w": kernel}
         shape = (spec.batch, *spec.output_spatial, spec.out_channels)
-        result = for_env("tf1", "tf1_worker.py").call(spec.as_dict(), call, arrays, shape, x.dtype)
+        result = for_env("tf1", "tf1_worker.py").call(call, arrays, shape, x.dtype)
         return np.ascontiguousarray(convert.to_channels_first(result))
 
 

@@ -51,7 +51,7 @@ class TheanoAdapter:
                   "filter_flip": flip, "filter_dilation": list(dilations), "num_groups": spec.groups}
         call = {"op": f"conv{max(spec.rank, 2)}d", "kwargs": kwargs, "quantity": spec.quantity}
         shape = translated_shape(convert.as_height1, spec.result_shape) if spec.rank == 1 else spec.result_shape
-        result = for_env("theano", "theano_worker.py").call(spec.as_dict(), call, arrays, shape, x.dtype)
+        result = for_env("theano", "theano_worker.py").call(call, arrays, shape, x.dtype)
         result = convert.from_height1(result) if spec.rank == 1 else result
         # with filter_flip the weight gradient is that of the reversed kernel: reverse it back
         return np.ascontiguousarray(convert.flip(result) if flip and spec.quantity == "grad_weight" else result)

@@ -4,7 +4,7 @@ A worker is a script (``parity/adapters/legacy/workers/*_worker.py``) run by ano
 virtual environment from :mod:`parity.adapters.legacy.envs`. It reads one JSON request per line on stdin and answers one
 JSON line on stdout:
 
-- request: ``{"spec": ConvSpec.as_dict(), "call": {...framework arguments...}, "dir": "/tmp/..."}``; the
+- request: ``{"call": {...framework arguments...}, "dir": "/tmp/..."}``; the
   operands lie in ``dir`` as ``x.npy``, ``w.npy`` and (gradients) ``dy.npy``, already in the framework's
   layout, written with ``np.save`` and read with ``allow_pickle=False``;
 - reply: ``{"status": "ok", "output": "<dir>/output.npy"}``, ``{"status": "error", "message": "..."}``, or
@@ -83,14 +83,14 @@ class Worker:
         self.started = 0  # processes started so far (reuse is visible in tests)
         atexit.register(self.close)
 
-    def call(self, spec: Mapping[str, Any], call: Mapping[str, Any], arrays: Mapping[str, np.ndarray],
-             shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    def call(self, call: Mapping[str, Any], arrays: Mapping[str, np.ndarray], shape: tuple[int, ...],
+             dtype: np.dtype) -> np.ndarray:
         """Send one request with ``arrays`` (name -> array, saved as ``name.npy``) and return the worker's
         output, which must have ``shape`` and ``dtype``; :class:`WorkerError` otherwise."""
         with tempfile.TemporaryDirectory(prefix="parity-worker-") as directory:
             for name, array in arrays.items():
                 np.save(os.path.join(directory, f"{name}.npy"), np.ascontiguousarray(array), allow_pickle=False)
-            request = {"spec": dict(spec), "call": dict(call), "dir": directory}
+            request = {"call": dict(call), "dir": directory}
             reply = self._exchange(json.dumps(request))
             return _output(reply, directory, tuple(shape), np.dtype(dtype))
 

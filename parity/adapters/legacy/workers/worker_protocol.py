@@ -1,6 +1,6 @@
 """The worker side of parity's worker protocol (Python >= 3.7, numpy only; imports nothing from parity).
 
-``serve(compute)`` reads one JSON request per line from stdin: ``{"spec": {...}, "call": {...},
+``serve(compute)`` reads one JSON request per line from stdin: ``{"call": {...},
 "dir": "..."}``, loads ``x.npy``, ``w.npy`` and ``dy.npy`` (those present) from ``dir`` with
 ``allow_pickle=False``, calls ``compute(call, arrays)``, saves the result as ``dir/output.npy`` and writes
 one JSON line: ``{"status": "ok", "output": path}``, ``{"status": "refused", "message": "..."}`` when the

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from parity.core import convert
+from parity.core import convert, geometry
 from parity.adapters import _probes as probes
 from parity.adapters.base import PROBE, missing_module
 from parity.core.spec import ConvSpec
@@ -175,7 +175,7 @@ def transpose_call(spec: ConvSpec) -> tuple[str | None, tuple[int, ...]]:
     ``output_shape`` to ask for: the case's output, or the full output to crop afterwards."""
     mode = convert.tf_transpose_padding(spec.pads, spec.output_padding, spec.spatial, spec.kernel, spec.strides,
                                         spec.dilations)
-    full = convert.full_transposed(spec.spatial, spec.kernel, spec.strides, spec.dilations)
+    full = geometry.full_transposed(spec.spatial, spec.kernel, spec.strides, spec.dilations)
     return mode, spec.output_spatial if mode else full
 
 

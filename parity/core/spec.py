@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from functools import cached_property
 from typing import Any, Final, Union
 
-from parity.core import convert
+from parity.core import convert, geometry
 from parity.core.dtypes import SHORT, canonical_name, precision_bits
 
 PADDING_MODES: Final = ("VALID", "SAME", "SAME_LOWER", "CAUSAL", "FULL")
@@ -146,7 +146,7 @@ class ConvSpec:
 
     @property
     def dilated_kernel(self) -> tuple[int, ...]:
-        return tuple(d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilations))
+        return geometry.spans(self.kernel, self.dilations)
 
     @property
     def transposed(self) -> bool:
@@ -162,10 +162,9 @@ class ConvSpec:
     @cached_property
     def output_spatial(self) -> tuple[int, ...]:
         if self.transposed:
-            full = convert.full_transposed(self.spatial, self.kernel, self.strides, self.dilations)
+            full = geometry.full_transposed(self.spatial, self.kernel, self.strides, self.dilations)
             return tuple(f - lo - hi + extra for f, (lo, hi), extra in zip(full, self.pads, self.output_padding))
-        return tuple((n + lo + hi - span) // s + 1 if n + lo + hi >= span else 0 for n, (lo, hi), span, s in
-                     zip(self.spatial, self.pads, self.dilated_kernel, self.strides))
+        return geometry.output_lengths(self.spatial, self.kernel, self.strides, self.dilations, self.pads)
 
     @property
     def accumulation_length(self) -> int:

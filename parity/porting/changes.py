@@ -18,6 +18,7 @@ from typing import Final, Iterator, Sequence
 from parity.core import convert
 from parity.core.convert import KernelLayout
 from parity.core.reading import Reading
+from parity.core import geometry
 
 # Lower is likelier; explanations with as many changes rank by the sum (then by generation order).
 # Symmetric explicit padding (PyTorch's integer padding) outranks SAME_LOWER when both give the same window.
@@ -108,7 +109,7 @@ def _geometry(field: str, stated: tuple[int, ...]) -> list[Change]:
 def explicit_paddings(reading: Reading, spatial: Sequence[int], kernel: Sequence[int],
                       out: Sequence[int]) -> list[Change]:
     """Explicit paddings (crops for a transposed conv) giving ``out`` elements per axis, symmetric ones first."""
-    spans = [d * (k - 1) + 1 for k, d in zip(kernel, reading.dilations)]
+    spans = geometry.spans(kernel, reading.dilations)
     if reading.transposed:
         per_axis = [list(_crops(n, span, s, m, op)) for n, span, s, m, op in
                     zip(spatial, spans, reading.strides, out, reading.output_padding)]
@@ -125,7 +126,7 @@ def explicit_count(reading: Reading, spatial: Sequence[int], kernel: Sequence[in
     count = 1
     for n, k, d, s, m, op in zip(spatial, kernel, reading.dilations, reading.strides, out,
                                  reading.output_padding or (0,) * len(spatial)):
-        span = d * (k - 1) + 1
+        span = geometry.span(k, d)
         if reading.transposed:
             full = (n - 1) * s + span
             count *= min(max(full - m + op + 1, 0), full, 2 * span)

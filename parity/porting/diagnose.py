@@ -29,6 +29,7 @@ from parity.core.dtypes import canonical_name
 from parity.core.reading import Frame, Reading
 from parity.reference.conv import Reference
 from parity.core.spec import ConvSpec
+from parity.core import geometry
 
 PROBES: Final = 64
 CLOSEST: Final = 8  # readings kept as the closest when none reproduces Y
@@ -127,7 +128,7 @@ def _explicit_count(reading: Reading, raw: _Raw) -> int:
 def _full_bytes(reading: Reading, raw: _Raw) -> int:
     """Bytes of :func:`parity.core.reading.full_output` for ``reading``: value and scale, and the padded input."""
     xc, wc, _ = rd.canonical(reading, raw.x, raw.w, raw.y)
-    spans = [d * (k - 1) + 1 for k, d in zip(wc.shape[2:], reading.dilations)]
+    spans = geometry.spans(wc.shape[2:], reading.dilations)
     if reading.transposed:
         channels, sizes = wc.shape[1] * reading.groups, [(n - 1) * s + span for n, s, span in
                                                          zip(xc.shape[2:], reading.strides, spans)]

@@ -17,6 +17,7 @@ import numpy as np
 
 from parity.core import convert
 from parity.core.convert import Pads
+from parity.core import geometry
 
 _TORCH_PADS: Final = {"ZeroPad": "zeros", "ConstantPad": "zeros", "ReflectionPad": "reflect",
                       "ReplicationPad": "replicate", "CircularPad": "circular"}
@@ -89,7 +90,7 @@ def keras_crops(mode: str, output_padding: tuple[int, ...] | None, spatial: tupl
     end the output is extended (our output_padding)."""
     crops, extra = [], []
     for axis, (n, k, s, d) in enumerate(zip(spatial, kernel, strides, dilations)):
-        span, op = d * (k - 1) + 1, None if output_padding is None else output_padding[axis]
+        span, op = geometry.span(k, d), None if output_padding is None else output_padding[axis]
         if mode == "valid":
             length = (n - 1) * s + span + (max(span, s) - span if op is None else op)
             lo = 0
@@ -263,7 +264,7 @@ def _per_axis(value: Any, rank: int) -> tuple[int, ...]:
 def _flax_padding(padding: Any, kernel: tuple[int, ...], dilations: tuple[int, ...]) -> tuple[str | Pads, str]:
     if isinstance(padding, str):
         if padding.upper() == "CIRCULAR":  # flax wraps ((k-1)//2, k//2) of the dilated kernel around
-            spans = [d * (k - 1) + 1 for k, d in zip(kernel, dilations)]
+            spans = geometry.spans(kernel, dilations)
             return tuple(((s - 1) // 2, s // 2) for s in spans), "circular"
         return padding.upper(), "zeros"
     if isinstance(padding, int):

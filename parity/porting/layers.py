@@ -23,6 +23,7 @@ from parity.porting.checking import CheckResult, check
 from parity.verdict.comparison import Comparison, compare
 from parity.core.inputs import generate
 from parity.porting.layer_read import LayerConv, read
+from parity.core import geometry
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ def _sizes(conv: LayerConv, given: int | Sequence[int] | None) -> list[tuple[int
         if len(sizes) != conv.rank or min(sizes) < 1:
             raise ValueError(f"input_size must be {conv.rank} sizes >= 1, got {given!r}")
         return [sizes]
-    spans = [d * (k - 1) + 1 for k, d in zip(conv.kernel, conv.dilations)]
+    spans = geometry.spans(conv.kernel, conv.dilations)
     even = max(16, 2 * max(spans)) // 2 * 2 if conv.rank < 3 else max(8, 2 * max(spans)) // 2 * 2
     return [(even,) * conv.rank, (even + 1,) * conv.rank]
 

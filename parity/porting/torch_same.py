@@ -8,6 +8,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from parity.core import convert
+
 
 class SamePad(torch.nn.Module):
     """Zero-pad the spatial axes of channels-first input as TensorFlow's ``padding="SAME"`` does:
@@ -20,8 +22,7 @@ class SamePad(torch.nn.Module):
     def pads(self, spatial: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
         pads = []
         for n, k, s, d in zip(spatial, self.kernel, self.strides, self.dilations):
-            total = max((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0)
-            pads.append((total // 2, total - total // 2))
+            pads.append(convert.same_pads(n, k, s, d))
         return tuple(pads)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

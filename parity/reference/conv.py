@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Final, Sequence
 
 import numpy as np
 
-from parity.core import convert
+from parity.core import convert, geometry
 from parity.reference import eft
 from parity.reference import gather
 from parity.reference.gather import CHUNK_BYTES, Pads, Triple, Window, columns_to_output, im2col, output_to_columns
@@ -96,7 +96,7 @@ def compute(spec: "ConvSpec", x: np.ndarray, w: np.ndarray, dy: np.ndarray | Non
 def _fitting_output_padding(spec: "ConvSpec", pads: Pads) -> tuple[int, ...]:
     """output_padding that makes the transposed conv of the output grid as long as the input again
     (the forward conv's floor division dropped up to s-1 input elements at the end)."""
-    full = convert.full_transposed(spec.output_spatial, spec.kernel, spec.strides, spec.dilations)
+    full = geometry.full_transposed(spec.output_spatial, spec.kernel, spec.strides, spec.dilations)
     return tuple(n - (f - lo - hi) for n, f, (lo, hi) in zip(spec.spatial, full, pads))
 
 

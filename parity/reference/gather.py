@@ -12,6 +12,7 @@ from typing import Callable, Final, Sequence
 import numpy as np
 
 from parity.core import convert
+from parity.core import geometry
 
 Pads = tuple[tuple[int, int], ...]
 Triple = tuple[np.ndarray, np.ndarray | None, np.ndarray | None]
@@ -46,7 +47,7 @@ def windows(xp: np.ndarray, kernel: Sequence[int], strides: Sequence[int],
              dilations: Sequence[int]) -> np.ndarray:
     """Strided view (N, C, *out, *k) of padded data: element [..., o, j] is xp[..., o*s + j*d]."""
     spatial = xp.shape[2:]
-    out = [(n - d * (k - 1) - 1) // s + 1 for n, k, s, d in zip(spatial, kernel, strides, dilations)]
+    out = geometry.output_lengths(spatial, kernel, strides, dilations)
     base = xp.strides[2:]
     shape = (*xp.shape[:2], *out, *kernel)
     steps = (*xp.strides[:2], *(b * s for b, s in zip(base, strides)), *(b * d for b, d in zip(base, dilations)))

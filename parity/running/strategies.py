@@ -11,7 +11,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from parity.core import convert
+from parity.core import convert, geometry
 from parity.core.dtypes import DTYPES, precision_bits
 from parity.core.spec import DISTRIBUTIONS, LAYOUTS, ConvSpec
 
@@ -53,10 +53,10 @@ def valid_specs(draw: st.DrawFn, op: st.SearchStrategy[str] = ops,
     kernel, strides, dilations = (draw(per_axis(rank, small)) for _ in range(3))
     padding = draw(paddings(rank, chosen_op))
     # Large enough for every padding mode: the dilated kernel fits the unpadded input.
-    spatial = tuple(d * (k - 1) + 1 + draw(st.integers(0, 4)) for k, d in zip(kernel, dilations))
+    spatial = tuple(span + draw(st.integers(0, 4)) for span in geometry.spans(kernel, dilations))
     extra = draw(per_axis(rank, st.integers(0, 1))) if chosen_op == "conv_transpose" else 0
     if chosen_op == "conv_transpose" and not isinstance(padding, str):  # crop at most full - 1
-        full = convert.full_transposed(spatial, kernel, strides, dilations)
+        full = geometry.full_transposed(spatial, kernel, strides, dilations)
         padding = tuple((min(lo, f - 1), min(hi, f - 1 - min(lo, f - 1))) for (lo, hi), f in zip(padding, full))
     spec = ConvSpec(spatial=spatial, kernel=kernel, strides=strides, dilations=dilations, padding=padding,
                     op=chosen_op, quantity=draw(quantity), output_padding=extra, batch=draw(st.integers(1, 2)),

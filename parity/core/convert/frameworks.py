@@ -7,7 +7,7 @@ import numpy as np
 
 from parity.core.convert.layout import SPATIAL_LETTERS, kernel_to_tf, layout_name
 from parity.core.convert.padding import Pads, explicit_pads, symmetric_pads
-from parity.core.convert.transposed import full_transposed
+from parity.core.geometry import full_transposed, output_lengths, span
 
 __all__ = ['kernel_to_tflearn_1d', 'tf1_conv_args', 'theano_border_mode', 'as_height1', 'from_height1', 'jax_dimension_numbers', 'onnx_pads', 'onnx_conv_padding', 'onnx_transpose_padding', 'keras_padding', 'keras_transpose_args', 'undilate_spatial', 'negate_pads']
 
@@ -30,8 +30,8 @@ def theano_border_mode(pads: Pads, kernel: Sequence[int], dilations: Sequence[in
     """Theano's ``border_mode`` for explicit pads: "valid", "full" ((k-1)d both sides), "half"
     (((k-1)d + 1) // 2 both sides: half the dilated kernel, rounded down), per-axis ints when symmetric,
     else (lo, hi) pairs per axis (Theano takes those in 2-D only)."""
-    spans = [d * (k - 1) for k, d in zip(kernel, dilations)]
-    for mode, pad in (("valid", [0] * len(spans)), ("full", spans), ("half", [(s + 1) // 2 for s in spans])):
+    reach = [span(k, d) - 1 for k, d in zip(kernel, dilations)]
+    for mode, pad in (("valid", [0] * len(reach)), ("full", reach), ("half", [(r + 1) // 2 for r in reach])):
         if all(p == (q, q) for p, q in zip(pads, pad)):
             return mode
     symmetric = symmetric_pads(pads)
@@ -89,7 +89,7 @@ def onnx_transpose_padding(crops: Pads, output_padding: Sequence[int], spatial: 
     if all(c == (0, 0) for c in crops):
         return {"auto_pad": "VALID", **({"output_padding": list(output_padding)} if any(output_padding) else {})}
     axes = list(zip(spatial, kernel, strides, dilations, crops))
-    totals = [s * (n - 1) + d * (k - 1) + 1 - n * s for n, k, s, d, _ in axes]
+    totals = [f - n * s for f, n, s in zip(full_transposed(spatial, kernel, strides, dilations), spatial, strides)]
     same = not any(output_padding) and all(lo + hi == t >= 0 for (*_, (lo, hi)), t in zip(axes, totals))
     for mode, lower in (("SAME_UPPER", False), ("SAME_LOWER", True)):
         if same and all(c[0] == (t - t // 2 if lower else t // 2) for c, t in zip(crops, totals)):
@@ -111,10 +111,10 @@ def keras_padding(pads: Pads, spatial: Sequence[int], kernel: Sequence[int], str
 
 def _keras_transpose_length(mode: str, extra: int | None, n: int, k: int, s: int, d: int) -> int:
     """Keras 3's output length for ``Conv*Transpose`` (``_get_output_shape_given_tf_padding``)."""
-    span = d * (k - 1) + 1
+    covered = span(k, d)
     if mode == "valid":
-        return (n - 1) * s + span + (max(span, s) - span if extra is None else extra)
-    return n * s if extra is None else (n - 1) * s + span % 2 + extra
+        return (n - 1) * s + covered + (max(covered, s) - covered if extra is None else extra)
+    return n * s if extra is None else (n - 1) * s + covered % 2 + extra
 
 
 def keras_transpose_args(crops: Pads, output_padding: Sequence[int], spatial: Sequence[int],
@@ -131,8 +131,7 @@ def keras_transpose_args(crops: Pads, output_padding: Sequence[int], spatial: Se
            zip(full_transposed(spatial, kernel, strides, dilations), crops, output_padding)]
     for mode in ("valid", "same"):
         forward = explicit_pads(mode.upper(), out, kernel, strides, dilations)
-        sizes = [(m + plo + phi - d * (k - 1) - 1) // s + 1 for m, (plo, phi), (_, k, s, d) in zip(out, forward, axes)]
-        if sizes != list(spatial) or [p[0] for p in forward] != [c[0] for c in crops]:
+        if list(output_lengths(out, kernel, strides, dilations, forward)) != list(spatial) or [p[0] for p in forward] != [c[0] for c in crops]:
             continue
         if [_keras_transpose_length(mode, None, *axis) for axis in axes] == out:
             return mode, None

@@ -5,6 +5,8 @@ from typing import Sequence
 
 import numpy as np
 
+from parity.core.geometry import span
+
 Pads = tuple[tuple[int, int], ...]
 
 __all__ = ['Pads', 'same_pads', 'explicit_pads', 'parse_pads', 'padding_slug', 'symmetric_pads', 'torch_pad_arg', 'tf_padding', 'pad_array', 'crop_slices', 'numpy_pad_arg', 'pads_text']
@@ -16,7 +18,7 @@ def same_pads(size: int, kernel: int, stride: int, dilation: int, lower: bool = 
 
     SAME (ONNX SAME_UPPER) puts the odd extra element at the end, SAME_LOWER at the start.
     """
-    total = max((-(-size // stride) - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
+    total = max((-(-size // stride) - 1) * stride + span(kernel, dilation) - size, 0)
     small, large = total // 2, total - total // 2
     return (large, small) if lower else (small, large)
 
@@ -29,8 +31,8 @@ def explicit_pads(padding: str | Pads, spatial: Sequence[int], kernel: Sequence[
     axes = list(zip(spatial, kernel, strides, dilations))
     if padding in ("SAME", "SAME_LOWER"):
         return tuple(same_pads(*axis, lower=padding == "SAME_LOWER") for axis in axes)
-    span = [(k - 1) * d for _, k, _, d in axes]
-    table = {"VALID": [(0, 0) for _ in span], "FULL": [(s, s) for s in span], "CAUSAL": [(s, 0) for s in span]}
+    reach = [span(k, d) - 1 for _, k, _, d in axes]
+    table = {"VALID": [(0, 0) for _ in reach], "FULL": [(r, r) for r in reach], "CAUSAL": [(r, 0) for r in reach]}
     if padding not in table:
         raise ValueError(f"padding must be VALID, SAME, SAME_LOWER, CAUSAL, FULL or explicit, got {padding!r}")
     return tuple(table[padding])

@@ -7,8 +7,9 @@ import numpy as np
 
 from parity.core.convert.layout import flip
 from parity.core.convert.padding import Pads, explicit_pads, same_pads
+from parity.core.geometry import full_transposed, output_lengths, spans
 
-__all__ = ['full_transposed', 'transposed_kernel_to_forward', 'transpose_crops', 'torch_transpose_args', 'tf_transpose_padding', 'crop_full_transpose', 'transposed_pads']
+__all__ = ['transposed_kernel_to_forward', 'transpose_crops', 'torch_transpose_args', 'tf_transpose_padding', 'crop_full_transpose', 'transposed_pads']
 
 
 # --- transposed convolution --------------------------------------------------------------------------------
@@ -18,12 +19,6 @@ def transposed_kernel_to_forward(w: np.ndarray, groups: int) -> np.ndarray:
     c_in, per_group_out = w.shape[:2]
     grouped = w.reshape(groups, c_in // groups, per_group_out, *w.shape[2:]).swapaxes(1, 2)
     return flip(grouped.reshape(groups * per_group_out, c_in // groups, *w.shape[2:]))
-
-
-def full_transposed(spatial: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
-                    dilations: Sequence[int]) -> tuple[int, ...]:
-    """Length of a transposed conv's uncropped output per axis: (n-1)*s + d*(k-1) + 1."""
-    return tuple((n - 1) * s + d * (k - 1) + 1 for n, k, s, d in zip(spatial, kernel, strides, dilations))
 
 
 def transpose_crops(padding: str | Pads, spatial: Sequence[int], kernel: Sequence[int],
@@ -71,8 +66,7 @@ def tf_transpose_padding(crops: Pads, output_padding: Sequence[int], spatial: Se
     out = [f - lo - hi + e for f, (lo, hi), e in zip(full, crops, output_padding)]
     for mode in ("VALID", "SAME"):
         forward = explicit_pads(mode, out, kernel, strides, dilations)
-        sizes = [(m + plo + phi - d * (k - 1) - 1) // s + 1
-                 for m, (plo, phi), k, s, d in zip(out, forward, kernel, strides, dilations)]
+        sizes = list(output_lengths(out, kernel, strides, dilations, forward))
         if list(spatial) == sizes and all(plo == lo and f - plo - m == hi - e for (plo, _), (lo, hi), f, m, e
                                           in zip(forward, crops, full, out, output_padding)):
             return mode
@@ -88,5 +82,5 @@ def transposed_pads(kernel: Sequence[int], dilations: Sequence[int], crops: Pads
                     output_padding: Sequence[int]) -> Pads:
     """Padding of the equivalent forward conv over the dilated input: (d(k-1) - lo, d(k-1) - hi + op).
     Negative entries crop."""
-    return tuple((d * (k - 1) - lo, d * (k - 1) - hi + op)
-                 for k, d, (lo, hi), op in zip(kernel, dilations, crops, output_padding))
+    return tuple((span - 1 - lo, span - 1 - hi + op)
+                 for span, (lo, hi), op in zip(spans(kernel, dilations), crops, output_padding))

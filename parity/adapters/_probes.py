@@ -21,6 +21,7 @@ from typing import Callable, Hashable, Iterator
 import numpy as np
 
 from parity.adapters.base import Refused
+from parity.core.dtypes import np_dtype
 from parity.core.spec import ConvSpec
 
 def tf_reason(error: BaseException, via: str = "") -> str:
@@ -65,6 +66,20 @@ def channels_first_refused(route: Hashable) -> bool:
 
 
 _REFUSED_CHANNELS_FIRST: set[Hashable] = set()
+
+
+def refusal(spec: ConvSpec, compute: Callable[[ConvSpec, np.ndarray, np.ndarray, "np.ndarray | None"], np.ndarray], errors: type[BaseException] | tuple[type[BaseException], ...],
+            via: str = "") -> str | None:
+    """None if ``compute`` runs ``spec`` (on ones), else :func:`tf_reason` of its refusal; only ``errors``
+    count as refusals: anything else is a bug and propagates."""
+    dtype = np_dtype(spec.dtype)
+    x, w = (np.ones(shape, dtype) for shape in (spec.input_shape, spec.kernel_shape))
+    try:
+        with quiet_stderr():
+            compute(spec, x, w, np.ones(spec.output_shape, dtype) if spec.quantity != "output" else None)
+    except errors as error:
+        return tf_reason(error, via)
+    return None
 
 
 def route_key(spec: ConvSpec, padding: str | tuple[tuple[int, int], ...]) -> ConvSpec:

@@ -13,6 +13,7 @@ from typing import Any, Final
 import numpy as np
 
 from parity.core.dtypes import DTYPES
+from parity.core.limits import memory_budget
 
 NPY_MAGIC: Final = b"\x93NUMPY"
 
@@ -174,7 +175,8 @@ def float_array(label: str, array: Any) -> np.ndarray:
     return array
 
 
-def load_float_npy(path: str | Path, label: str, budget_bytes: float) -> np.ndarray:
-    """:func:`load_npy` as one of parity's float dtypes (:func:`float_array`), in native byte order."""
-    array = float_array(f"{label} {str(path)!r}", load_npy(path, label, budget_bytes))
+def load_float_npy(path: str | Path, label: str) -> np.ndarray:
+    """:func:`load_npy` within the memory budget (PARITY_MEMORY_GIB), as one of parity's float dtypes
+    (:func:`float_array`), in native byte order."""
+    array = float_array(f"{label} {str(path)!r}", load_npy(path, label, memory_budget() * 2**30))
     return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))

@@ -69,10 +69,9 @@ def load(path: str | Path, label: str, *, format: str | None = None, digits: str
     """A ``.npy`` file (read safely: no pickles, its header checked against the file and the memory budget),
     or a printed array in a text file (``-``: standard input); ``ValueError`` says why not."""
     from parity.porting import printed
-    from parity.core.limits import memory_budget
 
     if str(path) != "-" and _is_npy(path):
-        return files.load_float_npy(path, label, memory_budget() * 2**30)
+        return files.load_float_npy(path, label)
     return printed.read(str(path), label, format=format, digits=digits)
 
 

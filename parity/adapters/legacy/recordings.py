@@ -158,11 +158,9 @@ def _stored_data(a: np.ndarray, reading: rd.Reading) -> np.ndarray:
 
 def load(directory: str | Path) -> Recording:
     """Read and validate one recording (``ValueError`` naming the file and the rule it breaks)."""
-    from parity.core.limits import memory_budget
-
     directory = Path(directory)
     meta = _meta(directory / "spec.json")
-    x, w, y = (files.load_float_npy(directory / name, f"recording {name}", memory_budget() * 2**30) for name in FILES)
+    x, w, y = (files.load_float_npy(directory / name, f"recording {name}") for name in FILES)
     dtype = canonical_name(meta["dtype"])
     for name, array in zip(FILES, (x, w, y)):
         if array.dtype.name != dtype:

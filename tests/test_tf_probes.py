@@ -79,21 +79,25 @@ def test_channels_first_refused_once_per_route_then_converted():
     spec, calls = ConvSpec(spatial=(5, 5), kernel=3, layout="NCHW"), []
     route = ("test-only route", 1)
     for _ in range(2):
-        probes.run_routed(spec, route, _fake({True}, calls), _OpError)
+        probes.run_routed(spec, lambda _: route, _fake({True}, calls), _OpError)
     assert calls == [True, False, False] and probes.channels_first_refused(route)
-    probes.run_routed(spec, ("test-only route", 2), _fake(set(), calls), _OpError)
+    probes.run_routed(spec, lambda _: ("test-only route", 2), _fake(set(), calls), _OpError)
     assert calls[3:] == [True] and not probes.channels_first_refused(("test-only route", 2))
+
+
+def _no_route(spec: ConvSpec):
+    raise AssertionError("a channels-last case needs no route")
 
 
 def test_refusal_is_a_skip_quoting_the_framework_and_other_errors_propagate():
     spec = ConvSpec(spatial=(5,), kernel=3, layout="NWC")
     with pytest.raises(Refused, match=r"^TensorFlow on CPU \(Conv2D\): 'No.'$"):
-        probes.run_routed(spec, ("test-only route", 3), _fake({False}, []), _OpError)
+        probes.run_routed(spec, _no_route, _fake({False}, []), _OpError)
 
     def crash(channels_first: bool) -> np.ndarray:
         raise TypeError("a bug")
     with pytest.raises(TypeError):
-        probes.run_routed(spec, ("test-only route", 4), crash, _OpError)
+        probes.run_routed(spec, _no_route, crash, _OpError)
 
 
 # --- the real probes -----------------------------------------------------------------------------------------

@@ -1,10 +1,10 @@
-"""Probes of what a framework does on the running machine, for adapters whose limits and arithmetic
-depend on the build and the CPU (TensorFlow, Keras): which layout a route runs in here, and the one-line
-reason quoting its refusal, both learnt by running the case itself. (What a route accumulates in is
-measured by the runner: :mod:`parity.running.accumulation`.)
+"""What a framework does on the running machine, for adapters whose limits depend on the build and the CPU
+(TensorFlow, Keras): which layout a route runs in here, and the one-line reason quoting a refusal. The
+TensorFlow adapter learns both from the cases themselves (:func:`run_routed`); the Keras adapter probes a
+small copy of each route (:func:`refusal`). (What a route accumulates in is measured by the runner:
+:mod:`parity.running.accumulation`.)
 
-Framework-free: a probe gets the framework's call as a function, so its logic is tested with fakes.
-(It lives outside ``parity/adapters/``, where every module is a backend.)
+Framework-free: the framework's call comes in as a function, so the logic is tested with fakes.
 """
 from __future__ import annotations
 
@@ -24,6 +24,9 @@ from parity.adapters.base import Refused
 from parity.core.dtypes import np_dtype
 from parity.core.spec import ConvSpec
 
+Compute = Callable[[ConvSpec, np.ndarray, np.ndarray, "np.ndarray | None"], np.ndarray]
+
+
 def tf_reason(error: BaseException, via: str = "") -> str:
     """``TensorFlow on CPU (<via>, <op>): '<first sentence of TF's message>'`` for a TF op error.
 
@@ -42,18 +45,20 @@ def tf_reason(error: BaseException, via: str = "") -> str:
     return f"{where}{f' ({context})' if context else ''}: '{words}'"
 
 
-def run_routed(spec: ConvSpec, route: Hashable, compute: Callable[[bool], np.ndarray],
+def run_routed(spec: ConvSpec, route: Callable[[ConvSpec], Hashable], compute: Callable[[bool], np.ndarray],
                errors: type[BaseException] | tuple[type[BaseException], ...], via: str = "") -> np.ndarray:
-    """``compute(channels_first)``: channels-first cases natively first, unless ``route`` (the case's op,
-    quantity, dtype, channels, kernel, strides, dilations and kind of padding) was refused channels-first
-    earlier in this process; then channels-last (the adapter converts the layout, as a user on this CPU
-    must). A channels-last refusal raises :class:`Refused` quoting the framework (:func:`tf_reason`); only
-    ``errors`` count as refusals: anything else is a bug and propagates."""
-    if spec.layout == "channels_first" and route not in _REFUSED_CHANNELS_FIRST:
+    """``compute(channels_first)``: channels-first cases natively first, unless their ``route(spec)`` (the
+    case's op, quantity, dtype, channels, kernel, strides, dilations and kind of padding; asked only of
+    channels-first cases) was refused channels-first earlier in this process; then channels-last (the
+    adapter converts the layout, as a user on this CPU must). A channels-last refusal raises
+    :class:`Refused` quoting the framework (:func:`tf_reason`); only ``errors`` count as refusals: anything
+    else is a bug and propagates."""
+    key = route(spec) if spec.layout == "channels_first" else None
+    if key is not None and key not in _REFUSED_CHANNELS_FIRST:
         try:
             return compute(True)
         except errors:
-            _REFUSED_CHANNELS_FIRST.add(route)
+            _REFUSED_CHANNELS_FIRST.add(key)
     try:
         return compute(False)
     except errors as error:
@@ -68,7 +73,7 @@ def channels_first_refused(route: Hashable) -> bool:
 _REFUSED_CHANNELS_FIRST: set[Hashable] = set()
 
 
-def refusal(spec: ConvSpec, compute: Callable[[ConvSpec, np.ndarray, np.ndarray, "np.ndarray | None"], np.ndarray], errors: type[BaseException] | tuple[type[BaseException], ...],
+def refusal(spec: ConvSpec, compute: Compute, errors: type[BaseException] | tuple[type[BaseException], ...],
             via: str = "") -> str | None:
     """None if ``compute`` runs ``spec`` (on ones), else :func:`tf_reason` of its refusal; only ``errors``
     count as refusals: anything else is a bug and propagates."""

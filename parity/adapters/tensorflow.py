@@ -66,7 +66,7 @@ class TensorFlowAdapter:
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
         with probes.quiet_stderr():
-            return probes.run_routed(spec, route(spec), lambda channels_first: compute(spec, x, w, dy, channels_first),
+            return probes.run_routed(spec, route, lambda channels_first: compute(spec, x, w, dy, channels_first),
                                      _tf().errors.OpError)
 
 

@@ -2,12 +2,12 @@
 
 An adapter whose accumulation depends on the CPU, the build or the code path a framework picks (TensorFlow's
 float16 kernels: Eigen or oneDNN; PyTorch's float16 col2im) declares ``PROBE`` for 16-bit cases. The
-runner then runs the backend twice on the canary version of the case (same geometry; a small case on
+runner then runs the backend on the canary version of the case (same geometry; a small case on
 :data:`PROBE_IMAGES` images, so that it has enough results and terms to show its rounding; integer data whose
-partial sums leave float16/bfloat16 behind, see :func:`parity.core.inputs.integer_plan`; once as drawn and
-once with random signs), through the same path as the case itself (in a worker process under isolation),
-and reads the fingerprints: kernel taps (or all terms) added in the 16-bit type if that is what a result
-shows, else the default (float32). A result that is wrong in some other way (not identified) never widens
+partial sums leave float16/bfloat16 behind, see :func:`parity.core.inputs.integer_plan`), and where that
+shows nothing, on the same numbers with random signs, through the same path as the case itself (in a worker
+process under isolation), and reads the fingerprint: kernel taps (or all terms) added in the 16-bit type if
+that is what a result shows, else the default (float32). A result that is wrong in some other way (not identified) never widens
 the bound: the case then fails on its own.
 """
 from __future__ import annotations
@@ -35,7 +35,7 @@ def call(backend: str, adapter: Adapter, spec: ConvSpec, operands: list[np.ndarr
     return adapter.run(spec, *operands)
 
 
-# Two canaries: positive data, whose sums pass 2048 many times over (full float16 accumulation shows), and
+# Two canaries: positive data, whose sums pass 2048 many times over (full float16 accumulation shows), then
 # the same numbers with random signs, whose products stay large while their sums cancel (a product or tap
 # sum rounded to float16 shows: positive data hid it on 2-tap transposed convs, torch 2.13).
 # One image of a 1x3 transposed conv has 2 outputs that sum 2 taps: float16 tap sums matched the exact sum

@@ -7,6 +7,7 @@ import pytest
 
 from parity.report import baseline
 from parity.running.runner import Result
+from rounding_adapter import SOURCE
 
 SPEC = {"op": "conv", "quantity": "output", "dtype": "float32"}
 
@@ -78,33 +79,12 @@ def test_a_bad_baseline_file_is_one_line_naming_the_file(tmp_path, content):
         baseline.load(path)
 
 
-ADAPTER = '''
-import os
-import numpy as np
-from parity import adapters
-from parity.verdict.fingerprint import round_to_bits
-
-class Mine:
-    name = "mine"
-    def available(self):
-        return None
-    def supports(self, spec):
-        return None
-    def run(self, spec, x, w, dy=None):
-        if os.environ.get("TF32") and spec.dtype == "float32":
-            x, w = (round_to_bits(a.astype(np.float64), 11).astype(np.float32) for a in (x, w))
-        return adapters.get("numpy").run(spec, x, w, *(() if dy is None else (dy,)))
-
-MINE = Mine()
-'''
-
-
 def test_parity_run_baseline_exits_1_naming_the_drift_and_the_fingerprint_change(tmp_path):
     import os
     import subprocess
     import sys
 
-    (tmp_path / "mine.py").write_text(ADAPTER)
+    (tmp_path / "mine.py").write_text(SOURCE)
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     env.pop("TF32", None)
     saved = tmp_path / "base.json"

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from parity.running.registry import collect
+from rounding_adapter import SOURCE
 
 pytest_plugins = ["pytester"]
 
@@ -73,26 +74,10 @@ def test_insensitive(parity_verify):
     result.stdout.fnmatch_lines(["*insensitive: a reference with the kernel flipped passes this bound too*"])
 
 
-ROUNDING = '''
-import os
-import numpy as np
-from parity import adapters
-from parity.verdict.fingerprint import round_to_bits
-
+# mine: numpy, rounding float32 inputs to TF32 when TF32=1; registered under a plain name
+ROUNDING = SOURCE + '''
 _get, _names = adapters.get, adapters.names
-
-class Mine:
-    name = "mine"
-    def available(self):
-        return None
-    def supports(self, spec):
-        return None
-    def run(self, spec, x, w, dy=None):
-        if os.environ.get("TF32") and spec.dtype == "float32":
-            x, w = (round_to_bits(a.astype(np.float64), 11).astype(np.float32) for a in (x, w))
-        return _get("numpy").run(spec, x, w, *(() if dy is None else (dy,)))
-
-adapters.get = lambda name: Mine() if name == "mine" else _get(name)
+adapters.get = lambda name: MINE if name == "mine" else _get(name)
 adapters.names = lambda: sorted([*_names(), "mine"])
 '''
 

@@ -48,3 +48,20 @@ def test_the_tutorial_package_runs_through_its_entry_point(tmp_path):
     assert suite.returncode == 0, suite.stdout[-3000:]
     assert re.search(r"test_backends_agree\[\S+-numpy-vs-scipy_direct\] PASSED|\d+ passed", suite.stdout), suite.stdout
     assert "scipy_direct" in suite.stdout
+
+
+def test_an_entry_point_that_does_not_import_is_one_error_naming_it(monkeypatch):
+    from importlib import metadata
+
+    from parity import adapters
+
+    point = metadata.EntryPoint(name="broken", value="no_such_module_anywhere:ADAPTER", group=adapters.GROUP)
+    monkeypatch.setattr(adapters, "plugins", lambda: {"broken": point})
+    adapters.get.cache_clear()
+    try:
+        with pytest.raises(ValueError, match=r"^backend 'broken' must name an importable entry point parity.adapters "
+                                             r"broken = 'no_such_module_anywhere:ADAPTER', got ModuleNotFoundError"):
+            adapters.get("broken")
+        assert adapters.reason("broken").startswith("error: ValueError: backend 'broken' must name an importable")
+    finally:
+        adapters.get.cache_clear()

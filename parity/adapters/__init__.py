@@ -57,7 +57,8 @@ def get(name: str) -> Adapter:
     if name in shipped():
         return importlib.import_module(shipped()[name]).ADAPTER
     if name in plugins():
-        return _checked(name, lambda: plugins()[name].load())
+        point = plugins()[name]
+        return _checked(name, f"entry point {GROUP} {name} = {point.value!r}", point.load)
     raise ValueError(f"backend must be one of {', '.join(names())} or module:ATTRIBUTE, got {name!r}")
 
 
@@ -65,17 +66,19 @@ def _external(name: str) -> Adapter:
     module, _, attribute = name.partition(":")
     if not all(part.isidentifier() for part in module.split(".")) or not attribute.isidentifier():
         raise ValueError(f"backend must be a shipped name or module:ATTRIBUTE with Python identifiers, got {name!r}")
-    return _checked(name, lambda: getattr(importlib.import_module(module), attribute))
+    return _checked(name, "module:ATTRIBUTE", lambda: getattr(importlib.import_module(module), attribute))
 
 
-def _checked(name: str, load: Callable[[], object]) -> Adapter:
+def _checked(name: str, source: str, load: Callable[[], object]) -> Adapter:
+    """The adapter ``load`` returns; ``ValueError`` naming ``source`` (what was to be imported) when its
+    import fails or what it names is no adapter."""
     try:
         adapter = load()
     except SystemExit as stop:
-        raise ValueError(f"backend must name an importable module:ATTRIBUTE, got {name!r}, whose import called "
+        raise ValueError(f"backend must name an importable {source}, got {name!r}, whose import called "
                          f"sys.exit({stop.code!r})") from None
     except Exception as error:  # any failure while importing the user's module is a usage error
-        raise ValueError(f"backend {name!r} must name an importable module:ATTRIBUTE, got "
+        raise ValueError(f"backend {name!r} must name an importable {source}, got "
                          f"{type(error).__name__}: {error}") from None
     if not isinstance(adapter, Adapter):
         raise ValueError(f"backend {name!r} must have name, available, supports and run, got {type(adapter).__name__}")

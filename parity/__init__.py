@@ -24,7 +24,8 @@ _EXPORTS = {"Case": ("parity.running.registry", "Case"), "CheckResult": ("parity
             "generator": ("parity.running.registry", "generator"),
             "cotangent": ("parity.core.inputs", "cotangent"),
             "exact": ("parity.reference.conv", "reference"), "generate": ("parity.core.inputs", "generate"),
-            "check_layers": ("parity.porting.layers", "check_layers"), "convert_layer": ("parity.porting.layers", "convert_layer"),
+            "check_layers": ("parity.porting.layers", "check_layers"),
+            "convert_layer": ("parity.porting.layers", "convert_layer"),
             "LayerCheck": ("parity.porting.layers", "LayerCheck"), "Printed": ("parity.porting.printed", "Printed"),
             "parse_printed": ("parity.porting.printed", "parse"), "read_printed": ("parity.porting.printed", "read")}
 __all__ = sorted([*_EXPORTS, "Comparison", "compare", "error_bound", "ulp_distance"])

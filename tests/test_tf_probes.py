@@ -137,7 +137,8 @@ out = {}
 for name, spec in specs.items():
     module = keras if name.startswith("keras") else tensorflow
     result = CaseRun(Case(name, spec)).against_reference(module.ADAPTER.name)
-    native = module.native_channels_first(spec) if module is keras else not probes.channels_first_refused(module.route(spec))
+    native = (module.native_channels_first(spec) if module is keras
+              else not probes.channels_first_refused(module.route(spec)))
     out[name] = [result.reason or None, native, result.status]
 print(json.dumps(out))
 """

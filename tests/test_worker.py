@@ -1,4 +1,5 @@
-"""The worker protocol (parity.adapters.legacy.worker) against fake workers run by this interpreter: no legacy env needed."""
+"""The worker protocol (parity.adapters.legacy.worker) against fake workers run by this interpreter: no legacy
+env needed."""
 import sys
 import textwrap
 

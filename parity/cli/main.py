@@ -1,4 +1,5 @@
-"""The ``parity`` command line: ``list``, ``backends``, ``run``, ``bench``, ``fuzz``, ``check``, ``translate``, ``env``, ``record``.
+"""The ``parity`` command line: ``list``, ``backends``, ``run``, ``bench``, ``fuzz``, ``check``, ``translate``,
+``env``, ``record``.
 
 Exit codes: 0 every comparison passed (skips allowed; ``check``: Y matches; ``translate``: verified or
 not verifiable), 1 a parity failure or backend error (``check``: Y does not match; ``translate``: the
@@ -127,8 +128,8 @@ def _backends() -> int:
 
     rows = [(name, adapters.reason(name), adapters.origin(name)) for name in adapters.names()]
     width = max(len(name) for name, _, _ in rows)
-    print_lines(f"{name:<{width}}  {'installed' if why is None else 'missing':<9}  {where}" + (f": {why}" if why else "")
-                for name, why, where in rows)
+    print_lines(f"{name:<{width}}  {'installed' if why is None else 'missing':<9}  {where}"
+                + (f": {why}" if why else "") for name, why, where in rows)
     return 0
 
 

@@ -1,1 +1,2 @@
-"""Porting help: ``parity check`` (explain a mismatch between two arrays), printed-array reading, ``translate`` snippets and layer conversion."""
+"""Porting help: ``parity check`` (explain a mismatch between two arrays), printed-array reading, ``translate``
+snippets and layer conversion."""

@@ -2,8 +2,8 @@
 
 Y is compared with the exact reference for the stated conventions in Y's dtype (the error bound of
 that dtype decides, as in :func:`parity.verdict.comparison.compare`; for printed arrays the bound also allows
-each element's printing rounding, see :mod:`parity.porting.printed`). On a mismatch :func:`parity.porting.diagnose.search`
-looks for convention changes that reproduce Y; each is confirmed against the reference for its own
+each element's printing rounding, see :mod:`parity.porting.printed`). On a mismatch
+:func:`parity.porting.diagnose.search` looks for convention changes that reproduce Y; each is confirmed against the reference for its own
 conventions (exact for float64) and explained in a sentence with a concrete fix. When none reproduces
 Y, the readings that remove the most of the error (by :data:`CLOSEST_FACTOR` or more) are reported as
 closest, with where their residual sits.

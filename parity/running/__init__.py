@@ -1,1 +1,2 @@
-"""Running cases: the case registry, the runner and its results, accumulation probes, fault isolation and worker processes, legacy environments, recorded outputs, benchmarks and fuzzing."""
+"""Running cases: the case registry, the runner and its results, accumulation probes, fault isolation and worker
+processes, legacy environments, recorded outputs, benchmarks and fuzzing."""

@@ -7,8 +7,8 @@ runner then runs the backend on the canary version of the case (same geometry; a
 partial sums leave float16/bfloat16 behind, see :func:`parity.core.inputs.integer_plan`), and where that
 shows nothing, on the same numbers with random signs, through the same path as the case itself (in a worker
 process under isolation), and reads the fingerprint: kernel taps (or all terms) added in the 16-bit type if
-that is what a result shows, else the default (float32). A result that is wrong in some other way (not identified) never widens
-the bound: the case then fails on its own.
+that is what a result shows, else the default (float32). A result that is wrong in some other way (not
+identified) never widens the bound: the case then fails on its own.
 """
 from __future__ import annotations
 

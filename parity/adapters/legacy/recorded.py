@@ -1,6 +1,6 @@
-"""The ``recorded`` backend: replays recordings (see :mod:`parity.adapters.legacy.recordings`) from the folder in
-``$PARITY_RECORDED`` (``--recorded DIR``); unavailable when none is given. For a case whose spec matches a recording it returns the recorded output, converted to
-canonical layout; every other case is declared "no recording for this case". ``parity/cases/recorded.py`` makes
+"""The ``recorded`` backend: replays recordings (see :mod:`parity.adapters.legacy.recordings`) from the
+folder in ``$PARITY_RECORDED`` (``--recorded DIR``); unavailable when none is given. For a case whose spec
+matches a recording it returns the recorded output, converted to canonical layout; every other case is declared "no recording for this case". ``parity/cases/recorded.py`` makes
 each recording a case of its own (id ``recorded-<directory>``), so ``parity run --backends
 recorded,numpy,torch -k recorded`` compares them with the reference and every other backend.
 """

@@ -1,5 +1,6 @@
 """TensorFlow 1.15 backend, out of process: ``tf.nn.conv1d/conv2d/conv3d`` built in a graph and run in a
-``tf.Session`` by ``parity/adapters/legacy/workers/tf1_worker.py`` under the ``tf1`` environment (``parity env create tf1``).
+``tf.Session`` by ``parity/adapters/legacy/workers/tf1_worker.py`` under the ``tf1`` environment
+(``parity env create tf1``).
 
 The harness translates everything: channels-last data, ``[k..., in, out]`` kernels (``convert.kernel_to_tf``),
 native "SAME"/"VALID" where they mean the case's padding, else TF's explicit padding list for conv2d and a

@@ -117,7 +117,8 @@ class Worker:
         except ValueError:
             reply = None
         if not isinstance(reply, dict) or reply.get("status") not in ("ok", "error", "refused"):
-            raise self._failure(f"worker reply must be a JSON object with status ok, error or refused, got {answer[:80]!r}")
+            raise self._failure(f"worker reply must be a JSON object with status ok, error or refused, "
+                                f"got {answer[:80]!r}")
         return reply
 
     def _ensure_started(self) -> subprocess.Popen:

@@ -131,7 +131,8 @@ def keras_transpose_args(crops: Pads, output_padding: Sequence[int], spatial: Se
            zip(full_transposed(spatial, kernel, strides, dilations), crops, output_padding)]
     for mode in ("valid", "same"):
         forward = explicit_pads(mode.upper(), out, kernel, strides, dilations)
-        if list(output_lengths(out, kernel, strides, dilations, forward)) != list(spatial) or [p[0] for p in forward] != [c[0] for c in crops]:
+        sizes = output_lengths(out, kernel, strides, dilations, forward)
+        if list(sizes) != list(spatial) or [p[0] for p in forward] != [c[0] for c in crops]:
             continue
         if [_keras_transpose_length(mode, None, *axis) for axis in axes] == out:
             return mode, None

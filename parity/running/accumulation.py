@@ -18,6 +18,7 @@ from functools import cache
 
 import numpy as np
 
+from parity import adapters
 from parity.adapters.base import PROBE, Adapter, accumulation, default_accumulation
 from parity.verdict.fingerprint import fingerprint
 from parity.core.inputs import cotangent, generate
@@ -72,8 +73,6 @@ def _probed(backend: str, canary: ConvSpec, isolate: float | None) -> str:
 
 def _shown(backend: str, canary: ConvSpec, operands: list[np.ndarray], isolate: float | None) -> str:
     """The accumulation type the fingerprint of the backend's result on ``operands`` names ('' if none)."""
-    from parity import adapters
-
     try:
         output = call(backend, adapters.get(backend), canary, [a.copy() for a in operands], isolate)
     except Exception:  # the case's own run reports the failure

@@ -36,18 +36,18 @@ def test_the_tutorial_package_runs_through_its_entry_point(tmp_path):
     parity = (sys.executable, "-m", "parity.cli")
 
     listed = _run(*parity, "backends", env=env, cwd=tmp_path)
-    assert re.search(r"^scipy_direct +installed +parity-scipy \(parity_scipy:ADAPTER\)$", listed.stdout, re.M), listed
+    assert re.search(r"^mylab_correlate +installed +parity-scipy \(parity_scipy:ADAPTER\)$", listed.stdout, re.M), listed
 
-    ran = _run(*parity, "run", "--backends", "numpy,scipy_direct", "-k", "conv2d and f64", env=env, cwd=tmp_path)
+    ran = _run(*parity, "run", "--backends", "numpy,mylab_correlate", "-k", "conv2d and f64", env=env, cwd=tmp_path)
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-2000:]
-    row = re.search(r"^scipy_direct +reference +conv +(\d+) +(\d+) ", ran.stdout, re.M)
+    row = re.search(r"^mylab_correlate +reference +conv +(\d+) +(\d+) ", ran.stdout, re.M)
     assert row and int(row.group(1)) > 0 and row.group(2) == "0", ran.stdout[-3000:]
 
     suite = _run(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests",
-                 "--parity-backends", "numpy,scipy_direct", "--parity-tier", "smoke", env=env, cwd=tmp_path)
+                 "--parity-backends", "numpy,mylab_correlate", "--parity-tier", "smoke", env=env, cwd=tmp_path)
     assert suite.returncode == 0, suite.stdout[-3000:]
-    assert re.search(r"test_backends_agree\[\S+-numpy-vs-scipy_direct\] PASSED|\d+ passed", suite.stdout), suite.stdout
-    assert "scipy_direct" in suite.stdout
+    assert re.search(r"test_backends_agree\[\S+-numpy-vs-mylab_correlate\] PASSED|\d+ passed", suite.stdout), suite.stdout
+    assert "mylab_correlate" in suite.stdout
 
 
 def test_an_entry_point_that_does_not_import_is_one_error_naming_it(monkeypatch):

@@ -3,7 +3,8 @@ attaches each comparison's figures to its test report (so they survive pytest-xd
 XML as properties), and prints the per-pair summary table at the end of the run.
 
 Fixtures: ``parity_case`` (a :class:`~parity.running.registry.Case`), ``parity_backend`` (a backend name),
-``parity_pair`` (two backend names), ``parity_session`` and ``parity_verify``.
+``parity_pairs`` (the (first, second) backend pairs of one item: one backend with each backend before it that
+runs the case), ``parity_session`` and ``parity_verify``.
 
 The plugin is inert in a project that does not use these fixtures: it only adds its options. Cases are
 collected, adapters imported and thread variables set when a test first asks for a parity fixture.
@@ -16,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter, OrderedDict
-from itertools import combinations
 from typing import TYPE_CHECKING, Any, Callable
 
 import pytest
@@ -250,7 +250,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    names = set(metafunc.fixturenames) & {"parity_case", "parity_backend", "parity_pair"}
+    names = set(metafunc.fixturenames) & {"parity_case", "parity_backend", "parity_pairs"}
     if not names:
         return
     session = metafunc.config.stash[_SESSION]
@@ -262,21 +262,29 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if names == {"parity_case", "parity_backend"}:
         combos = [(c, b) for c in cases for b in backends if not session.refusal(c, b)]
         metafunc.parametrize(("parity_case", "parity_backend"), [_param((c, b), c, f"{c.id}-{b}") for c, b in combos])
-    elif names == {"parity_case", "parity_pair"}:
-        pairs = list(combinations(backends, 2))
-        if not pairs:  # one clear skip instead of an empty parameter set
-            reason = f"backend pairs need at least two backends, got {backends}"
-            metafunc.parametrize(("parity_case", "parity_pair"), [pytest.param(
-                None, None, marks=pytest.mark.skip(reason=reason), id="no-pairs")])
-            return
-        combos = [(c, p) for c in cases for p in pairs if not any(session.refusal(c, b) for b in p)]
-        metafunc.parametrize(("parity_case", "parity_pair"),
-                             [_param((c, p), c, f"{c.id}-{p[0]}-vs-{p[1]}") for c, p in combos])
+    elif names == {"parity_case", "parity_pairs"}:
+        _parametrize_pairs(metafunc, session, cases, backends)
     else:
-        for name in names:
-            values = {"parity_case": cases, "parity_backend": backends,
-                      "parity_pair": list(combinations(backends, 2))}[name]
-            metafunc.parametrize(name, values, ids=[_id(v) for v in values])
+        raise pytest.UsageError(f"parity: a test must ask for parity_case with parity_backend or with parity_pairs, "
+                                f"got {metafunc.function.__name__} asking for {', '.join(sorted(names))}")
+
+
+def _parametrize_pairs(metafunc: pytest.Metafunc, session: ParitySession, cases: list["Case"],
+                       backends: list[str]) -> None:
+    """One item per case and backend that runs it after another one: it carries the pairs of that backend
+    with every earlier backend (in ``--parity-backends`` order) that runs the case, so that items grow like
+    the backends, not like their pairs."""
+    if len(backends) < 2:  # one clear skip instead of an empty parameter set
+        reason = f"backend pairs need at least two backends, got {backends}"
+        metafunc.parametrize(("parity_case", "parity_pairs"), [pytest.param(
+            None, None, marks=pytest.mark.skip(reason=reason), id="no-pairs")])
+        return
+    params = []
+    for case in cases:
+        running = [b for b in backends if not session.refusal(case, b)]
+        params += [_param((case, tuple((a, b) for a in running[:i])), case, f"{case.id}-{b}")
+                   for i, b in enumerate(running) if i]
+    metafunc.parametrize(("parity_case", "parity_pairs"), params)
 
 
 def _case_of(item: pytest.Item) -> "Case | None":
@@ -287,10 +295,6 @@ def _case_of(item: pytest.Item) -> "Case | None":
 
 def _param(values: tuple, case: "Case", ident: str) -> Any:
     return pytest.param(*values, id=ident, marks=pytest.mark.xdist_group(case.id))
-
-
-def _id(value: Any) -> str:
-    return value.id if hasattr(value, "spec") else "-vs-".join(value) if isinstance(value, tuple) else str(value)
 
 
 def _first_use(config: pytest.Config) -> None:
@@ -308,21 +312,28 @@ def parity_session(request: pytest.FixtureRequest) -> ParitySession:
 
 @pytest.fixture
 def parity_verify(request: pytest.FixtureRequest) -> Callable[["Result"], None]:
-    """Record a result on the test's report, then skip or fail the test as the result says (an
-    ``insensitive`` comparison is a skip with its reason: it could not have failed)."""
+    """Record results on the test's report, then fail the test if one failed or errored (showing each), skip
+    it if none passed (an ``insensitive`` comparison could not have failed: a skip with its reason), else
+    pass it."""
 
-    def verify(result: "Result") -> None:
+    def verify(*results: "Result") -> None:
         session = request.config.stash[_SESSION]
         if not session.environment_recorded:  # once per process: JUnit XML then says what ran the suite
             session.environment_recorded = True
             request.node.user_properties.append(("parity_environment", json.dumps(session.environment)))
-        request.node.user_properties.append((_PROPERTY, json.dumps(result.as_dict())))
-        if result.status in ("skip", "insensitive"):
-            pytest.skip(result.reason)
-        if result.status in ("fail", "error"):
-            pytest.fail(failure_message(result, request.config.stash[_SESSION].tier), pytrace=False)
+        for result in results:
+            request.node.user_properties.append((_PROPERTY, json.dumps(result.as_dict())))
+        failed = [r for r in results if r.status in ("fail", "error")]
+        if failed:
+            pytest.fail("\n".join(failure_message(r, session.tier) for r in failed), pytrace=False)
+        if not any(r.status == "pass" for r in results):
+            pytest.skip("; ".join(dict.fromkeys(_skip_reason(r) for r in results)))
 
     return verify
+
+
+def _skip_reason(result: "Result") -> str:
+    return result.reason if result.against == "reference" else f"{result.backend} vs {result.against}: {result.reason}"
 
 
 def failure_message(result: "Result", tier: str) -> str:

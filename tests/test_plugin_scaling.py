@@ -61,6 +61,40 @@ def test_declared_limits_are_counted_not_collected(pytester):
                                  f"*{three_d}  picky: picky: no 3-D convolution"])
 
 
+# numpy with the kernel flipped on every spatial axis
+FLIPPED = PICKY + '''
+class Flipped:
+    name = "flipped"
+    def available(self):
+        return None
+    def supports(self, spec):
+        return None
+    def run(self, spec, x, w, dy=None):
+        return _get("numpy").run(spec, x, w[(slice(None),) * 2 + (slice(None, None, -1),) * spec.rank].copy())
+
+_picky_get = adapters.get
+adapters.get = lambda name: Flipped() if name == "flipped" else _picky_get(name)
+adapters.names = lambda: sorted([*_names(), "picky", "flipped"])
+'''
+
+
+def test_pair_items_grow_like_the_backends_and_name_each_failing_pair(pytester):
+    pytester.makepyfile(test_regression=REGRESSION)
+    pytester.makeconftest(FLIPPED)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--parity-tier", "smoke", "-k", "agree",
+                                           "--parity-backends", "numpy,picky,flipped", "--collect-only", "-q")
+    three_d = sum(case.spec.rank == 3 for case in SMOKE)
+    # per case, one item per backend after the first that runs it: picky (not 3-D) and flipped
+    assert result.stdout.str().count("::test_backends_agree[") == 2 * len(SMOKE) - three_d
+    case = next(c for c in SMOKE if c.spec.rank == 2 and c.spec.kernel_shape[2] > 1)
+    ran = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--parity-tier", "smoke", "-k", case.id,
+                                        "--parity-backends", "numpy,picky,flipped")
+    ran.assert_outcomes(passed=3, failed=2)  # numpy, picky and picky-vs-numpy pass; flipped fails twice
+    text = ran.stdout.str()
+    assert f"{case.id}: numpy vs flipped: fail" in text and f"{case.id}: picky vs flipped: fail" in text
+    assert f"{case.id}: numpy vs picky" not in text
+
+
 def test_an_insensitive_comparison_is_a_skip_with_its_reason(pytester):
     pytester.makepyfile(test_one='''
 from parity.running.runner import Result

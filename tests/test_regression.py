@@ -6,5 +6,6 @@ def test_backend_matches_reference(parity_case, parity_backend, parity_session, 
     parity_verify(parity_session.run(parity_case).against_reference(parity_backend))
 
 
-def test_backends_agree(parity_case, parity_pair, parity_session, parity_verify):
-    parity_verify(parity_session.run(parity_case).between(*parity_pair))
+def test_backends_agree(parity_case, parity_pairs, parity_session, parity_verify):
+    run = parity_session.run(parity_case)
+    parity_verify(*(run.between(first, second) for first, second in parity_pairs))

@@ -15,10 +15,8 @@ import numpy as np
 
 from parity.core import convert
 from parity.core.convert import KernelLayout, Pads
-from parity.core.spec import ConvSpec
+from parity.core.spec import ConvSpec, conventions
 
-# Placeholder extent for validating convention fields before the arrays' shapes are known.
-_PLACEHOLDER: Final = 1 << 20
 # Frameworks take 32-bit sizes; larger strides, dilations or paddings would overflow the search's indices.
 LARGEST: Final = 2**31 - 1
 _FAMILIES: Final = ("channels_first", "channels_last")
@@ -66,14 +64,12 @@ def stated(rank: int, *, layout: str | None = None, kernel_layout: str | None = 
     family = "channels_first" if layout is None else data_layout(layout, rank)
     kernel = (convert.default_kernel_layout(rank, family == "channels_last", transposed) if kernel_layout is None
               else convert.kernel_layout(kernel_layout, rank, transposed))
-    # ConvSpec validates and canonicalizes the fields; sizes are placeholders large enough for any of them.
-    spec = ConvSpec(spatial=(_PLACEHOLDER,) * rank, kernel=1, in_channels=groups if _is_int(groups) else 1,
-                    out_channels=groups if _is_int(groups) else 1, groups=groups, strides=strides,
-                    dilations=dilations, padding=padding, output_padding=output_padding,
-                    op="conv_transpose" if transposed else "conv")
-    _check_sizes(spec)
-    return Reading(family, kernel, spec.padding, spec.strides, spec.dilations, spec.groups, transposed,
-                   spec.output_padding if transposed else (0,) * rank, kernel_follows=kernel_layout is None)
+    strides, dilations, groups, padding, output_padding = conventions(
+        rank, strides=strides, dilations=dilations, groups=groups, padding=padding, output_padding=output_padding,
+        transposed=transposed)
+    _check_sizes(strides, dilations, padding, output_padding, groups)
+    return Reading(family, kernel, padding, strides, dilations, groups, transposed,
+                   output_padding if transposed else (0,) * rank, kernel_follows=kernel_layout is None)
 
 
 def data_layout(name: object, rank: int) -> str:
@@ -88,16 +84,13 @@ def data_layout(name: object, rank: int) -> str:
                          f"got {name!r}") from None
 
 
-def _check_sizes(spec: ConvSpec) -> None:
-    pads = () if isinstance(spec.padding, str) else tuple(n for pair in spec.padding for n in pair)
-    for field, values in (("strides", spec.strides), ("dilations", spec.dilations), ("padding", pads),
-                          ("output_padding", spec.output_padding), ("groups", (spec.groups,))):
+def _check_sizes(strides: tuple[int, ...], dilations: tuple[int, ...], padding: str | Pads,
+                 output_padding: tuple[int, ...], groups: int) -> None:
+    pads = () if isinstance(padding, str) else tuple(n for pair in padding for n in pair)
+    for field, values in (("strides", strides), ("dilations", dilations), ("padding", pads),
+                          ("output_padding", output_padding), ("groups", (groups,))):
         if any(abs(value) > LARGEST for value in values):
             raise ValueError(f"{field} must be at most {LARGEST} (frameworks take 32-bit sizes), got {values}")
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 @dataclass(frozen=True)

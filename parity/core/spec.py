@@ -76,6 +76,25 @@ def _layout(value: str, rank: int) -> str:
     return family
 
 
+def _check_op_fields(padding: str | Pads, output_padding: tuple[int, ...], transposed: bool) -> None:
+    if transposed and isinstance(padding, str) and padding not in _TRANSPOSE_MODES:
+        raise ValueError(f"padding={padding!r} must be VALID, SAME or explicit (lo, hi) crops for op='conv_transpose'")
+    if not transposed and any(output_padding):
+        raise ValueError(f"output_padding={output_padding} must be 0 for op='conv' (it is a conv_transpose parameter)")
+
+
+def conventions(rank: int, *, strides: Any = 1, dilations: Any = 1, groups: Any = 1, padding: PaddingLike = "VALID",
+                output_padding: Any = 0, transposed: bool = False) -> tuple[tuple[int, ...], tuple[int, ...], int,
+                                                                            str | Pads, tuple[int, ...]]:
+    """The shape-free fields of a spec, validated and canonical as :class:`ConvSpec` makes them: (strides,
+    dilations, groups, padding, output_padding); ``ValueError`` naming field, value and rule."""
+    checked = (_positive_ints("strides", strides, rank), _positive_ints("dilations", dilations, rank),
+               _positive_int("groups", groups), _padding(padding, rank),
+               _positive_ints("output_padding", output_padding, rank, minimum=0))
+    _check_op_fields(checked[3], checked[4], transposed)
+    return checked
+
+
 @dataclass(frozen=True)
 class ConvSpec:
     """A forward N-d convolution case (rank 1 to 3)."""
@@ -120,12 +139,7 @@ class ConvSpec:
         self._check_consistency()
 
     def _check_consistency(self) -> None:
-        if self.transposed and isinstance(self.padding, str) and self.padding not in _TRANSPOSE_MODES:
-            raise ValueError(f"padding={self.padding!r} must be VALID, SAME or explicit (lo, hi) crops for "
-                             "op='conv_transpose'")
-        if not self.transposed and any(self.output_padding):
-            raise ValueError(f"output_padding={self.output_padding} must be 0 for op='conv' "
-                             "(it is a conv_transpose parameter)")
+        _check_op_fields(self.padding, self.output_padding, self.transposed)
         for field in ("in_channels", "out_channels"):
             if getattr(self, field) % self.groups:
                 raise ValueError(f"groups={self.groups} must divide {field}={getattr(self, field)}")

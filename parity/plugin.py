@@ -312,9 +312,9 @@ def parity_session(request: pytest.FixtureRequest) -> ParitySession:
 
 @pytest.fixture
 def parity_verify(request: pytest.FixtureRequest) -> Callable[["Result"], None]:
-    """Record results on the test's report, then fail the test if one failed or errored (showing each), skip
-    it if none passed (an ``insensitive`` comparison could not have failed: a skip with its reason), else
-    pass it."""
+    """Record results on the test's report, then fail the test if one failed or errored (showing each), pass
+    it if one passed, else xfail it if one is a ``known`` deviation its backend declares, else skip it (an
+    ``insensitive`` comparison could not have failed: a skip with its reason)."""
 
     def verify(*results: "Result") -> None:
         session = request.config.stash[_SESSION]
@@ -326,8 +326,12 @@ def parity_verify(request: pytest.FixtureRequest) -> Callable[["Result"], None]:
         failed = [r for r in results if r.status in ("fail", "error")]
         if failed:
             pytest.fail("\n".join(failure_message(r, session.tier) for r in failed), pytrace=False)
-        if not any(r.status == "pass" for r in results):
-            pytest.skip("; ".join(dict.fromkeys(_skip_reason(r) for r in results)))
+        if any(r.status == "pass" for r in results):
+            return
+        known = [r for r in results if r.status == "known"]
+        if known:  # an expected failure: the backend declared this deviation (pytest shows it as xfailed)
+            pytest.xfail("; ".join(dict.fromkeys(_skip_reason(r) for r in known)))
+        pytest.skip("; ".join(dict.fromkeys(_skip_reason(r) for r in results)))
 
     return verify
 

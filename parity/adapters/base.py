@@ -45,6 +45,8 @@ class Adapter(Protocol):
     # Optional: ``accumulation(self, spec) -> str``, the dtype the backend sums products in for ``spec``, or
     # PROBE (see :func:`accumulation`); declare it when it is not :func:`default_accumulation`.
     # Optional: ``snippet(self, spec) -> Snippet``, the native call for ``parity translate``.
+    # Optional: ``known(self, spec) -> str | None``, a deviation the framework is known to have on ``spec`` (its
+    # bug or its documented behaviour, with the evidence): see :func:`known_deviation`.
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,15 @@ def accumulation(adapter: Adapter, spec: ConvSpec) -> str:
     method, else :func:`default_accumulation`. The comparison's error bound uses its unit roundoff."""
     declare = getattr(adapter, "accumulation", None)
     return default_accumulation(spec) if declare is None else declare(spec)
+
+
+def known_deviation(adapter: Adapter, spec: ConvSpec) -> str:
+    """What ``adapter`` declares it is known to get wrong on ``spec`` ('' if nothing): its optional
+    ``known(spec)``. The case still runs and is compared: a comparison that fails is reported as ``known``
+    (an expected failure, with its figures), and one against the reference that passes fails, saying that
+    the declared deviation did not occur (the framework changed: update the declaration)."""
+    declare = getattr(adapter, "known", None)
+    return (declare(spec) or "") if declare is not None else ""
 
 
 def first_refusal(checks: Iterable[tuple[bool, str]]) -> str | None:

@@ -83,9 +83,10 @@ def run(cases: list[Case], args: argparse.Namespace) -> int:
     if len(failures) > _SHOWN:
         lines.append(f"... and {len(failures) - _SHOWN} more (see --json)")
     done = len({r.case for r in ran})
-    insensitive = sum(r.status == "insensitive" for r in results)
+    insensitive, known = (sum(r.status == status for r in results) for status in ("insensitive", "known"))
     print_lines(lines + [f"{done} cases x {len(backends)} backends, {len(results)} comparisons in {elapsed:.1f} s"
-                         + (f"; {insensitive} insensitive (could not have failed)" if insensitive else "")])
+                         + (f"; {insensitive} insensitive (could not have failed)" if insensitive else "")
+                         + (f"; {known} known deviations (declared by their backends)" if known else "")])
     meta = {"tier": args.tier, "backends": backends, "keyword": args.keyword, "partial": stopped is not None,
             "environment": environment.describe(backends)}
     _write_reports(args, results, ran, meta)

@@ -23,7 +23,7 @@ td:first-child,th:first-child{text-align:left}.fail,.error{color:#b00;font-weigh
 img{image-rendering:pixelated;border:1px solid #999;min-width:320px;max-width:100%}
 #cases td:first-child,#cases td:last-child{text-align:left;word-break:break-all;max-width:40em}
 .legend span{display:inline-block;padding:2px 10px;margin-right:4px;border:1px solid #999}
-.insensitive{color:#a60}details{margin:1em 0}
+.insensitive,.known{color:#a60}details{margin:1em 0}
 """
 _SORT = """
 document.querySelectorAll('table.sortable th').forEach((th, column) => th.addEventListener('click', () => {

@@ -10,7 +10,7 @@ from parity.report.fingerprints import quantity_label, row_label
 from parity.report.fingerprints import summarize as fingerprints
 from parity.running.runner import Result
 
-STATUSES = ("pass", "fail", "skip", "error", "insensitive")
+STATUSES = ("pass", "fail", "skip", "error", "insensitive", "known")
 
 
 @dataclass
@@ -34,7 +34,8 @@ class PairSummary:
     @property
     def concern(self) -> tuple:
         """Sort key of the short view: failures, errors and insensitive first, then the worst ratio."""
-        return (-(self.counts["fail"] + self.counts["error"]), -self.counts["insensitive"], -self.bound_ratio)
+        return (-(self.counts["fail"] + self.counts["error"]), -self.counts["insensitive"], -self.counts["known"],
+                -self.bound_ratio)
 
     def add(self, result: Result) -> None:
         self.counts[result.status] += 1

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable, Iterator, Literal
 import numpy as np
 
 from parity import adapters
-from parity.adapters.base import Refused
+from parity.adapters.base import Refused, known_deviation
 from parity.verdict.comparison import Comparison, compare, total_bound
 from parity.verdict.fingerprint import fingerprint
 from parity.running.accumulation import call, declared
@@ -27,7 +27,7 @@ from parity.core.limits import memory_budget
 from parity.running.registry import Case
 from parity.verdict.sensitivity import Mutant, insensitivity, mutants
 
-Status = Literal["pass", "fail", "skip", "error", "insensitive"]
+Status = Literal["pass", "fail", "skip", "error", "insensitive", "known"]
 REFERENCE = "reference"
 # Cases whose operands alone (as the float64 copies the reference makes) exceed PARITY_MEMORY_GIB (default 8)
 # are refused up front; the reference itself works in chunks of parity.reference.conv.CHUNK_BYTES.
@@ -76,6 +76,7 @@ class Outcome:
     reason: str = ""
     accumulation: str = ""
     probed: bool = False
+    known: str = ""  # the deviation the backend declares for this case (see parity.adapters.base.known_deviation)
 
 
 class CaseRun:
@@ -161,11 +162,16 @@ class CaseRun:
     def _from_comparison(self, backend: str, against: str, c: Comparison, sides: list[Outcome],
                          label: str | None, arrays: tuple[np.ndarray, np.ndarray]) -> Result:
         status, reason, picture = c.status, c.reason, None
-        if c.passed:
+        known = "; ".join(side.known for side in sides if side.known)
+        if c.passed and known and against == REFERENCE:
+            status, reason = "fail", f"the declared known deviation did not occur ({known}): the framework changed"
+        elif c.passed:
             reason = self.insensitivity(tuple(side.accumulation for side in sides))
             status = "insensitive" if reason else "pass"
         elif c.kind in ("bound", "nonfinite"):
             picture = error_map(*arrays)
+        if not c.passed and known and status == "fail":
+            status, reason = "known", f"known: {known}; {c.reason}"
         shown = "+".join(side.accumulation + (" (probed)" if side.probed else "") for side in sides)
         return Result(self.case.id, self._spec, backend, against, status, reason, c.max_abs, c.max_rel, c.max_ulp,
                       c.bound_ratio, c.worst_index, shown, label, picture)
@@ -211,7 +217,14 @@ def _execute(backend: str, case: Case, inputs: tuple[np.ndarray, np.ndarray, np.
         return Outcome(None, "error", _one_line(error))
     if not isinstance(output, np.ndarray):
         return Outcome(None, "error", f"run() must return a numpy array, got {type(output).__name__}")
-    return Outcome(output, "pass", "", summed_in, probed)
+    return Outcome(output, "pass", "", summed_in, probed, _known(adapter, case))
+
+
+def _known(adapter: adapters.Adapter, case: Case) -> str:
+    try:
+        return known_deviation(adapter, case.spec)
+    except Exception as error:  # a broken declaration must not hide the comparison
+        return f"(its known() raised {_one_line(error)})"
 
 
 def _one_line(error: BaseException) -> str:

@@ -4,12 +4,15 @@ independently of the code under test)."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from fractions import Fraction
 
 import numpy as np
 import pytest
 
 import parity
+from parity.adapters.base import PROBE
+from parity.running.accumulation import declared
 from parity.verdict.comparison import FAILURE_PROBABILITY, compare, error_bound, gamma
 from parity.verdict.fingerprint import fingerprint, round_to_bits
 from parity.core.inputs import integer_plan
@@ -112,6 +115,28 @@ def test_fingerprint_names_rounded_inputs(bits, label):
     y = reference(spec, *rounded).value.astype(np.float32)
     assert fingerprint(spec, ref, y, [x, w]) == label
     assert compare(y, ref, "float32").status == "fail"
+
+
+def test_fingerprint_names_bfloat16_arithmetic_behind_a_float16_result_and_the_probe_keeps_float32(install_backends):
+    """OpenVINO 2026.4 on a CPU with bf16 but no fp16 arithmetic: a float16 conv gets bf16 inputs and a bf16
+    output. That is no 16-bit accumulation: the probe must not widen the bound for it."""
+    spec = ConvSpec(spatial=(6, 6), kernel=3, in_channels=64, out_channels=4, dtype="float16", distribution="canary")
+    x, w = parity.generate(spec)
+    ref = reference(spec, x, w)
+    exact = reference(spec, *(round_to_bits(a.astype(np.float64), 8) for a in (x, w))).value
+    y = round_to_bits(exact, 8).astype(np.float16)
+    assert fingerprint(spec, ref, y, [x, w]) == "bfloat16 inputs and output"
+
+    class Bf16Kernels(_Declares):
+        def accumulation(self, spec):
+            return PROBE
+
+        def run(self, spec, x, w, dy=None):
+            rounded = (round_to_bits(a.astype(np.float64), 8) for a in (x, w))
+            return round_to_bits(reference(spec, *rounded).value, 8).astype(spec.dtype)
+
+    backend = install_backends({"bf16": Bf16Kernels("probe")})["bf16"]
+    assert declared("bf16", backend, replace(spec, distribution="normal"), None) == ("float32", True)
 
 
 def test_round_to_bits_ties_to_even():

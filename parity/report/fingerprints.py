@@ -21,6 +21,7 @@ def quantity_label(spec: dict[str, Any]) -> str:
     return op if quantity == "output" else f"{op}.{quantity}"
 
 _SHORT: Final = {CORRECTLY_ROUNDED: "exact", "TF32 inputs": "tf32-in", "bfloat16 inputs": "bf16-in",
+                 "bfloat16 inputs and output": "bf16-in-out",
                  "float32 inputs": "f32-in", NOT_IDENTIFIED: "?"}
 _DTYPE_SHORT: Final = {"float16": "f16", "bfloat16": "bf16", "float32": "f32", "float64": "f64"}
 

@@ -4,6 +4,8 @@ On integer inputs the exact result is known, so the way a backend misses it name
 - ``correctly rounded``: exact accumulation, one final rounding to the output dtype;
 - ``TF32 inputs`` / ``bfloat16 inputs`` / ``float32 inputs``: matches the exact result of the inputs first
   rounded to that many significant bits (NVIDIA TF32 keeps 11, bfloat16 8, float32 24);
+- ``bfloat16 inputs and output`` (float16 cases): that result rounded to bfloat16 as well, then widened (a
+  float16 request computed by bfloat16 kernels: OpenVINO's CPU plugin on CPUs without float16 arithmetic);
 - ``float16-taps accumulation`` / ``bfloat16-taps accumulation``: not correctly rounded, but within the
   error bound of summing channels in float32 and adding the kernel taps in the 16-bit type (col2im);
 - ``float16 accumulation`` / ``bfloat16 accumulation``: within the bound of summing everything in the
@@ -28,7 +30,8 @@ if TYPE_CHECKING:
 CORRECTLY_ROUNDED: Final = "correctly rounded"
 NOT_IDENTIFIED: Final = "not identified"
 # Input roundings worth testing for, per case dtype: (label, significant bits kept).
-_INPUT_ROUNDINGS: Final = {"float32": (("TF32 inputs", 11), ("bfloat16 inputs", 8)),
+_INPUT_ROUNDINGS: Final = {"float16": (("bfloat16 inputs", 8),),
+                           "float32": (("TF32 inputs", 11), ("bfloat16 inputs", 8)),
                            "float64": (("float32 inputs", 24), ("TF32 inputs", 11), ("bfloat16 inputs", 8))}
 
 
@@ -48,8 +51,11 @@ def fingerprint(spec: "ConvSpec", ref: Reference, actual: np.ndarray, operands: 
         return CORRECTLY_ROUNDED
     for label, bits in _INPUT_ROUNDINGS.get(spec.dtype, ()):
         rounded = [round_to_bits(np.asarray(a, np.float64), bits) for a in operands]
-        if _equal(got, compute(spec, *rounded, scaled=False)[0], spec.dtype):
+        exact = compute(spec, *rounded, scaled=False)[0]
+        if _equal(got, exact, spec.dtype):
             return label
+        if spec.dtype == "float16" and _equal(got, round_to_bits(exact, bits), spec.dtype):
+            return f"{label} and output"
     if spec.dtype in ("float16", "bfloat16"):
         for accumulation in (spec.dtype + TAPS, spec.dtype):
             with np.errstate(invalid="ignore"):

@@ -76,9 +76,10 @@ class OpenVinoAdapter:
         return np.ascontiguousarray(convert.to_channels_first(y) if channels_last else y)
 
     def inference_precision(self, spec: ConvSpec) -> str:
-        """The precision the CPU plugin compiled ``spec``'s model for (its ``INFERENCE_PRECISION_HINT``)."""
+        """The precision the CPU plugin compiled ``spec``'s model for (its ``INFERENCE_PRECISION_HINT``: "bf16",
+        "f16", "f32")."""
         hint = HINTS[spec.dtype] if self.explicit_precision else None
-        return str(_compiled(_geometry(spec), hint).get_property(HINT))
+        return _compiled(_geometry(spec), hint).get_property(HINT).get_type_name()
 
 
 def _geometry(spec: ConvSpec) -> ConvSpec:

@@ -4,7 +4,8 @@
 Both layouts go natively through ``data_format`` (NCL/NLC, NCHW/NHWC, NCDHW/NDHWC); Paddle's kernels are
 ``(O, I/groups, *k)`` for conv and ``(I, O/groups, *k)`` for conv_transpose in either data format, parity's
 canonical forms. Padding: "SAME"/"VALID" are passed as Paddle's strings where they mean exactly the case's
-padding (``convert.tf_padding``), else as Paddle's per-side list ``[lo_1, hi_1, lo_2, hi_2, ...]``. A
+padding (``convert.tf_padding``), else as Paddle's per-side list ``[lo_1, hi_1, lo_2, hi_2, ...]``; "SAME" is
+never passed with dilations > 1, which Paddle then drops without a word (tests pin it). A
 transposed conv's crop goes the same way (Paddle crops ``padding`` from the full output), with
 ``output_padding`` where the output reaches past the full length (``convert.onnx_transpose_padding``).
 
@@ -77,7 +78,10 @@ def _forward(spec: ConvSpec, data, kernel):
     functional = _paddle().nn.functional
     padding = convert.tf_padding(spec.pads, spec.spatial, spec.kernel, spec.strides, spec.dilations,
                                  channels_last=spec.layout == "channels_last")
-    padding = padding if isinstance(padding, str) else _per_side(spec.pads)
+    # Paddle's "SAME" sets every dilation to 1 and pads for the undilated kernel, silently
+    # (UpdatePaddingAndDilation in phi/kernels/cpu/conv_util.h): dilated cases go as explicit pads.
+    native = isinstance(padding, str) and (padding == "VALID" or max(spec.dilations) == 1)
+    padding = padding if native else _per_side(spec.pads)
     conv = getattr(functional, f"conv{spec.rank}d")
     return conv(data, kernel, stride=list(spec.strides), padding=padding, dilation=list(spec.dilations),
                 groups=spec.groups, data_format=_format(spec))

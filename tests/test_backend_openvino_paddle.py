@@ -1,5 +1,6 @@
 """The OpenVINO backends (``openvino``: inference precision hint = the case's dtype; ``openvino_default``: the
-CPU plugin's default) and what they found, checked against the installed OpenVINO (skipped without it).
+CPU plugin's default) and the PaddlePaddle backend, and what they found, checked against the installed
+frameworks (each test skips without its framework).
 
 Findings pinned here with their measured figures (openvino 2026.4.1, AMD EPYC with AVX-512 BF16, no AVX-512
 FP16 or AMX). Each test that depends on the CPU choosing bf16 reads the compiled model's precision first and
@@ -175,3 +176,74 @@ def test_finding_backprop_data_same_upper_crops_the_odd_element_at_the_start():
     assert parity.compare(got, parity.exact(ConvSpec(**{**same.as_dict(), "padding": ((1, 0),)}), x, w),
                           "float32").passed  # crop (1, 0)
     assert not parity.compare(got, parity.exact(same, x, w), "float32").passed
+
+
+# --- PaddlePaddle ----------------------------------------------------------------------------------------------
+def _paddle():
+    return pytest.importorskip("paddle")
+
+
+def _passes(backend: str, spec: ConvSpec) -> parity.Comparison:
+    x, w = parity.generate(spec)
+    dy = parity.cotangent(spec)
+    y = adapters.get(backend).run(spec, x, w, dy)
+    assert y.shape == spec.result_shape and y.dtype == x.dtype
+    return parity.compare(y, parity.exact(spec, x, w, dy), spec.dtype)
+
+
+def test_missing_paddle_is_a_skip_with_reason(monkeypatch):
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None)
+    reason = adapters.get("paddle").available()
+    assert "paddle is not installed" in reason and "pip install" in reason
+
+
+@pytest.mark.parametrize("quantity", ["output", "grad_input", "grad_weight"])
+@pytest.mark.parametrize("spec", [
+    ConvSpec(spatial=(9, 8), kernel=3, in_channels=4, out_channels=6, dilations=2, padding="SAME"),
+    ConvSpec(spatial=(9, 8), kernel=(2, 3), in_channels=4, out_channels=4, groups=4, strides=2,
+             padding=((2, 0), (1, 3)), layout="NHWC"),
+    ConvSpec(spatial=(11,), kernel=2, in_channels=4, out_channels=6, groups=2, dilations=3, padding="CAUSAL",
+             layout="NWC", dtype="float64"),
+    ConvSpec(spatial=(5, 6, 4), kernel=3, in_channels=2, out_channels=4, strides=(2, 1, 2), padding="SAME",
+             layout="NDHWC"),
+    ConvSpec(spatial=(11,), kernel=3, in_channels=4, out_channels=6, strides=2, padding="SAME", op="conv_transpose"),
+    ConvSpec(spatial=(5, 6), kernel=4, in_channels=4, out_channels=6, groups=2, strides=2, padding=((1, 2), (0, 0)),
+             output_padding=(1, 1), op="conv_transpose", layout="NHWC"),
+], ids=lambda spec: spec.slug())
+def test_paddle_geometries_and_gradients_match_the_reference(spec, quantity):
+    _paddle()
+    comparison = _passes("paddle", ConvSpec(**{**spec.as_dict(), "quantity": quantity}))
+    assert comparison.passed, comparison.reason
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_paddle_16_bit_cpu_kernels_are_asked_of_paddle(dtype):
+    """Refused in Paddle's own words where its CPU build has no kernel (paddlepaddle 3.3.1: 'Paddle support
+    following DataTypes: float64, float32.'); compared like any case where it has one."""
+    _paddle()
+    spec = ConvSpec(spatial=(9, 8), kernel=3, in_channels=4, out_channels=6, padding="SAME", dtype=dtype)
+    try:
+        comparison = _passes("paddle", spec)
+    except Refused as refusal:
+        assert "is not registered" in str(refusal) and dtype in str(refusal)
+    else:
+        assert comparison.passed, comparison.reason
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_finding_paddle_same_padding_drops_the_dilation(transposed):
+    """``padding="SAME"`` sets every dilation to 1 without a word (``UpdatePaddingAndDilation``,
+    phi/kernels/cpu/conv_util.h): the dilated call returns the undilated result, same shape. Measured
+    7.5e5 times the bound on this case; the adapter passes dilated SAME as explicit pads instead."""
+    paddle = _paddle()
+    functional = paddle.nn.functional
+    spec = ConvSpec(spatial=(9, 8), kernel=3, in_channels=4, out_channels=6, dilations=2, padding="SAME")
+    x, w = parity.generate(spec)
+    conv = functional.conv2d_transpose if transposed else functional.conv2d
+    kernel = paddle.to_tensor(np.ascontiguousarray(w.transpose(1, 0, 2, 3)) if transposed else w)
+    calls = [conv(paddle.to_tensor(x), kernel, padding="SAME", dilation=d, **({"stride": 2} if transposed else {}))
+             for d in (2, 1)]
+    np.testing.assert_array_equal(calls[0].numpy(), calls[1].numpy())
+    if not transposed:
+        assert parity.compare(calls[0].numpy(), parity.exact(spec, x, w), "float32").bound_ratio > 1e4
+        assert _passes("paddle", spec).passed

@@ -1,0 +1,249 @@
+"""The OpenVINO backends (``openvino``: inference precision hint = the case's dtype; ``openvino_default``: the
+CPU plugin's default) and the PaddlePaddle backend, and what they found, checked against the installed
+frameworks (each test skips without its framework).
+
+Findings pinned here with their measured figures (openvino 2026.4.1, AMD EPYC with AVX-512 BF16, no AVX-512
+FP16 or AMX). Each test that depends on the CPU choosing bf16 reads the compiled model's precision first and
+skips, with the reason, where this CPU makes another choice. If one of them fails after an upgrade, OpenVINO
+changed: update the notes and the figures, not the margins.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import parity
+from parity import adapters
+from parity.adapters.base import Refused
+from parity.core.spec import ConvSpec
+from parity.reference.conv import compute
+from parity.verdict.fingerprint import fingerprint, round_to_bits
+
+BACKENDS = ("openvino", "openvino_default")
+LAYER = dict(spatial=(7, 7), kernel=3, in_channels=64, out_channels=8, padding="SAME")  # n = 576
+
+
+def _openvino():
+    return pytest.importorskip("openvino")
+
+
+def _run(backend: str, spec: ConvSpec):
+    """(comparison with the exact reference, fingerprint or None, output) of ``backend`` on ``spec``."""
+    x, w = parity.generate(spec)
+    ref = parity.exact(spec, x, w)
+    y = adapters.get(backend).run(spec, x, w)
+    comparison = parity.compare(y, ref, spec.dtype, accumulation=adapters.base.accumulation(adapters.get(backend), spec)
+                                if spec.dtype in ("float32", "float64") else "float32")
+    return comparison, fingerprint(spec, ref, y, [x, w]), y
+
+
+def _compiled_as(backend: str, spec: ConvSpec, precision: str) -> None:
+    """Skip unless the CPU plugin compiles ``spec`` for ``precision`` here (the finding needs that CPU)."""
+    got = adapters.get(backend).inference_precision(spec)
+    if got != precision:
+        pytest.skip(f"OpenVINO compiles {spec.dtype} models for {got} on this CPU, not {precision}")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_missing_openvino_is_a_skip_with_reason(monkeypatch, backend):
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None)
+    reason = adapters.get(backend).available()
+    assert "openvino is not installed" in reason and "pip install" in reason
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("quantity", ["grad_input", "grad_weight"])
+def test_gradients_are_declared_unsupported_in_openvinos_words(backend, quantity):
+    spec = ConvSpec(spatial=(6,), kernel=3, quantity=quantity)
+    assert "inference" in adapters.get(backend).supports(spec)
+    assert adapters.get(backend).supports(ConvSpec(spatial=(6,), kernel=3)) is None
+
+
+@pytest.mark.parametrize("spec", [
+    ConvSpec(spatial=(9, 8), kernel=3, in_channels=4, out_channels=6, strides=2, dilations=2, padding="SAME"),
+    ConvSpec(spatial=(9, 8), kernel=(2, 3), in_channels=4, out_channels=4, groups=4, padding=((2, 0), (1, 3)),
+             layout="NHWC"),
+    ConvSpec(spatial=(11,), kernel=4, in_channels=4, out_channels=6, groups=2, padding="SAME_LOWER", layout="NWC"),
+    ConvSpec(spatial=(5, 6, 4), kernel=3, in_channels=3, out_channels=4, strides=(2, 1, 2), padding="SAME",
+             layout="NDHWC"),
+    ConvSpec(spatial=(11,), kernel=3, in_channels=4, out_channels=6, strides=2, padding="SAME", op="conv_transpose"),
+    ConvSpec(spatial=(5, 6), kernel=4, in_channels=4, out_channels=6, groups=2, strides=2, padding=((1, 2), (0, 0)),
+             op="conv_transpose", layout="NHWC"),
+    ConvSpec(spatial=(5, 6), kernel=3, in_channels=4, out_channels=2, strides=2, output_padding=(3, 1),
+             op="conv_transpose"),  # output_padding >= stride: OpenVINO takes it (PyTorch and ORT do not)
+    ConvSpec(spatial=(4, 5, 3), kernel=2, in_channels=2, out_channels=4, groups=2, strides=3, dilations=2,
+             padding="SAME", op="conv_transpose", layout="NDHWC"),
+], ids=lambda spec: spec.slug())
+def test_openvino_float32_geometries_match_the_reference(spec):
+    _openvino()
+    comparison, _, y = _run("openvino", spec)
+    assert y.shape == spec.output_shape and comparison.passed, comparison.reason
+
+
+def test_float64_is_refused_in_openvinos_words():
+    _openvino()
+    spec = ConvSpec(spatial=(6,), kernel=3, dtype="float64")
+    with pytest.raises(Refused, match="Wrong value f64 for property key INFERENCE_PRECISION_HINT"):
+        adapters.get("openvino").run(spec, *parity.generate(spec))
+
+
+def test_finding_float64_with_an_f32_hint_is_computed_in_float32():
+    """What the refusal spares: a float64 model at the strongest hint OpenVINO takes (f32) comes back in
+    float64 with float32 errors: 6.2e6 times the float64 bound on this layer (measured), 0.011 of a
+    float32-accumulation bound."""
+    _openvino()
+    from parity.adapters import openvino as adapter
+
+    spec = ConvSpec(**LAYER, dtype="float64")
+    x, w = parity.generate(spec)
+    request = adapter._compiled(adapter._geometry(spec), "f32").create_infer_request()
+    request.infer({"X": x, "W": w})
+    y = request.get_output_tensor(0).data
+    assert y.dtype == np.float64
+    comparison = parity.compare(y, parity.exact(spec, x, w), "float64")
+    assert comparison.bound_ratio > 1e5
+    assert parity.compare(y, parity.exact(spec, x, w), "float64", accumulation="float32").passed
+
+
+def test_finding_default_precision_rounds_float32_convolution_inputs_to_bfloat16():
+    """The CPU plugin's default INFERENCE_PRECISION_HINT here is bf16: a float32 Convolution runs oneDNN's
+    bf16 kernel (inputs rounded to bfloat16, float32 sums). Measured: 49x the bound on a 64-channel 3x3 layer
+    (normal data), and on the canary exactly the exact result of bfloat16-rounded inputs."""
+    _openvino()
+    spec = ConvSpec(**LAYER)
+    _compiled_as("openvino_default", spec, "bf16")
+    comparison, _, _ = _run("openvino_default", spec)
+    assert comparison.bound_ratio > 10
+    _, label, _ = _run("openvino_default", ConvSpec(**LAYER, distribution="canary"))
+    assert label == "bfloat16 inputs"
+    assert _run("openvino", spec)[0].passed  # the f32 hint fixes it
+
+
+def test_finding_default_precision_leaves_transposed_convolution_in_float32():
+    """ConvolutionBackpropData is not lowered to bf16 under the same default hint: its float32 canary is
+    correctly rounded (the runtime model shows Deconvolution at f32, Convolution at bf16)."""
+    _openvino()
+    spec = ConvSpec(**LAYER, strides=2, op="conv_transpose", distribution="canary")
+    _compiled_as("openvino_default", spec, "bf16")
+    comparison, label, _ = _run("openvino_default", spec)
+    assert comparison.passed and label == "correctly rounded"
+
+
+def test_finding_default_precision_computes_float64_in_bfloat16():
+    """A float64 model under the default hint: 6.4e10 times the float64 bound on the same layer (measured)."""
+    _openvino()
+    spec = ConvSpec(**LAYER, dtype="float64")
+    _compiled_as("openvino_default", spec, "bf16")
+    assert _run("openvino_default", spec)[0].bound_ratio > 1e9
+
+
+def test_finding_an_f16_hint_compiles_to_bfloat16_and_rounds_the_output_to_bfloat16():
+    """Asked for f16 on a CPU without float16 arithmetic, the plugin compiles for bf16 without a word. A
+    float16 Convolution then takes bfloat16 inputs and writes a bfloat16 result that is widened to float16:
+    40x the float32-accumulation bound on normal data (measured 40.1, 20660 ULP); on the canary the output is
+    exactly the exact result rounded to bfloat16, then to float16."""
+    _openvino()
+    spec = ConvSpec(**LAYER, dtype="float16")
+    _compiled_as("openvino", spec, "bf16")
+    assert _run("openvino", spec)[0].bound_ratio > 10
+    canary = ConvSpec(**LAYER, dtype="float16", distribution="canary")
+    x, w = parity.generate(canary)
+    y = adapters.get("openvino").run(canary, x, w)
+    rounded = [round_to_bits(a.astype(np.float64), 8) for a in (x, w)]
+    twice = round_to_bits(compute(canary, *rounded, scaled=False)[0], 8).astype(np.float16)
+    np.testing.assert_array_equal(y, twice)
+    assert not np.array_equal(y, parity.exact(canary, x, w).value.astype(np.float16))
+
+
+def test_finding_backprop_data_same_upper_crops_the_odd_element_at_the_start():
+    """ConvolutionBackpropData with ``output_shape``: same_upper crops total - total // 2 at the start (its
+    spec's formula, and measured), where ONNX ConvTranspose's SAME_UPPER and TF's SAME crop the odd element
+    at the end: the adapter spells the case's crop as same_lower."""
+    openvino = _openvino()
+    import openvino.opset16 as opset
+
+    from parity.adapters.openvino import _transposed_same
+
+    same = ConvSpec(spatial=(5,), kernel=3, strides=2, padding="SAME", op="conv_transpose")  # 10 of the full 11
+    x, w = parity.generate(same)
+    data, kernel = opset.parameter([1, 1, 5], np.float32), opset.parameter([1, 1, 3], np.float32)
+    y = opset.convolution_backprop_data(data, kernel, [2], output_shape=np.array([10]), pads_begin=[0],
+                                        pads_end=[0], dilations=[1], auto_pad="same_upper")
+    model = openvino.Core().compile_model(openvino.Model([y], [data, kernel]), "CPU",
+                                          {"INFERENCE_PRECISION_HINT": "f32"})
+    got = model({0: x, 1: w})[0]
+    assert same.pads == ((0, 1),) and _transposed_same(same) == "same_lower"
+    assert parity.compare(got, parity.exact(ConvSpec(**{**same.as_dict(), "padding": ((1, 0),)}), x, w),
+                          "float32").passed  # crop (1, 0)
+    assert not parity.compare(got, parity.exact(same, x, w), "float32").passed
+
+
+# --- PaddlePaddle ----------------------------------------------------------------------------------------------
+def _paddle():
+    return pytest.importorskip("paddle")
+
+
+def _passes(backend: str, spec: ConvSpec) -> parity.Comparison:
+    x, w = parity.generate(spec)
+    dy = parity.cotangent(spec)
+    y = adapters.get(backend).run(spec, x, w, dy)
+    assert y.shape == spec.result_shape and y.dtype == x.dtype
+    return parity.compare(y, parity.exact(spec, x, w, dy), spec.dtype)
+
+
+def test_missing_paddle_is_a_skip_with_reason(monkeypatch):
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None)
+    reason = adapters.get("paddle").available()
+    assert "paddle is not installed" in reason and "pip install" in reason
+
+
+@pytest.mark.parametrize("quantity", ["output", "grad_input", "grad_weight"])
+@pytest.mark.parametrize("spec", [
+    ConvSpec(spatial=(9, 8), kernel=3, in_channels=4, out_channels=6, dilations=2, padding="SAME"),
+    ConvSpec(spatial=(9, 8), kernel=(2, 3), in_channels=4, out_channels=4, groups=4, strides=2,
+             padding=((2, 0), (1, 3)), layout="NHWC"),
+    ConvSpec(spatial=(11,), kernel=2, in_channels=4, out_channels=6, groups=2, dilations=3, padding="CAUSAL",
+             layout="NWC", dtype="float64"),
+    ConvSpec(spatial=(5, 6, 4), kernel=3, in_channels=2, out_channels=4, strides=(2, 1, 2), padding="SAME",
+             layout="NDHWC"),
+    ConvSpec(spatial=(11,), kernel=3, in_channels=4, out_channels=6, strides=2, padding="SAME", op="conv_transpose"),
+    ConvSpec(spatial=(5, 6), kernel=4, in_channels=4, out_channels=6, groups=2, strides=2, padding=((1, 2), (0, 0)),
+             output_padding=(1, 1), op="conv_transpose", layout="NHWC"),
+], ids=lambda spec: spec.slug())
+def test_paddle_geometries_and_gradients_match_the_reference(spec, quantity):
+    _paddle()
+    comparison = _passes("paddle", ConvSpec(**{**spec.as_dict(), "quantity": quantity}))
+    assert comparison.passed, comparison.reason
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_paddle_16_bit_cpu_kernels_are_asked_of_paddle(dtype):
+    """Refused in Paddle's own words where its CPU build has no kernel (paddlepaddle 3.3.1: 'Paddle support
+    following DataTypes: float64, float32.'); compared like any case where it has one."""
+    _paddle()
+    spec = ConvSpec(spatial=(9, 8), kernel=3, in_channels=4, out_channels=6, padding="SAME", dtype=dtype)
+    try:
+        comparison = _passes("paddle", spec)
+    except Refused as refusal:
+        assert "is not registered" in str(refusal) and dtype in str(refusal)
+    else:
+        assert comparison.passed, comparison.reason
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_finding_paddle_same_padding_drops_the_dilation(transposed):
+    """``padding="SAME"`` sets every dilation to 1 without a word (``UpdatePaddingAndDilation``,
+    phi/kernels/cpu/conv_util.h): the dilated call returns the undilated result, same shape. Measured
+    7.5e5 times the bound on this case; the adapter passes dilated SAME as explicit pads instead."""
+    paddle = _paddle()
+    functional = paddle.nn.functional
+    spec = ConvSpec(spatial=(9, 8), kernel=3, in_channels=4, out_channels=6, dilations=2, padding="SAME")
+    x, w = parity.generate(spec)
+    conv = functional.conv2d_transpose if transposed else functional.conv2d
+    kernel = paddle.to_tensor(np.ascontiguousarray(w.transpose(1, 0, 2, 3)) if transposed else w)
+    calls = [conv(paddle.to_tensor(x), kernel, padding="SAME", dilation=d, **({"stride": 2} if transposed else {}))
+             for d in (2, 1)]
+    np.testing.assert_array_equal(calls[0].numpy(), calls[1].numpy())
+    if not transposed:
+        assert parity.compare(calls[0].numpy(), parity.exact(spec, x, w), "float32").bound_ratio > 1e4
+        assert _passes("paddle", spec).passed

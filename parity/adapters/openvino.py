@@ -78,6 +78,27 @@ class OpenVinoAdapter:
         y = _array(request.get_output_tensor(0), x.dtype)
         return np.ascontiguousarray(convert.to_channels_first(y) if channels_last else y)
 
+    def known(self, spec: ConvSpec) -> str | None:
+        """The conv node of the compiled model running at another precision than the case's dtype, as the
+        plugin's runtime model reports it (bf16 for float32 cases without a hint, and for float16 cases on
+        CPUs without float16 arithmetic: see the findings in tests/test_backend_openvino_paddle.py)."""
+        layer, precision, primitive = self.runtime(spec)
+        if precision == HINTS[spec.dtype]:
+            return None
+        hint = HINTS[spec.dtype] if self.explicit_precision else "the default"
+        return (f"OpenVINO's CPU plugin runs this {spec.dtype} {layer} in {precision} ({primitive}) at "
+                f"{HINT} {hint} on this CPU")
+
+    def runtime(self, spec: ConvSpec) -> tuple[str, str, str]:
+        """(layer type, runtime precision, primitive) of the conv node the CPU plugin compiled for ``spec``."""
+        hint = HINTS[spec.dtype] if self.explicit_precision else None
+        for node in _compiled(_geometry(spec), hint).get_runtime_model().get_ordered_ops():
+            info = node.get_rt_info()
+            layer = info["layerType"].astype(str) if "layerType" in info else ""
+            if layer in ("Convolution", "Deconvolution"):
+                return layer, info["runtimePrecision"].astype(str), info["primitiveType"].astype(str)
+        raise RuntimeError("OpenVINO's runtime model has no Convolution or Deconvolution node")
+
     def inference_precision(self, spec: ConvSpec) -> str:
         """The precision the CPU plugin compiled ``spec``'s model for (its ``INFERENCE_PRECISION_HINT``: "bf16",
         "f16", "f32")."""

@@ -163,9 +163,7 @@ class CaseRun:
                          label: str | None, arrays: tuple[np.ndarray, np.ndarray]) -> Result:
         status, reason, picture = c.status, c.reason, None
         known = "; ".join(side.known for side in sides if side.known)
-        if c.passed and known and against == REFERENCE:
-            status, reason = "fail", f"the declared known deviation did not occur ({known}): the framework changed"
-        elif c.passed:
+        if c.passed:
             reason = self.insensitivity(tuple(side.accumulation for side in sides))
             status = "insensitive" if reason else "pass"
         elif c.kind in ("bound", "nonfinite"):

@@ -13,11 +13,12 @@ INSTALLED = adapters.installed()
 
 @given(valid_specs())
 def test_every_valid_spec_runs_on_every_installed_backend(spec):
-    """No harness crash and no undeclared refusal: each result passes or is a declared skip."""
+    """No harness crash and no undeclared refusal: each result passes, is a declared skip or a declared known
+    deviation of its framework."""
     results = run_case(Case(spec.slug(), spec), INSTALLED)
     assert len(results) == len(INSTALLED) * (len(INSTALLED) + 1) // 2
     for result in results:
-        assert result.status in ("pass", "skip"), (spec, result)
+        assert result.status in ("pass", "skip", "known"), (spec, result)
         assert result.status == "pass" or result.reason
 
 

@@ -64,3 +64,19 @@ def test_the_short_table_puts_failures_first_and_says_what_it_left():
     table = report.format_table(report.summarize(results), most=2).splitlines()
     assert [line.split()[0] for line in table[2:4]] == ["y", "z"]
     assert table[-1] == "... 1 more rows, none failing (--full shows every row)"
+
+
+def test_reproduce_line_names_the_pythonpath_of_a_one_off_adapter(tmp_path, monkeypatch):
+    from parity.report.text import reproduce
+    from parity.running.runner import Result
+
+    (tmp_path / "mylab").mkdir()
+    (tmp_path / "mylab" / "__init__.py").write_text("")
+    (tmp_path / "mylab" / "adapters.py").write_text("ADAPTER = None\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    __import__("mylab.adapters")
+    result = Result("c", {"spatial": [4]}, "mylab.adapters:ADAPTER", "numpy", "fail", "off")
+    assert reproduce(result, "smoke")[0] == (f"reproduce: PYTHONPATH={tmp_path} parity run --tier smoke "
+                                             "--backends mylab.adapters:ADAPTER,numpy -k c")
+    shipped = Result("c", {"spatial": [4]}, "numpy", "reference", "fail", "off")
+    assert reproduce(shipped, "smoke")[0] == "reproduce: parity run --tier smoke --backends numpy -k c"

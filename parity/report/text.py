@@ -3,6 +3,8 @@ the JSON report. Everything here reads results; nothing runs a backend or recomp
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -110,7 +112,7 @@ def reproduce(result: Result, tier: str) -> list[str]:
     backends = f"{result.backend},{result.against}" if pair else result.backend
     spec = ", ".join(f"{k}={tuple(v) if isinstance(v, list) else v!r}" for k, v in result.spec.items())
     lines = [
-        f"reproduce: parity run --tier {tier} --backends {backends} -k {result.case}",
+        f"reproduce: {_pythonpath(backends.split(','))}parity run --tier {tier} --backends {backends} -k {result.case}",
         "or in Python:",
         "    import parity",
         f"    spec = parity.ConvSpec({spec})",
@@ -130,3 +132,21 @@ def reproduce(result: Result, tier: str) -> list[str]:
         f"    print({result.against!r}, parity.compare(other, ref, spec.dtype{theirs}))",
         f"    print('pair', parity.compare(y, ref, spec.dtype, expected=other, computations=2{both}))",
     ]
+
+
+def _pythonpath(backends: list[str]) -> str:
+    """``PYTHONPATH=<root> `` for ``module:ATTRIBUTE`` backends imported from outside the installed packages
+    (a one-off adapter found through the current PYTHONPATH or working directory), else ''."""
+    import site
+    import sys
+
+    roots = []
+    for name in backends:
+        module = sys.modules.get(name.partition(":")[0]) if ":" in name else None
+        origin = getattr(module, "__file__", None)
+        if origin is None:
+            continue
+        root = Path(origin).resolve().parents[name.count(".", 0, name.index(":")) + (origin.endswith("__init__.py"))]
+        if not any(root == Path(p).resolve() for p in site.getsitepackages() + [site.getusersitepackages()]):
+            roots.append(str(root))
+    return f"PYTHONPATH={os.pathsep.join(dict.fromkeys(roots))} " if roots else ""

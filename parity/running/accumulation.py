@@ -36,7 +36,7 @@ def call(backend: str, adapter: Adapter, spec: ConvSpec, operands: list[np.ndarr
     return adapter.run(spec, *operands)
 
 
-# Two canaries: positive data, whose sums pass 2048 many times over (full float16 accumulation shows), then
+# Two canaries: positive data, whose sums pass 2048 many times over (full float16 accumulation shows), and
 # the same numbers with random signs, whose products stay large while their sums cancel (a product or tap
 # sum rounded to float16 shows: positive data hid it on 2-tap transposed convs, torch 2.13).
 # One image of a 1x3 transposed conv has 2 outputs that sum 2 taps: float16 tap sums matched the exact sum
@@ -59,15 +59,20 @@ def declared(backend: str, adapter: Adapter, spec: ConvSpec, isolate: float | No
 
 @cache
 def _probed(backend: str, canary: ConvSpec, isolate: float | None) -> str:
-    """The 16-bit accumulation the positive canary shows, else the one the signed canary shows, else the
-    default."""
+    """The 16-bit accumulation the canaries show, else the default. Outputs and input gradients are computed
+    per image, so both canaries go in one call (positive images, then the same with random signs); a weight
+    gradient sums over the images: the signed canary runs only if the positive one shows nothing."""
     x, w = generate(canary)
-    operands = [a for a in (x, w, cotangent(canary)) if a is not None]
-    shown = _shown(backend, canary, operands, isolate)
-    if not shown.startswith(canary.dtype):  # positive data hid any 16-bit rounding: try the signed canary
-        signs = np.random.default_rng(0)
-        signed = [a * signs.choice((-1.0, 1.0), size=a.shape).astype(a.dtype) for a in operands]
-        shown = _shown(backend, canary, signed, isolate)
+    positive = [a for a in (x, w, cotangent(canary)) if a is not None]
+    signs = np.random.default_rng(0)
+    signed = [a * signs.choice((-1.0, 1.0), size=a.shape).astype(a.dtype) for a in positive]
+    if canary.quantity == "grad_weight":
+        shown = _shown(backend, canary, positive, isolate)
+        if not shown.startswith(canary.dtype):
+            shown = _shown(backend, canary, signed, isolate)
+    else:  # operand 1, the kernel, stays positive: the products' signs are random all the same
+        both = [a if i == 1 else np.concatenate([a, b]) for i, (a, b) in enumerate(zip(positive, signed))]
+        shown = _shown(backend, replace(canary, batch=2 * canary.batch), both, isolate)
     return shown if shown.startswith(canary.dtype) else default_accumulation(canary)
 
 

@@ -40,10 +40,9 @@ from parity.core import convert, geometry
 from parity.core.spec import ConvSpec
 
 REFUSED = {  # scipy 1.17's words for the dtypes it refuses, per method
-    ("direct", "float16"): "scipy.signal.correlate(method='direct'): 'Unsupported type' for float16",
-    ("direct", "bfloat16"): "scipy.signal.correlate(method='direct'): 'Unsupported type' for bfloat16",
-    ("fft", "bfloat16"): ("scipy.signal.correlate(method='fft'): 'dtype argument must be a NumPy dtype, but it is a "
-                          "<class 'ml_dtypes.bfloat16'>.'"),
+    ("direct", "float16"): "Unsupported type",
+    ("direct", "bfloat16"): "Unsupported type",
+    ("fft", "bfloat16"): "dtype argument must be a NumPy dtype, but it is a <class 'ml_dtypes.bfloat16'>.",
 }
 Correlate = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -65,7 +64,8 @@ class ScipyAdapter:
         return missing_module("scipy", "scipy")
 
     def supports(self, spec: ConvSpec) -> str | None:
-        return REFUSED.get((self.method, spec.dtype))
+        words = REFUSED.get((self.method, spec.dtype))
+        return None if words is None else f"scipy.signal.correlate(method='{self.method}') on {spec.dtype}: '{words}'"
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
         correlate = _correlator(self.method, spec.layout == "channels_last")

@@ -16,7 +16,7 @@ from types import ModuleType
 import numpy as np
 
 from parity.adapters import _onnx
-from parity.adapters._onnx import OPSET, attributes  # noqa: F401  (the model's spelling, read by tests)
+from parity.adapters._onnx import OPSET, attributes
 from parity.adapters.base import PROBE, missing_module
 from parity.core.spec import ConvSpec
 

@@ -109,6 +109,12 @@ FFT_FINDINGS = {
     # float64, normal data: 'FULL' padding, the corner outputs hold one product each
     "full-corner-f64": (ConvSpec(spatial=(9, 8), kernel=3, in_channels=4, out_channels=4, batch=2, groups=2,
                                  padding="FULL", layout="NHWC", dtype="float64"), 4.83),
+    # float32, normal data, MobileNetV2's depthwise 3x3 stride-2 layer (96 channels, n = 9: a tight bound)
+    "depthwise-realistic-f32": (ConvSpec(spatial=(14, 14), kernel=3, in_channels=96, out_channels=96, groups=96,
+                                         strides=2, padding="SAME"), 4.45),
+    # float64, wide-range data: 2.78 where the exact value is 4.3e-4, the error of the array's largest terms
+    "wide-range-f64": (ConvSpec(spatial=(11,), kernel=3, in_channels=4, out_channels=3, batch=2, strides=2,
+                                dilations=2, padding="FULL", dtype="float64", distribution="wide"), 4.58e18),
 }
 
 

@@ -36,6 +36,11 @@ def op(spec: ConvSpec) -> str:
     return "ConvTranspose" if spec.transposed else "Conv"
 
 
+def geometry(spec: ConvSpec) -> ConvSpec:
+    """The spec without what only changes the data: a key for caching what one geometry compiles."""
+    return ConvSpec(**{**spec.as_dict(), "distribution": "normal", "seed": 0})
+
+
 def attributes(spec: ConvSpec) -> dict[str, object]:
     """The ``Conv`` / ``ConvTranspose`` node's attributes for ``spec``."""
     axes = (spec.spatial, spec.kernel, spec.strides, spec.dilations)

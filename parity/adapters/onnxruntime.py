@@ -17,6 +17,7 @@ import numpy as np
 
 from parity.adapters import _onnx
 from parity.adapters._onnx import OPSET, attributes
+from parity.adapters._onnx import geometry as _geometry  # noqa: F401  (openvino.py imports it from here)
 from parity.adapters.base import PROBE, missing_module
 from parity.core.spec import ConvSpec
 

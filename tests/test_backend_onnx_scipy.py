@@ -122,7 +122,8 @@ FFT_FINDINGS = {
 def test_scipy_fft_exceeds_the_elementwise_bound(case):
     spec, measured = FFT_FINDINGS[case]
     result = _result("scipy_fft", spec)
-    assert result.status == "fail" and measured / 2 < result.bound_ratio < measured * 2, result
+    # declared as a known deviation of FFT convolution: reported with its figure, not failed
+    assert result.status == "known" and measured / 2 < result.bound_ratio < measured * 2, result
     if adapters.get("scipy_direct").supports(spec) is None:  # the direct method refuses float16
         assert _result("scipy_direct", spec).status == "pass"
 
@@ -141,7 +142,7 @@ def test_scipy_fft_turns_exact_zeros_into_noise(dtype):
     a subnormal), infinitely many in float64 (it underflows to 0). The direct method is exact here."""
     spec = EXACT_ZEROS[dtype]
     result = _result("scipy_fft", spec)
-    assert result.status == "fail" and "expected 0" in result.reason, result
+    assert result.status == "known" and "expected 0" in result.reason, result
     assert math.isinf(result.bound_ratio) if dtype == "float64" else 1e38 < result.bound_ratio < 1e41
     assert _result("scipy_direct", spec).max_abs == 0
 
@@ -245,7 +246,7 @@ def test_onnx_reference_grouped_conv_transpose_raises():
     spec = ConvSpec(op="conv_transpose", spatial=(9, 8), kernel=4, in_channels=4, out_channels=6, groups=2,
                     distribution="int")
     result = _result("onnx_reference", spec)
-    assert result.status == "error" and "cannot reshape array of size 144 into shape (1,2,48)" in result.reason
+    assert result.status == "known" and "cannot reshape array of size 144 into shape (1,2,48)" in result.reason
     depthwise = replace(spec, out_channels=4, groups=4)  # one output per group: works
     assert _result("onnx_reference", depthwise).max_abs == 0
 

@@ -88,3 +88,19 @@ def test_backend_matches_reference(parity_case, parity_backend, parity_session, 
     outcomes = result.parseoutcomes()
     assert outcomes.get("xfailed", 0) >= 1 and "failed" not in outcomes, outcomes
     result.stdout.fnmatch_lines(["*XFAIL*known: flips the kernel (issue 123); error *x the bound*"])
+
+
+class Raising(Declaring):
+    def run(self, spec, x, w):
+        raise ValueError("cannot reshape array of size 36 into shape (1,2,12)")
+
+
+def test_a_declared_deviation_that_raises_is_known_with_the_error(install_backends):
+    install_backends({"numpy": NUMPY, "mine": Raising("mine", flipped=False)})
+    results = {(r.backend, r.against): r for r in run_case(CASE, ["numpy", "mine"])}
+    assert results["mine", "reference"].status == "known"
+    assert results["mine", "reference"].reason == ("known: flips the kernel on SAME (issue 123); ValueError: cannot "
+                                                   "reshape array of size 36 into shape (1,2,12)")
+    assert results["numpy", "mine"].status == "skip"
+    plain = Case("valid", ConvSpec(spatial=(6, 7), kernel=(3, 3), in_channels=2, out_channels=3))
+    assert run_case(plain, ["mine"])[0].status == "error"  # undeclared: an error as before

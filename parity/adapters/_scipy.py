@@ -67,6 +67,13 @@ class ScipyAdapter:
         words = REFUSED.get((self.method, spec.dtype))
         return None if words is None else f"scipy.signal.correlate(method='{self.method}') on {spec.dtype}: '{words}'"
 
+    def known(self, spec: ConvSpec) -> str | None:
+        if self.method != "fft":
+            return None
+        return ("FFT convolution spreads its rounding over the whole output (normwise, about u log2(n) |x| |w|): "
+                "elements far below the largest exceed the per-element bound of a direct sum (scipy.signal."
+                "fftconvolve's documented accuracy trade-off; figures pinned in tests/test_backend_onnx_scipy.py)")
+
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
         correlate = _correlator(self.method, spec.layout == "channels_last")
         if spec.quantity == "output":

@@ -81,8 +81,8 @@ def accumulation(adapter: Adapter, spec: ConvSpec) -> str:
 
 def known_deviation(adapter: Adapter, spec: ConvSpec) -> str:
     """What ``adapter`` declares it is known to get wrong on ``spec`` ('' if nothing): its optional
-    ``known(spec)``. The case still runs and is compared: a comparison that fails is reported as ``known``
-    (an expected failure, with its figures); one that passes is a pass (data that cannot show the deviation,
+    ``known(spec)``. The case still runs and is compared: a comparison that fails, or a run that raises, is
+    reported as ``known`` (an expected failure, with its figures or the error); one that passes is a pass (data that cannot show the deviation,
     small integers for a bfloat16 rounding, passes). The evidence belongs in a test that pins the finding
     with its figure, so that the declaration cannot outlive the behaviour it describes."""
     declare = getattr(adapter, "known", None)

@@ -202,6 +202,7 @@ def _execute(backend: str, case: Case, inputs: tuple[np.ndarray, np.ndarray, np.
     # Copies, so that a backend writing into its inputs cannot corrupt the reference; dy only for
     # gradients, so that output-only adapters may take (spec, x, w).
     operands = [a.copy() for a in inputs if a is not None]
+    adapter = None
     try:
         adapter = adapters.get(backend)
         reason = adapter.available() or adapter.supports(case.spec)
@@ -212,7 +213,9 @@ def _execute(backend: str, case: Case, inputs: tuple[np.ndarray, np.ndarray, np.
     except Refused as refused:  # the framework's refusal on this machine, in its words
         return Outcome(None, "skip", str(refused))
     except (Exception, SystemExit) as error:  # a backend failing (even by sys.exit) is a result, not a crash
-        return Outcome(None, "error", _one_line(error))
+        known = _known(adapter, case) if adapter is not None else ""
+        return Outcome(None, "known", f"known: {known}; {_one_line(error)}") if known else \
+            Outcome(None, "error", _one_line(error))
     if not isinstance(output, np.ndarray):
         return Outcome(None, "error", f"run() must return a numpy array, got {type(output).__name__}")
     return Outcome(output, "pass", "", summed_in, probed, _known(adapter, case))

@@ -68,8 +68,13 @@ def geometry(spec: ConvSpec) -> ConvSpec:
 
 @lru_cache(maxsize=512)
 def compiled(spec: ConvSpec, channels_first: bool) -> Callable:
-    """``tf.function(jit_compile=True)`` of the eager adapter's op for ``spec`` (output: (data, kernel);
-    gradients: (data, kernel, cotangent) through ``tf.GradientTape``); XLA compiles it on the first call."""
+    """``tf.function(jit_compile=True)`` of :func:`program`; XLA compiles it on the first call."""
+    return eager._tf().function(program(spec, channels_first), jit_compile=True)
+
+
+def program(spec: ConvSpec, channels_first: bool) -> Callable:
+    """The eager adapter's op for ``spec`` as a TF function of (data, kernel) for outputs, of (data, kernel,
+    cotangent) through ``tf.GradientTape`` for gradients; TF layouts (``compute``)."""
     tf = eager._tf()
     fmt = convert.layout_name("channels_first" if channels_first else "channels_last", spec.rank)
     op = eager._transposed if spec.transposed else eager._depthwise if eager.uses_depthwise_op(spec) else eager._conv
@@ -84,7 +89,7 @@ def compiled(spec: ConvSpec, channels_first: bool) -> Callable:
             y = forward(data, kernel)
         return tape.gradient(y, target, output_gradients=cotangent)
 
-    return tf.function(forward if spec.quantity == "output" else pullback, jit_compile=True)
+    return forward if spec.quantity == "output" else pullback
 
 
 ADAPTER = TensorFlowXlaAdapter()

@@ -51,11 +51,12 @@ def _litert() -> ModuleType:
 
 @dataclass(frozen=True)
 class Converted:
-    """A converted model and, per filter buffer (in operator order), the flat index into the canonical kernel
-    of each of its elements."""
+    """A converted model, per filter buffer (in operator order) the flat index into the canonical kernel of
+    each of its elements, and the layout of its data."""
 
     content: bytes
     orders: tuple[np.ndarray, ...]
+    channels_first: bool
 
     def with_kernel(self, kernel: np.ndarray) -> bytes:
         """The model with the canonical ``kernel`` written into its filter buffers."""
@@ -83,7 +84,7 @@ class LiteRtAdapter:
         model = converted(xla.geometry(spec))
         if isinstance(model, str):
             raise Refused(model)
-        to_tf, from_tf = ((np.asarray, np.asarray) if spec.layout == "channels_first"
+        to_tf, from_tf = ((np.asarray, np.asarray) if model.channels_first
                           else (convert.to_channels_last, convert.to_channels_first))
         operands = {"data": to_tf(x), **({} if dy is None else {"cotangent": to_tf(dy)})}
         with probes.quiet_stderr():
@@ -163,16 +164,31 @@ def filter_buffers(content: bytearray) -> list[np.ndarray]:
 
 @lru_cache(maxsize=256)
 def converted(spec: ConvSpec) -> Converted | str:
-    """The converted model for a geometry, or the converter's refusal in its words. float16: the
-    float16-weights model, its buffers ordered as the float32 model of the same geometry shows."""
+    """The converted model for a geometry, or the converter's refusal in its words. A channels-first graph
+    the converter refuses is converted channels-last instead (the adapter then transposes the data, as a
+    TFLite user must)."""
+    model = _converted(spec, spec.layout == "channels_first")
+    if isinstance(model, str) and spec.layout == "channels_first":
+        return _converted(spec, False)
+    return model
+
+
+@lru_cache(maxsize=256)
+def _converted(spec: ConvSpec, channels_first: bool) -> Converted | str:
+    """float16: the float16-weights model, its buffers ordered as the float32 model of the same geometry
+    and layout shows."""
     if spec.dtype != "float16":
-        content = conversion(spec, spec.dtype)
+        content = conversion(spec, spec.dtype, channels_first)
         if isinstance(content, str):
             return content
-        return Converted(content, tuple(_placeholder_order(view) for view in filter_buffers(bytearray(content))))
-    float32 = converted(ConvSpec(**{**spec.as_dict(), "dtype": "float32"}))
-    content = conversion(spec, "float16-weights")
-    return content if isinstance(content, str) else float32 if isinstance(float32, str) else Converted(content, float32.orders)
+        orders = tuple(_placeholder_order(view) for view in filter_buffers(bytearray(content)))
+        return Converted(content, orders, channels_first)
+    float32 = _converted(ConvSpec(**{**spec.as_dict(), "dtype": "float32"}), channels_first)
+    content = conversion(spec, "float16-weights", channels_first)
+    for refusal in (content, float32):
+        if isinstance(refusal, str):
+            return refusal
+    return Converted(content, float32.orders, channels_first)
 
 
 def _placeholder_order(view: np.ndarray) -> np.ndarray:
@@ -182,7 +198,7 @@ def _placeholder_order(view: np.ndarray) -> np.ndarray:
     return order.astype(np.int64)
 
 
-def conversion(spec: ConvSpec, weights: str) -> bytes | str:
+def conversion(spec: ConvSpec, weights: str, channels_first: bool) -> bytes | str:
     """The TFLite model of ``spec`` with the placeholder kernel, converted from a ``dtype`` graph (float32 with
     float16 weights for "float16-weights"), or the converter's words refusing it."""
     tf = eager._tf()
@@ -192,7 +208,6 @@ def conversion(spec: ConvSpec, weights: str) -> bytes | str:
     placeholder = np.arange(1, np.prod(shape) + 1, dtype=np.float32).reshape(shape)
     kernel = tf.constant((convert.depthwise_to_tf(placeholder, spec.in_channels) if depthwise
                           else convert.kernel_to_tf(placeholder)).astype(dtype))
-    channels_first = spec.layout == "channels_first"
     program = xla.program(spec, channels_first)
     signature = [tf.TensorSpec(_tf_shape(spec.input_shape, channels_first), dtype, name="data")]
     if spec.quantity == "output":

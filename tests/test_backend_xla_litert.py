@@ -153,3 +153,50 @@ def test_a_written_kernel_gives_what_converting_that_kernel_gives():
     operands = {"data": np.moveaxis(x, 1, -1)}
     patched = adapter._invoke(litert.converted(xla.geometry(spec)).with_kernel(w), operands)
     assert np.array_equal(patched, adapter._invoke(direct, operands))
+
+
+@needs_litert
+@pytest.mark.parametrize("fields, words", [
+    (dict(dtype="float64"), "'tf.Conv2D' op is neither a custom op nor a flex op' (ERROR_NEEDS_FLEX_OPS)"),
+    (dict(dtype="bfloat16"), "Unsupported TensorFlow type `<dtype: 'bfloat16'>` provided for the input type"),
+    (dict(quantity="grad_weight"), "'tf.Conv2DBackpropFilter' op is neither a custom op nor a flex op'"),
+    (dict(quantity="grad_input", dilations=2), "'tf.Conv2DBackpropInput' op is neither a custom op nor a flex op'"),
+    (dict(spatial=(5, 6, 7), groups=2, batch=1), "'tf.Conv3D' op is neither a custom op nor a flex op'"),
+], ids=["float64", "bfloat16", "grad_weight", "dilated-grad_input", "grouped-conv3d"])
+def test_litert_refuses_in_the_converters_words(fields, words):
+    for backend in ("litert_xnnpack", "litert_ref"):
+        with pytest.raises(Refused, match="^TFLite converter") as refusal:
+            _run(backend, _spec(**fields))
+        assert words in str(refusal.value)
+
+
+@needs_litert
+def test_converter_fails_on_channels_first_conv1d_so_it_runs_channels_last():
+    """Finding: TF 2.21's converter fails on a channels-first ``tf.nn.conv1d`` graph with its own verifier
+    error (NCW conv1d is a conv2d on an expanded axis; the transpose it inserts keeps the wrong rank); the
+    channels-last graph of the same case converts and passes."""
+    spec = _spec(spatial=(11,), kernel=3, strides=2, padding="SAME", layout="channels_first")
+    refusal = litert._converted(xla.geometry(spec), channels_first=True)
+    assert "'tfl.transpose' op expect output type tensor<2x8x1x6xf32>, got tensor<2x8x6xf32>" in refusal
+    assert litert.converted(xla.geometry(spec)).channels_first is False
+    assert _passes("litert_ref", spec) and _passes("litert_xnnpack", spec)
+
+
+@needs_litert
+@pytest.mark.parametrize("fields", [dict(spatial=(5, 6, 7), batch=1),
+                                    dict(spatial=(3, 4, 5), op="conv_transpose", strides=2, batch=1)],
+                         ids=["CONV_3D", "CONV_3D_TRANSPOSE"])
+def test_xnnpack_leaves_3d_convolutions_to_the_builtin_kernels(fields, request):
+    spec = _spec(**fields)
+    with pytest.raises(Refused, match=f"XNNPACK delegate did not take {request.node.callspec.id}"):
+        _run("litert_xnnpack", spec)
+    assert _passes("litert_ref", spec)
+
+
+@needs_litert
+def test_float16_cases_run_as_float16_weights_dequantized_to_float32():
+    spec = _spec(dtype="float16", distribution="canary")
+    model = litert.converted(xla.geometry(spec))
+    assert [view.dtype for view in litert.filter_buffers(bytearray(model.content))] == [np.float16]
+    for backend in ("litert_xnnpack", "litert_ref"):
+        assert _off(*_run(backend, spec)) == 0  # float32 arithmetic, rounded once to float16 by the adapter

@@ -205,6 +205,8 @@ def conversion(spec: ConvSpec, weights: str, channels_first: bool) -> bytes | st
     dtype = "float32" if weights == "float16-weights" else weights
     depthwise = eager.uses_depthwise_op(spec)
     shape = spec.kernel_shape
+    if np.prod(shape) > 2 ** 24:  # float32 holds the placeholder's integers exactly up to 2**24
+        raise ValueError(f"kernel must have at most 2**24 elements for LiteRT's placeholder, got {np.prod(shape)}")
     placeholder = np.arange(1, np.prod(shape) + 1, dtype=np.float32).reshape(shape)
     kernel = tf.constant((convert.depthwise_to_tf(placeholder, spec.in_channels) if depthwise
                           else convert.kernel_to_tf(placeholder)).astype(dtype))

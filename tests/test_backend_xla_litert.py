@@ -200,3 +200,27 @@ def test_float16_cases_run_as_float16_weights_dequantized_to_float32():
     assert [view.dtype for view in litert.filter_buffers(bytearray(model.content))] == [np.float16]
     for backend in ("litert_xnnpack", "litert_ref"):
         assert _off(*_run(backend, spec)) == 0  # float32 arithmetic, rounded once to float16 by the adapter
+
+
+@needs_tf
+def test_tf_graph_shape_inference_swaps_the_h_and_w_dilations_of_conv3d():
+    """Finding (tensorflow-cpu 2.21): traced ``tf.nn.conv3d`` infers its static shape with the H and W
+    dilations exchanged (eager and every kernel compute the right shape). Where that makes a size negative,
+    tracing refuses a valid call; the TFLite converter, which re-infers shapes, refuses the traced graph."""
+    tf = eager._tf()
+    x, w = tf.zeros((1, 5, 5, 5, 1)), tf.zeros((3, 3, 3, 1, 1))
+    call = tf.function(lambda a, b: tf.nn.conv3d(a, b, [1] * 5, "VALID", dilations=[1, 1, 2, 1, 1]))
+    assert tuple(call.get_concrete_function(x, w).structured_outputs.shape) == (1, 3, 3, 1, 1)
+    assert tuple(call(x, w).shape) == (1, 3, 1, 3, 1)
+    tiny = _spec(spatial=(1, 1, 2), kernel=(1, 1, 2), dilations=(1, 2, 1), in_channels=1, out_channels=1, batch=1)
+    with pytest.raises(Refused, match="graph construction: Negative dimension size caused by subtracting 3 from 2"):
+        _run("tensorflow_xla", tiny)
+    assert _passes("tensorflow", tiny)
+    assert _passes("tensorflow_xla", _spec(spatial=(5, 6, 7), dilations=(1, 2, 1), batch=1))
+
+
+@needs_litert
+def test_converter_refuses_the_conv3d_graph_whose_static_shape_tf_inferred_wrong():
+    spec = _spec(spatial=(5, 6, 7), dilations=(1, 2, 1), batch=1)
+    with pytest.raises(Refused, match="'tf.Conv3D' op failed to infer returned types"):
+        _run("litert_ref", spec)

@@ -217,8 +217,11 @@ def conversion(spec: ConvSpec, weights: str, channels_first: bool) -> bytes | st
     else:
         signature.append(tf.TensorSpec(_tf_shape(spec.output_shape, channels_first), dtype, name="cotangent"))
         function = tf.function(lambda data, cotangent: program(data, kernel, cotangent))
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([function.get_concrete_function(*signature)],
-                                                                function)
+    try:
+        concrete = function.get_concrete_function(*signature)
+    except ValueError as error:  # TF's graph construction refusing the call while tracing
+        return f"TensorFlow graph construction (for the TFLite converter): '{xla.trace_words(error)}'"
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], function)
     if weights == "float16-weights":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]

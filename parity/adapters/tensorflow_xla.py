@@ -55,10 +55,21 @@ def compute(spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None,
                       else (convert.to_channels_last, convert.to_channels_first))
     kernel = convert.depthwise_to_tf(w, spec.in_channels) if depthwise else convert.kernel_to_tf(w)
     operands = [to_tf(x), kernel, *([] if dy is None else [to_tf(dy)])]
-    result = compiled(geometry(spec), channels_first)(*map(tf.constant, operands)).numpy()
+    try:
+        result = compiled(geometry(spec), channels_first)(*map(tf.constant, operands)).numpy()
+    except ValueError as error:  # TF's graph construction refusing the call while tracing: TF's refusal
+        raise tf.errors.InvalidArgumentError(None, None, f"graph construction: {trace_words(error)}") from None
     if spec.quantity != "grad_weight":
         return np.ascontiguousarray(from_tf(result))
     return np.ascontiguousarray(convert.depthwise_from_tf(result) if depthwise else convert.kernel_from_tf(result))
+
+
+def trace_words(error: ValueError) -> str:
+    """TF's words in a ValueError raised while tracing ("in user code: <frames> ValueError: <words> for
+    '{{node ...}}' ..."): the words, without the node."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
+    words = next((line for line in reversed(lines) if line.startswith("ValueError: ")), lines[-1])
+    return words.removeprefix("ValueError: ").split(" for '{{node", 1)[0]
 
 
 def geometry(spec: ConvSpec) -> ConvSpec:

@@ -6,16 +6,22 @@ resolver (builtin kernels, the XNNPACK delegate applied), ``litert_ref`` with
 
 What the converter makes of the calls (tensorflow-cpu 2.21, ai-edge-litert 2.3): ``tf.nn.conv2d`` ->
 ``CONV_2D`` (grouped too), ``tf.nn.conv1d`` -> ``RESHAPE``, ``CONV_2D`` on a height-1 image, ``RESHAPE``;
-``tf.nn.depthwise_conv2d`` -> ``DEPTHWISE_CONV_2D``; ``tf.nn.conv3d`` -> ``CONV_3D``; ``conv*_transpose`` and
-the input gradients of forward convs (TF's ``Conv2DBackpropInput``) -> ``TRANSPOSE_CONV``. TFLite's kernels
-are NHWC: a channels-first graph converts with ``TRANSPOSE`` ops around the conv. Whatever the converter or
-the interpreter refuses (float64 and float16 graphs: 'op is neither a custom op nor a flex op'; bfloat16
-inputs; weight gradients, which need TF Select ops) raises ``Refused`` in their own words.
+``tf.nn.depthwise_conv2d`` -> ``DEPTHWISE_CONV_2D``; ``tf.nn.conv3d`` -> ``CONV_3D``; ``conv*_transpose`` ->
+``TRANSPOSE_CONV`` / ``CONV_3D_TRANSPOSE``. TFLite has no autodiff, but the converter lowers TF's input
+gradients (``Conv2DBackpropInput`` -> ``TRANSPOSE_CONV``, ``Conv3DBackpropInputV2`` -> ``CONV_3D_TRANSPOSE``),
+so ``grad_input`` runs; weight gradients need TF Select ops. TFLite's kernels are NHWC: a channels-first
+graph converts with ``TRANSPOSE`` ops around the conv, and one the converter refuses (channels-first conv1d,
+depthwise and Conv3D in 2.21) is converted channels-last, the adapter transposing the data as a TFLite user
+must. Whatever the converter or the interpreter refuses (float64 and float16 graphs: 'op is neither a
+custom op nor a flex op'; bfloat16 inputs; weight gradients) raises ``Refused`` in their own words.
 
-float16: TFLite has no float16 convolution kernel. Its float16 models are float32 models whose weights are
-stored in float16 (``Optimize.DEFAULT`` with ``supported_types=[tf.float16]``) and dequantized by a
-``DEQUANTIZE`` op; data, arithmetic and outputs are float32. float16 cases run as such a model: the float16
-data is fed as float32 (exact), and the float32 result is rounded once to float16 here.
+float16: the converter lowers no float16 convolution to a TFLite op (the float16 graph is refused as above).
+TFLite's float16 models are float32 models whose weights are stored in float16 (``Optimize.DEFAULT`` with
+``supported_types=[tf.float16]``) and dequantized by a ``DEQUANTIZE`` op; data, arithmetic and outputs are
+float32. float16 cases run as such a model: the float16 data is fed as float32 (exact), and the float32
+result is rounded once to float16 here. Accumulation is the default (float32): every float16 canary of the
+default tier came out correctly rounded on both backends here; a CPU on which XNNPACK computed them in
+float16 would fail those canaries, not pass them.
 
 One conversion per geometry, shared by both backends: the kernel constant is a placeholder (1, 2, ..., K in
 float32, exact), and each case writes its own kernel into the converted model's filter buffers, in the order

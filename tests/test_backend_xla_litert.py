@@ -64,10 +64,10 @@ def test_xla_compiles_once_per_geometry():
 def test_xla_rounds_float16_once_where_eager_tf_sums_in_float16(fields):
     """Finding: the same TF calls under jit_compile are correctly rounded in float16 (XLA's CPU compiler
     converts the convolution to float32), where eager TF's Eigen float16 kernels sum in float16 (measured
-    here: 342/576, 165/216, 297/784 and 545/1352 elements off; it depends on the CPU and thread count)."""
+    on the README's machine: 342/576, 165/216, 297/784 and 545/1352 elements off; eager TF's arithmetic
+    depends on the CPU and thread count, so only XLA's is asserted)."""
     spec = _spec(dtype="float16", distribution="canary", **fields)
     assert _off(*_run("tensorflow_xla", spec)) == 0
-    assert _off(*_run("tensorflow", spec)) > 0
 
 
 @needs_tf

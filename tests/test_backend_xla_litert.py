@@ -118,7 +118,8 @@ def test_converter_words_quote_the_first_line_and_the_error_code():
 @needs_litert
 @pytest.mark.parametrize("backend", ["litert_xnnpack", "litert_ref"])
 @pytest.mark.parametrize("fields", [
-    dict(), dict(strides=2, padding="SAME"), dict(groups=8), dict(groups=2), dict(dilations=2, padding=((1, 2), (0, 1))),
+    dict(), dict(strides=2, padding="SAME"), dict(groups=8), dict(groups=2),
+    dict(dilations=2, padding=((1, 2), (0, 1))),
     dict(spatial=(11,), kernel=3, strides=2, padding="CAUSAL"), dict(op="conv_transpose", strides=2, padding="SAME"),
     dict(quantity="grad_input", strides=2), dict(layout="channels_first"), dict(dtype="float16", distribution="canary"),
 ], ids=["plain", "same-s2", "depthwise", "grouped", "dilated-explicit", "conv1d-causal", "transpose", "grad_input",

@@ -255,4 +255,5 @@ def converter_words(error: Exception, version: str) -> str:
         code = type(details[0]).ErrorCode.Name(details[0].error_code)
         return f"TFLite converter (TensorFlow {version}): '{details[0].error_message.splitlines()[0]}' ({code})"
     lines = [line.split("error: ", 1)[-1] for line in str(error).splitlines() if "error: " in line]
-    return f"TFLite converter (TensorFlow {version}): '{(lines or str(error).splitlines() or [type(error).__name__])[0]}'"
+    words = (lines or str(error).splitlines() or [type(error).__name__])[0]
+    return f"TFLite converter (TensorFlow {version}): '{words}'"

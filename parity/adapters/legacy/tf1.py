@@ -45,16 +45,18 @@ class TF1Adapter:
         return first_refusal(checks)
 
     def accumulation(self, spec: ConvSpec) -> str:
-        """16-bit cases: measured by the runner (``PROBE``). TF 1.15's CPU kernels (Eigen, no oneDNN in the
-        pip wheel) sum float16 in float32 for forward conv2d but in float16 for Conv3D and the backprop
-        kernels (conv*_transpose, gradients); bfloat16 runs on XLA_CPU. Measured on the default tier before
-        this declaration: 8 float16 failures, 37x to 118x the float32 bound (SAME stride-2 conv3d, gradients)."""
+        """16-bit cases: measured by the runner (``PROBE``). TF 1.15's CPU kernels (Eigen; no oneDNN in the pip
+        wheel) sum float16 in float32 in forward conv1d/conv2d, but add the kernel taps in float16 in Conv3D
+        and the backprop kernels (conv*_transpose outputs, input gradients) and sum some weight gradients
+        wholly in float16; bfloat16 runs on XLA_CPU, correctly rounded (float32). Measured on the default
+        tier: before this declaration 8 float16 cases failed the float32 bound, 37x to 118x."""
         return PROBE if spec.dtype in ("float16", "bfloat16") else spec.dtype
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
         to_tf, from_tf = ((convert.to_channels_last, convert.to_channels_first) if spec.layout == "channels_last"
                           else (np.asarray, np.asarray))
-        call = {"framework": "tf1", "quantity": spec.quantity, **(transposed(spec) if spec.transposed else forward(spec))}
+        op = transposed(spec) if spec.transposed else forward(spec)
+        call = {"framework": "tf1", "quantity": spec.quantity, **op}
         arrays = {"x": to_tf(x), "w": convert.kernel_to_tf(w), **({"dy": to_tf(dy)} if dy is not None else {})}
         to_result, from_result = ((convert.kernel_to_tf, convert.kernel_from_tf) if spec.quantity == "grad_weight"
                                   else (to_tf, from_tf))

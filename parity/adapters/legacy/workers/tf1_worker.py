@@ -8,7 +8,7 @@ only calls the framework. Request ``call`` fields:
 
 - ``framework``: "tf1" or "tflearn";
 - ``quantity``: "output", "grad_input" or "grad_weight" (``tf.gradients`` with ``dy`` as ``grad_ys``, with
-  respect to the data or to the kernel: the tf1 constant, the tflearn layer's variable ``W``);
+  respect to the data or to the kernel, for tflearn the layer's variable ``W``);
 - ``bits``: the arrays are bfloat16 sent as their uint16 bits (numpy 1.x has no bfloat16; TensorFlow 1.15
   registers its own numpy type, ``tf.bfloat16.as_numpy_dtype``), and the result goes back the same way;
 - tf1: ``op`` (``tf.nn.conv1d/2d/3d``, ``tf.nn.conv1d/2d/3d_transpose``), ``kwargs`` for it, ``pad`` (a
@@ -17,11 +17,15 @@ only calls the framework. Request ``call`` fields:
 - tflearn: ``op`` (a layer of ``tflearn.layers.conv``) and ``kwargs`` for it; the kernel goes in as
   ``weights_init``, without bias, linear activation.
 
-A call TensorFlow refuses when it runs (``InvalidArgumentError``, ``UnimplementedError``: a CPU kernel's
-limit) is answered ``refused`` with the first sentence of TensorFlow's message and the op that refused.
+Operands are fed to placeholders of a graph and Session kept for the next calls with the same arguments
+and shapes (the latest 16). A call TensorFlow refuses when it runs (``InvalidArgumentError``,
+``UnimplementedError``: a CPU kernel's limit) is answered ``refused`` with the first sentence of TensorFlow's
+message and the op that refused.
 """
+import json
 import os
 import warnings
+from collections import OrderedDict
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 warnings.filterwarnings("ignore")
@@ -33,29 +37,48 @@ from worker_protocol import Refusal, serve  # noqa: E402
 
 tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
 REFUSALS = (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError)
+# Sessions of the latest calls, by call and operand shapes: bfloat16 ops run on XLA_CPU, which compiles each
+# op for its session (seconds); a case's canaries and its other data distributions reuse the compiled one.
+SESSIONS = OrderedDict()
+KEEP = 16
 
 
 def compute(call, arrays):
     if call["bits"]:
         arrays = {name: a.view(tf.bfloat16.as_numpy_dtype) for name, a in arrays.items()}
-    graph = tf.Graph()
-    with graph.as_default():
-        x, y, kernel = (tflearn_conv if call["framework"] == "tflearn" else tf1_conv)(call, arrays)
-        if call["quantity"] != "output":
-            target = x if call["quantity"] == "grad_input" else kernel
-            y = tf.gradients(y, [target], grad_ys=tf.constant(arrays["dy"]))[0]
-        with tf.Session(graph=graph) as session:
-            session.run(tf.global_variables_initializer())
-            try:
-                result = session.run(y)
-            except REFUSALS as error:
-                raise Refusal(refusal(error)) from None
+    key = json.dumps([call, sorted((name, a.shape, a.dtype.name) for name, a in arrays.items())], sort_keys=True)
+    if key not in SESSIONS:
+        SESSIONS[key] = build(call, arrays)
+        if len(SESSIONS) > KEEP:
+            SESSIONS.popitem(last=False)[1][0].close()
+    SESSIONS.move_to_end(key)
+    session, inputs, y, initialize = SESSIONS[key]
+    feed = {inputs[name]: a for name, a in arrays.items()}
+    try:
+        session.run(initialize, feed)  # tflearn's W, initialized from the fed kernel
+        result = session.run(y, feed)
+    except REFUSALS as error:
+        raise Refusal(refusal(error)) from None
     return result.view(np.uint16) if call["bits"] else result
 
 
-def tf1_conv(call, arrays):
+def build(call, arrays):
+    """(session, placeholders by operand name, the quantity, the variables' initializer) for one call on
+    operands of these shapes."""
+    graph = tf.Graph()
+    with graph.as_default():
+        inputs = {name: tf.placeholder(tf.as_dtype(a.dtype), a.shape, name=name) for name, a in arrays.items()}
+        x, y, kernel = (tflearn_conv if call["framework"] == "tflearn" else tf1_conv)(call, inputs)
+        if call["quantity"] != "output":
+            target = x if call["quantity"] == "grad_input" else kernel
+            y = tf.gradients(y, [target], grad_ys=inputs["dy"])[0]
+        initialize = tf.global_variables_initializer()
+    return tf.Session(graph=graph), inputs, y, initialize
+
+
+def tf1_conv(call, inputs):
     """(data, result, kernel) of ``tf.nn.<op>``."""
-    x, w = tf.constant(arrays["x"]), tf.constant(arrays["w"])
+    x, w = inputs["x"], inputs["w"]
     data = tf.pad(x, call["pad"]) if call["pad"] else x
     y = getattr(tf.nn, call["op"])(data, w, **call["kwargs"])
     return x, pad_or_crop(y, call["crop"]) if call["crop"] else y, w
@@ -67,12 +90,12 @@ def pad_or_crop(y, widths):
     return y[tuple(slice(max(0, -lo), n - max(0, -hi)) for (lo, hi), n in zip(widths, y.shape.as_list()))]
 
 
-def tflearn_conv(call, arrays):
+def tflearn_conv(call, inputs):
     """(data, result, kernel variable) of the tflearn layer."""
     from tflearn.layers import conv
 
-    x = tf.constant(arrays["x"])
-    y = getattr(conv, call["op"])(x, weights_init=arrays["w"], bias=False, activation="linear", **call["kwargs"])
+    x = inputs["x"]
+    y = getattr(conv, call["op"])(x, weights_init=inputs["w"], bias=False, activation="linear", **call["kwargs"])
     return x, y, y.W
 
 

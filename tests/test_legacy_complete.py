@@ -12,6 +12,8 @@ from parity import adapters
 from parity.adapters.base import Refused
 from parity.adapters.legacy import envs
 from parity.adapters.legacy import tf1, tflearn, theano
+from parity.adapters.legacy.worker import WorkerError, call_in_env
+from parity.core import convert
 from parity.core.spec import ConvSpec
 from parity.running import runner
 from parity.running.accumulation import declared
@@ -163,6 +165,35 @@ def test_tf1_float16_adds_kernel_taps_in_float16_in_conv3d_and_backprop():
     assert declared("tf1", adapters.get("tf1"), transposed, None) == ("float16-taps", True)
     forward2d = ConvSpec(spatial=(9, 8), kernel=3, in_channels=4, out_channels=5, layout="NHWC", dtype="float16")
     assert declared("tf1", adapters.get("tf1"), forward2d, None) == ("float32", True)
+
+
+def _raw_depthwise(spec: ConvSpec) -> np.ndarray:
+    """``tf.nn.depthwise_conv2d`` with the case's strides and ``rate``, whatever its docs say."""
+    x, w = parity.generate(spec)
+    call = {"framework": "tf1", "op": "depthwise_conv2d", "quantity": "output", "pad": None, "crop": None,
+            "kwargs": {"strides": [1, *spec.strides, 1], "rate": list(spec.dilations), "padding": spec.padding,
+                       "data_format": "NHWC"}}
+    arrays = {"x": convert.to_channels_last(x), "w": convert.depthwise_to_tf(w, spec.in_channels)}
+    y = call_in_env("tf1", "tf1_worker.py", call, arrays, (spec.batch, *spec.output_spatial, spec.out_channels),
+                    spec.dtype)
+    return parity.compare(convert.to_channels_first(y), parity.exact(spec, x, w), spec.dtype)
+
+
+@needs_tf1
+def test_tf1_strided_dilated_depthwise_is_silently_wrong():
+    """Finding: TF 1.15's ``tf.nn.depthwise_conv2d`` with strides 2 and rate 2, which its docs exclude ('If
+    it is greater than 1, then all values of strides must be 1.'), raises nothing: on 9x9 and 12x12 images
+    it returns 1.4e15 to 3.7e15 times the error bound, on 11x10 a (3, 4) image where the conv has (4, 3).
+    The tf1 backend runs such cases as grouped conv2d instead (refused on CPU, right on XLA_CPU)."""
+    spec = ConvSpec(spatial=(9, 9), kernel=3, in_channels=3, out_channels=6, groups=3, strides=2, dilations=2,
+                    layout="NHWC", dtype="float64")
+    comparison = _raw_depthwise(spec)
+    assert comparison.status == "fail" and comparison.bound_ratio > 1e12
+    with pytest.raises(WorkerError, match=r"must be float64 \(1, 4, 3, 6\), got float64 \(1, 3, 4, 6\)"):
+        _raw_depthwise(ConvSpec(**{**spec.as_dict(), "spatial": (11, 10)}))
+    assert not tf1.depthwise(spec) and tf1.depthwise(ConvSpec(**{**spec.as_dict(), "dilations": 1}))
+    _passes("tf1", ConvSpec(**{**spec.as_dict(), "dilations": 1}))  # depthwise_conv2d, [kh, kw, in, mult]
+    _passes("tf1", ConvSpec(**{**spec.as_dict(), "dtype": "bfloat16"}))  # grouped conv2d on XLA_CPU
 
 
 # --- theano ------------------------------------------------------------------------------------------------

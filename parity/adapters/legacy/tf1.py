@@ -1,29 +1,33 @@
-"""TensorFlow 1.15 backend, out of process: ``tf.nn.conv1d/conv2d/conv3d`` and ``tf.nn.conv1d/2d/3d_transpose``
-built in a graph and run in a ``tf.Session`` by ``parity/adapters/legacy/workers/tf1_worker.py`` under the
-``tf1`` environment (``parity env create tf1``).
+"""TensorFlow 1.15 backend, out of process: ``tf.nn.conv1d/conv2d/conv3d``, ``tf.nn.depthwise_conv2d`` and
+``tf.nn.conv1d/2d/3d_transpose`` built in a graph and run in a ``tf.Session`` by
+``parity/adapters/legacy/workers/tf1_worker.py`` under the ``tf1`` environment (``parity env create tf1``).
 
 The harness translates everything: the case's data layout as TF's ``data_format`` (NWC ... NCDHW),
 ``[k..., in, out]`` kernels (``[k..., out, in]`` for transposed convs: the same ``convert.kernel_to_tf``),
 native "SAME"/"VALID" where they mean the case's padding, else TF's explicit padding list for conv2d and a
-``tf.pad`` list + VALID for conv1d/conv3d. Transposed convs pass ``output_shape`` with SAME/VALID when TF's
-crop rule gives the case's crop, else run VALID on the full output and crop it in the graph (the
-tensorflow backend's ``transpose_call``). Gradients by ``tf.gradients`` with the cotangent as ``grad_ys``.
-bfloat16 travels as uint16 bits and is TensorFlow's own ``tf.bfloat16`` in the worker.
+``tf.pad`` list + VALID for the others. 2-D depthwise cases run ``tf.nn.depthwise_conv2d`` on
+``[kh, kw, in, multiplier]`` kernels where its docs allow them (:func:`depthwise`), other grouped cases
+grouped ``tf.nn.conv*d``. Transposed convs pass ``output_shape`` with SAME/VALID when TF's crop rule gives
+the case's crop, else run VALID on the full output and crop it in the graph (the tensorflow backend's
+``transpose_call``). Gradients by ``tf.gradients`` with the cotangent as ``grad_ys``. bfloat16 travels as
+uint16 bits and is TensorFlow's own ``tf.bfloat16`` in the worker.
 
 What TF 1.15 cannot run it says itself when the case runs, and the case is a skip in its words: its CPU
-kernels take channels-last data only, no groups, no dilation in Conv3D nor in any gradient or transposed
-conv. bfloat16 has no CPU kernel at all in TF 1.15: its placer puts those ops on the XLA_CPU device, which
-runs all of the above (measured on tensorflow 1.15.5). Declared here: what the API has no argument for,
-and the grouped Conv3D that TF's CPU kernel computes wrongly without an error.
+kernels take channels-last data only, no groups (but depthwise), no dilation in Conv3D nor in any gradient
+or transposed conv. bfloat16 has no CPU kernel at all in TF 1.15: its placer puts those ops on the XLA_CPU
+device, which runs all of the above (measured on tensorflow 1.15.5). Declared here: what the API has no
+argument for, and the grouped Conv3D that TF's CPU kernel computes wrongly without an error.
 """
 from __future__ import annotations
+
+from typing import Callable
 
 import numpy as np
 
 from parity.core import convert
 from parity.adapters.legacy import envs
 from parity.adapters.base import PROBE, first_refusal
-from parity.adapters.tensorflow import transpose_call
+from parity.adapters.tensorflow import transpose_call, uses_depthwise_op
 from parity.core.spec import ConvSpec
 from parity.adapters.legacy.worker import call_in_env, translated_shape
 
@@ -57,22 +61,39 @@ class TF1Adapter:
                           else (np.asarray, np.asarray))
         op = transposed(spec) if spec.transposed else forward(spec)
         call = {"framework": "tf1", "quantity": spec.quantity, **op}
-        arrays = {"x": to_tf(x), "w": convert.kernel_to_tf(w), **({"dy": to_tf(dy)} if dy is not None else {})}
-        to_result, from_result = ((convert.kernel_to_tf, convert.kernel_from_tf) if spec.quantity == "grad_weight"
-                                  else (to_tf, from_tf))
+        to_kernel, from_kernel = kernel_translation(spec)
+        arrays = {"x": to_tf(x), "w": to_kernel(w), **({"dy": to_tf(dy)} if dy is not None else {})}
+        to_result, from_result = (to_kernel, from_kernel) if spec.quantity == "grad_weight" else (to_tf, from_tf)
         shape = translated_shape(to_result, spec.result_shape)
         return np.ascontiguousarray(from_result(call_in_env("tf1", "tf1_worker.py", call, arrays, shape, spec.dtype)))
 
 
+def depthwise(spec: ConvSpec) -> bool:
+    """Whether ``tf.nn.depthwise_conv2d`` computes this case: 2-D depthwise cases with equal strides, and not
+    strides > 1 with dilation ('If it is greater than 1, then all values of strides must be 1.', its ``rate``
+    docs); other grouped cases run grouped ``tf.nn.conv*d`` (the tensorflow backend's rule)."""
+    return spec.rank == 2 and uses_depthwise_op(spec)
+
+
+def kernel_translation(spec: ConvSpec) -> tuple[Callable[[np.ndarray], np.ndarray], ...]:
+    """(canonical kernel -> TF's, TF's -> canonical): ``[k..., in, out]``, depthwise ``[kh, kw, in, mult]``."""
+    if depthwise(spec):
+        return lambda k: convert.depthwise_to_tf(k, spec.in_channels), convert.depthwise_from_tf
+    return convert.kernel_to_tf, convert.kernel_from_tf
+
+
 def forward(spec: ConvSpec) -> dict[str, object]:
-    """The worker call's ``op``, ``kwargs``, ``pad`` and ``crop`` for ``tf.nn.conv{rank}d``."""
+    """The worker call's ``op``, ``kwargs``, ``pad`` and ``crop`` for ``tf.nn.conv{rank}d`` or
+    ``tf.nn.depthwise_conv2d`` (which takes no explicit padding list: ``tf.pad`` + VALID, as conv1d/conv3d)."""
     padding = convert.tf_padding(spec.pads, spec.spatial, spec.kernel, spec.strides, spec.dilations,
                                  channels_last=spec.layout == "channels_last")
-    pad = None if isinstance(padding, str) or spec.rank == 2 else padding  # conv1d/3d: tf.pad + VALID
-    kwargs = {"stride" if spec.rank == 1 else "strides": _axes(spec, spec.strides),
-              "dilations": _axes(spec, spec.dilations), "padding": "VALID" if pad else padding,
-              "data_format": convert.layout_name(spec.layout, spec.rank)}
-    return {"op": f"conv{spec.rank}d", "kwargs": kwargs, "pad": pad, "crop": None}
+    explicit_ok = spec.rank == 2 and not depthwise(spec)
+    pad = None if isinstance(padding, str) or explicit_ok else padding
+    dilation = {"rate": list(spec.dilations)} if depthwise(spec) else {"dilations": _axes(spec, spec.dilations)}
+    kwargs = {"stride" if spec.rank == 1 else "strides": _axes(spec, spec.strides), **dilation,
+              "padding": "VALID" if pad else padding, "data_format": convert.layout_name(spec.layout, spec.rank)}
+    return {"op": "depthwise_conv2d" if depthwise(spec) else f"conv{spec.rank}d", "kwargs": kwargs, "pad": pad,
+            "crop": None}
 
 
 def transposed(spec: ConvSpec) -> dict[str, object]:

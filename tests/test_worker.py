@@ -11,7 +11,9 @@ from parity.running import runner
 from parity.running.registry import Case
 from parity.core.spec import ConvSpec
 from parity.adapters.base import Refused
+from parity.adapters.legacy import worker as worker_module
 from parity.adapters.legacy.worker import SCRIPTS, Worker, WorkerError
+from parity.core.dtypes import DTYPES
 
 # A worker that misbehaves on request: call["mode"] says how. It speaks the protocol by hand.
 FAKE = """
@@ -39,6 +41,9 @@ for line in sys.stdin:
             np.lib.format.write_array_header_1_0(stream, {"descr": "<f4", "fortran_order": False,
                                                           "shape": (10**6, 10**6)})
             stream.write(x.tobytes())
+    elif mode == "echo-bits":  # bfloat16 must arrive as uint16 with "bits": true
+        assert request["call"]["bits"] and x.dtype == np.uint16
+        np.save(output, x)
     elif mode == "outside":
         output = os.path.join(os.path.dirname(directory), "elsewhere.npy")
     else:
@@ -173,3 +178,11 @@ def test_runner_turns_a_crashing_worker_into_an_error_result(worker, monkeypatch
     crashed = results[0]
     assert crashed.status == "error" and crashed.reason.startswith("WorkerError: fake_worker.py: worker exited")
     assert results[1].status == "pass" and results[2].status == "skip"
+
+
+def test_bfloat16_travels_as_uint16_bits_and_comes_back_as_bfloat16(worker, monkeypatch):
+    monkeypatch.setattr(worker_module, "for_env", lambda env, script: worker)
+    x = np.array([[[1.5, -0.0078125, 3e38]]], dtype=np.float32).astype(DTYPES["bfloat16"])
+    back = worker_module.call_in_env("tf1", "fake", {"mode": "echo-bits"}, {"x": x}, x.shape, "bfloat16")
+    assert back.dtype == DTYPES["bfloat16"]
+    np.testing.assert_array_equal(back.view(np.uint16), x.view(np.uint16))

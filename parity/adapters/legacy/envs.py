@@ -2,7 +2,7 @@
 
 ``tf1`` (TensorFlow 1.15.5 + tflearn 0.5.0) needs Python 3.7, ``theano`` (Theano 1.0.5) Python 3.8: their
 wheels exist for nothing newer. Environments live in ``$PARITY_ENV_DIR/<name>``, by default
-``~/.cache/parity/running/envs/<name>``. The interpreter is looked up in pyenv (``$(pyenv root)/versions/3.7.*``,
+``~/.cache/parity/envs/<name>``. The interpreter is looked up in pyenv (``$(pyenv root)/versions/3.7.*``,
 newest patch release first), then on PATH (``python3.7``). ``parity env create NAME`` (or ``python -m
 parity.adapters.legacy.envs create NAME``) calls :func:`create`.
 """

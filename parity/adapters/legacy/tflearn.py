@@ -1,31 +1,43 @@
-"""tflearn 0.5.0 backend, out of process: ``tflearn.conv_1d`` / ``tflearn.conv_2d`` layers (TensorFlow 1.15)
-run by ``parity/adapters/legacy/workers/tf1_worker.py`` under the ``tf1`` environment, sharing the tf1 backend's worker.
+"""tflearn 0.5.0 backend, out of process: the convolution layers of ``tflearn.layers.conv`` (TensorFlow 1.15) run
+by ``parity/adapters/legacy/workers/tf1_worker.py`` under the ``tf1`` environment, sharing the tf1 backend's worker.
 
-The layers take channels-last data and own their kernels: ``conv_2d``'s is ``[kh, kw, in, out]``,
-``conv_1d``'s ``(width, 1, in, out)`` (it runs ``tf.nn.conv2d`` on (N, W, 1, C) data), translated here by
-``convert.kernel_to_tf`` / ``convert.kernel_to_tflearn_1d`` and passed as ``weights_init`` (no bias, linear
-activation). Layers have float32 variables, 'same'/'valid' padding, no dilation and no groups: the rest
-is declared unsupported. Outputs only (gradients are the tf1 backend's).
+Layers: ``conv_1d``, ``conv_2d``, ``conv_3d``; ``conv_2d_transpose``, ``conv_3d_transpose`` (``output_shape``
+and 'same'/'valid'); ``atrous_conv_2d`` for dilated 2-D cases (one ``rate``, stride 1); ``grouped_conv_2d``
+for depthwise 2-D cases (``channel_multiplier``). They take channels-last data and own their kernels, passed
+as ``weights_init`` (no bias, linear activation): ``[k..., in, out]`` (``convert.kernel_to_tf``), transposed
+``[k..., out, in]`` (the same function), ``conv_1d``'s ``(width, 1, in, out)`` (it runs ``tf.nn.conv2d`` on
+(N, W, 1, C) data, ``convert.kernel_to_tflearn_1d``), ``grouped_conv_2d``'s ``[kh, kw, in, multiplier]``
+(``convert.depthwise_to_tf``). Gradients by ``tf.gradients`` with respect to the data and the layer's ``W``.
+What the layers have no argument for is declared here in tflearn's terms; what TensorFlow refuses when the
+layer runs is a skip in TensorFlow's words (see the tf1 backend).
 """
 from __future__ import annotations
+
+from typing import Callable
 
 import numpy as np
 
 from parity.core import convert
 from parity.adapters.legacy import envs
 from parity.adapters.base import first_refusal
-from parity.adapters.legacy.tf1 import NO_BFLOAT16
+from parity.adapters.tensorflow import transpose_call
 from parity.core.spec import ConvSpec
-from parity.adapters.legacy.worker import for_env
+from parity.adapters.legacy.worker import call_in_env, translated_shape
 
-OUTPUTS_ONLY = "tflearn backend: outputs only (gradients run on the tf1 backend)"
-LAYERS = "tflearn backend: conv_1d and conv_2d only (forward, rank 1 or 2)"
-CHANNELS_LAST = "tflearn layers take channels-last data only (NWC, NHWC)"
-FLOAT32 = ("tflearn layers create float32 weight variables: 'Initializer type ... and explicit dtype "
-           "<dtype: 'float32'> don't match'")
-DILATION = "tflearn conv_1d/conv_2d have no dilation (atrous_conv_2d is another layer)"
-GROUPS = "tflearn conv_1d/conv_2d have no groups"
-PADDING = "tflearn conv_1d/conv_2d take padding 'same' or 'valid' only, as TensorFlow computes them"
+CHANNELS_LAST = ("tflearn layers take channels-last data only ('Input: 4-D Tensor [batch, height, width, "
+                 "in_channels]', conv_2d's docs; NWC for conv_1d, NDHWC for conv_3d)")
+FLOAT32 = ("tflearn layers create their weights as float32 (tflearn.variables.variable, dtype=tf.float32), so a "
+           "{dtype} kernel fails: 'Initializer type '<dtype: '{dtype}'>' and explicit dtype '<dtype: 'float32'>' "
+           "don't match.'")
+PADDING = ("tflearn layers take padding 'same' or 'valid' only ('Accepted values: 'same', 'valid'.'), as TensorFlow "
+           "computes them (transposed: from output_shape)")
+TRANSPOSED_1D = "tflearn has no 1-D transposed conv layer (tflearn.layers.conv: conv_2d_transpose, conv_3d_transpose)"
+TRANSPOSED_ARGS = "tflearn conv_2d_transpose and conv_3d_transpose have no dilation and no groups"
+GROUPS = ("tflearn's only grouped layer is grouped_conv_2d: depthwise (groups = input channels), 2-D, no dilation; "
+          "conv_1d/2d/3d have no groups")
+DILATION = ("tflearn's only dilated layer is atrous_conv_2d: 2-D, one rate for both axes, no strides, no groups; "
+            "conv_1d/2d/3d have no dilation")
+Layer = tuple[str, dict]
 
 
 class TflearnAdapter:
@@ -35,27 +47,72 @@ class TflearnAdapter:
         return envs.missing("tf1")
 
     def supports(self, spec: ConvSpec) -> str | None:
-        checks = ((spec.dtype == "bfloat16", NO_BFLOAT16), (spec.quantity != "output", OUTPUTS_ONLY),
-                  (spec.transposed or spec.rank == 3, LAYERS), (spec.layout == "channels_first", CHANNELS_LAST),
-                  (spec.dtype != "float32", FLOAT32), (max(spec.dilations) > 1, DILATION),
-                  (spec.groups > 1, GROUPS), (not isinstance(_padding(spec), str), PADDING))
+        chosen = layer(spec)
+        checks = ((spec.layout == "channels_first", CHANNELS_LAST),
+                  (spec.dtype != "float32", FLOAT32.format(dtype=spec.dtype)), (isinstance(chosen, str), chosen))
         return first_refusal(checks)
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
-        kernel = convert.kernel_to_tflearn_1d(w) if spec.rank == 1 else convert.kernel_to_tf(w)
-        strides = spec.strides[0] if spec.rank == 1 else list(spec.strides)
-        size = spec.kernel[0] if spec.rank == 1 else list(spec.kernel)
-        kwargs = {"nb_filter": spec.out_channels, "filter_size": size, "strides": strides,
-                  "padding": _padding(spec).lower()}
-        call = {"framework": "tflearn", "op": f"conv_{spec.rank}d", "kwargs": kwargs}
-        arrays = {"x": convert.to_channels_last(x), "w": kernel}
-        shape = (spec.batch, *spec.output_spatial, spec.out_channels)
-        result = for_env("tf1", "tf1_worker.py").call(call, arrays, shape, x.dtype)
-        return np.ascontiguousarray(convert.to_channels_first(result))
+        op, kwargs = layer(spec)
+        to_kernel, from_kernel = kernel_translation(op, spec.in_channels)
+        arrays = {"x": convert.to_channels_last(x), "w": to_kernel(w)}
+        if dy is not None:
+            arrays["dy"] = convert.to_channels_last(dy)
+        to_result, from_result = ((to_kernel, from_kernel) if spec.quantity == "grad_weight"
+                                  else (convert.to_channels_last, convert.to_channels_first))
+        call = {"framework": "tflearn", "op": op, "kwargs": kwargs, "quantity": spec.quantity}
+        shape = translated_shape(to_result, spec.result_shape)
+        return np.ascontiguousarray(from_result(call_in_env("tf1", "tf1_worker.py", call, arrays, shape, spec.dtype)))
 
 
-def _padding(spec: ConvSpec) -> str | list:
-    return convert.tf_padding(spec.pads, spec.spatial, spec.kernel, spec.strides, spec.dilations, channels_last=True)
+def layer(spec: ConvSpec) -> Layer | str:
+    """(the tflearn layer, its arguments) that computes ``spec``, or why none does."""
+    if spec.transposed:
+        return _transposed_layer(spec)
+    padding = convert.tf_padding(spec.pads, spec.spatial, spec.kernel, spec.strides, spec.dilations,
+                                 channels_last=True)
+    if not isinstance(padding, str):
+        return PADDING
+    size, strides = _ints(spec.kernel), _ints(spec.strides)
+    if spec.groups > 1:
+        if not (spec.is_depthwise and spec.rank == 2 and max(spec.dilations) == 1):
+            return GROUPS
+        return "grouped_conv_2d", {"channel_multiplier": spec.out_channels // spec.in_channels, "filter_size": size,
+                                   "strides": strides, "padding": padding.lower()}
+    if max(spec.dilations) > 1:
+        if spec.rank != 2 or max(spec.strides) > 1 or len(set(spec.dilations)) > 1:
+            return DILATION
+        return "atrous_conv_2d", {"nb_filter": spec.out_channels, "filter_size": size, "rate": spec.dilations[0],
+                                  "padding": padding.lower()}
+    return f"conv_{spec.rank}d", {"nb_filter": spec.out_channels, "filter_size": size, "strides": strides,
+                                  "padding": padding.lower()}
+
+
+def _transposed_layer(spec: ConvSpec) -> Layer | str:
+    if spec.rank == 1:
+        return TRANSPOSED_1D
+    if spec.groups > 1 or max(spec.dilations) > 1:
+        return TRANSPOSED_ARGS
+    mode, spatial = transpose_call(spec)
+    if mode is None:
+        return PADDING
+    return f"conv_{spec.rank}d_transpose", {"nb_filter": spec.out_channels, "filter_size": _ints(spec.kernel),
+                                            "output_shape": list(spatial), "strides": _ints(spec.strides),
+                                            "padding": mode.lower()}
+
+
+def _ints(values: tuple[int, ...]) -> int | list[int]:
+    """An int in 1-D (conv_1d takes ints), else a list per axis."""
+    return values[0] if len(values) == 1 else list(values)
+
+
+def kernel_translation(op: str, in_channels: int) -> tuple[Callable[[np.ndarray], np.ndarray], ...]:
+    """(canonical kernel -> the layer's ``W``, the layer's ``W`` -> canonical) for layer ``op``."""
+    if op == "conv_1d":
+        return convert.kernel_to_tflearn_1d, lambda k: convert.kernel_from_tf(k[:, 0])
+    if op == "grouped_conv_2d":
+        return lambda k: convert.depthwise_to_tf(k, in_channels), convert.depthwise_from_tf
+    return convert.kernel_to_tf, convert.kernel_from_tf
 
 
 ADAPTER = TflearnAdapter()

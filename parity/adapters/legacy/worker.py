@@ -38,6 +38,7 @@ import numpy as np
 
 from parity.adapters.legacy import envs
 from parity.core import files
+from parity.core.dtypes import DTYPES
 from parity.adapters.base import Refused
 
 DEFAULT_TIMEOUT: Final = 120.0  # seconds per request, unless PARITY_WORKER_TIMEOUT says otherwise
@@ -218,6 +219,18 @@ def shared(python: Path, script: str) -> Worker:
 def for_env(env: str, script: str) -> Worker:
     """The shared worker running ``parity/adapters/legacy/workers/<script>`` in legacy environment ``env``."""
     return shared(envs.python_path(env), script)
+
+
+def call_in_env(env: str, script: str, call: Mapping[str, Any], arrays: Mapping[str, np.ndarray],
+                shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    """``for_env(env, script).call`` for a case of ``dtype`` (its name). bfloat16 travels as its uint16 bits,
+    with ``"bits": true`` in the call (``.npy`` files of the legacy environments' numpy cannot hold it); the
+    worker views them as its framework's bfloat16 and answers the same way."""
+    bits = dtype == "bfloat16"
+    sent = {name: a.view(np.uint16) for name, a in arrays.items()} if bits else arrays
+    expected = np.dtype(np.uint16) if bits else DTYPES[dtype]
+    output = for_env(env, script).call({**call, "bits": bits}, sent, shape, expected)
+    return output.view(DTYPES["bfloat16"]) if bits else output
 
 
 def translated_shape(translate: Callable[[np.ndarray], np.ndarray], shape: tuple[int, ...]) -> tuple[int, ...]:

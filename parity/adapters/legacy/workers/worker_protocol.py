@@ -22,6 +22,13 @@ OPERANDS = ("x", "w", "dy")
 PR_SET_PDEATHSIG = 1
 
 
+class Refusal(Exception):
+    """Raised by a worker's ``compute`` when the framework refuses the call: the reply is ``refused`` with
+    this message, which the harness raises as ``parity.adapters.base.Refused`` (a skip in these words)."""
+
+    refused = True
+
+
 def die_with_parent():
     """Ask Linux to SIGKILL this process when its parent exits; exit now if the parent already has."""
     if not sys.platform.startswith("linux"):

@@ -74,6 +74,8 @@ class TorchCompileAdapter:
             target.requires_grad_()
         with _limits(), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Using padding='same'")  # a performance note
+            # Dynamo traces through the torch adapter's functools.cache'd _torch() (it returns the module).
+            warnings.filterwarnings("ignore", message="Dynamo detected a call to a `functools.lru_cache`")
             y = _compiled(spec.transposed)(spec, xt, wt)
             if target is None:
                 return eager._numpy(y.detach(), x.dtype)

@@ -81,6 +81,25 @@ def test_torch_compile_compiles_once_per_geometry():
     assert graphs["unique_graphs"] == before + 2
 
 
+def test_dynamo_runs_eagerly_past_its_recompile_limit_unless_raised():
+    """Dynamo's default: past 8 compiled graphs of one function (one per geometry here) it runs the function
+    eagerly, with only a log warning. The adapter raises the limit and makes hitting it an error."""
+    torch = pytest.importorskip("torch")
+    from parity.adapters import torch_compile
+
+    graphs = torch._dynamo.utils.counters["stats"]
+
+    def geometries(double) -> int:
+        before = graphs["unique_graphs"]
+        for n in range(1, 11):
+            double(torch.ones(n))
+        return graphs["unique_graphs"] - before
+
+    assert geometries(torch.compile(lambda x: x * 2, backend="eager", dynamic=False)) == 8
+    with torch_compile._limits():
+        assert geometries(torch.compile(lambda x: x * 2, backend="eager", dynamic=False)) == 10
+
+
 def test_torch_compile_convolution_is_aten_on_channels_last_copies():
     """What inductor (torch 2.13, CPU) makes of a 2-D conv: no generated convolution but the extern aten call,
     on copies its layout optimization makes channels-last (C++ kernels generated for the copies only)."""

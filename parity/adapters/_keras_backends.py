@@ -48,6 +48,12 @@ def _keras(backend: str) -> ModuleType:
     return keras
 
 
+def available(backend: str) -> str | None:
+    """Why Keras on ``backend`` cannot run here (pip extra ``keras-<backend>``), else None."""
+    extra = f"keras-{backend}"
+    return missing_module("keras", extra) or missing_module(FRAMEWORK[backend], extra)
+
+
 def supports(spec: ConvSpec) -> str | None:
     """What the Keras layer API refuses whatever the backend (as the ``keras`` adapter declares)."""
     return keras_tf._padding_reason(spec) or keras_tf._layer_reason(spec)
@@ -65,7 +71,7 @@ class KerasInWorker:
         self.backend, self.name = backend, f"keras_{backend}"
 
     def available(self) -> str | None:
-        return missing_module("keras", "keras") or missing_module(FRAMEWORK[self.backend], self.backend)
+        return available(self.backend)
 
     def supports(self, spec: ConvSpec) -> str | None:
         return supports(spec)
@@ -126,7 +132,7 @@ class KerasWorkerAdapter:
         self.inner = f"{__name__}:{backend.upper()}"
 
     def available(self) -> str | None:
-        return missing_module("keras", "keras") or missing_module(FRAMEWORK[self.backend], self.backend)
+        return available(self.backend)
 
     def supports(self, spec: ConvSpec) -> str | None:
         return supports(spec)

@@ -117,6 +117,33 @@ def test_torch_compile_convolution_is_aten_on_channels_last_copies():
     assert "cpp_fused_convolution_0 = async_compile" in code
 
 
+@pytest.mark.filterwarnings("ignore:Dynamo detected a call")
+@pytest.mark.parametrize("quantity, error", [("grad_input", "Invalid ranges"),
+                                             ("grad_weight", "Exponent must be non-negative")])
+def test_torch_compile_dynamic_shapes_fail_to_lower_channels_last_conv_gradients(quantity, error):
+    """Finding (torch 2.13 CPU): with ``dynamic=True`` inductor cannot lower the backward of these 2-D
+    channels-last convs (LoweringException). ``dynamo``'s default (``dynamic=None``) turns shapes dynamic
+    after a recompile, so in a process that compiled other geometries first the same cases fail; the
+    adapter compiles with ``dynamic=False``, which runs them."""
+    torch = pytest.importorskip("torch")
+    from parity.adapters import torch as eager
+
+    padding, strides = ("VALID", 1) if quantity == "grad_input" else ("SAME", 2)
+    spec = ConvSpec(spatial=(9, 8), kernel=3, in_channels=4, out_channels=6, batch=2, strides=strides,
+                    padding=padding, layout="NHWC", quantity=quantity)
+    assert _compared("torch_compile", spec).passed
+    x, w = parity.generate(spec)
+
+    def conv(spec, xt, wt):  # its own code object: no compiled graph of the adapter's is reused
+        return eager._forward(spec, xt, wt)
+
+    xt = torch.from_numpy(np.moveaxis(x, 1, -1).copy()).movedim(-1, 1).requires_grad_()
+    wt = torch.from_numpy(w).requires_grad_()
+    with pytest.raises(torch._inductor.exc.InductorError, match=error):
+        y = torch.compile(conv, dynamic=True, fullgraph=True)(spec, xt, wt)
+        torch.autograd.grad(y, xt if quantity == "grad_input" else wt, torch.ones_like(y))
+
+
 # --- keras_jax, keras_torch ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("backend", KERAS)
 @pytest.mark.parametrize("spec", [

@@ -9,8 +9,8 @@ run :data:`JAX` or :data:`TORCH` below (:func:`parity.adapters.legacy.worker.ada
 The case's layout goes to the layer's ``data_format`` as it is: neither backend has TensorFlow's CPU
 limits on channels-first data. Gradients: JAX through ``layer.stateless_call`` under ``jax.vjp``, jitted
 as Keras' own JAX trainer does; PyTorch through ``torch.autograd.grad`` with respect to the input or the
-kernel's ``torch.nn.Parameter``. JAX runs with ``jax_enable_x64`` (without it, JAX turns float64 into
-float32, and Keras' float64 layers with it).
+kernel's ``torch.nn.Parameter``. Both run on the CPU (Keras would take a GPU where it sees one). JAX runs
+with ``jax_enable_x64`` (without it, JAX turns float64 into float32, and Keras' float64 layers with it).
 """
 from __future__ import annotations
 
@@ -36,9 +36,12 @@ def _keras(backend: str) -> ModuleType:
     """Keras on ``backend``; only in a process that has not imported Keras yet (a worker)."""
     if "keras" not in sys.modules:
         os.environ["KERAS_BACKEND"] = backend
+        # On the CPU: Keras takes the first GPU it sees (torch: KERAS_TORCH_DEVICE overrides it).
+        os.environ["KERAS_TORCH_DEVICE"] = "cpu"
         if backend == "jax":
             import jax
 
+            jax.config.update("jax_platforms", "cpu")
             jax.config.update("jax_enable_x64", True)
     import keras
 

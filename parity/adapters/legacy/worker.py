@@ -28,6 +28,7 @@ import os
 import queue
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 from functools import cache
@@ -39,6 +40,7 @@ import numpy as np
 from parity.adapters.legacy import envs
 from parity.core import files
 from parity.core.dtypes import DTYPES
+from parity.core.spec import ConvSpec
 from parity.adapters.base import Refused
 
 DEFAULT_TIMEOUT: Final = 120.0  # seconds per request, unless PARITY_WORKER_TIMEOUT says otherwise
@@ -237,3 +239,20 @@ def translated_shape(translate: Callable[[np.ndarray], np.ndarray], shape: tuple
     """The shape ``translate`` (a layout conversion from :mod:`parity.core.convert`) gives an array of ``shape``:
     what the worker must send back. Applied to a zero-stride view, so it allocates nothing."""
     return translate(np.broadcast_to(np.zeros((), np.int8), shape)).shape
+
+
+def adapter_worker(timeout: float, startup: float) -> Worker:
+    """A worker running parity's own adapters (``workers/adapter_worker.py``) under this interpreter."""
+    # No -E: the child must see the same PYTHONPATH as this process to import the same adapters.
+    return Worker(Path(sys.executable), SCRIPTS / "adapter_worker.py", timeout=timeout, startup=startup, flags=("-s",))
+
+
+def run_adapter(worker: Worker, backend: str, spec: ConvSpec, operands: list[np.ndarray]) -> np.ndarray:
+    """``adapters.get(backend).run(spec, *operands)`` in an :func:`adapter_worker`; WorkerError on any failure.
+    bfloat16 travels as its uint16 bits (``.npy`` files cannot hold ml_dtypes' bfloat16 without pickling)."""
+    bits = spec.dtype == "bfloat16"
+    arrays = {name: a.view(np.uint16) if bits else a for name, a in zip(("x", "w", "dy"), operands)}
+    dtype = np.dtype(np.uint16) if bits else DTYPES[spec.dtype]
+    call = {"backend": backend, "spec": spec.as_dict(), "bits": bits}
+    output = worker.call(call, arrays, spec.result_shape, dtype)
+    return output.view(DTYPES["bfloat16"]) if bits else output

@@ -1,0 +1,86 @@
+"""Compiled PyTorch: ``torch.compile`` (inductor, CPU, ``dynamic=False``, ``fullgraph=True``) around the
+torch adapter's own ``F.conv*d`` / ``F.conv_transpose*d`` calls (:func:`parity.adapters.torch._forward` and
+``_transposed``, padding included); gradients by ``torch.autograd.grad`` through the compiled graph, so
+the backward is AOTAutograd's compiled backward.
+
+What inductor makes of a convolution on CPU (torch 2.13, ``TORCH_LOGS=output_code``): the convolution
+itself is no generated code. It stays ``aten.convolution`` (``extern_kernels.convolution``), and its
+backward ``aten.convolution_backward``; inductor generates C++ only around it: the ``F.pad``/crop, and
+copies into the channels-last memory format its layout optimization picks for convolutions (the extern
+call then runs on channels-last tensors even for channels-first cases), and back.
+
+One compiled function per op; dynamo's guards (on the tensors' dtype, sizes, strides and requires_grad,
+and on the values the function reads off the spec: padding, strides, dilations, groups) keep one compiled
+graph per geometry, shared by the cases that differ only in their data. Inductor needs a C++ compiler (``g++``, or ``$CXX``).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import warnings
+from contextlib import AbstractContextManager
+from functools import cache
+from typing import Callable
+
+import numpy as np
+
+from parity.adapters import torch as eager
+from parity.adapters.base import PROBE, missing_module
+from parity.core import convert
+from parity.core.spec import ConvSpec
+
+# Every geometry is a recompile of the same two functions; dynamo's defaults (8 per function, 256 in all)
+# would then silently run the rest eagerly. Raised, and hitting them is made an error.
+RECOMPILE_LIMIT = 100_000
+
+
+@cache
+def _compiled(transposed: bool) -> Callable:
+    torch = eager._torch()
+    conv = eager._transposed if transposed else eager._forward
+    return torch.compile(conv, backend="inductor", dynamic=False, fullgraph=True)
+
+
+def _limits() -> AbstractContextManager:
+    return eager._torch()._dynamo.config.patch(recompile_limit=RECOMPILE_LIMIT, fail_on_recompile_limit_hit=True,
+                                               accumulated_recompile_limit=RECOMPILE_LIMIT)
+
+
+class TorchCompileAdapter:
+    name = "torch_compile"
+
+    def available(self) -> str | None:
+        missing, compiler = missing_module("torch", "torch"), os.environ.get("CXX", "g++")
+        if missing is None and shutil.which(compiler) is None:
+            return f"torch.compile (inductor, CPU) needs a C++ compiler: {compiler!r} is not on PATH (set $CXX)"
+        return missing
+
+    def supports(self, spec: ConvSpec) -> str | None:
+        return None
+
+    def accumulation(self, spec: ConvSpec) -> str:
+        # The extern aten convolution sums like eager torch's kernels, but on the channels-last copies
+        # inductor makes, which may take another CPU kernel (oneDNN vs col2im): probed per geometry.
+        return PROBE
+
+    def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
+        torch = eager._torch()
+        dtype = getattr(torch, spec.dtype)
+        xt = eager._tensor(convert.to_channels_last(x), dtype).movedim(-1, 1) if spec.layout == "channels_last" \
+            else eager._tensor(x, dtype)
+        wt = eager._tensor(w, dtype)
+        target = {"grad_input": xt, "grad_weight": wt}.get(spec.quantity)
+        if target is not None:
+            target.requires_grad_()
+        with _limits(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Using padding='same'")  # a performance note
+            # Dynamo traces through the torch adapter's functools.cache'd _torch() (it returns the module).
+            warnings.filterwarnings("ignore", message="Dynamo detected a call to a `functools.lru_cache`")
+            y = _compiled(spec.transposed)(spec, xt, wt)
+            if target is None:
+                return eager._numpy(y.detach(), x.dtype)
+            (grad,) = torch.autograd.grad(y, target, grad_outputs=eager._tensor(dy, dtype))
+        return eager._numpy(grad, x.dtype)
+
+
+ADAPTER = TorchCompileAdapter()

@@ -6,6 +6,7 @@ from itertools import product
 
 import pytest
 
+from parity import adapters
 from parity.running import registry
 from parity.running.registry import TIERS, Case, collect, generator
 from parity.core.spec import ConvSpec
@@ -190,3 +191,23 @@ def test_kernel_size_does_not_follow_layout(default, rank):
     """Both kernel sizes of the geometry generator appear in both layouts."""
     seen = {(s.kernel[0], s.layout) for s in default if s.rank == rank}
     assert {(3, "channels_first"), (4, "channels_first"), (3, "channels_last"), (4, "channels_last")} <= seen
+
+
+def test_an_opt_in_backend_runs_only_where_named(install_backends):
+    class Slow:
+        name, opt_in = "slow", "compiles each geometry for about 2 s"
+
+        def available(self):
+            return None
+
+        def supports(self, spec):
+            return None
+
+        def run(self, spec, x, w):
+            return adapters.get("numpy").run(spec, x, w)
+
+    install_backends({"numpy": adapters.get("numpy"), "slow": Slow()})
+    assert adapters.installed() == ["numpy"]
+    assert adapters.parse("numpy,slow") == ["numpy", "slow"]
+    assert adapters.status("slow") == ("opt-in", "runs where named (--backends): compiles each geometry for about 2 s")
+    assert adapters.status("numpy") == ("installed", "")

@@ -12,7 +12,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
-from parity.adapters.base import Adapter
+from parity.adapters.base import Adapter, opt_in
 
 GROUP = "parity.adapters"
 _NOT_BACKENDS = frozenset({"base", "legacy"})
@@ -103,16 +103,27 @@ def reason(name: str) -> str | None:
 
 
 def installed() -> list[str]:
-    """Backends whose framework can be imported here. A backend whose module or ``available()`` raises is
-    listed too, so that its cases report the error instead of the backend vanishing from the run."""
+    """Backends whose framework can be imported here, less the opt-in ones (they run where they are named).
+    A backend whose module or ``available()`` raises is listed too, so that its cases report the error
+    instead of the backend vanishing from the run."""
     return [name for name in names() if _available(name)]
 
 
 def _available(name: str) -> bool:
     try:
-        return get(name).available() is None
+        adapter = get(name)
+        return adapter.available() is None and not opt_in(adapter)
     except Exception:
         return True
+
+
+def status(name: str) -> tuple[str, str]:
+    """(``installed``, ``opt-in`` or ``missing``, and why) for ``parity backends``."""
+    why = reason(name)
+    if why is not None:
+        return "missing", why
+    chosen = opt_in(get(name))
+    return ("opt-in", f"runs where named (--backends): {chosen}") if chosen else ("installed", "")
 
 
 def parse(text: str | None) -> list[str]:

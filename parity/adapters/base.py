@@ -45,6 +45,8 @@ class Adapter(Protocol):
     # Optional: ``accumulation(self, spec) -> str``, the dtype the backend sums products in for ``spec``, or
     # PROBE (see :func:`accumulation`); declare it when it is not :func:`default_accumulation`.
     # Optional: ``snippet(self, spec) -> Snippet``, the native call for ``parity translate``.
+    # Optional: ``opt_in: str``, why the backend runs only where it is named (``--backends``,
+    # ``--parity-backends``), e.g. the seconds it compiles for each geometry: see :func:`opt_in`.
     # Optional: ``known(self, spec) -> str | None``, a deviation the framework is known to have on ``spec`` (its
     # bug or its documented behaviour, with the evidence): see :func:`known_deviation`.
 
@@ -87,6 +89,11 @@ def known_deviation(adapter: Adapter, spec: ConvSpec) -> str:
     with its figure, so that the declaration cannot outlive the behaviour it describes."""
     declare = getattr(adapter, "known", None)
     return (declare(spec) or "") if declare is not None else ""
+
+
+def opt_in(adapter: Adapter) -> str:
+    """Why ``adapter`` is left out of runs that do not name it ('' if it is not): its optional ``opt_in``."""
+    return str(getattr(adapter, "opt_in", "") or "")
 
 
 def first_refusal(checks: Iterable[tuple[bool, str]]) -> str | None:

@@ -126,10 +126,9 @@ def _check_keyword(expression: str) -> None:
 def _backends() -> int:
     from parity import adapters
 
-    rows = [(name, adapters.reason(name), adapters.origin(name)) for name in adapters.names()]
-    width = max(len(name) for name, _, _ in rows)
-    print_lines(f"{name:<{width}}  {'installed' if why is None else 'missing':<9}  {where}"
-                + (f": {why}" if why else "") for name, why, where in rows)
+    rows = [(name, *adapters.status(name), adapters.origin(name)) for name in adapters.names()]
+    width = max(len(name) for name, *_ in rows)
+    print_lines(f"{name:<{width}}  {state:<9}  {where}" + (f": {why}" if why else "") for name, state, why, where in rows)
     return 0
 
 

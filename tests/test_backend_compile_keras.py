@@ -3,6 +3,7 @@ in its own worker process): skips when absent, targeted cases against the exact 
 findings (each skipped where its framework is not installed)."""
 from __future__ import annotations
 
+import importlib.util
 import re
 import sys
 import types
@@ -37,7 +38,7 @@ def _compared(backend: str, spec: ConvSpec) -> parity.Comparison:
 @pytest.mark.parametrize("name, module", [("torch_compile", "torch"), ("keras_jax", "jax"), ("keras_jax", "keras"),
                                           ("keras_torch", "torch")])
 def test_missing_framework_is_a_skip_with_reason(monkeypatch, name, module):
-    real = __import__("importlib.util").util.find_spec
+    real = importlib.util.find_spec
     monkeypatch.setattr("importlib.util.find_spec", lambda m, *a: None if m == module else real(m, *a))
     reason = adapters.get(name).available()
     assert reason and module in reason and "pip install" in reason

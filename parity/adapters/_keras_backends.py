@@ -3,8 +3,9 @@
 Keras fixes its backend when it is first imported (``KERAS_BACKEND``), and the in-process ``keras``
 adapter imports it on TensorFlow. So these backends run the same layers as that adapter (its ``_layer``,
 built with ``use_bias=False`` and given the case's kernel by ``set_weights`` in Keras' layouts) in a worker
-process of their own: the worker ``--isolate`` uses (``workers/adapter_worker.py`` under this interpreter), asked to
-run :data:`JAX` or :data:`TORCH` below (:func:`parity.adapters.legacy.worker.adapter_worker`), which set ``KERAS_BACKEND`` before their first ``import keras``.
+process of their own: the worker ``--isolate`` uses (``workers/adapter_worker.py`` under this interpreter,
+:func:`parity.adapters.legacy.worker.adapter_worker`), asked to run :data:`JAX` or :data:`TORCH` below,
+which set ``KERAS_BACKEND`` before their first ``import keras``.
 
 The case's layout goes to the layer's ``data_format`` as it is: neither backend has TensorFlow's CPU
 limits on channels-first data. Gradients: JAX through ``layer.stateless_call`` under ``jax.vjp``, jitted
@@ -27,7 +28,6 @@ from parity.adapters.legacy import worker
 from parity.core import convert
 from parity.core.spec import ConvSpec
 
-FRAMEWORK = {"jax": "jax", "torch": "torch"}
 STARTUP = 60.0  # extra seconds for the worker's first case: importing Keras and its backend
 
 
@@ -54,7 +54,7 @@ def _keras(backend: str) -> ModuleType:
 def available(backend: str) -> str | None:
     """Why Keras on ``backend`` cannot run here (pip extra ``keras-<backend>``), else None."""
     extra = f"keras-{backend}"
-    return missing_module("keras", extra) or missing_module(FRAMEWORK[backend], extra)
+    return missing_module("keras", extra) or missing_module(backend, extra)
 
 
 def supports(spec: ConvSpec) -> str | None:
@@ -91,12 +91,13 @@ class KerasInWorker:
         layer.set_weights([keras_tf._keras_kernel(spec, w)])
         data = keras.ops.convert_to_tensor(np.ascontiguousarray(to_keras(x)))
         cotangent = None if dy is None else keras.ops.convert_to_tensor(np.ascontiguousarray(to_keras(dy)))
-        result = (_jax if self.backend == "jax" else _torch)(spec, layer, data, cotangent)
-        result = keras.ops.convert_to_numpy(result)
+        result = keras.ops.convert_to_numpy((_jax if self.backend == "jax" else _torch)(spec, layer, data, cotangent))
         if spec.quantity == "grad_weight":
-            grad = convert.depthwise_from_tf(result) if keras_tf._depthwise_layer(spec) else convert.kernel_from_tf(result)
-            return np.ascontiguousarray(grad)
-        return np.ascontiguousarray(convert.to_channels_first(result) if channels_last else result)
+            depthwise = keras_tf._depthwise_layer(spec)
+            result = convert.depthwise_from_tf(result) if depthwise else convert.kernel_from_tf(result)
+        elif channels_last:
+            result = convert.to_channels_first(result)
+        return np.ascontiguousarray(result)
 
 
 def _jax(spec: ConvSpec, layer, data, cotangent):
@@ -127,21 +128,12 @@ JAX = KerasInWorker("jax")
 TORCH = KerasInWorker("torch")
 
 
-class KerasWorkerAdapter:
+class KerasWorkerAdapter(KerasInWorker):
     """``keras_<backend>``: runs :class:`KerasInWorker` in its worker process (one per backend, reused)."""
 
     def __init__(self, backend: str) -> None:
-        self.backend, self.name = backend, f"keras_{backend}"
+        super().__init__(backend)
         self.inner = f"{__name__}:{backend.upper()}"
-
-    def available(self) -> str | None:
-        return available(self.backend)
-
-    def supports(self, spec: ConvSpec) -> str | None:
-        return supports(spec)
-
-    def accumulation(self, spec: ConvSpec) -> str:
-        return accumulation(spec)
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
         operands = [a for a in (x, w, dy) if a is not None]

@@ -5,13 +5,14 @@ the backward is AOTAutograd's compiled backward.
 
 What inductor makes of a convolution on CPU (torch 2.13, ``TORCH_LOGS=output_code``): the convolution
 itself is no generated code. It stays ``aten.convolution`` (``extern_kernels.convolution``), and its
-backward ``aten.convolution_backward``; inductor generates C++ only around it: the ``F.pad``/crop, and
-copies into the channels-last memory format its layout optimization picks for convolutions (the extern
-call then runs on channels-last tensors even for channels-first cases), and back.
+backward ``aten.convolution_backward``; inductor generates C++ only around it: the ``F.pad``/crop and, for
+2-D convolutions, copies into the channels-last memory format its layout optimization picks (the extern
+call then runs on channels-last tensors even for channels-first cases) and back.
 
 One compiled function per op; dynamo's guards (on the tensors' dtype, sizes, strides and requires_grad,
 and on the values the function reads off the spec: padding, strides, dilations, groups) keep one compiled
-graph per geometry, shared by the cases that differ only in their data. Inductor needs a C++ compiler (``g++``, or ``$CXX``).
+graph per geometry, shared by the cases that differ only in their data. Inductor needs a C++ compiler
+(``g++``, or ``$CXX``).
 """
 from __future__ import annotations
 
@@ -59,8 +60,10 @@ class TorchCompileAdapter:
         return None
 
     def accumulation(self, spec: ConvSpec) -> str:
-        # The extern aten convolution sums like eager torch's kernels, but on the channels-last copies
-        # inductor makes, which may take another CPU kernel (oneDNN vs col2im): probed per geometry.
+        # The extern aten kernels, on the copies inductor makes (channels-last for 2-D convs): which CPU
+        # kernel runs depends on the CPU and the memory format, so probed per geometry. Measured here
+        # (torch 2.13, AVX-512 EPYC): eager torch's fingerprints, float16-taps on float16 conv gradients
+        # and conv_transpose outputs.
         return PROBE
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:

@@ -27,14 +27,16 @@ from typing import Callable
 
 import numpy as np
 
-from parity.adapters.base import first_refusal, missing_module
+from parity.adapters.base import Refused, first_refusal, missing_module
 from parity.core import convert, geometry
 from parity.core.spec import ConvSpec
 
 GROUPS_3D = "MLX (mx.conv_general, mx.conv3d): '[conv] Can only handle groups != 1 in 1D or 2D convolutions.'"
-# mlx/backend/cpu/conv.cpp (0.32): the GEMM path copies inputs and weights to float32 (``conv_dtype =
-# float32``) and calls cblas_sgemm, so float64 results are float32 convolutions of rounded inputs (measured:
-# bit-identical to MLX's float32 result); the direct path throws for float64.
+# mlx/backend/cpu/conv.cpp (0.32): the Convolution primitive's GEMM path copies float64 inputs and weights
+# to float32 (``conv_dtype = float32``) for cblas_sgemm, so its float64 results are float32 convolutions of
+# rounded inputs (measured: bit-identical to MLX's float32 results, 1e6 to 1e14 times the float64 bound);
+# its direct path throws for float64. Forward-conv weight gradients avoid the primitive (a float64 matmul
+# of input patches) and run; a float64 call that MLX refuses when it evaluates is a ``Refused``.
 FLOAT64 = ("MLX on CPU: float64 convolutions are computed in float32 (mlx/backend/cpu/conv.cpp copies them to "
            "'conv_dtype = float32' for cblas_sgemm) or refused ('[Convolution::eval] got unsupported data type.')")
 
@@ -63,7 +65,9 @@ class MlxAdapter:
         return missing_module("mlx", "mlx") or backend_missing()
 
     def supports(self, spec: ConvSpec) -> str | None:
-        return first_refusal([(spec.rank == 3 and spec.groups > 1, GROUPS_3D), (spec.dtype == "float64", FLOAT64)])
+        weight_gradient = spec.quantity == "grad_weight" and not spec.transposed
+        return first_refusal([(spec.rank == 3 and spec.groups > 1, GROUPS_3D),
+                              (spec.dtype == "float64" and not weight_gradient, FLOAT64)])
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
         mx = _mx()
@@ -80,6 +84,10 @@ class MlxAdapter:
                 result = mx.vjp(lambda a: call(a, kernel), [data], [cotangent])[1][0]
             else:
                 result = mx.vjp(lambda b: call(data, b), [kernel], [cotangent])[1][0]
+        try:  # argument errors raise while the graph is built; what MLX's kernels refuse raises here
+            mx.eval(result)
+        except ValueError as error:
+            raise Refused(f"MLX on CPU: '{error}'") from None
         y = _numpy(result, x.dtype)
         if spec.quantity == "grad_weight":
             return np.ascontiguousarray(from_mlx_kernel(spec, y))

@@ -53,7 +53,8 @@ def backend_missing() -> str | None:
     """Why ``mlx.core`` cannot load here: on Linux the ``mlx`` wheel holds only the Python module, and
     ``libmlx.so`` comes from a backend wheel (``mlx-cpu``, pulled in by ``mlx[cpu]``)."""
     spec = util.find_spec("mlx")
-    if spec is None or not any((Path(p) / "lib").glob("libmlx.*") for p in spec.submodule_search_locations or ()):
+    folders = (spec.submodule_search_locations or []) if spec else []
+    if not any(list((Path(folder) / "lib").glob("libmlx.*")) for folder in folders):
         return "mlx is installed without a backend library (mlx/lib/libmlx.*) (pip install 'parity-conv[mlx]')"
     return None
 

@@ -94,7 +94,8 @@ def test_mlx_kernel_and_its_gradient_map_are_adjoint(transposed, groups):
     (3, 2, 1, ((1, 0),), 0, ((1,), (1,))),
     (3, 1, 1, ((2, 0),), 0, ((2,), (2,))),  # output_padding 2 >= stride: PyTorch refuses it, MLX takes it
     (1, 2, 1, ((1, 1),), 0, None),  # padding 1 > dilation * (kernel - 1) = 0 with stride 2: MLX errs
-    (3, 2, 1, "VALID", 1, None),  # extends the full output: MLX's input gradient errs
+    (3, 2, 1, "VALID", 1, None),  # extends the full output with stride 2: MLX's input gradient errs
+    (3, 1, 1, "VALID", 1, ((0,), (1,))),  # the same at stride 1 is right
     (3, 2, 1, ((0, 2),), 0, None),  # output_padding would be negative
 ])
 def test_mlx_native_transpose_args(kernel, strides, dilations, padding, extra, expected):
@@ -114,6 +115,7 @@ CASES = [
 TRANSPOSED = [
     dict(spatial=(5,), kernel=1, strides=2, padding=((1, 1),)),  # padding beyond dilation*(kernel-1)
     dict(spatial=(6,), kernel=3, strides=2, padding="VALID", output_padding=1),  # extended full output
+    dict(spatial=(6, 5), kernel=2, padding=((0, 0), (1, 0)), output_padding=(2, 1)),  # the same at stride 1
     dict(spatial=(5, 6), kernel=4, strides=2, padding=((1, 1), (1, 1)), groups=2),
     dict(spatial=(5, 6), kernel=3, strides=(2, 3), dilations=(2, 1), padding="SAME"),
     dict(spatial=(3, 4, 3), kernel=2, strides=2, padding=((1, 0), (0, 0), (0, 1))),
@@ -195,12 +197,13 @@ def _mlx_float64(spec: ConvSpec) -> tuple[np.ndarray, np.ndarray]:
     return mlx_adapter.ADAPTER.run(spec, x, w, dy), mlx_adapter.ADAPTER.run(single, *as32)
 
 
-@pytest.mark.parametrize("quantity, op", [("output", "conv"), ("grad_input", "conv"), ("grad_input", "conv_transpose")])
-def test_mlx_float64_convolution_is_a_float32_one(quantity, op):
+@pytest.mark.parametrize("fields", [dict(), dict(quantity="grad_input"), dict(quantity="grad_weight", dilations=2),
+                                    dict(op="conv_transpose", quantity="grad_input", strides=2)])
+def test_mlx_float64_convolution_is_a_float32_one(fields):
     """MLX's CPU Convolution primitive copies float64 operands to float32 for cblas_sgemm: the result is
-    MLX's float32 result bit for bit, 1e7 times the float64 bound (measured 2.5e7, 1.5e7 and 4.3e7 here)."""
-    spec = ConvSpec(spatial=(9, 9), kernel=3, in_channels=4, out_channels=6, dtype="float64", op=op,
-                    quantity=quantity, strides=2 if op == "conv_transpose" else 1, padding="SAME")
+    MLX's float32 result bit for bit, 1e7 times the float64 bound (measured 3.0e7, 2.7e7, 1.5e7, 2.4e7)."""
+    spec = ConvSpec(**{"spatial": (9, 9), "kernel": 3, "in_channels": 4, "out_channels": 6, "dtype": "float64",
+                       "padding": "SAME", **fields})
     y64, y32 = _mlx_float64(spec)
     assert np.array_equal(y64, y32.astype(np.float64))
     x, w = parity.generate(spec)
@@ -219,7 +222,8 @@ def test_mlx_float64_direct_convolution_is_refused_in_mlx_words(fields):
 
 
 def test_mlx_float64_weight_gradient_of_a_forward_conv_runs_in_float64():
-    """It is a matmul of input patches, not the Convolution primitive: the one float64 path MLX runs right."""
+    """Undilated and ungrouped, it is a matmul of input patches, not the Convolution primitive: the one float64
+    route MLX runs right."""
     spec = ConvSpec(spatial=(9, 8), kernel=3, in_channels=4, out_channels=6, strides=2, dtype="float64",
                     quantity="grad_weight", distribution="wide")
     comparison = _comparison("mlx", spec)

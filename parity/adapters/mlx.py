@@ -10,12 +10,12 @@ data must. Forward padding is ``conv_general``'s own (lo, hi) lists, groups its 
 Transposed convs take MLX's kernel ``(C_out, *k, C_in/groups)`` unflipped (MLX flips it itself), which is
 the canonical ``(C_in, C_out/groups, *k)`` with in/out swapped per group. The crop (lo, hi) goes as MLX's
 ``padding=lo`` with ``output_padding = lo - hi + output_padding`` where MLX computes that correctly; other
-crops run the full transposed conv and crop (or extend) it with ``mx.pad`` and slicing. MLX 0.32 gets two
-kinds wrong (tests/test_backend_mlx_tinygrad.py pins both): a padding beyond ``dilation * (kernel - 1)``
-with stride > 1 (``conv_transpose_general`` turns it into a negative input padding, which ``conv_general``
-applies by slicing the *undilated* input: wrong output shape), and an output extended past the full
-transposed output (output_padding beyond the crop at the end), whose input gradient from ``mx.vjp`` comes
-out short.
+crops run the full transposed conv and crop (or extend) it with ``mx.pad`` and slicing. With stride > 1
+MLX 0.32 gets two kinds wrong (tests/test_backend_mlx_tinygrad.py pins both): a padding beyond
+``dilation * (kernel - 1)`` (``conv_transpose_general`` turns it into a negative input padding, which
+``conv_general`` applies by slicing the *undilated* input: wrong output shape), and an output extended past
+the full transposed output (output_padding beyond the crop at the end), whose input gradient from
+``mx.vjp`` comes out short.
 """
 from __future__ import annotations
 
@@ -35,8 +35,8 @@ GROUPS_3D = "MLX (mx.conv_general, mx.conv3d): '[conv] Can only handle groups !=
 # mlx/backend/cpu/conv.cpp (0.32): the Convolution primitive's GEMM path copies float64 inputs and weights
 # to float32 (``conv_dtype = float32``) for cblas_sgemm, so its float64 results are float32 convolutions of
 # rounded inputs (measured: bit-identical to MLX's float32 results, 1e6 to 1e14 times the float64 bound);
-# its direct path throws for float64. Forward-conv weight gradients avoid the primitive (a float64 matmul
-# of input patches) and run; a float64 call that MLX refuses when it evaluates is a ``Refused``.
+# its direct path throws for float64. Weight gradients of undilated, ungrouped forward convs avoid the
+# primitive (``patches_weight_gradient``) and run; a float64 call MLX refuses when it evaluates is ``Refused``.
 FLOAT64 = ("MLX on CPU: float64 convolutions are computed in float32 (mlx/backend/cpu/conv.cpp copies them to "
            "'conv_dtype = float32' for cblas_sgemm) or refused ('[Convolution::eval] got unsupported data type.')")
 
@@ -66,9 +66,8 @@ class MlxAdapter:
         return missing_module("mlx", "mlx") or backend_missing()
 
     def supports(self, spec: ConvSpec) -> str | None:
-        weight_gradient = spec.quantity == "grad_weight" and not spec.transposed
         return first_refusal([(spec.rank == 3 and spec.groups > 1, GROUPS_3D),
-                              (spec.dtype == "float64" and not weight_gradient, FLOAT64)])
+                              (spec.dtype == "float64" and not patches_weight_gradient(spec), FLOAT64)])
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
         mx = _mx()
@@ -93,6 +92,14 @@ class MlxAdapter:
         if spec.quantity == "grad_weight":
             return np.ascontiguousarray(from_mlx_kernel(spec, y))
         return np.ascontiguousarray(convert.to_channels_first(y) if channels_last else y)
+
+
+def patches_weight_gradient(spec: ConvSpec) -> bool:
+    """Whether MLX computes this weight gradient as a matmul of input patches rather than with its Convolution
+    primitive (``Convolution::vjp``: no dilation, no flip, groups 1), the one route that runs float64 in
+    float64."""
+    return spec.quantity == "grad_weight" and not spec.transposed and spec.groups == 1 and \
+        all(d == 1 for d in spec.dilations)
 
 
 def to_mlx_kernel(spec: ConvSpec, w: np.ndarray) -> np.ndarray:
@@ -123,13 +130,13 @@ def native_transpose_args(spec: ConvSpec) -> tuple[tuple[int, ...], tuple[int, .
     """(padding, output_padding) for ``mx.conv_transpose*d`` when MLX computes this crop correctly, else None.
 
     MLX crops ``padding`` from both ends of the full output and extends the end by ``output_padding`` (any
-    size, unlike PyTorch); it errs for a padding beyond ``dilation * (kernel - 1)`` with stride > 1 and, in
-    input gradients, for an output extended past the full one (hi < output_padding), see the module docstring.
+    size, unlike PyTorch); with stride > 1 it errs for a padding beyond ``dilation * (kernel - 1)`` and, in
+    input gradients, for an output extended past the full one (hi < output_padding): see the module docstring.
     """
     padding, extra = [], []
     for (lo, hi), e, span, s in zip(spec.pads, spec.output_padding, geometry.spans(spec.kernel, spec.dilations),
                                     spec.strides):
-        if lo < 0 or e > hi or lo - hi + e < 0 or (s > 1 and lo > span - 1):
+        if lo < 0 or lo - hi + e < 0 or (s > 1 and (lo > span - 1 or e > hi)):
             return None
         padding.append(lo)
         extra.append(lo - hi + e)

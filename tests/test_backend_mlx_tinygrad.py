@@ -16,7 +16,7 @@ import parity
 from parity import adapters
 from parity.adapters import mlx as mlx_adapter
 from parity.adapters import tinygrad as tinygrad_adapter
-from parity.adapters.base import default_accumulation, missing_module
+from parity.adapters.base import default_accumulation, missing_module, opt_in
 from parity.core.spec import ConvSpec
 
 BACKENDS = ("mlx", "tinygrad")
@@ -186,8 +186,7 @@ def test_mlx_groups_need_rank_1_or_2_as_declared():
 
 
 def _mlx_float64(spec: ConvSpec) -> tuple[np.ndarray, np.ndarray]:
-    """MLX's float64 result for ``spec`` (bypassing the declaration) and its float32 result on the same
-    numbers rounded to float32."""
+    """MLX's float64 result for ``spec`` and its float32 result on the same numbers rounded to float32."""
     _needs("mlx")
     x, w = parity.generate(spec)
     dy = parity.cotangent(spec)
@@ -208,7 +207,7 @@ def test_mlx_float64_convolution_is_a_float32_one(fields):
     x, w = parity.generate(spec)
     comparison = parity.compare(y64, parity.exact(spec, x, w, parity.cotangent(spec)), "float64")
     assert comparison.bound_ratio > 1e6
-    assert adapters.get("mlx").supports(spec) == mlx_adapter.FLOAT64
+    assert adapters.get("mlx").supports(spec) is None and adapters.get("mlx").known(spec) == mlx_adapter.FLOAT64
 
 
 @pytest.mark.parametrize("fields", [dict(dilations=2), dict(groups=2), dict(op="conv_transpose", strides=2)])
@@ -216,8 +215,7 @@ def test_mlx_float64_direct_convolution_is_refused_in_mlx_words(fields):
     spec = ConvSpec(spatial=(9, 9), kernel=3, in_channels=4, out_channels=6, dtype="float64", **fields)
     with pytest.raises(parity.adapters.base.Refused) as info:
         _mlx_float64(spec)
-    assert "'[Convolution::eval] got unsupported data type.'" in str(info.value)
-    assert "[Convolution::eval] got unsupported data type." in mlx_adapter.FLOAT64
+    assert str(info.value) == "MLX on CPU: '[Convolution::eval] got unsupported data type.'"
 
 
 def test_mlx_float64_weight_gradient_of_a_forward_conv_runs_in_float64():
@@ -226,7 +224,7 @@ def test_mlx_float64_weight_gradient_of_a_forward_conv_runs_in_float64():
     spec = ConvSpec(spatial=(9, 8), kernel=3, in_channels=4, out_channels=6, strides=2, dtype="float64",
                     quantity="grad_weight", distribution="wide")
     comparison = _comparison("mlx", spec)
-    assert comparison.passed and comparison.bound_ratio < 0.5  # 0.17 measured
+    assert comparison.passed and comparison.bound_ratio < 0.5  # 0.17 measured: a pass, whatever is declared
 
 
 # --- tinygrad 0.14 findings ---------------------------------------------------------------------------------
@@ -255,3 +253,11 @@ def test_tinygrad_bfloat16_product_rounding_fails_the_float32_bound():
                     padding="SAME", quantity="grad_weight", dtype="bfloat16")
     assert spec.slug() == "conv2d-dw-nchw-same-s2-d1-g2-k3x3-n2c4x9x8-o6-bf16-normal"
     assert _comparison("tinygrad", spec).bound_ratio > 50
+    assert adapters.get("tinygrad").known(spec) == tinygrad_adapter.BFLOAT16_PRODUCTS
+    assert adapters.get("tinygrad").known(ConvSpec(**{**spec.as_dict(), "dtype": "float16"})) is None
+
+
+def test_tinygrad_is_opt_in_for_its_compile_time():
+    """Each new geometry compiles for 0.2 to 2.5 s of CPU; the default tier takes 20 to 30 minutes here."""
+    assert "compiles every new geometry" in opt_in(adapters.get("tinygrad"))
+    assert "tinygrad" not in adapters.installed() and "tinygrad" in adapters.parse("numpy,tinygrad")

@@ -27,18 +27,19 @@ from typing import Callable
 
 import numpy as np
 
-from parity.adapters.base import Refused, first_refusal, missing_module
+from parity.adapters.base import Refused, missing_module
 from parity.core import convert, geometry
 from parity.core.spec import ConvSpec
 
 GROUPS_3D = "MLX (mx.conv_general, mx.conv3d): '[conv] Can only handle groups != 1 in 1D or 2D convolutions.'"
 # mlx/backend/cpu/conv.cpp (0.32): the Convolution primitive's GEMM path copies float64 inputs and weights
 # to float32 (``conv_dtype = float32``) for cblas_sgemm, so its float64 results are float32 convolutions of
-# rounded inputs (measured: bit-identical to MLX's float32 results, 1e6 to 1e14 times the float64 bound);
-# its direct path throws for float64. Weight gradients of undilated, ungrouped forward convs avoid the
-# primitive (``patches_weight_gradient``) and run; a float64 call MLX refuses when it evaluates is ``Refused``.
-FLOAT64 = ("MLX on CPU: float64 convolutions are computed in float32 (mlx/backend/cpu/conv.cpp copies them to "
-           "'conv_dtype = float32' for cblas_sgemm) or refused ('[Convolution::eval] got unsupported data type.')")
+# rounded inputs (measured: bit-identical to MLX's float32 results, 3e6 to 2e14 times the float64 bound); its
+# direct path refuses float64 when it evaluates (a ``Refused``, in MLX's words). Weight gradients of
+# undilated, ungrouped forward convs avoid the primitive (a float64 matmul of input patches) and are right.
+FLOAT64 = ("MLX on CPU computes float64 convolutions in float32: mlx/backend/cpu/conv.cpp copies the operands to "
+           "'conv_dtype = float32' for cblas_sgemm (results bit-identical to MLX's float32 ones; pinned in "
+           "tests/test_backend_mlx_tinygrad.py)")
 
 
 @cache
@@ -66,8 +67,10 @@ class MlxAdapter:
         return missing_module("mlx", "mlx") or backend_missing()
 
     def supports(self, spec: ConvSpec) -> str | None:
-        return first_refusal([(spec.rank == 3 and spec.groups > 1, GROUPS_3D),
-                              (spec.dtype == "float64" and not patches_weight_gradient(spec), FLOAT64)])
+        return GROUPS_3D if spec.rank == 3 and spec.groups > 1 else None
+
+    def known(self, spec: ConvSpec) -> str | None:
+        return FLOAT64 if spec.dtype == "float64" else None
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
         mx = _mx()
@@ -92,14 +95,6 @@ class MlxAdapter:
         if spec.quantity == "grad_weight":
             return np.ascontiguousarray(from_mlx_kernel(spec, y))
         return np.ascontiguousarray(convert.to_channels_first(y) if channels_last else y)
-
-
-def patches_weight_gradient(spec: ConvSpec) -> bool:
-    """Whether MLX computes this weight gradient as a matmul of input patches rather than with its Convolution
-    primitive (``Convolution::vjp``: no dilation, no flip, groups 1), the one route that runs float64 in
-    float64."""
-    return spec.quantity == "grad_weight" and not spec.transposed and spec.groups == 1 and \
-        all(d == 1 for d in spec.dilations)
 
 
 def to_mlx_kernel(spec: ConvSpec, w: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ import pytest
 
 import parity
 from parity import adapters
+from parity.adapters import _in_worker as in_worker
 from parity.adapters import _keras_backends as keras_backends
 from parity.core.spec import ConvSpec
 
@@ -206,6 +207,6 @@ def test_keras_backend_runs_keras_on_its_backend_in_a_worker(backend, library):
     adapter = adapters.get(backend)
     spec = ConvSpec(spatial=(4,), kernel=1)
     adapter.run(spec, *parity.generate(spec))
-    worker = keras_backends._worker(adapter.inner)
+    worker = in_worker._worker(adapter.inner)
     loaded = open(f"/proc/{worker._process.pid}/maps").read()
     assert library in loaded and "tensorflow" not in loaded

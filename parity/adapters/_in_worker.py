@@ -1,5 +1,5 @@
 """Backends whose framework must run in a worker process of its own: Keras fixes its backend when first
-imported, and PaddlePaddle 3.3.1 crashes its process (SIGSEGV) when imported after TensorFlow 2.21 (the other
+imported (``keras_jax``, ``keras_torch``), and PaddlePaddle 3.3.1 crashes its process (SIGSEGV) when imported after TensorFlow 2.21 (the other
 order works). :class:`InWorker` runs an in-process adapter, named ``module:ATTRIBUTE``, in an adapter worker
 under this interpreter (``workers/adapter_worker.py``, the one ``--isolate`` uses), reused across cases;
 every declaration is the inner adapter's own (its module imports no framework)."""
@@ -20,8 +20,8 @@ STARTUP = 60.0  # extra seconds for a worker's first case: importing the framewo
 class InWorker:
     """Backend ``name``: the adapter ``inner`` (``module:ATTRIBUTE``) run in its own worker process."""
 
-    def __init__(self, name: str, inner: str) -> None:
-        self.name, self.inner = name, inner
+    def __init__(self, name: str, inner: str, opt_in: str = "") -> None:
+        self.name, self.inner, self.opt_in = name, inner, opt_in
 
     @cached_property
     def _adapter(self) -> Adapter:

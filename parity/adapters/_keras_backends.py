@@ -3,7 +3,7 @@
 Keras fixes its backend when it is first imported (``KERAS_BACKEND``), and the in-process ``keras``
 adapter imports it on TensorFlow. So these backends run the same layers as that adapter (its ``_layer``,
 built with ``use_bias=False`` and given the case's kernel by ``set_weights`` in Keras' layouts) in a worker
-process of their own: the worker ``--isolate`` uses (``workers/adapter_worker.py`` under this interpreter,
+process of their own: the worker ``--isolate`` uses (``workers/adapter_worker.py`` under this interpreter, run by
 :func:`parity.adapters.legacy.worker.adapter_worker`), asked to run :data:`JAX` or :data:`TORCH` below,
 which set ``KERAS_BACKEND`` before their first ``import keras``.
 
@@ -24,11 +24,9 @@ import numpy as np
 
 from parity.adapters import keras as keras_tf
 from parity.adapters.base import PROBE, missing_module
-from parity.adapters.legacy import worker
 from parity.core import convert
 from parity.core.spec import ConvSpec
 
-STARTUP = 60.0  # extra seconds for the worker's first case: importing Keras and its backend
 
 
 @cache
@@ -126,20 +124,3 @@ def _torch(spec: ConvSpec, layer, data, cotangent):
 
 JAX = KerasInWorker("jax")
 TORCH = KerasInWorker("torch")
-
-
-class KerasWorkerAdapter(KerasInWorker):
-    """``keras_<backend>``: runs :class:`KerasInWorker` in its worker process (one per backend, reused)."""
-
-    def __init__(self, backend: str) -> None:
-        super().__init__(backend)
-        self.inner = f"{__name__}:{backend.upper()}"
-
-    def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
-        operands = [a for a in (x, w, dy) if a is not None]
-        return worker.run_adapter(_worker(self.inner), self.inner, spec, operands)
-
-
-@cache
-def _worker(inner: str) -> worker.Worker:
-    return worker.adapter_worker(worker.default_timeout(), STARTUP)

@@ -12,6 +12,7 @@ negative pads. The channels-last layout variant hands the conv a tensor with cha
 from __future__ import annotations
 
 import warnings
+from contextlib import AbstractContextManager, nullcontext
 from functools import cache
 from types import ModuleType
 
@@ -81,10 +82,10 @@ class TorchAdapter:
         target = {"grad_input": xt, "grad_weight": wt}.get(spec.quantity)
         if target is not None:
             target.requires_grad_()
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), self._context():
             # "padding='same' with even kernel lengths ... may require a zero-padded copy": a perf note.
             warnings.filterwarnings("ignore", message="Using padding='same'")
-            y = (_transposed if spec.transposed else _forward)(spec, xt, wt)
+            y = self._convolve(spec, xt, wt)
             if target is None:
                 return _numpy(y.detach(), x.dtype)
             (grad,) = torch.autograd.grad(y, target, grad_outputs=self._tensor(dy, dtype))
@@ -92,6 +93,13 @@ class TorchAdapter:
 
     def _tensor(self, a: np.ndarray, dtype) -> "torch.Tensor":
         return _tensor(a, dtype).to(self.device)
+
+    def _convolve(self, spec: ConvSpec, xt, wt):
+        """The framework call (what ``torch_compile`` compiles)."""
+        return (_transposed if spec.transposed else _forward)(spec, xt, wt)
+
+    def _context(self) -> AbstractContextManager:
+        return nullcontext()
 
 
 def _forward(spec: ConvSpec, xt, wt):

@@ -19,15 +19,12 @@ from __future__ import annotations
 import os
 import shutil
 import warnings
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from functools import cache
-from typing import Callable
-
-import numpy as np
+from typing import Callable, Iterator
 
 from parity.adapters import torch as eager
 from parity.adapters.base import PROBE, missing_module
-from parity.core import convert
 from parity.core.spec import ConvSpec
 
 # Every geometry is a recompile of the same two functions; dynamo's defaults (8 per function, 256 in all)
@@ -47,19 +44,21 @@ def _limits() -> AbstractContextManager:
                                                accumulated_recompile_limit=RECOMPILE_LIMIT)
 
 
-class TorchCompileAdapter:
-    name = "torch_compile"
+class TorchCompileAdapter(eager.TorchAdapter):
+    """The torch adapter's run, its conv call compiled."""
+
     opt_in = ("inductor compiles every new geometry (about 2 s of CPU each, g++ included: the default tier took "
               "45 min cold, 5 min with a warm TORCHINDUCTOR_CACHE_DIR, on the 2-core machine)")
+    snippet = None  # parity translate renders eager calls only
+
+    def __init__(self) -> None:
+        super().__init__("torch_compile")
 
     def available(self) -> str | None:
         missing, compiler = missing_module("torch", "torch"), os.environ.get("CXX", "g++")
         if missing is None and shutil.which(compiler) is None:
             return f"torch.compile (inductor, CPU) needs a C++ compiler: {compiler!r} is not on PATH (set $CXX)"
         return missing
-
-    def supports(self, spec: ConvSpec) -> str | None:
-        return None
 
     def accumulation(self, spec: ConvSpec) -> str:
         # The extern aten kernels, on the copies inductor makes (channels-last for 2-D convs): which CPU
@@ -68,24 +67,15 @@ class TorchCompileAdapter:
         # and conv_transpose outputs.
         return PROBE
 
-    def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
-        torch = eager._torch()
-        dtype = getattr(torch, spec.dtype)
-        xt = eager._tensor(convert.to_channels_last(x), dtype).movedim(-1, 1) if spec.layout == "channels_last" \
-            else eager._tensor(x, dtype)
-        wt = eager._tensor(w, dtype)
-        target = {"grad_input": xt, "grad_weight": wt}.get(spec.quantity)
-        if target is not None:
-            target.requires_grad_()
-        with _limits(), warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Using padding='same'")  # a performance note
+    def _convolve(self, spec: ConvSpec, xt, wt):
+        return _compiled(spec.transposed)(spec, xt, wt)
+
+    @contextmanager
+    def _context(self) -> Iterator[None]:
+        with _limits():  # run() enters it inside warnings.catch_warnings(): the filter ends with the call
             # Dynamo traces through the torch adapter's functools.cache'd _torch() (it returns the module).
             warnings.filterwarnings("ignore", message="Dynamo detected a call to a `functools.lru_cache`")
-            y = _compiled(spec.transposed)(spec, xt, wt)
-            if target is None:
-                return eager._numpy(y.detach(), x.dtype)
-            (grad,) = torch.autograd.grad(y, target, grad_outputs=eager._tensor(dy, dtype))
-        return eager._numpy(grad, x.dtype)
+            yield
 
 
 ADAPTER = TorchCompileAdapter()

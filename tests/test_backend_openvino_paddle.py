@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 
@@ -280,3 +281,27 @@ def test_paddle_runs_in_a_worker_in_a_process_that_imported_tensorflow():
     pytest.importorskip("tensorflow")
     spec = ConvSpec(spatial=(6, 5), kernel=3, in_channels=2, out_channels=3)
     assert _passes("paddle", spec).passed and "paddle" not in sys.modules
+
+
+NO_FORK = """
+import os
+def refuse():
+    raise AssertionError("forked")
+os.fork = refuse
+import parity
+from parity import adapters
+from parity.core.spec import ConvSpec
+spec = ConvSpec(spatial=(6, 6), kernel=3, in_channels=2, out_channels=2)
+x, w = parity.generate(spec)
+assert parity.compare(adapters.get("openvino").run(spec, x, w), parity.exact(spec, x, w), "float32").passed
+assert "CI" not in os.environ
+"""
+
+
+def test_importing_openvino_sends_no_telemetry_from_a_forked_process():
+    """openvino 2026.4's import sends a telemetry event from a forked process unless CI=true at import."""
+    if importlib.util.find_spec("openvino") is None:
+        pytest.skip("openvino is not installed")
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    done = subprocess.run([sys.executable, "-c", NO_FORK], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -18,6 +18,7 @@ leaves the plugin's default, what a deployment that sets nothing gets.
 """
 from __future__ import annotations
 
+import os
 from functools import cache, lru_cache
 from types import ModuleType
 
@@ -36,9 +37,19 @@ HINT = "INFERENCE_PRECISION_HINT"
 
 @cache
 def _openvino() -> tuple[ModuleType, ModuleType]:
-    import openvino
-    import openvino.opset16 as opset
-
+    # `import openvino` sends a telemetry event (openvino/tools/ovc/__init__.py) from a process it forks in a
+    # thread: a fork of a multithreaded process (JAX warns of deadlocks) that reaches for the network.
+    # openvino_telemetry's only switch short of a consent file in $HOME is CI=true, read when it starts.
+    previous = os.environ.get("CI")
+    os.environ["CI"] = "true"
+    try:
+        import openvino
+        import openvino.opset16 as opset
+    finally:
+        if previous is None:
+            del os.environ["CI"]
+        else:
+            os.environ["CI"] = previous
     return openvino, opset
 
 

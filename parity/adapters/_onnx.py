@@ -83,4 +83,4 @@ def feeds(spec: ConvSpec, x: np.ndarray) -> dict[str, np.ndarray]:
 
 def canonical(spec: ConvSpec, y: np.ndarray) -> np.ndarray:
     """The model's output ``Y`` in canonical (channels-first) layout."""
-    return np.ascontiguousarray(convert.to_channels_first(y) if spec.layout == "channels_last" else y)
+    return convert.canonical_layout(y, spec.layout == "channels_last")

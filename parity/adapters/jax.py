@@ -56,14 +56,14 @@ class JaxAdapter:
         precision = getattr(jax.lax.Precision, self.precision.upper()) if self.precision else None
         conv = partial(_transposed if spec.transposed else _forward, spec, precision)
         if spec.quantity == "output":
-            return _canonical(np.asarray(jax.jit(conv)(data, kernel)), channels_last)
+            return convert.canonical_layout(np.asarray(jax.jit(conv)(data, kernel)), channels_last)
         which = 0 if spec.quantity == "grad_input" else 1
         # One jitted program per case: XLA drops the forward conv and the other gradient.
         pullback = jax.jit(lambda a, b, cotangent: jax.vjp(conv, a, b)[1](cotangent)[which])
         grad = np.asarray(pullback(data, kernel, jax.device_put(convert.to_channels_last(dy) if channels_last else dy,
                                                                 target)))
         if spec.quantity == "grad_input":
-            return _canonical(grad, channels_last)
+            return convert.canonical_layout(grad, channels_last)
         grad = convert.kernel_from_tf(grad) if channels_last else grad
         # transposed_kernel_to_forward is an involutive permutation: its adjoint is itself.
         grad = convert.transposed_kernel_to_forward(grad, spec.groups) if spec.transposed else grad
@@ -83,10 +83,6 @@ def _transposed(spec: ConvSpec, precision, data, kernel):
         data, kernel, window_strides=(1,) * spec.rank, padding=pads, lhs_dilation=spec.strides,
         rhs_dilation=spec.dilations, feature_group_count=spec.groups, precision=precision,
         dimension_numbers=convert.jax_dimension_numbers(spec.rank, spec.layout == "channels_last"))
-
-
-def _canonical(a: np.ndarray, channels_last: bool) -> np.ndarray:
-    return np.ascontiguousarray(convert.to_channels_first(a) if channels_last else a)
 
 
 ADAPTER = JaxAdapter()

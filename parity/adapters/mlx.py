@@ -94,7 +94,7 @@ class MlxAdapter:
         y = _numpy(result, x.dtype)
         if spec.quantity == "grad_weight":
             return np.ascontiguousarray(from_mlx_kernel(spec, y))
-        return np.ascontiguousarray(convert.to_channels_first(y) if channels_last else y)
+        return convert.canonical_layout(y, channels_last)
 
 
 def to_mlx_kernel(spec: ConvSpec, w: np.ndarray) -> np.ndarray:

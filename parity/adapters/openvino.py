@@ -87,7 +87,7 @@ class OpenVinoAdapter:
         request = _compiled(_geometry(spec), hint).create_infer_request()
         request.infer({"X": _tensor(openvino, data), "W": _tensor(openvino, kernel)})
         y = _array(request.get_output_tensor(0), x.dtype)
-        return np.ascontiguousarray(convert.to_channels_first(y) if channels_last else y)
+        return convert.canonical_layout(y, channels_last)
 
     def known(self, spec: ConvSpec) -> str | None:
         """The conv node of the compiled model running at another precision than the case's dtype, as the

@@ -86,7 +86,7 @@ class TinygradAdapter:
             (result,) = y.gradient(target, gradient=_tensor(dy, spec.dtype))
             channels_last = channels_last and spec.quantity == "grad_input"
         out = _numpy(result, x.dtype)
-        return np.ascontiguousarray(convert.to_channels_first(out) if channels_last else out)
+        return convert.canonical_layout(out, channels_last)
 
 
 def _forward(spec: ConvSpec, data, kernel):

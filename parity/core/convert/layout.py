@@ -6,7 +6,7 @@ from typing import Final, Sequence
 
 import numpy as np
 
-__all__ = ['layout_name', 'layout_family', 'to_channels_last', 'to_channels_first', 'kernel_to_tf', 'kernel_from_tf', 'depthwise_to_tf', 'depthwise_from_tf', 'flip', 'dilate_spatial', 'KernelLayout', 'kernel_layout', 'default_kernel_layout', 'letter_permutation', 'kernel_to_canonical', 'kernel_from_canonical', 'flip_axes']
+__all__ = ['layout_name', 'layout_family', 'to_channels_last', 'to_channels_first', 'canonical_layout', 'kernel_to_tf', 'kernel_from_tf', 'depthwise_to_tf', 'depthwise_from_tf', 'flip', 'dilate_spatial', 'KernelLayout', 'kernel_layout', 'default_kernel_layout', 'letter_permutation', 'kernel_to_canonical', 'kernel_from_canonical', 'flip_axes']
 
 
 SPATIAL_LETTERS: Final = {1: "W", 2: "HW", 3: "DHW"}
@@ -36,6 +36,11 @@ def to_channels_last(x: np.ndarray) -> np.ndarray:
 def to_channels_first(x: np.ndarray) -> np.ndarray:
     """(N, *S, C) -> (N, C, *S)."""
     return np.moveaxis(x, -1, 1)
+
+
+def canonical_layout(a: np.ndarray, channels_last: bool) -> np.ndarray:
+    """A framework's result in either data layout as a contiguous channels-first (canonical) array."""
+    return np.ascontiguousarray(to_channels_first(a) if channels_last else a)
 
 
 # --- kernel layout and flip --------------------------------------------------------------------------------

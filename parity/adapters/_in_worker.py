@@ -40,6 +40,12 @@ class InWorker:
     def known(self, spec: ConvSpec) -> str | None:
         return known_deviation(self._adapter, spec) or None
 
+    def __getattr__(self, name: str):
+        """Anything else the inner adapter offers (what it reports about the framework, in this process)."""
+        if name.startswith("__") or name == "_adapter":
+            raise AttributeError(name)
+        return getattr(self._adapter, name)
+
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
         operands = [a for a in (x, w, dy) if a is not None]
         return worker.run_adapter(_worker(self.inner), self.inner, spec, operands)

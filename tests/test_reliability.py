@@ -23,10 +23,12 @@ DEEP = "(" * 5000 + "conv" + ")" * 5000
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch, tmp_path):
-    """Whatever a command sets (PARITY_RECORDED) is undone; runs happen in an empty folder."""
+    """Whatever a command sets (PARITY_RECORDED) is undone; runs happen in an empty folder, with an empty
+    folder of legacy environments (whether this machine has built them is not what these tests are about)."""
     for name in ("PARITY_RECORDED", "PARITY_MEMORY_GIB", "PARITY_WORKER_TIMEOUT"):
         monkeypatch.setenv(name, "")
         monkeypatch.delenv(name)
+    monkeypatch.setenv("PARITY_ENV_DIR", str(tmp_path / "no-envs"))
     monkeypatch.chdir(tmp_path)
 
 

@@ -54,7 +54,7 @@ def _row(status: str, ratio: float | None) -> Result:
 def test_rows_without_a_comparison_show_no_figures():
     table = report.format_table(report.summarize([_row("skip", None)]))
     cells = table.splitlines()[2].split()
-    assert cells == ["b", "reference", "conv", "0", "0", "1", "0", "0", "no", "comparison"]
+    assert cells == ["b", "reference", "conv", "0", "0", "1", "0", "0", "0", "no", "comparison"]
 
 
 def test_the_short_table_puts_failures_first_and_says_what_it_left():

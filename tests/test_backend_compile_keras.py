@@ -4,6 +4,7 @@ findings (each skipped where its framework is not installed)."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import sys
 import types
@@ -160,6 +161,45 @@ def test_torch_compile_dynamic_shapes_fail_to_lower_channels_last_conv_gradients
     with pytest.raises(torch._inductor.exc.InductorError, match=error):
         y = torch.compile(conv, dynamic=True, fullgraph=True)(spec, xt, wt)
         torch.autograd.grad(y, xt if quantity == "grad_input" else wt, torch.ones_like(y))
+
+
+# Three default-tier cases in a fresh process and a fresh inductor cache, compiled by one function with dynamo's
+# default dynamic=None (the second compile turns the shapes dynamic).
+FX_CACHE_SCRIPT = """
+import parity, torch
+from parity.adapters import torch as eager, torch_compile
+from parity.core.spec import ConvSpec
+compiled = torch.compile(eager._forward, fullgraph=True)
+torch_compile._compiled = lambda transposed: compiled
+for spec in (ConvSpec(spatial=(9, 8), kernel=4, in_channels=4, out_channels=4, batch=2, dilations=2, groups=2,
+                      padding=((1, 0), (0, 2)), layout="NHWC"),
+             ConvSpec(spatial=(224, 224), kernel=7, in_channels=3, out_channels=8, strides=2, padding="SAME",
+                      layout="NHWC"),
+             ConvSpec(spatial=(56, 56), kernel=7, in_channels=3, out_channels=64, strides=2, padding="SAME",
+                      layout="NHWC")):
+    try:
+        torch_compile.ADAPTER.run(spec, *parity.generate(spec))
+        print("ok")
+    except AssertionError as error:
+        print("AssertionError:", str(error).splitlines()[0])
+"""
+
+
+def test_torch_compile_fx_graph_cache_hands_a_dynamic_graph_the_wrong_size(tmp_path):
+    """Finding (torch 2.13 CPU), with dynamo's default ``dynamic=None``: after the two cases above, the
+    ResNet-50 stem's forward conv stops on inductor's own size check, ``expected size 64==8, stride 147==147
+    at dim=0``, when inductor's FX graph cache is on (its default), and runs with the cache off. The adapter
+    compiles with ``dynamic=False``: the default tier runs these cases, in this order, and passes them."""
+    _need("torch_compile")
+    import subprocess
+
+    def run(**environment: str) -> list[str]:
+        env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / str(len(environment))), **environment}
+        done = subprocess.run([sys.executable, "-c", FX_CACHE_SCRIPT], env=env, capture_output=True, text=True)
+        return done.stdout.splitlines()
+
+    assert run() == ["ok", "ok", "AssertionError: expected size 64==8, stride 147==147 at dim=0"]
+    assert run(TORCHINDUCTOR_FX_GRAPH_CACHE="0") == ["ok", "ok", "ok"]
 
 
 # --- keras_jax, keras_torch ----------------------------------------------------------------------------------

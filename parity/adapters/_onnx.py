@@ -55,6 +55,13 @@ def attributes(spec: ConvSpec) -> dict[str, object]:
             "group": spec.groups, **padding}
 
 
+def output_padding_beyond_stride(spec: ConvSpec) -> bool:
+    """Whether the model's ConvTranspose needs an output_padding at or beyond its stride, which ONNX
+    Runtime refuses and the reference evaluator fails on (PyTorch allows up to max(stride, dilation) - 1)."""
+    grow = attributes(spec).get("output_padding", ())
+    return any(e >= s for e, s in zip(grow, spec.strides))
+
+
 def model(spec: ConvSpec, w: np.ndarray):
     """The ``onnx.ModelProto`` computing ``spec``'s output from the graph input ``X`` (in the case's layout)
     with the canonical kernel ``w`` as the initializer ``W``."""

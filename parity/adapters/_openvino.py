@@ -25,7 +25,7 @@ from types import ModuleType
 import numpy as np
 
 from parity.adapters.base import PROBE, Refused, missing_module
-from parity.adapters.onnxruntime import _geometry  # the spec less its data: one compiled model per geometry
+from parity.adapters._onnx import geometry as _geometry  # the spec less its data: one compiled model per geometry
 from parity.core import convert
 from parity.core.spec import ConvSpec
 

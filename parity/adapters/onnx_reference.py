@@ -16,6 +16,8 @@ from parity.adapters import _onnx
 from parity.adapters.base import PROBE, missing_module
 from parity.core.spec import ConvSpec
 
+OUTPUT_PADDING = ("onnx.reference ConvTranspose: output_padding must stay below the stride (col2im: 'expected size "
+                  "of input's dimension 2 to match the calculated number of sliding blocks')")
 NO_GRADIENTS = ("onnx.reference.ReferenceEvaluator: outputs only, no gradients (a Gradient node: 'No registered "
                 "implementation for operator 'Gradient' and domain 'ai.onnx.preview.training'')")
 
@@ -34,7 +36,9 @@ class OnnxReferenceAdapter:
         return missing_module("onnx", "onnx")
 
     def supports(self, spec: ConvSpec) -> str | None:
-        return NO_GRADIENTS if spec.quantity != "output" else None
+        if spec.quantity != "output":
+            return NO_GRADIENTS
+        return OUTPUT_PADDING if _onnx.output_padding_beyond_stride(spec) else None
 
     def accumulation(self, spec: ConvSpec) -> str:
         # 16-bit products are summed by numpy's matmul (and, for ConvTranspose, added up by col2im) in whatever

@@ -16,8 +16,7 @@ from types import ModuleType
 import numpy as np
 
 from parity.adapters import _onnx
-from parity.adapters._onnx import OPSET, attributes
-from parity.adapters._onnx import geometry as _geometry  # noqa: F401  (openvino.py imports it from here)
+from parity.adapters._onnx import OPSET
 from parity.adapters.base import PROBE, missing_module
 from parity.core.spec import ConvSpec
 
@@ -51,8 +50,7 @@ class OnnxRuntimeAdapter:
             return NO_GRADIENTS
         if spec.dtype in _REFUSED_DTYPES:
             return NO_KERNEL.format(op=_onnx.op(spec), opset=OPSET, dtype=spec.dtype)
-        grow = attributes(spec).get("output_padding", ())
-        if any(e >= s for e, s in zip(grow, spec.strides)):  # PyTorch allows e < max(stride, dilation)
+        if _onnx.output_padding_beyond_stride(spec):
             return OUTPUT_PADDING
         return None
 

@@ -104,3 +104,14 @@ def test_a_declared_deviation_that_raises_is_known_with_the_error(install_backen
     assert results["numpy", "mine"].status == "skip"
     plain = Case("valid", ConvSpec(spatial=(6, 7), kernel=(3, 3), in_channels=2, out_channels=3))
     assert run_case(plain, ["mine"])[0].status == "error"  # undeclared: an error as before
+
+
+class Broken(Declaring):
+    def known(self, spec):
+        raise RuntimeError("the declaration itself is broken")
+
+
+def test_a_declaration_that_raises_hides_nothing(install_backends):
+    install_backends({"numpy": NUMPY, "mine": Broken("mine", flipped=True)})
+    results = {(r.backend, r.against): r for r in run_case(CASE, ["numpy", "mine"])}
+    assert results["mine", "reference"].status == "fail"

@@ -312,3 +312,17 @@ def test_importing_openvino_sends_no_telemetry_from_a_forked_process():
     env = {k: v for k, v in os.environ.items() if k != "CI"}
     done = subprocess.run([sys.executable, "-c", NO_FORK], capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_finding_openvino_crashes_on_short_end_padded_16_bit_1d_convolutions():
+    """Found by hypothesis: infer() kills the process (SIGSEGV); in its worker that is a `known` result with
+    the worker's exit code, and every other backend's run goes on."""
+    _openvino()
+    from parity.running.registry import Case
+    from parity.running.runner import run_case
+
+    spec = ConvSpec(spatial=(1,), kernel=1, padding=((0, 1),), dtype="bfloat16")
+    results = {(r.backend, r.against): r for r in run_case(Case("crash", spec), ["numpy", "openvino"])}
+    assert results["openvino", "reference"].status == "known", results["openvino", "reference"]
+    assert "exit code -11" in results["openvino", "reference"].reason
+    assert results["numpy", "reference"].status == "pass"

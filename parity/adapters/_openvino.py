@@ -33,6 +33,11 @@ NO_GRADIENTS = ("OpenVINO: inference only ('OpenVINO is an open-source toolkit f
                 "inference'): the Runtime has no automatic differentiation, no gradients")
 HINTS = {"float16": "f16", "bfloat16": "bf16", "float32": "f32", "float64": "f64"}
 HINT = "INFERENCE_PRECISION_HINT"
+# Measured with openvino 2026.4.1 on an AVX-512 BF16 CPU: infer() kills the process (SIGSEGV) on 16-bit 1-D
+# convolutions padded more at the end than at the start on short inputs (lengths 1 and 2, kernel 1, pads
+# (0, 1); length 5 runs). Found by hypothesis; the backend runs in a worker, so it is a result, not a crash.
+CRASH = ("OpenVINO 2026.4.1's CPU plugin crashes (SIGSEGV in infer()) on 16-bit 1-D convolutions padded more at "
+         "the end than at the start on short inputs")
 
 
 @cache
@@ -93,6 +98,8 @@ class OpenVinoAdapter:
         """The conv node of the compiled model running at another precision than the case's dtype, as the
         plugin's runtime model reports it (bf16 for float32 cases without a hint, and for float16 cases on
         CPUs without float16 arithmetic: see the findings in tests/test_backend_openvino_paddle.py)."""
+        if spec.dtype in ("float16", "bfloat16") and spec.rank == 1 and any(hi > lo for lo, hi in spec.pads):
+            return CRASH
         layer, precision, primitive = self.runtime(spec)
         if precision == HINTS[spec.dtype]:
             return None

@@ -49,7 +49,6 @@ class TorchCompileAdapter(eager.TorchAdapter):
 
     opt_in = ("inductor compiles every new geometry (about 2 s of CPU each, g++ included: the default tier took "
               "45 min cold, 5 min with a warm TORCHINDUCTOR_CACHE_DIR, on the 2-core machine)")
-    snippet = None  # parity translate renders eager calls only
 
     def __init__(self) -> None:
         super().__init__("torch_compile")

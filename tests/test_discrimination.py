@@ -9,10 +9,11 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+import conv_oracle
 
 import parity
 from parity.adapters.base import PROBE
-from parity.running.accumulation import declared
+from parity.running.accumulation import declared, probe_images
 from parity.verdict.comparison import FAILURE_PROBABILITY, compare, error_bound, gamma
 from parity.verdict.fingerprint import fingerprint, round_to_bits
 from parity.core.inputs import integer_plan
@@ -210,3 +211,36 @@ def test_probe_declares_what_the_canary_shows_and_never_excuses_a_wrong_result(i
     three = ConvSpec(spatial=(6, 6), kernel=3, in_channels=8, out_channels=4, dtype="float16", distribution="sparse")
     flipped = CaseRun(Case(three.slug(), three)).against_reference("flipped")
     assert flipped.accumulation == "float32 (probed)" and flipped.status == "fail"
+
+
+class _TapWise:
+    """Kernel taps added one by one in float16 (products exact), from the independent loops of conv_oracle."""
+
+    name = "tapwise"
+
+    def available(self):
+        return None
+
+    def supports(self, spec):
+        return None
+
+    def accumulation(self, spec):
+        return parity.adapters.base.PROBE
+
+    def run(self, spec, x, w, dy=None):
+        total = np.zeros(spec.output_shape, np.float16)
+        for tap in np.ndindex(*spec.kernel):
+            one = np.zeros(w.shape)
+            one[(..., *tap)] = w[(..., *tap)]
+            term = conv_oracle.forward(x, one, spec.strides, spec.pads, spec.dilations)
+            total = (total.astype(np.float64) + term).astype(np.float16)
+        return total
+
+
+def test_probe_finds_float16_taps_on_a_two_tap_case_with_one_result_per_image(install_backends):
+    """Two taps rounded one by one differ from one rounding on about 1 in 5 results: eight canary images of
+    one result each showed nothing for keras 3.15 on this geometry; the canary now has 256."""
+    backend = install_backends({"tapwise": _TapWise()})["tapwise"]
+    spec = ConvSpec(spatial=(1, 1, 3), kernel=(1, 1, 2), dilations=(1, 1, 2), padding="VALID", dtype="float16")
+    assert probe_images(spec) == 256
+    assert declared("tapwise", backend, spec, None) == ("float16-taps", True)

@@ -21,7 +21,7 @@ class Declaring:
     """numpy (kernel flipped when ``flipped``) declaring a known deviation on SAME cases."""
 
     def __init__(self, name: str, flipped: bool) -> None:
-        self.name, self.flipped = name, flipped
+        self.name, self.flipped, self.asked = name, flipped, 0
 
     def available(self):
         return None
@@ -30,14 +30,15 @@ class Declaring:
         return None
 
     def known(self, spec):
+        self.asked += 1
         return "flips the kernel on SAME (issue 123)" if spec.padding == "SAME" else None
 
     def run(self, spec, x, w):
         return NUMPY.run(spec, x, convert.flip(w) if self.flipped else w)
 
 
-def _results(install_backends, flipped: bool) -> dict[tuple[str, str], object]:
-    install_backends({"numpy": NUMPY, "mine": Declaring("mine", flipped)})
+def _results(install_backends, flipped: bool, mine: Declaring | None = None) -> dict[tuple[str, str], object]:
+    install_backends({"numpy": NUMPY, "mine": mine or Declaring("mine", flipped)})
     return {(r.backend, r.against): r for r in run_case(CASE, ["numpy", "mine"])}
 
 
@@ -51,8 +52,16 @@ def test_a_declared_deviation_that_shows_is_known_with_its_figures(install_backe
 
 
 def test_a_declaration_hides_nothing_that_works(install_backends):
-    results = _results(install_backends, flipped=False)
+    mine = Declaring("mine", flipped=False)
+    results = _results(install_backends, False, mine)
     assert results["mine", "reference"].status == "pass" and results["numpy", "mine"].status == "pass"
+    assert mine.asked == 0  # asked only of a failing comparison: a declaration may cost a compile
+
+
+def test_a_declaration_is_asked_once_per_case_however_many_pairs_fail(install_backends):
+    mine = Declaring("mine", flipped=True)
+    _results(install_backends, True, mine)
+    assert mine.asked == 1
 
 
 CONFTEST = '''

@@ -180,6 +180,29 @@ def _raw_depthwise(spec: ConvSpec) -> np.ndarray:
 
 
 @needs_tf1
+def test_tf1_conv3d_shape_function_swaps_row_and_column_dilations():
+    """Declared where the swap makes the kernel too long; by hand: rows 2 and kernel rows 2 take row dilation
+    1, but TF reads the column dilation 2 (span 3 > 2)."""
+    refused = ConvSpec(spatial=(1, 2, 1), kernel=(1, 2, 1), dilations=(1, 1, 2), padding="VALID", dtype="bfloat16")
+    fits = ConvSpec(**{**refused.as_dict(), "spatial": (1, 3, 2)})
+    assert tf1.swapped_dilations_refused(refused) and not tf1.swapped_dilations_refused(fits)
+    assert not tf1.swapped_dilations_refused(ConvSpec(**{**refused.as_dict(), "dilations": (1, 2, 2),
+                                                          "spatial": (1, 3, 3)}))
+
+
+@needs_tf1
+def test_tf1_conv3d_swapped_dilations_refuse_a_valid_bfloat16_call():
+    spec = ConvSpec(spatial=(1, 2, 1), kernel=(1, 2, 1), dilations=(1, 1, 2), padding="VALID", dtype="bfloat16")
+    result = _result("tf1", spec)
+    assert result.status == "known" and "Negative dimension size caused by subtracting 3 from 2" in result.reason
+    _passes("tf1", ConvSpec(**{**spec.as_dict(), "spatial": (1, 3, 2)}))  # the same dilations where it fits
+    gradient = ConvSpec(spatial=(1, 1, 3), kernel=(1, 1, 2), dilations=(1, 1, 2), padding="VALID", dtype="bfloat16",
+                        op="conv_transpose", quantity="grad_input")  # a Conv3D of the 1x1x5 cotangent: 4, not 3
+    assert tf1.swapped_dilations_refused(gradient)
+    result = _result("tf1", gradient)
+    assert result.status == "known" and "Calculated input gradient shape: (1, 1, 1, 1, 4)" in result.reason
+
+
 def test_tf1_strided_dilated_depthwise_is_silently_wrong():
     """Finding: TF 1.15's ``tf.nn.depthwise_conv2d`` with strides 2 and rate 2, which its docs exclude ('If
     it is greater than 1, then all values of strides must be 1.'), raises nothing: on 9x9 and 12x12 images

@@ -10,7 +10,8 @@ transposed conv's crop goes the same way (Paddle crops ``padding`` from the full
 ``output_padding`` where the output reaches past the full length (``convert.onnx_transpose_padding``).
 
 What Paddle's CPU kernels accept is asked of Paddle, never listed: a call whose kernel is not registered
-(float16 and bfloat16 in paddlepaddle 3.3.1's CPU build) raises ``Refused`` with Paddle's own first line.
+(float16 and bfloat16 in paddlepaddle 3.3.1's CPU build), or a transposed conv whose output_padding is not
+below its stride or its dilation, raises ``Refused`` with Paddle's own first line.
 """
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ from parity.adapters.base import Refused, missing_module
 from parity.core import convert
 from parity.core.spec import ConvSpec
 
-_NOT_REGISTERED = "(NotFound) The kernel with key"
+# Paddle's refusals, by the start of their first line: a CPU kernel missing for a dtype; output_padding at or
+# beyond both the stride and the dilation (conv_transpose's shape inference, a ValueError).
+_REFUSALS = ("(NotFound) The kernel with key", "(InvalidArgument) output_padding of Op(ConvTransposeOp) should be")
 _FORMATS = {1: ("NCL", "NLC"), 2: ("NCHW", "NHWC"), 3: ("NCDHW", "NDHWC")}
 
 
@@ -47,9 +50,9 @@ class PaddleAdapter:
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
         try:
             return _compute(spec, x, w, dy)
-        except RuntimeError as error:
-            first = str(error).strip().splitlines()[0]
-            if first.startswith(_NOT_REGISTERED):
+        except (RuntimeError, ValueError) as error:
+            first = (str(error).strip().splitlines() or [""])[0]
+            if first.startswith(_REFUSALS):
                 raise Refused(f"PaddlePaddle CPU: '{first}'") from None
             raise
 

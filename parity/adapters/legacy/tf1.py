@@ -28,12 +28,20 @@ from parity.core import convert
 from parity.adapters.legacy import envs
 from parity.adapters.base import PROBE, default_accumulation, first_refusal
 from parity.adapters.tensorflow import transpose_call, uses_depthwise_op
+from parity.core.geometry import full_transposed, output_lengths
 from parity.core.spec import ConvSpec
 from parity.adapters.legacy.worker import call_in_env, translated_shape
 
 CONV3D_GROUPS = ("TensorFlow 1.15 on CPU: Conv3D has no grouped convolution and does not check the filter's input "
                  "depth: a (C/groups)-deep filter returns wrong values without an error")
 TRANSPOSE_GROUPS = "TensorFlow 1.15: tf.nn.conv*_transpose has no groups argument (no grouped transposed conv)"
+# Measured on tensorflow 1.15.5 (graph construction, every dtype): Conv3D's shape function gives the row axis
+# the column dilation and the column axis the row one; where that makes a kernel longer than its padded
+# input, tf.nn.conv3d raises 'Negative dimension size' for a valid call, and tf.gradients of a
+# conv3d_transpose (a Conv3D) 'Incompatible shapes between op input and calculated input gradient'. Found by
+# hypothesis (bfloat16, whose XLA_CPU kernel takes dilations; float32's CPU kernel refuses dilated Conv3D).
+SWAPPED_DILATIONS = ("TensorFlow 1.15's Conv3D shape function swaps the row and column dilations and refuses "
+                     "a valid dilated call")
 
 
 class TF1Adapter:
@@ -47,6 +55,9 @@ class TF1Adapter:
         checks = ((spec.transposed and spec.groups > 1, TRANSPOSE_GROUPS),
                   (spec.rank == 3 and spec.groups > 1 and spec.dtype != "bfloat16", CONV3D_GROUPS))
         return first_refusal(checks)
+
+    def known(self, spec: ConvSpec) -> str | None:
+        return SWAPPED_DILATIONS if swapped_dilations_refused(spec) else None
 
     def accumulation(self, spec: ConvSpec) -> str:
         """float16: measured by the runner (``PROBE``). TF 1.15's CPU kernels (Eigen; no oneDNN in the pip
@@ -67,6 +78,21 @@ class TF1Adapter:
         to_result, from_result = (to_kernel, from_kernel) if spec.quantity == "grad_weight" else (to_tf, from_tf)
         shape = translated_shape(to_result, spec.result_shape)
         return np.ascontiguousarray(from_result(call_in_env("tf1", "tf1_worker.py", call, arrays, shape, spec.dtype)))
+
+
+def swapped_dilations_refused(spec: ConvSpec) -> bool:
+    """Whether TF 1.15's Conv3D shape function, with the row and column dilations swapped, refuses the graph:
+    a forward Conv3D whose kernel is then longer than its padded input, or the Conv3D that is a transposed
+    conv's input gradient (tf.gradients builds it for a weight gradient too), whose shape then differs from
+    the input's (see SWAPPED_DILATIONS)."""
+    if spec.rank != 3 or spec.dilations[1] == spec.dilations[2]:
+        return False
+    depth, rows, cols = spec.dilations
+    swapped = (depth, cols, rows)
+    if spec.transposed:
+        full = full_transposed(spec.spatial, spec.kernel, spec.strides, spec.dilations)
+        return spec.quantity != "output" and output_lengths(full, spec.kernel, spec.strides, swapped) != spec.spatial
+    return 0 in output_lengths(spec.spatial, spec.kernel, spec.strides, swapped, spec.pads)
 
 
 def depthwise(spec: ConvSpec) -> bool:

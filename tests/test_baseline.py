@@ -7,9 +7,10 @@ import pytest
 
 from parity.report import baseline
 from parity.running.runner import Result
+from parity.core.spec import ConvSpec
 from rounding_adapter import SOURCE
 
-SPEC = {"op": "conv", "quantity": "output", "dtype": "float32"}
+SPEC = ConvSpec(spatial=(4, 4), kernel=3)
 
 
 def _result(case="c1", status="pass", ratio=0.1, ulp=3, fingerprint=None, backend="torch"):

@@ -62,9 +62,9 @@ def test_broken_isolated_backend_costs_only_its_cases(broken, fault, words):
     backend = f"broken_adapters:{fault}"
     results = list(run(CASES, ["numpy", backend], isolate=3.0))
     mine = [r for r in results if r.backend == backend and r.against == "reference"]
-    faulty = [r for r in mine if r.spec["dtype"] == "float16"]
+    faulty = [r for r in mine if r.spec.dtype == "float16"]
     assert faulty and all(r.status == "error" and words in r.reason for r in faulty), faulty
-    assert all(r.status == "pass" for r in mine if r.spec["dtype"] != "float16")
+    assert all(r.status == "pass" for r in mine if r.spec.dtype != "float16")
     assert all(r.status == "pass" for r in results if r.backend == "numpy" and r.against == "reference")
 
 
@@ -72,10 +72,10 @@ def test_broken_isolated_backend_costs_only_its_cases(broken, fault, words):
 def test_a_refusal_raised_by_run_is_a_skip_in_the_frameworks_words(broken, isolate):
     backend = "broken_adapters:REFUSE"
     mine = [r for r in run(CASES, [backend], isolate=isolate) if r.against == "reference"]
-    refused = [r for r in mine if r.spec["dtype"] == "float16"]
+    refused = [r for r in mine if r.spec.dtype == "float16"]
     assert refused and all((r.status, r.reason) == ("skip", "Framework: 'float16 is not supported here.'")
                            for r in refused), refused
-    assert all(r.status == "pass" for r in mine if r.spec["dtype"] != "float16")
+    assert all(r.status == "pass" for r in mine if r.spec.dtype != "float16")
 
 
 def test_isolated_results_equal_in_process_results():

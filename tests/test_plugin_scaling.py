@@ -100,7 +100,7 @@ def test_an_insensitive_comparison_is_a_skip_with_its_reason(pytester):
 from parity.running.runner import Result
 
 def test_insensitive(parity_verify):
-    parity_verify(Result("c", {}, "b", "reference", "insensitive", "insensitive: a reference with the kernel "
+    parity_verify(Result("c", None, "b", "reference", "insensitive", "insensitive: a reference with the kernel "
                          "flipped passes this bound too", 0.0, 0.0, 0, 0.5))
 ''')
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rs")

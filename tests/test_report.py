@@ -47,7 +47,7 @@ def test_a_failing_pair_reproducer_runs_both_sides_and_names_the_broken_one(inst
 
 def _row(status: str, ratio: float | None) -> Result:
     figures = (0.0, 0.0, 0, ratio) if ratio is not None else ()
-    return Result(f"case-{status}-{ratio}", {"op": "conv", "quantity": "output", "dtype": "float32"}, "b",
+    return Result(f"case-{status}-{ratio}", ConvSpec(spatial=(4, 4), kernel=3), "b",
                   "reference", status, "", *figures)
 
 
@@ -58,7 +58,7 @@ def test_rows_without_a_comparison_show_no_figures():
 
 
 def test_the_short_table_puts_failures_first_and_says_what_it_left():
-    results = [Result("a", {"op": "conv", "quantity": "output", "dtype": d}, b, "reference", s, "", 0.0, 0.0, 0, r)
+    results = [Result("a", ConvSpec(spatial=(4, 4), kernel=3, dtype=d), b, "reference", s, "", 0.0, 0.0, 0, r)
                for b, d, s, r in [("x", "float32", "pass", 0.1), ("y", "float32", "fail", 2.0),
                                   ("z", "float32", "pass", 0.5)]]
     table = report.format_table(report.summarize(results), most=2).splitlines()
@@ -75,8 +75,8 @@ def test_reproduce_line_names_the_pythonpath_of_a_one_off_adapter(tmp_path, monk
     (tmp_path / "mylab" / "adapters.py").write_text("ADAPTER = None\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     __import__("mylab.adapters")
-    result = Result("c", {"spatial": [4]}, "mylab.adapters:ADAPTER", "numpy", "fail", "off")
+    result = Result("c", ConvSpec(spatial=(4,), kernel=1), "mylab.adapters:ADAPTER", "numpy", "fail", "off")
     assert reproduce(result, "smoke")[0] == (f"reproduce: PYTHONPATH={tmp_path} parity run --tier smoke "
                                              "--backends mylab.adapters:ADAPTER,numpy -k c")
-    shipped = Result("c", {"spatial": [4]}, "numpy", "reference", "fail", "off")
+    shipped = Result("c", ConvSpec(spatial=(4,), kernel=1), "numpy", "reference", "fail", "off")
     assert reproduce(shipped, "smoke")[0] == "reproduce: parity run --tier smoke --backends numpy -k c"

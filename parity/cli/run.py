@@ -214,7 +214,7 @@ def unreadable_recordings(keyword: str | None) -> list["Result"]:
     from parity.running.runner import REFERENCE, Result
 
     match = matcher(keyword) if keyword else (lambda _: True)
-    return [Result(recorded.case_id(bad.path), {}, "recorded", REFERENCE, "error",
+    return [Result(recorded.case_id(bad.path), None, "recorded", REFERENCE, "error",
                    f"unreadable recording: {bad.reason}") for bad in recorded.scan(where)[1]
             if match(recorded.case_id(bad.path))]
 

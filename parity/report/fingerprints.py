@@ -9,16 +9,16 @@ from parity.verdict.comparison import TAPS
 from parity.verdict.fingerprint import CORRECTLY_ROUNDED, NOT_IDENTIFIED, contradicts
 
 if TYPE_CHECKING:
+    from parity.core.spec import ConvSpec
     from parity.running.runner import Result
 
 
-def quantity_label(spec: dict[str, Any]) -> str:
+def quantity_label(spec: "ConvSpec | None") -> str:
     """``conv``, ``conv_transpose``, ``conv.grad_input``, ...: what a result compares (``unknown`` without a
     spec: an unreadable recording)."""
-    if not spec:
+    if spec is None:
         return "unknown"
-    op, quantity = spec.get("op", "conv"), spec.get("quantity", "output")
-    return op if quantity == "output" else f"{op}.{quantity}"
+    return spec.op if spec.quantity == "output" else f"{spec.op}.{spec.quantity}"
 
 _SHORT: Final = {CORRECTLY_ROUNDED: "exact", "TF32 inputs": "tf32-in", "bfloat16 inputs": "bf16-in",
                  "bfloat16 inputs and output": "bf16-in-out",
@@ -54,7 +54,7 @@ def summarize(results: Iterable["Result"]) -> list[FingerprintRow]:
     groups: dict[tuple[str, str, str], list["Result"]] = {}
     for r in results:
         if r.against == "reference" and r.fingerprint:
-            groups.setdefault((r.backend, quantity_label(r.spec), r.spec["dtype"]), []).append(r)
+            groups.setdefault((r.backend, quantity_label(r.spec), r.spec.dtype), []).append(r)
     rows = []
     for (backend, quantity, dtype), members in sorted(groups.items()):
         labels = sorted({r.fingerprint for r in members} - {CORRECTLY_ROUNDED}) or [CORRECTLY_ROUNDED]
@@ -69,7 +69,7 @@ def row_label(results: Iterable["Result"]) -> str:
     seen: dict[str, set[str]] = {}
     for r in results:
         if r.fingerprint:
-            seen.setdefault(r.spec["dtype"], set()).add(short(r.fingerprint))
+            seen.setdefault(r.spec.dtype, set()).add(short(r.fingerprint))
     odd = [f"{_DTYPE_SHORT[d]}:{'/'.join(sorted(labels - {'exact'}))}" for d, labels in sorted(seen.items())
            if labels - {"exact"}]
     return " ".join(odd) if odd else ("exact" if seen else "")

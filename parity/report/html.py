@@ -124,7 +124,7 @@ def _table(results: list[Result]) -> str:
 
 def _value(result: Result, name: str) -> str:
     if name in ("quantity", "dtype"):
-        return quantity_label(result.spec) if name == "quantity" else result.spec["dtype"]
+        return quantity_label(result.spec) if name == "quantity" else result.spec.dtype if result.spec else ""
     value = getattr(result, name)
     return "" if value is None else f"{value:.3g}" if isinstance(value, float) else str(value)
 

@@ -57,9 +57,14 @@ def summarize(results: Iterable[Result], by: str | None = None) -> list[PairSumm
     per pair, quantity and value of that field."""
     rows: dict[tuple[str, str, str, str], PairSummary] = {}
     for result in results:
-        key = (result.backend, result.against, quantity_label(result.spec), str(result.spec.get(by, "")) if by else "")
+        key = (result.backend, result.against, quantity_label(result.spec), _field(result, by) if by else "")
         rows.setdefault(key, PairSummary(*key)).add(result)
     return sorted(rows.values(), key=lambda r: (r.against != "reference", r.backend, r.against, r.quantity, r.group))
+
+
+def _field(result: Result, name: str) -> str:
+    """A spec field as the JSON report spells it ('' without a spec)."""
+    return str(result.spec.as_dict().get(name, "")) if result.spec else ""
 
 
 def format_table(rows: list[PairSummary], by: str | None = None, most: int | None = None) -> str:
@@ -110,7 +115,7 @@ def reproduce(result: Result, tier: str) -> list[str]:
     result too, so that the snippet shows which side is off)."""
     pair = result.against != "reference"
     backends = f"{result.backend},{result.against}" if pair else result.backend
-    spec = ", ".join(f"{k}={tuple(v) if isinstance(v, list) else v!r}" for k, v in result.spec.items())
+    spec = ", ".join(f"{k}={tuple(v) if isinstance(v, list) else v!r}" for k, v in result.spec.as_dict().items())
     lines = [
         f"reproduce: {_pythonpath(backends.split(','))}parity run --tier {tier} --backends {backends} -k {result.case}",
         "or in Python:",

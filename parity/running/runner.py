@@ -24,6 +24,7 @@ from parity.running.accumulation import call, declared
 from parity.core.inputs import cotangent, generate
 from parity.reference.conv import Reference, reference
 from parity.core.limits import memory_budget
+from parity.core.spec import ConvSpec
 from parity.running.registry import Case
 from parity.verdict.sensitivity import Mutant, insensitivity, mutants
 
@@ -36,7 +37,7 @@ class Result:
     """One comparison: ``backend`` against the reference or against another backend."""
 
     case: str
-    spec: dict[str, Any]
+    spec: ConvSpec | None  # None: a result with no spec to read (an unreadable recording)
     backend: str
     against: str
     status: Status
@@ -52,13 +53,15 @@ class Result:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: non-finite figures become strings ("inf", "nan")."""
-        return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}
+        return {f.name: self.spec.as_dict() if f.name == "spec" and self.spec else _jsonable(getattr(self, f.name))
+                for f in fields(self)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Result":
         figures = {k: float(data[k]) if data.get(k) is not None else None for k in ("max_abs", "max_rel", "bound_ratio")}
-        index = data.get("worst_index")
-        return cls(**{**data, **figures, "worst_index": tuple(index) if index is not None else None})
+        index, spec = data.get("worst_index"), data.get("spec")
+        return cls(**{**data, **figures, "worst_index": tuple(index) if index is not None else None,
+                      "spec": ConvSpec(**spec) if spec else None})
 
 
 def _jsonable(value: Any) -> Any:
@@ -159,12 +162,8 @@ class CaseRun:
         return self._from_comparison(first, second, comparison, [outcome for _, outcome in outcomes], None,
                                      (outcomes[0][1].output, outcomes[1][1].output), [first, second])
 
-    @cached_property
-    def _spec(self) -> dict[str, Any]:
-        return self.case.spec.as_dict()
-
     def _result(self, backend: str, against: str, status: Status, reason: str) -> Result:
-        return Result(self.case.id, self._spec, backend, against, status, reason)
+        return Result(self.case.id, self.case.spec, backend, against, status, reason)
 
     def _from_comparison(self, backend: str, against: str, c: Comparison, sides: list[Outcome],
                          label: str | None, arrays: tuple[np.ndarray, np.ndarray], names: list[str]) -> Result:
@@ -178,7 +177,7 @@ class CaseRun:
         if known:
             status, reason = "known", f"known: {known}; {c.reason}"
         shown = "+".join(side.accumulation + (" (probed)" if side.probed else "") for side in sides)
-        return Result(self.case.id, self._spec, backend, against, status, reason, c.max_abs, c.max_rel, c.max_ulp,
+        return Result(self.case.id, self.case.spec, backend, against, status, reason, c.max_abs, c.max_rel, c.max_ulp,
                       c.bound_ratio, c.worst_index, shown, label, picture)
 
 

@@ -48,6 +48,15 @@ def call(backend: str, adapter: Adapter, spec: ConvSpec, operands: list[np.ndarr
 PROBE_IMAGES, SMALL_INPUT, PROBE_RESULTS = 8, 4096, 256
 
 
+def stated(adapter: Adapter, spec: ConvSpec) -> tuple[str, bool]:
+    """(the accumulation the adapter states, whether a probe may measure it instead): a ``PROBE`` of a
+    16-bit case states the default until the runner asks :func:`declared`."""
+    said = accumulation(adapter, spec)
+    if said != PROBE:
+        return said, False
+    return default_accumulation(spec), spec.dtype in ("float16", "bfloat16")
+
+
 def declared(backend: str, adapter: Adapter, spec: ConvSpec, isolate: float | None) -> tuple[str, bool]:
     """(the accumulation type the bound uses, whether it was probed)."""
     stated = accumulation(adapter, spec)

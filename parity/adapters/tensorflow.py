@@ -25,7 +25,7 @@ that its Eigen kernels refuse elsewhere), so nothing here is hard-coded from one
 """
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 from types import ModuleType
 from typing import TYPE_CHECKING, Sequence
 
@@ -33,6 +33,7 @@ import numpy as np
 
 from parity.core import convert, geometry
 from parity.adapters import _probes as probes
+from parity.adapters._call import Name, Step, execute, render, sliced, step
 from parity.adapters.base import PROBE, missing_module
 from parity.core.spec import ConvSpec
 
@@ -100,23 +101,47 @@ def padding_kind(spec: ConvSpec) -> str:
 def compute(spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None, channels_first: bool) -> np.ndarray:
     """The spec's quantity from TF handed channels-first (``data_format="NC..."``) or channels-last data."""
     tf = _tf()
-    depthwise = uses_depthwise_op(spec)
+    data, kernel, *cotangent = map(tf.constant, operands(spec, x, w, dy, channels_first))
     fmt = convert.layout_name("channels_first" if channels_first else "channels_last", spec.rank)
-    to_tf, from_tf = ((np.asarray, np.asarray) if channels_first
-                      else (convert.to_channels_last, convert.to_channels_first))
-    data = tf.constant(to_tf(x))
-    kernel = tf.constant(convert.depthwise_to_tf(w, spec.in_channels) if depthwise else convert.kernel_to_tf(w))
-    op = _transposed if spec.transposed else _depthwise if depthwise else _conv
     target = {"grad_input": data, "grad_weight": kernel}.get(spec.quantity)
     if target is None:
-        return np.ascontiguousarray(from_tf(op(tf, spec, data, kernel, fmt).numpy()))
+        return from_tf(spec, forward(tf, spec, data, kernel, fmt).numpy(), channels_first)
     with tf.GradientTape() as tape:
         tape.watch(target)
-        y = op(tf, spec, data, kernel, fmt)
-    grad = tape.gradient(y, target, output_gradients=tf.constant(to_tf(dy))).numpy()
-    if spec.quantity == "grad_input":
-        return np.ascontiguousarray(from_tf(grad))
-    return np.ascontiguousarray(convert.depthwise_from_tf(grad) if depthwise else convert.kernel_from_tf(grad))
+        y = forward(tf, spec, data, kernel, fmt)
+    return from_tf(spec, tape.gradient(y, target, output_gradients=cotangent[0]).numpy(), channels_first)
+
+
+def operands(spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None,
+             channels_first: bool) -> list[np.ndarray]:
+    """(data, kernel[, cotangent]) in TF's layouts: the data as handed, kernels ``[k..., in/g, out]``
+    (depthwise ``[kh, kw, in, mult]``)."""
+    to_tf = np.asarray if channels_first else convert.to_channels_last
+    kernel = convert.depthwise_to_tf(w, spec.in_channels) if uses_depthwise_op(spec) else convert.kernel_to_tf(w)
+    return [to_tf(x), kernel, *([] if dy is None else [to_tf(dy)])]
+
+
+def from_tf(spec: ConvSpec, result: np.ndarray, channels_first: bool) -> np.ndarray:
+    """TF's result (an output or input gradient in the layout handed, a kernel gradient in TF's kernel
+    layout) as the canonical contiguous array."""
+    if spec.quantity == "grad_weight":
+        depthwise = uses_depthwise_op(spec)
+        return np.ascontiguousarray(convert.depthwise_from_tf(result) if depthwise else convert.kernel_from_tf(result))
+    return convert.canonical_layout(result, not channels_first)
+
+
+def forward(tf: ModuleType, spec: ConvSpec, data, kernel, fmt: str):
+    """The op's output from TF tensors ``data`` and ``kernel`` in layout ``fmt``: :func:`steps` executed."""
+    return execute(steps(spec, fmt), {"tf": tf, "x": data, "w": kernel})
+
+
+@lru_cache(maxsize=2048)
+def steps(spec: ConvSpec, fmt: str) -> tuple[Step, ...]:
+    """The ``tf.nn`` call for ``spec`` on ``x`` and ``w`` in data layout ``fmt``, giving ``y``: what ``run``
+    executes and ``parity translate`` prints."""
+    if spec.transposed:
+        return _transposed(spec, fmt)
+    return _depthwise(spec, fmt) if uses_depthwise_op(spec) else _conv(spec, fmt)
 
 
 def uses_depthwise_op(spec: ConvSpec) -> bool:
@@ -138,36 +163,41 @@ def _full(fmt: str, values: Sequence[int]) -> list[int]:
     return [1, 1, *values] if fmt[1] == "C" else [1, *values, 1]
 
 
-def _padding(tf: ModuleType, spec: ConvSpec, data, fmt: str, explicit_ok: bool):
-    """(data, padding) for TF: native SAME/VALID, explicit list, or tf.pad + VALID."""
+def _padding(spec: ConvSpec, fmt: str, explicit_ok: bool) -> tuple[tuple[Step, ...], str | list]:
+    """(steps padding ``x``, the padding argument): native SAME/VALID, an explicit list, or tf.pad + VALID."""
     padding = convert.tf_padding(spec.pads, spec.spatial, spec.kernel, spec.strides, spec.dilations,
                                  channels_last=fmt[-1] == "C")
     if isinstance(padding, str) or explicit_ok:
-        return data, padding
-    return tf.pad(data, padding), "VALID"
+        return (), padding
+    return (step("x", "tf.pad", Name("x"), padding),), "VALID"
 
 
-def _conv(tf: ModuleType, spec: ConvSpec, data, kernel, fmt: str):
-    data, padding = _padding(tf, spec, data, fmt, explicit_ok=spec.rank == 2)
+def _conv(spec: ConvSpec, fmt: str) -> tuple[Step, ...]:
+    pad, padding = _padding(spec, fmt, explicit_ok=spec.rank == 2)  # only conv2d takes an explicit list
+    x, w = Name("x"), Name("w")
     if spec.rank == 1:
-        return tf.nn.conv1d(data, kernel, spec.strides[0], padding, data_format=fmt, dilations=spec.dilations[0])
-    if spec.rank == 2:
-        return tf.nn.conv2d(data, kernel, spec.strides, padding, data_format=fmt, dilations=spec.dilations)
-    return tf.nn.conv3d(data, kernel, _full(fmt, spec.strides), padding, data_format=fmt,
-                        dilations=_full(fmt, spec.dilations))
+        call = step("y", "tf.nn.conv1d", x, w, stride=spec.strides[0], padding=padding, data_format=fmt,
+                    dilations=spec.dilations[0])
+    elif spec.rank == 2:
+        call = step("y", "tf.nn.conv2d", x, w, strides=list(spec.strides), padding=padding, data_format=fmt,
+                    dilations=list(spec.dilations))
+    else:
+        call = step("y", "tf.nn.conv3d", x, w, strides=_full(fmt, spec.strides), padding=padding, data_format=fmt,
+                    dilations=_full(fmt, spec.dilations))
+    return (*pad, call)
 
 
-def _depthwise(tf: ModuleType, spec: ConvSpec, data, kernel, fmt: str):
+def _depthwise(spec: ConvSpec, fmt: str) -> tuple[Step, ...]:
     if spec.rank == 1:  # as a height-1 image, the way Keras runs Conv1D
         height1 = ConvSpec(**{**spec.as_dict(), "spatial": (1, *spec.spatial), "kernel": (1, *spec.kernel),
                               "strides": (1, *spec.strides), "dilations": (1, *spec.dilations),
                               "padding": ((0, 0), *spec.pads), "output_padding": (0, *spec.output_padding)})
         axis = fmt.index("W")
-        y = _depthwise(tf, height1, tf.expand_dims(data, axis), kernel[None], fmt.replace("W", "HW"))
-        return tf.squeeze(y, axis)
-    data, padding = _padding(tf, spec, data, fmt, explicit_ok=True)
-    return tf.nn.depthwise_conv2d(data, kernel, _full(fmt, spec.strides), padding, data_format=fmt,
-                                  dilations=spec.dilations)
+        return (step("x", "tf.expand_dims", Name("x"), axis), step("w", "tf.expand_dims", Name("w"), 0),
+                *_depthwise(height1, fmt.replace("W", "HW")), step("y", "tf.squeeze", Name("y"), axis))
+    pad, padding = _padding(spec, fmt, explicit_ok=True)
+    return (*pad, step("y", "tf.nn.depthwise_conv2d", Name("x"), Name("w"), strides=_full(fmt, spec.strides),
+                       padding=padding, data_format=fmt, dilations=list(spec.dilations)))
 
 
 def transpose_call(spec: ConvSpec) -> tuple[str | None, tuple[int, ...]]:
@@ -179,77 +209,38 @@ def transpose_call(spec: ConvSpec) -> tuple[str | None, tuple[int, ...]]:
     return mode, spec.output_spatial if mode else full
 
 
-def _transposed(tf: ModuleType, spec: ConvSpec, data, kernel, fmt: str):
+def _transposed(spec: ConvSpec, fmt: str) -> tuple[Step, ...]:
     mode, spatial = transpose_call(spec)
     shape = [spec.batch, spec.out_channels, *spatial] if fmt[1] == "C" else [spec.batch, *spatial, spec.out_channels]
-    transpose = {1: tf.nn.conv1d_transpose, 2: tf.nn.conv2d_transpose, 3: tf.nn.conv3d_transpose}[spec.rank]
-    y = transpose(data, kernel, shape, list(spec.strides), mode or "VALID", data_format=fmt,
-                  dilations=list(spec.dilations))
-    if mode is None:  # TF's output_shape cannot express this crop: crop (or extend) the full output
-        y = _pad_or_crop(tf, y, convert.crop_full_transpose(spec.pads, spec.output_padding), fmt)
-    return y
+    call = step("y", f"tf.nn.conv{spec.rank}d_transpose", Name("x"), Name("w"), output_shape=shape,
+                strides=list(spec.strides), padding=mode or "VALID", data_format=fmt, dilations=list(spec.dilations))
+    if mode:
+        return (call,)
+    # TF's output_shape cannot express this crop: crop (or extend) the full output
+    return (call, *_pad_or_crop(convert.crop_full_transpose(spec.pads, spec.output_padding), fmt))
 
 
-def _pad_or_crop(tf: ModuleType, y, pads, fmt: str):
-    """``convert.pad_array`` for either layout: pad, then negative pads crop."""
+def _pad_or_crop(pads: convert.Pads, fmt: str) -> tuple[Step, ...]:
+    """``convert.pad_array`` on ``y`` in layout ``fmt``: tf.pad the positive pads, then slice the crops."""
     channels_last = fmt[-1] == "C"
-    padded = tf.pad(y, convert.numpy_pad_arg(tuple((max(0, lo), max(0, hi)) for lo, hi in pads), channels_last))
-    spatial = padded.shape[1:-1] if channels_last else padded.shape[2:]
-    crops = convert.crop_slices(spatial, pads)
-    return padded[(slice(None), *crops, slice(None)) if channels_last else (slice(None), slice(None), *crops)]
+    widths = convert.numpy_pad_arg(tuple((max(0, lo), max(0, hi)) for lo, hi in pads), channels_last)
+    crops = tuple(slice(max(0, -lo) or None, -max(0, -hi) or None) for lo, hi in pads)
+    index = (slice(None), *crops, slice(None)) if channels_last else (slice(None), slice(None), *crops)
+    return ((step("y", "tf.pad", Name("y"), widths),) if any(map(any, widths)) else ()) + \
+        ((sliced("y", "y", index),) if any(c != slice(None) for c in crops) else ())
 
 
 def _snippet(spec: ConvSpec) -> "Snippet":
-    """``tf.nn`` call for ``spec`` (``parity translate``): channels-last, the op and padding ``run`` uses."""
+    """``tf.nn`` call for ``spec`` (``parity translate``): channels-last, the steps ``run`` executes."""
     from parity.adapters.base import Snippet
 
     if spec.transposed and spec.groups > 1:
         raise ValueError(f"tensorflow must have groups=1 for a transposed conv, got groups={spec.groups}: "
                          f"{TRANSPOSE_GROUPS}")
-    rank = spec.rank
-    letters = convert.layout_name("channels_last", rank)
-    depthwise = rank == 2 and not spec.transposed and uses_depthwise_op(spec)
-    suffix = "OI" if spec.transposed else "IM" if depthwise else "IO"
+    letters = convert.layout_name("channels_last", spec.rank)
+    suffix = "OI" if spec.transposed else "IM" if uses_depthwise_op(spec) else "IO"
     kernel = convert.KernelLayout(letters[1:-1] + suffix, spec.transposed)
-    lines = list(_transposed_lines(spec) if spec.transposed else _forward_lines(spec, depthwise))
-    return Snippet(("import tensorflow as tf",), letters, kernel, tuple(lines))
-
-
-def _forward_lines(spec: ConvSpec, depthwise: bool) -> list[str]:
-    from parity.adapters import _codegen as codegen
-
-    call, rank = codegen.call, spec.rank
-    padding = convert.tf_padding(spec.pads, spec.spatial, spec.kernel, spec.strides, spec.dilations,
-                                 channels_last=True)
-    lines = []
-    if not isinstance(padding, str) and rank != 2:  # only conv2d and depthwise_conv2d take explicit lists
-        lines.append(f"x = tf.pad(x, {padding})")
-        padding = "VALID"
-    padding = repr(padding) if isinstance(padding, str) else str(padding)
-    if rank == 1:
-        op = f"tf.nn.conv1d(x, w, stride={spec.strides[0]}, padding={padding}, dilations={spec.dilations[0]})"
-    elif depthwise:
-        op = (f"tf.nn.depthwise_conv2d(x, w, strides={[1, *spec.strides, 1]}, padding={padding}, "
-              f"dilations={call(spec.dilations)})")
-    elif rank == 2:
-        op = f"tf.nn.conv2d(x, w, strides={list(spec.strides)}, padding={padding}, dilations={list(spec.dilations)})"
-    else:
-        op = (f"tf.nn.conv3d(x, w, strides={[1, *spec.strides, 1]}, padding={padding}, "
-              f"dilations={[1, *spec.dilations, 1]})")
-    return lines + [f"y = {op}.numpy()"]
-
-
-def _transposed_lines(spec: ConvSpec) -> list[str]:
-    from parity.adapters import _codegen as codegen
-
-    mode, spatial = transpose_call(spec)
-    shape = ["x.shape[0]", *map(str, spatial), str(spec.out_channels)]
-    op = (f"tf.nn.conv{spec.rank}d_transpose(x, w, output_shape=[{', '.join(shape)}], strides={list(spec.strides)}, "
-          f"padding={mode or 'VALID'!r}, dilations={list(spec.dilations)})")
-    lines = [f"y = {op}.numpy()"]
-    if mode is None:  # output_shape cannot express this crop: crop (or extend) the full output
-        lines.append(codegen.pad("y", convert.crop_full_transpose(spec.pads, spec.output_padding), channels_last=True))
-    return lines
+    return Snippet(("import tensorflow as tf",), letters, kernel, (*render(steps(spec, letters)), "y = y.numpy()"))
 
 
 ADAPTER = TensorFlowAdapter()

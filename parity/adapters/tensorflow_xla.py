@@ -50,18 +50,12 @@ def route(spec: ConvSpec) -> Hashable:
 def compute(spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None, channels_first: bool) -> np.ndarray:
     """The spec's quantity from the compiled function for its geometry, handed channels-first or -last data."""
     tf = eager._tf()
-    depthwise = eager.uses_depthwise_op(spec)
-    to_tf, from_tf = ((np.asarray, np.asarray) if channels_first
-                      else (convert.to_channels_last, convert.to_channels_first))
-    kernel = convert.depthwise_to_tf(w, spec.in_channels) if depthwise else convert.kernel_to_tf(w)
-    operands = [to_tf(x), kernel, *([] if dy is None else [to_tf(dy)])]
+    operands = eager.operands(spec, x, w, dy, channels_first)
     try:
         result = compiled(geometry(spec), channels_first)(*map(tf.constant, operands)).numpy()
     except ValueError as error:  # TF's graph construction refusing the call while tracing: TF's refusal
         raise tf.errors.InvalidArgumentError(None, None, f"graph construction: {trace_words(error)}") from None
-    if spec.quantity != "grad_weight":
-        return np.ascontiguousarray(from_tf(result))
-    return np.ascontiguousarray(convert.depthwise_from_tf(result) if depthwise else convert.kernel_from_tf(result))
+    return eager.from_tf(spec, result, channels_first)
 
 
 def trace_words(error: ValueError) -> str:
@@ -88,10 +82,9 @@ def program(spec: ConvSpec, channels_first: bool) -> Callable:
     cotangent) through ``tf.GradientTape`` for gradients; TF layouts (``compute``)."""
     tf = eager._tf()
     fmt = convert.layout_name("channels_first" if channels_first else "channels_last", spec.rank)
-    op = eager._transposed if spec.transposed else eager._depthwise if eager.uses_depthwise_op(spec) else eager._conv
 
     def forward(data, kernel):
-        return op(tf, spec, data, kernel, fmt)
+        return eager.forward(tf, spec, data, kernel, fmt)
 
     def pullback(data, kernel, cotangent):
         target = data if spec.quantity == "grad_input" else kernel

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import warnings
 from contextlib import AbstractContextManager, nullcontext
-from functools import cache
+from functools import cache, lru_cache
 from types import ModuleType
 
 from typing import TYPE_CHECKING
@@ -22,6 +22,7 @@ import numpy as np
 
 from parity.core import convert
 from parity.adapters import _device as device
+from parity.adapters._call import Name, Step, execute, render, step
 from parity.adapters.base import PROBE, missing_module
 from parity.core.spec import ConvSpec
 
@@ -96,31 +97,31 @@ class TorchAdapter:
 
     def _convolve(self, spec: ConvSpec, xt, wt):
         """The framework call (what ``torch_compile`` compiles)."""
-        return (_transposed if spec.transposed else _forward)(spec, xt, wt)
+        return execute(steps(spec), {"F": _torch().nn.functional, "xt": xt, "wt": wt})
 
     def _context(self) -> AbstractContextManager:
         return nullcontext()
 
 
-def _forward(spec: ConvSpec, xt, wt):
-    functional = _torch().nn.functional
+@lru_cache(maxsize=1024)
+def steps(spec: ConvSpec) -> tuple[Step, ...]:
+    """``F.conv*d`` / ``F.conv_transpose*d`` on ``xt`` and ``wt`` giving ``yt``: what ``run`` executes and
+    ``parity translate`` prints. F.pad where ``padding=`` cannot say the case's pads; a transposed crop that
+    ``padding``/``output_padding`` cannot say is cut from the full output by F.pad."""
+    rank, xt, wt = spec.rank, Name("xt"), Name("wt")
+    common = {"stride": spec.strides, "dilation": spec.dilations, "groups": spec.groups}
+    if spec.transposed:
+        native = convert.torch_transpose_args(spec.pads, spec.output_padding, spec.strides, spec.dilations)
+        padding, output_padding = native or ((0,) * rank, (0,) * rank)
+        call = step("yt", f"F.conv_transpose{rank}d", xt, wt, padding=padding, output_padding=output_padding,
+                    **common)
+        crop = convert.torch_pad_arg(convert.crop_full_transpose(spec.pads, spec.output_padding))
+        return (call,) if native else (call, step("yt", "F.pad", Name("yt"), crop))
     padding = native_padding(spec)
-    if padding is None:
-        xt, padding = functional.pad(xt, convert.torch_pad_arg(spec.pads)), 0
-    conv = getattr(functional, f"conv{spec.rank}d")
-    return conv(xt, wt, stride=spec.strides, padding=padding, dilation=spec.dilations, groups=spec.groups)
-
-
-def _transposed(spec: ConvSpec, xt, wt):
-    functional = _torch().nn.functional
-    conv = getattr(functional, f"conv_transpose{spec.rank}d")
-    args = convert.torch_transpose_args(spec.pads, spec.output_padding, spec.strides, spec.dilations)
-    padding, output_padding = args or ((0,) * spec.rank, (0,) * spec.rank)
-    y = conv(xt, wt, stride=spec.strides, padding=padding, output_padding=output_padding, groups=spec.groups,
-             dilation=spec.dilations)
-    if args is None:  # PyTorch cannot express this crop: crop (or extend) the full output
-        y = functional.pad(y, convert.torch_pad_arg(convert.crop_full_transpose(spec.pads, spec.output_padding)))
-    return y
+    if padding is not None:
+        return (step("yt", f"F.conv{rank}d", xt, wt, padding=padding, **common),)
+    return (step("xt", "F.pad", xt, convert.torch_pad_arg(spec.pads)),
+            step("yt", f"F.conv{rank}d", xt, wt, padding=0, **common))
 
 
 def native_padding(spec: ConvSpec) -> str | tuple[int, ...] | None:
@@ -145,34 +146,21 @@ def _numpy(y: "torch.Tensor", dtype: np.dtype) -> np.ndarray:
 
 def _snippet(spec: ConvSpec) -> "Snippet":
     """``F.conv*d`` / ``F.conv_transpose*d`` for ``spec`` (``parity translate``), padded the way ``run`` pads."""
-    from parity.adapters import _codegen as codegen
     from parity.adapters.base import Snippet
 
-    rank, call = spec.rank, codegen.call
-    half = spec.dtype == "bfloat16"  # torch.from_numpy has no bfloat16: go through float32
+    rank, half = spec.rank, spec.dtype == "bfloat16"  # torch.from_numpy has no bfloat16: through float32
     tensor = "torch.from_numpy(np.ascontiguousarray({}, np.float32)).to(torch.bfloat16)" if half \
         else "torch.from_numpy(np.ascontiguousarray({}))"
-    common = f"stride={call(spec.strides)}, dilation={call(spec.dilations)}, groups={spec.groups}"
     note = ""
-    if spec.transposed:
-        native = convert.torch_transpose_args(spec.pads, spec.output_padding, spec.strides, spec.dilations)
-        y = f"F.conv_transpose{rank}d(xt, wt, {common}"
-        if native:
-            y += f", padding={call(native[0])}, output_padding={call(native[1])})"
-        else:
-            y = f"F.pad({y}), {convert.torch_pad_arg(convert.crop_full_transpose(spec.pads, spec.output_padding))})"
-            note = "padding/output_padding cannot express this crop: the full output is cropped by F.pad"
-    else:
-        padding = native_padding(spec)
-        if padding is None:
-            y = f"F.conv{rank}d(F.pad(xt, {convert.torch_pad_arg(spec.pads)}), wt, {common})"
-            mode = spec.padding if isinstance(spec.padding, str) else "the padding"
-            note = (f"{mode} pads {', '.join(map(str, spec.pads))} (lo, hi per axis) here: PyTorch's padding= is "
-                    "symmetric and refuses 'same' with strides > 1, hence F.pad")
-        else:
-            y = f"F.conv{rank}d(xt, wt, {common}, padding={padding!r})"
-    lines = (f"xt = {tensor.format('x')}", f"wt = {tensor.format('w')}",
-             f"y = {y}.{'float().numpy().astype(x.dtype)' if half else 'numpy()'}")
+    if spec.transposed and not convert.torch_transpose_args(spec.pads, spec.output_padding, spec.strides,
+                                                           spec.dilations):
+        note = "padding/output_padding cannot express this crop: the full output is cropped by F.pad"
+    elif not spec.transposed and native_padding(spec) is None:
+        mode = spec.padding if isinstance(spec.padding, str) else "the padding"
+        note = (f"{mode} pads {', '.join(map(str, spec.pads))} (lo, hi per axis) here: PyTorch's padding= is "
+                "symmetric and refuses 'same' with strides > 1, hence F.pad")
+    lines = (f"xt = {tensor.format('x')}", f"wt = {tensor.format('w')}", *render(steps(spec)),
+             f"y = yt.{'float().numpy().astype(x.dtype)' if half else 'numpy()'}")
     letters = convert.layout_name("channels_first", rank)
     kernel = convert.KernelLayout(("IO" if spec.transposed else "OI") + letters[2:], spec.transposed)
     return Snippet(("import torch", "import torch.nn.functional as F"), letters, kernel, lines, note)

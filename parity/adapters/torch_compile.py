@@ -1,6 +1,6 @@
 """Compiled PyTorch: ``torch.compile`` (inductor, CPU, ``dynamic=False``, ``fullgraph=True``) around the
-torch adapter's own ``F.conv*d`` / ``F.conv_transpose*d`` calls (:func:`parity.adapters.torch._forward` and
-``_transposed``, padding included); gradients by ``torch.autograd.grad`` through the compiled graph, so
+torch adapter's own ``F.conv*d`` / ``F.conv_transpose*d`` call (:func:`parity.adapters.torch.steps`, padding
+included, executed by :func:`parity.adapters._call.execute`); gradients by ``torch.autograd.grad`` through the compiled graph, so
 the backward is AOTAutograd's compiled backward.
 
 What inductor makes of a convolution on CPU (torch 2.13, ``TORCH_LOGS=output_code``): the convolution
@@ -9,9 +9,8 @@ backward ``aten.convolution_backward``; inductor generates C++ only around it: t
 2-D convolutions, copies into the channels-last memory format its layout optimization picks (the extern
 call then runs on channels-last tensors even for channels-first cases) and back.
 
-One compiled function per op; dynamo's guards (on the tensors' dtype, sizes, strides and requires_grad,
-and on the values the function reads off the spec: padding, strides, dilations, groups) keep one compiled
-graph per geometry, shared by the cases that differ only in their data. Inductor needs a C++ compiler
+One compiled function; dynamo's guards (on the tensors' dtype, sizes, strides and requires_grad, and on the
+call's steps: the op, padding, strides, dilations, groups) keep one compiled graph per geometry, shared by the cases that differ only in their data. Inductor needs a C++ compiler
 (``g++``, or ``$CXX``).
 """
 from __future__ import annotations
@@ -24,6 +23,7 @@ from functools import cache
 from typing import Callable, Iterator
 
 from parity.adapters import torch as eager
+from parity.adapters._call import Step, execute
 from parity.adapters.base import PROBE, missing_module
 from parity.core.spec import ConvSpec
 
@@ -33,10 +33,13 @@ RECOMPILE_LIMIT = 100_000
 
 
 @cache
-def _compiled(transposed: bool) -> Callable:
+def _compiled() -> Callable:
     torch = eager._torch()
-    conv = eager._transposed if transposed else eager._forward
-    return torch.compile(conv, backend="inductor", dynamic=False, fullgraph=True)
+
+    def convolve(steps: tuple[Step, ...], xt, wt):
+        return execute(steps, {"F": torch.nn.functional, "xt": xt, "wt": wt})
+
+    return torch.compile(convolve, backend="inductor", dynamic=False, fullgraph=True)
 
 
 def _limits() -> AbstractContextManager:
@@ -67,7 +70,7 @@ class TorchCompileAdapter(eager.TorchAdapter):
         return PROBE
 
     def _convolve(self, spec: ConvSpec, xt, wt):
-        return _compiled(spec.transposed)(spec, xt, wt)
+        return _compiled()(eager.steps(spec), xt, wt)
 
     @contextmanager
     def _context(self) -> Iterator[None]:

@@ -37,9 +37,14 @@ def test_missing_framework_is_a_skip_with_reason(monkeypatch, name):
 
 # --- pure translations ---------------------------------------------------------------------------------------
 def test_jax_dimension_numbers():
-    assert convert.jax_dimension_numbers(1, False) == ("NCW", "OIW", "NCW")
-    assert convert.jax_dimension_numbers(2, True) == ("NHWC", "HWIO", "NHWC")
-    assert convert.jax_dimension_numbers(3, True) == ("NDHWC", "DHWIO", "NDHWC")
+    from parity.adapters.jax import dimensions
+
+    def spec(rank: int, layout: str) -> ConvSpec:
+        return ConvSpec(spatial=(4,) * rank, kernel=1, layout=layout)
+
+    assert dimensions(spec(1, "NCW")).strings == ("NCW", "OIW", "NCW")
+    assert dimensions(spec(2, "NHWC")).strings == ("NHWC", "HWIO", "NHWC")
+    assert dimensions(spec(3, "NDHWC")).strings == ("NDHWC", "DHWIO", "NDHWC")
 
 
 @pytest.mark.parametrize("padding, expected", [
@@ -150,7 +155,7 @@ def test_keras_causal_dilated():
 def test_keras_depthwise_kernel_layout():
     """DepthwiseConv2D's kernel is [kh, kw, in, multiplier]: output channel c*M + m reads input channel c."""
     keras = pytest.importorskip("keras")
-    from parity.adapters.keras import _keras_kernel, _layer
+    from parity.adapters.keras import _layer, dimensions
 
     spec = ConvSpec(spatial=(7, 6), kernel=(3, 2), in_channels=3, out_channels=6, groups=3, padding="SAME",
                     layout="NHWC", distribution="int")
@@ -158,7 +163,7 @@ def test_keras_depthwise_kernel_layout():
     assert isinstance(layer, keras.layers.DepthwiseConv2D)
     x, w = parity.generate(spec)
     layer.build((spec.batch, *spec.spatial, spec.in_channels))
-    assert tuple(layer.kernel.shape) == (3, 2, 3, 2) == _keras_kernel(spec, w).shape
+    assert tuple(layer.kernel.shape) == (3, 2, 3, 2) == dimensions(spec, spec.layout).kernel_from_canonical(w, 3).shape
     _run("keras", spec)
     _run("keras", ConvSpec(**{**spec.as_dict(), "quantity": "grad_weight"}))
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from parity.core import convert
+from parity.core.spec import ConvSpec
 
 RANKS = (1, 2, 3)
 SPATIAL = {1: (5,), 2: (4, 3), 3: (2, 3, 4)}
@@ -50,23 +51,29 @@ def test_layout_family_rejects_wrong_rank_or_name(name, rank):
 
 # --- kernels -----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("rank", RANKS)
-def test_kernel_to_tf_element_mapping_and_round_trip(rank):
+def test_spatial_first_kernel_element_mapping_and_round_trip(rank):
     w = _arange((5, 3, *KERNEL[rank]))  # (O, I, *k)
-    w_tf = convert.kernel_to_tf(w)
+    spec = ConvSpec(spatial=(9,) * rank, kernel=KERNEL[rank], in_channels=3, out_channels=5)
+    dims = convert.dimensions_for(spec, "channels_last", "spatial_first")
+    assert dims.kernel.name == "DHW"[3 - rank:] + "IO" and dims.data == "N" + "DHW"[3 - rank:] + "C"
+    w_tf = dims.kernel_from_canonical(w, 1)
     assert w_tf.shape == (*KERNEL[rank], 3, 5)
     for o, i, *k in np.ndindex(*w.shape):
         assert w_tf[(*k, i, o)] == w[(o, i, *k)]
-    np.testing.assert_array_equal(convert.kernel_from_tf(w_tf), w)
+    np.testing.assert_array_equal(dims.kernel_to_canonical(w_tf), w)
 
 
 @pytest.mark.parametrize("rank, channels, multiplier", [(1, 3, 2), (2, 3, 2), (2, 4, 1), (3, 2, 3)])
 def test_depthwise_to_tf_element_mapping_and_round_trip(rank, channels, multiplier):
     w = _arange((channels * multiplier, 1, *KERNEL[rank]))
-    w_tf = convert.depthwise_to_tf(w, channels)
+    spec = ConvSpec(spatial=(9,) * rank, kernel=KERNEL[rank], in_channels=channels, out_channels=channels * multiplier,
+                    groups=channels)
+    dims = convert.dimensions_for(spec, kernel="depthwise")
+    w_tf = dims.kernel_from_canonical(w, channels)
     assert w_tf.shape == (*KERNEL[rank], channels, multiplier)
     for *k, c, m in np.ndindex(*w_tf.shape):
         assert w_tf[(*k, c, m)] == w[(c * multiplier + m, 0, *k)]
-    back = convert.depthwise_from_tf(w_tf)
+    back = dims.kernel_to_canonical(w_tf)
     assert back.shape == w.shape
     np.testing.assert_array_equal(back, w)
 

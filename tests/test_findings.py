@@ -140,7 +140,7 @@ def test_depthwise_conv2d_unequal_strides(dtype):
     spec = ConvSpec(spatial=(7, 7), kernel=3, in_channels=2, out_channels=2, groups=2, strides=(1, 2), dtype=dtype,
                     layout="NHWC")
     x, w = parity.generate(spec)
-    kernel = convert.depthwise_to_tf(w, spec.in_channels)
+    kernel = np.moveaxis(w.reshape(spec.in_channels, -1, *w.shape[2:]), (0, 1), (-2, -1))
     raw = []
     message = _tf_refusal(lambda: raw.append(tf.nn.depthwise_conv2d(convert.to_channels_last(x), kernel, [1, 1, 2, 1],
                                                                     "VALID").numpy()))
@@ -159,7 +159,7 @@ def test_depthwise_conv2d_strided_dilated_is_wrong(dtype):
     spec = ConvSpec(spatial=(9, 8), kernel=3, in_channels=4, out_channels=8, groups=4, strides=2, dilations=2,
                     padding="SAME", dtype=dtype, layout="NHWC", batch=2)
     x, w = parity.generate(spec)
-    kernel = convert.depthwise_to_tf(w, spec.in_channels)
+    kernel = np.moveaxis(w.reshape(spec.in_channels, -1, *w.shape[2:]), (0, 1), (-2, -1))
     with pytest.warns(UserWarning, match="strides must be 1"):
         raw = tf.nn.depthwise_conv2d(convert.to_channels_last(x), kernel, [1, 2, 2, 1], "SAME", dilations=[2, 2])
     direct = parity.compare(convert.to_channels_first(raw.numpy()), parity.exact(spec, x, w), dtype)

@@ -3,7 +3,6 @@ case still runs: a failing comparison is ``known`` (pytest: xfailed) with its fi
 a pass."""
 from __future__ import annotations
 
-import pytest
 
 from parity import adapters
 from parity.core import convert

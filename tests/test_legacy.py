@@ -31,9 +31,14 @@ def _passes(backend: str, spec: ConvSpec) -> parity.Comparison:
 
 # --- translations (no environment needed) ------------------------------------------------------------------
 def test_tflearn_conv_1d_kernel_is_width_1_in_out():
+    from parity.adapters.legacy.tflearn import kernel_translation
+
     w = np.arange(2 * 3 * 5).reshape(2, 3, 5)  # (O, I, W)
-    k = convert.kernel_to_tflearn_1d(w)
+    spec = ConvSpec(spatial=(7,), kernel=5, in_channels=3, out_channels=2, layout="NWC")
+    to_layer, from_layer = kernel_translation("conv_1d", convert.dimensions_for(spec, kernel="spatial_first"), 1)
+    k = to_layer(w)
     assert k.shape == (5, 1, 3, 2) and k[4, 0, 1, 0] == w[0, 1, 4]
+    np.testing.assert_array_equal(from_layer(k), w)
 
 
 @pytest.mark.parametrize("pads, kernel, dilations, expected", [
@@ -136,7 +141,7 @@ def test_tf1_grouped_conv2d_is_refused_in_tfs_words():
     spec = ConvSpec(spatial=(6, 6), kernel=3, in_channels=4, out_channels=4, groups=2, layout="NHWC")
     with pytest.raises(Refused, match=r"^TensorFlow 1.15.5 \(Conv2D\): 'The Conv2D op currently does not support "
                                       r"grouped convolutions on the CPU.'$"):
-        _raw_tf1(spec, convert.kernel_to_tf(parity.generate(spec)[1]))
+        _raw_tf1(spec, np.moveaxis(parity.generate(spec)[1], (0, 1), (-1, -2)))
 
 
 @needs_tf1
@@ -146,7 +151,7 @@ def test_tf1_grouped_conv3d_is_silently_wrong():
     spec = ConvSpec(spatial=(5, 6, 7), kernel=3, in_channels=4, out_channels=4, groups=2, layout="NDHWC",
                     dtype="float64")
     x, w = parity.generate(spec)
-    y = convert.to_channels_first(_raw_tf1(spec, convert.kernel_to_tf(w)))
+    y = convert.to_channels_first(_raw_tf1(spec, np.moveaxis(w, (0, 1), (-1, -2))))
     comparison = parity.compare(y, parity.exact(spec, x, w), spec.dtype)
     assert comparison.status == "fail" and comparison.bound_ratio > 1e6
     assert adapters.get("tf1").supports(spec) == tf1_adapter.CONV3D_GROUPS

@@ -173,7 +173,7 @@ def _raw_depthwise(spec: ConvSpec) -> np.ndarray:
     call = {"framework": "tf1", "op": "depthwise_conv2d", "quantity": "output", "pad": None, "crop": None,
             "kwargs": {"strides": [1, *spec.strides, 1], "rate": list(spec.dilations), "padding": spec.padding,
                        "data_format": "NHWC"}}
-    arrays = {"x": convert.to_channels_last(x), "w": convert.depthwise_to_tf(w, spec.in_channels)}
+    arrays = {"x": convert.to_channels_last(x), "w": np.moveaxis(w.reshape(spec.in_channels, -1, *w.shape[2:]), (0, 1), (-2, -1))}
     y = call_in_env("tf1", "tf1_worker.py", call, arrays, (spec.batch, *spec.output_spatial, spec.out_channels),
                     spec.dtype)
     return parity.compare(convert.to_channels_first(y), parity.exact(spec, x, w), spec.dtype)

@@ -24,7 +24,6 @@ import numpy as np
 
 from parity.adapters import keras as keras_tf
 from parity.adapters.base import PROBE, missing_module
-from parity.core import convert
 from parity.core.spec import ConvSpec
 
 
@@ -82,20 +81,14 @@ class KerasInWorker:
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
         keras = _keras(self.backend)
-        channels_last = spec.layout == "channels_last"
-        to_keras = convert.to_channels_last if channels_last else np.asarray
+        dims = keras_tf.dimensions(spec, spec.layout)
         layer = keras_tf._layer(spec)
-        layer.build(to_keras(x).shape)
-        layer.set_weights([keras_tf._keras_kernel(spec, w)])
-        data = keras.ops.convert_to_tensor(np.ascontiguousarray(to_keras(x)))
-        cotangent = None if dy is None else keras.ops.convert_to_tensor(np.ascontiguousarray(to_keras(dy)))
+        layer.build(dims.data_from_canonical(x).shape)
+        layer.set_weights([dims.kernel_from_canonical(w, spec.groups)])
+        data, cotangent = (None if a is None else keras.ops.convert_to_tensor(np.ascontiguousarray(
+            dims.data_from_canonical(a))) for a in (x, dy))
         result = keras.ops.convert_to_numpy((_jax if self.backend == "jax" else _torch)(spec, layer, data, cotangent))
-        if spec.quantity == "grad_weight":
-            depthwise = keras_tf._depthwise_layer(spec)
-            result = convert.depthwise_from_tf(result) if depthwise else convert.kernel_from_tf(result)
-        elif channels_last:
-            result = convert.to_channels_first(result)
-        return np.ascontiguousarray(result)
+        return dims.result_to_canonical(result, spec.quantity)
 
 
 def _jax(spec: ConvSpec, layer, data, cotangent):

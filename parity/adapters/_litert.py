@@ -41,7 +41,6 @@ from parity.adapters import _probes as probes
 from parity.adapters import tensorflow as eager
 from parity.adapters import tensorflow_xla as xla
 from parity.adapters.base import Refused, missing_module
-from parity.core import convert
 from parity.core.spec import ConvSpec
 
 CONVOLUTIONS = ("CONV_2D", "DEPTHWISE_CONV_2D", "CONV_3D", "TRANSPOSE_CONV", "CONV_3D_TRANSPOSE")
@@ -90,15 +89,12 @@ class LiteRtAdapter:
         model = converted(xla.geometry(spec))
         if isinstance(model, str):
             raise Refused(model)
-        to_tf, from_tf = ((np.asarray, np.asarray) if model.channels_first
-                          else (convert.to_channels_last, convert.to_channels_first))
-        operands = {"data": to_tf(x), **({} if dy is None else {"cotangent": to_tf(dy)})}
+        dims = eager.dimensions(spec, model.channels_first)
+        operands = {"data": dims.data_from_canonical(x),
+                    **({} if dy is None else {"cotangent": dims.data_from_canonical(dy)})}
         with probes.quiet_stderr():
             result = self._invoke(model.with_kernel(w), operands).astype(spec.dtype)
-        if spec.quantity != "grad_weight":
-            return np.ascontiguousarray(from_tf(result))
-        depthwise = eager.uses_depthwise_op(spec)
-        return np.ascontiguousarray(convert.depthwise_from_tf(result) if depthwise else convert.kernel_from_tf(result))
+        return dims.result_to_canonical(result, spec.quantity)
 
     def _invoke(self, content: bytes, operands: dict[str, np.ndarray]) -> np.ndarray:
         litert = _litert()
@@ -209,13 +205,12 @@ def conversion(spec: ConvSpec, weights: str, channels_first: bool) -> bytes | st
     float16 weights for "float16-weights"), or the converter's words refusing it."""
     tf = eager._tf()
     dtype = "float32" if weights == "float16-weights" else weights
-    depthwise = eager.uses_depthwise_op(spec)
     shape = spec.kernel_shape
     if np.prod(shape) > 2 ** 24:  # float32 holds the placeholder's integers exactly up to 2**24
         raise ValueError(f"kernel must have at most 2**24 elements for LiteRT's placeholder, got {np.prod(shape)}")
     placeholder = np.arange(1, np.prod(shape) + 1, dtype=np.float32).reshape(shape)
-    kernel = tf.constant((convert.depthwise_to_tf(placeholder, spec.in_channels) if depthwise
-                          else convert.kernel_to_tf(placeholder)).astype(dtype))
+    kernel = tf.constant(eager.dimensions(spec, channels_first).kernel_from_canonical(placeholder, spec.groups)
+                         .astype(dtype))
     program = xla.program(spec, channels_first)
     signature = [tf.TensorSpec(_tf_shape(spec.input_shape, channels_first), dtype, name="data")]
     if spec.quantity == "output":

@@ -85,9 +85,9 @@ def model(spec: ConvSpec, w: np.ndarray):
 
 def feeds(spec: ConvSpec, x: np.ndarray) -> dict[str, np.ndarray]:
     """The model's input for canonical ``x``."""
-    return {"X": np.ascontiguousarray(convert.to_channels_last(x) if spec.layout == "channels_last" else x)}
+    return {"X": np.ascontiguousarray(convert.dimensions_for(spec).data_from_canonical(x))}
 
 
 def canonical(spec: ConvSpec, y: np.ndarray) -> np.ndarray:
     """The model's output ``Y`` in canonical (channels-first) layout."""
-    return convert.canonical_layout(y, spec.layout == "channels_last")
+    return convert.dimensions_for(spec).output_to_canonical(y)

@@ -91,13 +91,13 @@ class OpenVinoAdapter:
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
         openvino = _openvino()[0]
         hint = HINTS[spec.dtype] if self.explicit_precision else None
-        channels_last = spec.layout == "channels_last"
-        data = np.ascontiguousarray(convert.to_channels_last(x) if channels_last else x)
+        dims = convert.dimensions_for(spec)
+        data = np.ascontiguousarray(dims.data_from_canonical(x))
         kernel = np.ascontiguousarray(w.reshape(_kernel_shape(spec)))
         request = _compiled(_geometry(spec), hint).create_infer_request()
         request.infer({"X": _tensor(openvino, data), "W": _tensor(openvino, kernel)})
         y = _array(request.get_output_tensor(0), x.dtype)
-        return convert.canonical_layout(y, channels_last)
+        return dims.output_to_canonical(y)
 
     def known(self, spec: ConvSpec) -> str | None:
         """The conv node of the compiled model running at another precision than the case's dtype, as the

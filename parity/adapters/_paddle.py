@@ -59,8 +59,8 @@ class PaddleAdapter:
 
 def _compute(spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None) -> np.ndarray:
     paddle = _paddle()
-    channels_last = spec.layout == "channels_last"
-    data = _tensor(convert.to_channels_last(x) if channels_last else x, spec.dtype)
+    dims = convert.dimensions_for(spec)
+    data = _tensor(dims.data_from_canonical(x), spec.dtype)
     kernel = _tensor(w, spec.dtype)
     target = {"grad_input": data, "grad_weight": kernel}.get(spec.quantity)
     if target is not None:
@@ -69,12 +69,9 @@ def _compute(spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None
     if target is None:
         result = y
     else:
-        cotangent = _tensor(convert.to_channels_last(dy) if channels_last else dy, spec.dtype)
+        cotangent = _tensor(dims.data_from_canonical(dy), spec.dtype)
         (result,) = paddle.grad([y], [target], grad_outputs=[cotangent])
-    out = _numpy(result, x.dtype)
-    if spec.quantity != "grad_weight" and channels_last:
-        out = convert.to_channels_first(out)
-    return np.ascontiguousarray(out)
+    return dims.result_to_canonical(_numpy(result, x.dtype), spec.quantity)
 
 
 def _forward(spec: ConvSpec, data, kernel):

@@ -1,6 +1,6 @@
 """JAX backend: ``jax.lax.conv_general_dilated`` on the CPU; gradients by ``jax.vjp`` with the seeded cotangent.
 
-Both layout families are passed natively through ``dimension_numbers`` (``convert.jax_dimension_numbers``):
+Both layout families are passed natively through ``dimension_numbers`` (:func:`dimensions`):
 channels-first data with ``(O, I/groups, *k)`` kernels ("NCHW", "OIHW", "NCHW"), channels-last data with
 TensorFlow's ``[k..., I/groups, O]`` kernels ("NHWC", "HWIO", "NHWC"), for ranks 1 to 3. Groups are
 ``feature_group_count`` (depthwise is groups = in_channels), dilation is ``rhs_dilation``, and every
@@ -47,33 +47,36 @@ class JaxAdapter:
         return None
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
-        jax = _jax()
-        channels_last = spec.layout == "channels_last"
+        jax, dims = _jax(), dimensions(spec)
         forward = convert.transposed_kernel_to_forward(w, spec.groups) if spec.transposed else w
         target = jax.devices(self.platform)[0]
-        data = jax.device_put(convert.to_channels_last(x) if channels_last else x, target)
-        kernel = jax.device_put(convert.kernel_to_tf(forward) if channels_last else forward, target)
+        data = jax.device_put(dims.data_from_canonical(x), target)
+        kernel = jax.device_put(dims.kernel_from_canonical(forward, spec.groups), target)
         precision = getattr(jax.lax.Precision, self.precision.upper()) if self.precision else None
         conv = partial(_transposed if spec.transposed else _forward, spec, precision)
         if spec.quantity == "output":
-            return convert.canonical_layout(np.asarray(jax.jit(conv)(data, kernel)), channels_last)
+            return dims.output_to_canonical(np.asarray(jax.jit(conv)(data, kernel)))
         which = 0 if spec.quantity == "grad_input" else 1
         # One jitted program per case: XLA drops the forward conv and the other gradient.
         pullback = jax.jit(lambda a, b, cotangent: jax.vjp(conv, a, b)[1](cotangent)[which])
-        grad = np.asarray(pullback(data, kernel, jax.device_put(convert.to_channels_last(dy) if channels_last else dy,
-                                                                target)))
-        if spec.quantity == "grad_input":
-            return convert.canonical_layout(grad, channels_last)
-        grad = convert.kernel_from_tf(grad) if channels_last else grad
+        grad = dims.result_to_canonical(np.asarray(pullback(data, kernel, jax.device_put(
+            dims.data_from_canonical(dy), target))), spec.quantity)
         # transposed_kernel_to_forward is an involutive permutation: its adjoint is itself.
-        grad = convert.transposed_kernel_to_forward(grad, spec.groups) if spec.transposed else grad
-        return np.ascontiguousarray(grad)
+        transposed = spec.transposed and spec.quantity == "grad_weight"
+        return np.ascontiguousarray(convert.transposed_kernel_to_forward(grad, spec.groups)) if transposed else grad
+
+
+def dimensions(spec: ConvSpec) -> convert.DimensionNumbers:
+    """JAX's layouts: the case's data layout, and the forward kernel (a transposed conv runs as a forward conv
+    with the kernel ``convert.transposed_kernel_to_forward`` makes) as ``OI...``, or ``...IO`` with
+    channels-last data (``lax.conv_general_dilated``'s ``dimension_numbers`` strings)."""
+    return convert.dimension_numbers(spec.layout, None, spec.rank)
 
 
 def _forward(spec: ConvSpec, precision, data, kernel):
     return _jax().lax.conv_general_dilated(
         data, kernel, window_strides=spec.strides, padding=spec.pads, rhs_dilation=spec.dilations,
-        dimension_numbers=convert.jax_dimension_numbers(spec.rank, spec.layout == "channels_last"),
+        dimension_numbers=dimensions(spec).strings,
         feature_group_count=spec.groups, precision=precision)
 
 
@@ -82,7 +85,7 @@ def _transposed(spec: ConvSpec, precision, data, kernel):
     return _jax().lax.conv_general_dilated(
         data, kernel, window_strides=(1,) * spec.rank, padding=pads, lhs_dilation=spec.strides,
         rhs_dilation=spec.dilations, feature_group_count=spec.groups, precision=precision,
-        dimension_numbers=convert.jax_dimension_numbers(spec.rank, spec.layout == "channels_last"))
+        dimension_numbers=dimensions(spec).strings)
 
 
 ADAPTER = JaxAdapter()

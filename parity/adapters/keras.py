@@ -6,9 +6,10 @@ Layers: ``Conv1D/2D/3D`` (``groups``), ``DepthwiseConv1D/2D`` for depthwise case
 has no depthwise layer: ``Conv3D(groups=in_channels)``), ``Conv1DTranspose/2D/3D``; ``dilation_rate`` is
 the case's dilations. Kernel layouts (``layer.set_weights``):
 
-- ``Conv*D``: ``[k..., in/groups, out]`` (``convert.kernel_to_tf``);
-- ``DepthwiseConv*D``: ``[k..., in, multiplier]``, output channel ``c*multiplier + m`` (``convert.depthwise_to_tf``);
-- ``Conv*DTranspose``: ``[k..., out, in]`` (``convert.kernel_to_tf`` of parity's ``(in, out, *k)``).
+- ``Conv*D``: ``[k..., in/groups, out]``;
+- ``DepthwiseConv*D``: ``[k..., in, multiplier]``, output channel ``c*multiplier + m``;
+- ``Conv*DTranspose``: ``[k..., out, in]`` (parity's ``(in, out, *k)`` spatial axes first)
+(:func:`dimensions`).
 
 Only what the layer API expresses runs: ``padding`` 'valid', 'same' (TF's SAME) or, for ``Conv1D``,
 'causal' when it means exactly the case's padding (``convert.keras_padding``); transposed convs when some
@@ -84,23 +85,20 @@ class KerasAdapter:
 def compute(spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None, channels_first: bool) -> np.ndarray:
     """The spec's quantity from a Keras layer with ``data_format`` channels-first or channels-last."""
     tf = _tf()
-    to_keras, from_keras = ((np.asarray, np.asarray) if channels_first
-                            else (convert.to_channels_last, convert.to_channels_first))
-    layer = _layer(spec, "channels_first" if channels_first else "channels_last")
-    data = tf.constant(to_keras(x))
+    family = "channels_first" if channels_first else "channels_last"
+    dims = dimensions(spec, family)
+    layer = _layer(spec, family)
+    data = tf.constant(dims.data_from_canonical(x))
     layer.build(data.shape)
-    layer.set_weights([_keras_kernel(spec, w)])
+    layer.set_weights([dims.kernel_from_canonical(w, spec.groups)])
     if spec.quantity == "output":
-        return np.ascontiguousarray(from_keras(layer(data).numpy()))
+        return dims.output_to_canonical(layer(data).numpy())
     target = data if spec.quantity == "grad_input" else layer.kernel
     with tf.GradientTape() as tape:
         tape.watch(data)
         y = layer(data)
-    grad = tape.gradient(y, target, output_gradients=tf.constant(to_keras(dy))).numpy()
-    if spec.quantity == "grad_input":
-        return np.ascontiguousarray(from_keras(grad))
-    return np.ascontiguousarray(convert.depthwise_from_tf(grad) if _depthwise_layer(spec)
-                                else convert.kernel_from_tf(grad))
+    grad = tape.gradient(y, target, output_gradients=tf.constant(dims.data_from_canonical(dy))).numpy()
+    return dims.result_to_canonical(grad, spec.quantity)
 
 
 def native_channels_first(spec: ConvSpec) -> bool:
@@ -186,8 +184,10 @@ def _layer(spec: ConvSpec, data_format: str | None = None):
     return getattr(layers, _layer_name(spec))(spec.out_channels, padding=padding, groups=spec.groups, **common)
 
 
-def _keras_kernel(spec: ConvSpec, w: np.ndarray) -> np.ndarray:
-    return convert.depthwise_to_tf(w, spec.in_channels) if _depthwise_layer(spec) else convert.kernel_to_tf(w)
+def dimensions(spec: ConvSpec, family: str) -> convert.DimensionNumbers:
+    """Keras's layouts: the data as handed, kernels ``[k..., in/g, out]`` (``Conv*DTranspose``:
+    ``[k..., out, in]``; ``DepthwiseConv*D``: ``[k..., in, multiplier]``)."""
+    return convert.dimensions_for(spec, family, "depthwise" if _depthwise_layer(spec) else "spatial_first")
 
 
 ADAPTER = KerasAdapter()

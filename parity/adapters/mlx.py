@@ -74,15 +74,15 @@ class MlxAdapter:
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
         mx = _mx()
-        channels_last = spec.layout == "channels_last"
-        data = _array(convert.to_channels_last(x) if channels_last else x, spec.dtype)
+        dims = convert.dimensions_for(spec)
+        data = _array(dims.data_from_canonical(x), spec.dtype)
         kernel = _array(to_mlx_kernel(spec, w), spec.dtype)
         conv = partial(_transposed if spec.transposed else _forward, spec)
-        call = conv if channels_last else partial(_channels_first, conv)
+        call = conv if dims.channels_last else partial(_channels_first, conv)
         if spec.quantity == "output":
             result = call(data, kernel)
         else:
-            cotangent = _array(convert.to_channels_last(dy) if channels_last else dy, spec.dtype)
+            cotangent = _array(dims.data_from_canonical(dy), spec.dtype)
             if spec.quantity == "grad_input":
                 result = mx.vjp(lambda a: call(a, kernel), [data], [cotangent])[1][0]
             else:
@@ -94,7 +94,7 @@ class MlxAdapter:
         y = _numpy(result, x.dtype)
         if spec.quantity == "grad_weight":
             return np.ascontiguousarray(from_mlx_kernel(spec, y))
-        return convert.canonical_layout(y, channels_last)
+        return dims.output_to_canonical(y)
 
 
 def to_mlx_kernel(spec: ConvSpec, w: np.ndarray) -> np.ndarray:

@@ -102,7 +102,7 @@ def compute(spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None,
     """The spec's quantity from TF handed channels-first (``data_format="NC..."``) or channels-last data."""
     tf = _tf()
     data, kernel, *cotangent = map(tf.constant, operands(spec, x, w, dy, channels_first))
-    fmt = convert.layout_name("channels_first" if channels_first else "channels_last", spec.rank)
+    fmt = dimensions(spec, channels_first).data
     target = {"grad_input": data, "grad_weight": kernel}.get(spec.quantity)
     if target is None:
         return from_tf(spec, forward(tf, spec, data, kernel, fmt).numpy(), channels_first)
@@ -112,22 +112,26 @@ def compute(spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None,
     return from_tf(spec, tape.gradient(y, target, output_gradients=cotangent[0]).numpy(), channels_first)
 
 
+def dimensions(spec: ConvSpec, channels_first: bool) -> convert.DimensionNumbers:
+    """TF's layouts: the data as handed, kernels ``[k..., in/g, out]`` (transposed ``[k..., out, in]``,
+    depthwise ``[kh, kw, in, mult]``)."""
+    kernel = "depthwise" if uses_depthwise_op(spec) else "spatial_first"
+    return convert.dimensions_for(spec, "channels_first" if channels_first else "channels_last", kernel)
+
+
 def operands(spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None,
              channels_first: bool) -> list[np.ndarray]:
-    """(data, kernel[, cotangent]) in TF's layouts: the data as handed, kernels ``[k..., in/g, out]``
-    (depthwise ``[kh, kw, in, mult]``)."""
-    to_tf = np.asarray if channels_first else convert.to_channels_last
-    kernel = convert.depthwise_to_tf(w, spec.in_channels) if uses_depthwise_op(spec) else convert.kernel_to_tf(w)
-    return [to_tf(x), kernel, *([] if dy is None else [to_tf(dy)])]
+    """(data, kernel[, cotangent]) in TF's layouts (:func:`dimensions`)."""
+    dims = dimensions(spec, channels_first)
+    data = [x] if dy is None else [x, dy]
+    return [dims.data_from_canonical(data[0]), dims.kernel_from_canonical(w, spec.groups),
+            *map(dims.data_from_canonical, data[1:])]
 
 
 def from_tf(spec: ConvSpec, result: np.ndarray, channels_first: bool) -> np.ndarray:
-    """TF's result (an output or input gradient in the layout handed, a kernel gradient in TF's kernel
-    layout) as the canonical contiguous array."""
-    if spec.quantity == "grad_weight":
-        depthwise = uses_depthwise_op(spec)
-        return np.ascontiguousarray(convert.depthwise_from_tf(result) if depthwise else convert.kernel_from_tf(result))
-    return convert.canonical_layout(result, not channels_first)
+    """TF's result (an output or input gradient in the data layout, a kernel gradient in the kernel layout) as
+    the canonical contiguous array."""
+    return dimensions(spec, channels_first).result_to_canonical(result, spec.quantity)
 
 
 def forward(tf: ModuleType, spec: ConvSpec, data, kernel, fmt: str):

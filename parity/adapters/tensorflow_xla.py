@@ -23,7 +23,6 @@ import numpy as np
 from parity.adapters import _probes as probes
 from parity.adapters import tensorflow as eager
 from parity.adapters.base import missing_module
-from parity.core import convert
 from parity.core.spec import ConvSpec
 
 
@@ -81,7 +80,7 @@ def program(spec: ConvSpec, channels_first: bool) -> Callable:
     """The eager adapter's op for ``spec`` as a TF function of (data, kernel) for outputs, of (data, kernel,
     cotangent) through ``tf.GradientTape`` for gradients; TF layouts (``compute``)."""
     tf = eager._tf()
-    fmt = convert.layout_name("channels_first" if channels_first else "channels_last", spec.rank)
+    fmt = eager.dimensions(spec, channels_first).data
 
     def forward(data, kernel):
         return eager.forward(tf, spec, data, kernel, fmt)

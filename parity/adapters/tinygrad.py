@@ -74,19 +74,18 @@ class TinygradAdapter:
         return PROBE if spec.dtype in ("float16", "bfloat16") else spec.dtype
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
-        channels_last = spec.layout == "channels_last"
-        data = _tensor(convert.to_channels_last(x) if channels_last else x, spec.dtype)
+        dims = convert.dimensions_for(spec)
+        canonical = convert.layout_name("channels_first", spec.rank)
+        data = _tensor(dims.data_from_canonical(x), spec.dtype)
         kernel = _tensor(w, spec.dtype)
-        nchw = data.permute(0, spec.rank + 1, *range(1, spec.rank + 1)) if channels_last else data
+        nchw = data.permute(*convert.letter_permutation(dims.data, canonical))  # in the graph, as a user would
         y = _transposed(spec, nchw, kernel) if spec.transposed else _forward(spec, nchw, kernel)
         if spec.quantity == "output":
-            result = y.permute(0, *range(2, spec.rank + 2), 1) if channels_last else y
+            result = y.permute(*convert.letter_permutation(canonical, dims.output))
         else:
             target = data if spec.quantity == "grad_input" else kernel
             (result,) = y.gradient(target, gradient=_tensor(dy, spec.dtype))
-            channels_last = channels_last and spec.quantity == "grad_input"
-        out = _numpy(result, x.dtype)
-        return convert.canonical_layout(out, channels_last)
+        return dims.result_to_canonical(_numpy(result, x.dtype), spec.quantity)
 
 
 def _forward(spec: ConvSpec, data, kernel):

@@ -3,7 +3,7 @@
 ``parity/adapters/legacy/workers/tf1_worker.py`` under the ``tf1`` environment (``parity env create tf1``).
 
 The harness translates everything: the case's data layout as TF's ``data_format`` (NWC ... NCDHW),
-``[k..., in, out]`` kernels (``[k..., out, in]`` for transposed convs: the same ``convert.kernel_to_tf``),
+``[k..., in, out]`` kernels (``[k..., out, in]`` for transposed convs: :func:`dimensions`),
 native "SAME"/"VALID" where they mean the case's padding, else TF's explicit padding list for conv2d and a
 ``tf.pad`` list + VALID for the others. 2-D depthwise cases run ``tf.nn.depthwise_conv2d`` on
 ``[kh, kw, in, multiplier]`` kernels where its docs allow them (:func:`depthwise`), other grouped cases
@@ -20,7 +20,7 @@ argument for, and the grouped Conv3D that TF's CPU kernel computes wrongly witho
 """
 from __future__ import annotations
 
-from typing import Callable
+from functools import partial
 
 import numpy as np
 
@@ -69,15 +69,16 @@ class TF1Adapter:
         return PROBE if spec.dtype == "float16" else default_accumulation(spec)
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
-        to_tf, from_tf = ((convert.to_channels_last, convert.to_channels_first) if spec.layout == "channels_last"
-                          else (np.asarray, np.asarray))
         op = transposed(spec) if spec.transposed else forward(spec)
         call = {"framework": "tf1", "quantity": spec.quantity, **op}
-        to_kernel, from_kernel = kernel_translation(spec)
-        arrays = {"x": to_tf(x), "w": to_kernel(w), **({"dy": to_tf(dy)} if dy is not None else {})}
-        to_result, from_result = (to_kernel, from_kernel) if spec.quantity == "grad_weight" else (to_tf, from_tf)
+        dims = dimensions(spec)
+        to_kernel = partial(dims.kernel_from_canonical, groups=spec.groups)
+        arrays = {"x": dims.data_from_canonical(x), "w": to_kernel(w),
+                  **({"dy": dims.data_from_canonical(dy)} if dy is not None else {})}
+        to_result = to_kernel if spec.quantity == "grad_weight" else dims.data_from_canonical
         shape = translated_shape(to_result, spec.result_shape)
-        return np.ascontiguousarray(from_result(call_in_env("tf1", "tf1_worker.py", call, arrays, shape, spec.dtype)))
+        result = call_in_env("tf1", "tf1_worker.py", call, arrays, shape, spec.dtype)
+        return dims.result_to_canonical(result, spec.quantity)
 
 
 def swapped_dilations_refused(spec: ConvSpec) -> bool:
@@ -102,11 +103,10 @@ def depthwise(spec: ConvSpec) -> bool:
     return spec.rank == 2 and uses_depthwise_op(spec)
 
 
-def kernel_translation(spec: ConvSpec) -> tuple[Callable[[np.ndarray], np.ndarray], ...]:
-    """(canonical kernel -> TF's, TF's -> canonical): ``[k..., in, out]``, depthwise ``[kh, kw, in, mult]``."""
-    if depthwise(spec):
-        return lambda k: convert.depthwise_to_tf(k, spec.in_channels), convert.depthwise_from_tf
-    return convert.kernel_to_tf, convert.kernel_from_tf
+def dimensions(spec: ConvSpec) -> convert.DimensionNumbers:
+    """TF 1.15's layouts: the case's data layout, kernels ``[k..., in, out]`` (transposed ``[k..., out, in]``),
+    depthwise ``[kh, kw, in, mult]``."""
+    return convert.dimensions_for(spec, kernel="depthwise" if depthwise(spec) else "spatial_first")
 
 
 def forward(spec: ConvSpec) -> dict[str, object]:

@@ -4,14 +4,15 @@ by ``parity/adapters/legacy/workers/tf1_worker.py`` under the ``tf1`` environmen
 Layers: ``conv_1d``, ``conv_2d``, ``conv_3d``; ``conv_2d_transpose``, ``conv_3d_transpose`` (``output_shape``
 and 'same'/'valid'); ``atrous_conv_2d`` for dilated 2-D cases (one ``rate``, stride 1); ``grouped_conv_2d``
 for depthwise 2-D cases (``channel_multiplier``). They take channels-last data and own their kernels, passed
-as ``weights_init`` (no bias, linear activation): ``[k..., in, out]`` (``convert.kernel_to_tf``), transposed
-``[k..., out, in]`` (the same function), ``conv_1d``'s ``(width, 1, in, out)`` (it runs ``tf.nn.conv2d`` on
-(N, W, 1, C) data, ``convert.kernel_to_tflearn_1d``), ``grouped_conv_2d``'s ``[kh, kw, in, multiplier]``
-(``convert.depthwise_to_tf``). Gradients by ``tf.gradients`` with respect to the data and the layer's ``W``.
+as ``weights_init`` (no bias, linear activation): ``[k..., in, out]``, transposed ``[k..., out, in]``,
+``conv_1d``'s ``(width, 1, in, out)`` (it runs ``tf.nn.conv2d`` on (N, W, 1, C) data), ``grouped_conv_2d``'s
+``[kh, kw, in, multiplier]`` (:func:`kernel_translation`, from ``convert.dimensions_for``). Gradients by ``tf.gradients`` with respect to the data and the layer's ``W``.
 What the layers have no argument for is declared here in tflearn's terms; what TensorFlow refuses when the
 layer runs is a skip in TensorFlow's words (see the tf1 backend).
 """
 from __future__ import annotations
+
+from functools import partial
 
 from typing import Callable
 
@@ -54,12 +55,13 @@ class TflearnAdapter:
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
         op, kwargs = layer(spec)
-        to_kernel, from_kernel = kernel_translation(op, spec.in_channels)
-        arrays = {"x": convert.to_channels_last(x), "w": to_kernel(w)}
+        dims = convert.dimensions_for(spec, kernel="depthwise" if op == "grouped_conv_2d" else "spatial_first")
+        to_kernel, from_kernel = kernel_translation(op, dims, spec.groups)
+        arrays = {"x": dims.data_from_canonical(x), "w": to_kernel(w)}
         if dy is not None:
-            arrays["dy"] = convert.to_channels_last(dy)
+            arrays["dy"] = dims.data_from_canonical(dy)
         to_result, from_result = ((to_kernel, from_kernel) if spec.quantity == "grad_weight"
-                                  else (convert.to_channels_last, convert.to_channels_first))
+                                  else (dims.data_from_canonical, dims.output_to_canonical))
         call = {"framework": "tflearn", "op": op, "kwargs": kwargs, "quantity": spec.quantity}
         shape = translated_shape(to_result, spec.result_shape)
         return np.ascontiguousarray(from_result(call_in_env("tf1", "tf1_worker.py", call, arrays, shape, spec.dtype)))
@@ -106,13 +108,13 @@ def _ints(values: tuple[int, ...]) -> int | list[int]:
     return values[0] if len(values) == 1 else list(values)
 
 
-def kernel_translation(op: str, in_channels: int) -> tuple[Callable[[np.ndarray], np.ndarray], ...]:
-    """(canonical kernel -> the layer's ``W``, the layer's ``W`` -> canonical) for layer ``op``."""
+def kernel_translation(op: str, dims: convert.DimensionNumbers,
+                       groups: int) -> tuple[Callable[[np.ndarray], np.ndarray], ...]:
+    """(canonical kernel -> the layer's ``W``, the layer's ``W`` -> canonical) for layer ``op``: ``dims``'s
+    kernel layout, with conv_1d's height-1 axis (``[kw, 1, in, out]``: tflearn lifts 1-D data to height 1)."""
     if op == "conv_1d":
-        return convert.kernel_to_tflearn_1d, lambda k: convert.kernel_from_tf(k[:, 0])
-    if op == "grouped_conv_2d":
-        return lambda k: convert.depthwise_to_tf(k, in_channels), convert.depthwise_from_tf
-    return convert.kernel_to_tf, convert.kernel_from_tf
+        return (lambda k: dims.kernel_from_canonical(k, groups)[:, None]), lambda k: dims.kernel_to_canonical(k[:, 0])
+    return partial(dims.kernel_from_canonical, groups=groups), dims.kernel_to_canonical
 
 
 ADAPTER = TflearnAdapter()

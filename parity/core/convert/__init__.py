@@ -11,3 +11,4 @@ from parity.core.convert.frameworks import *  # noqa: F401,F403
 from parity.core.convert.layout import *  # noqa: F401,F403
 from parity.core.convert.padding import *  # noqa: F401,F403
 from parity.core.convert.transposed import *  # noqa: F401,F403
+from parity.core.convert.dimensions import DimensionNumbers, dimension_numbers, dimensions_for  # noqa: F401

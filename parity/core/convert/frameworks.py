@@ -5,19 +5,13 @@ from typing import Sequence
 
 import numpy as np
 
-from parity.core.convert.layout import SPATIAL_LETTERS, kernel_to_tf, layout_name
 from parity.core.convert.padding import Pads, explicit_pads, symmetric_pads
 from parity.core.geometry import full_transposed, output_lengths, span
 
-__all__ = ['kernel_to_tflearn_1d', 'tf1_conv_args', 'theano_border_mode', 'as_height1', 'from_height1', 'jax_dimension_numbers', 'onnx_pads', 'onnx_conv_padding', 'onnx_transpose_padding', 'keras_padding', 'keras_transpose_args', 'undilate_spatial', 'negate_pads']
+__all__ = ['tf1_conv_args', 'theano_border_mode', 'as_height1', 'from_height1', 'onnx_pads', 'onnx_conv_padding', 'onnx_transpose_padding', 'keras_padding', 'keras_transpose_args', 'undilate_spatial', 'negate_pads']
 
 
 # --- legacy backends: TensorFlow 1 / tflearn argument shapes, Theano border_mode (parity.adapters.legacy.tf1, ...) ----
-def kernel_to_tflearn_1d(w: np.ndarray) -> np.ndarray:
-    """(O, I, W) -> tflearn ``conv_1d``'s 4-D kernel (W, 1, I, O): it runs ``tf.nn.conv2d`` on (N, W, 1, C)."""
-    return kernel_to_tf(w)[:, None]
-
-
 def tf1_conv_args(rank: int, strides: Sequence[int], dilations: Sequence[int]) -> dict[str, object]:
     """Stride and dilation arguments of TF 1.15's ``tf.nn.conv1d`` (ints ``stride``, ``dilations``) or
     ``conv2d``/``conv3d`` (lists over every axis of channels-last data, ``[1, *s, 1]``)."""
@@ -49,14 +43,6 @@ def from_height1(a: np.ndarray) -> np.ndarray:
 
 
 # --- JAX, ONNX, Keras and PyTensor spellings (parity.adapters.jax, onnxruntime, keras, pytensor) -----------
-def jax_dimension_numbers(rank: int, channels_last: bool) -> tuple[str, str, str]:
-    """``lax.conv_general_dilated``'s (lhs, rhs, out) spec strings: ("NCHW", "OIHW", "NCHW") or, for
-    channels-last data, ("NHWC", "HWIO", "NHWC") (TensorFlow's kernel layout, see :func:`kernel_to_tf`)."""
-    data = layout_name("channels_last" if channels_last else "channels_first", rank)
-    letters = SPATIAL_LETTERS[rank]
-    return data, f"{letters}IO" if channels_last else f"OI{letters}", data
-
-
 def onnx_pads(pads: Pads) -> list[int]:
     """ONNX ``pads``: all begins, then all ends ([x1_begin, x2_begin, ..., x1_end, x2_end])."""
     return [lo for lo, _ in pads] + [hi for _, hi in pads]

@@ -6,7 +6,7 @@ from typing import Final, Sequence
 
 import numpy as np
 
-__all__ = ['layout_name', 'layout_family', 'to_channels_last', 'to_channels_first', 'canonical_layout', 'kernel_to_tf', 'kernel_from_tf', 'depthwise_to_tf', 'depthwise_from_tf', 'flip', 'dilate_spatial', 'KernelLayout', 'kernel_layout', 'default_kernel_layout', 'letter_permutation', 'kernel_to_canonical', 'kernel_from_canonical', 'flip_axes']
+__all__ = ['layout_name', 'layout_family', 'to_channels_last', 'to_channels_first', 'flip', 'dilate_spatial', 'KernelLayout', 'kernel_layout', 'default_kernel_layout', 'letter_permutation', 'kernel_to_canonical', 'kernel_from_canonical', 'flip_axes']
 
 
 SPATIAL_LETTERS: Final = {1: "W", 2: "HW", 3: "DHW"}
@@ -38,37 +38,6 @@ def to_channels_first(x: np.ndarray) -> np.ndarray:
     return np.moveaxis(x, -1, 1)
 
 
-def canonical_layout(a: np.ndarray, channels_last: bool) -> np.ndarray:
-    """A framework's result in either data layout as a contiguous channels-first (canonical) array."""
-    return np.ascontiguousarray(to_channels_first(a) if channels_last else a)
-
-
-# --- kernel layout and flip --------------------------------------------------------------------------------
-def kernel_to_tf(w: np.ndarray) -> np.ndarray:
-    """(O, I, *k) -> TensorFlow's (*k, I, O) (``HWIO``)."""
-    return np.moveaxis(w, (0, 1), (-1, -2))
-
-
-def kernel_from_tf(w: np.ndarray) -> np.ndarray:
-    """TensorFlow's (*k, I, O) -> (O, I, *k)."""
-    return np.moveaxis(w, (-1, -2), (0, 1))
-
-
-def depthwise_to_tf(w: np.ndarray, in_channels: int) -> np.ndarray:
-    """(C*M, 1, *k) with groups=C -> TensorFlow depthwise (*k, C, M).
-
-    Output channel c*M + m belongs to group c in both conventions, so this is a reshape, not a permutation.
-    """
-    multiplier = w.shape[0] // in_channels
-    return np.moveaxis(w.reshape(in_channels, multiplier, *w.shape[2:]), (0, 1), (-2, -1))
-
-
-def depthwise_from_tf(w: np.ndarray) -> np.ndarray:
-    """TensorFlow depthwise (*k, C, M) -> (C*M, 1, *k)."""
-    channels, multiplier = w.shape[-2:]
-    return np.moveaxis(w, (-2, -1), (0, 1)).reshape(channels * multiplier, 1, *w.shape[:-2])
-
-
 def flip(w: np.ndarray) -> np.ndarray:
     """Reverse every spatial axis of an (O, I, *k) kernel: convolution <-> cross-correlation."""
     return w[(slice(None), slice(None)) + (slice(None, None, -1),) * (w.ndim - 2)]
@@ -85,7 +54,7 @@ def dilate_spatial(a: np.ndarray, factors: Sequence[int]) -> np.ndarray:
 
 # --- kernel layouts, per-axis flips, padding spellings (parity check / translate) ----------------------
 # A kernel layout names a stored kernel's axes with letters, parsed once at the edge into a frozen
-# KernelLayout (like jax's ConvDimensionNumbers): O and I are the op's output and input channels, the
+# KernelLayout, the kernel part of a DimensionNumbers (dimensions.py): O and I are the op's output and input channels, the
 # spatial letters are those of the rank (W, HW, DHW). A depthwise kernel may instead carry I and M
 # (TensorFlow's [kh, kw, in, multiplier]): output channel i*M + m reads input channel i alone.
 # Canonical orders: forward (O, I/groups, *k) "OI...", transposed (I, O/groups, *k) "IO...".
@@ -135,7 +104,7 @@ def letter_permutation(source: str, target: str) -> tuple[int, ...]:
 def kernel_to_canonical(w: np.ndarray, layout: KernelLayout) -> np.ndarray:
     """A kernel stored in ``layout`` -> (O, I/g, *k) (forward) or (I, O/g, *k) (transposed).
 
-    A depthwise (I, M) kernel becomes (I*M, 1, *k): a reshape, output channel i*M + m (see depthwise_from_tf).
+    A depthwise (I, M) kernel becomes (I*M, 1, *k): a reshape, output channel i*M + m (TensorFlow's depthwise kernels).
     """
     if layout.depthwise:
         moved = w.transpose(letter_permutation(layout.name, "IM" + SPATIAL_LETTERS[w.ndim - 2]))

@@ -183,7 +183,8 @@ def test_integer_cases_stay_sensitive_under_16bit_accumulation(install_backends)
 
 
 class _Probed:
-    """Declares PROBE; sums channels in the 16-bit type (``short``) or flips the kernel (``flipped``)."""
+    """Declares PROBE; sums channels in the 16-bit type (``short``), flips the kernel (``flipped``) or adds the
+    kernel taps one by one in float16, products exact (``tapwise``, from the independent loops of conv_oracle)."""
 
     def __init__(self, fault: str) -> None:
         self.name, self.fault = f"probed-{fault}", fault
@@ -200,6 +201,8 @@ class _Probed:
     def run(self, spec, x, w, dy=None):
         if self.fault == "short":
             return _sixteen_bit_sum(x, w)
+        if self.fault == "tapwise":
+            return _tap_by_tap(spec, x, w)
         return NUMPY.run(spec, x, np.ascontiguousarray(w[:, :, ::-1, ::-1]))
 
 
@@ -213,34 +216,20 @@ def test_probe_declares_what_the_canary_shows_and_never_excuses_a_wrong_result(i
     assert flipped.accumulation == "float32 (probed)" and flipped.status == "fail"
 
 
-class _TapWise:
-    """Kernel taps added one by one in float16 (products exact), from the independent loops of conv_oracle."""
-
-    name = "tapwise"
-
-    def available(self):
-        return None
-
-    def supports(self, spec):
-        return None
-
-    def accumulation(self, spec):
-        return parity.adapters.base.PROBE
-
-    def run(self, spec, x, w, dy=None):
-        total = np.zeros(spec.output_shape, np.float16)
-        for tap in np.ndindex(*spec.kernel):
-            one = np.zeros(w.shape)
-            one[(..., *tap)] = w[(..., *tap)]
-            term = conv_oracle.forward(x, one, spec.strides, spec.pads, spec.dilations)
-            total = (total.astype(np.float64) + term).astype(np.float16)
-        return total
+def _tap_by_tap(spec: ConvSpec, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    total = np.zeros(spec.output_shape, np.float16)
+    for tap in np.ndindex(*spec.kernel):
+        one = np.zeros(w.shape)
+        one[(..., *tap)] = w[(..., *tap)]
+        term = conv_oracle.forward(x, one, spec.strides, spec.pads, spec.dilations)
+        total = (total.astype(np.float64) + term).astype(np.float16)
+    return total
 
 
 def test_probe_finds_float16_taps_on_a_two_tap_case_with_one_result_per_image(install_backends):
     """Two taps rounded one by one differ from one rounding on about 1 in 5 results: eight canary images of
     one result each showed nothing for keras 3.15 on this geometry; the canary now has 256."""
-    backend = install_backends({"tapwise": _TapWise()})["tapwise"]
+    backend = install_backends({"tapwise": _Probed("tapwise")})["tapwise"]
     spec = ConvSpec(spatial=(1, 1, 3), kernel=(1, 1, 2), dilations=(1, 1, 2), padding="VALID", dtype="float16")
     assert probe_images(spec) == 256
     assert declared("tapwise", backend, spec, None) == ("float16-taps", True)

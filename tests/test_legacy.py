@@ -59,10 +59,11 @@ def test_tf1_conv_args_and_height1():
     assert convert.as_height1(a).shape == (2, 3, 1, 7) and convert.from_height1(convert.as_height1(a)).shape == a.shape
 
 
-def test_theano_exercises_both_filter_flips():
+def test_theano_takes_channels_first_data_only():
     spec = ConvSpec(spatial=(8, 8), kernel=3)
-    assert theano_adapter.filter_flip(spec) and not theano_adapter.filter_flip(ConvSpec(**{**spec.as_dict(),
-                                                                                            "layout": "NHWC"}))
+    assert theano_adapter.ADAPTER.supports(spec) is None and theano_adapter.ADAPTER.filter_flip
+    assert theano_adapter.ADAPTER.supports(ConvSpec(**{**spec.as_dict(), "layout": "NHWC"})) == \
+        theano_adapter.CHANNELS_FIRST
 
 
 # --- environments ------------------------------------------------------------------------------------------
@@ -159,7 +160,7 @@ def test_tf1_grouped_conv3d_is_silently_wrong():
 
 # --- theano ------------------------------------------------------------------------------------------------
 @needs_theano
-@pytest.mark.parametrize("layout", ["channels_first", "channels_last"])  # filter_flip True / False
+@pytest.mark.parametrize("flip", [True, False])
 @pytest.mark.parametrize("spec", [
     ConvSpec(spatial=(11,), kernel=4, in_channels=4, out_channels=6, groups=2, strides=2, padding="SAME"),
     ConvSpec(spatial=(9, 8), kernel=(3, 2), in_channels=4, out_channels=8, groups=4, strides=(2, 1), dilations=2,
@@ -170,8 +171,16 @@ def test_tf1_grouped_conv3d_is_silently_wrong():
     ConvSpec(spatial=(9, 8), kernel=(3, 2), in_channels=4, out_channels=6, groups=2, dilations=2, padding="VALID",
              quantity="grad_weight", dtype="float64"),
 ], ids=lambda spec: spec.slug())
-def test_theano_matches_reference_with_both_filter_flips(spec, layout):
-    _passes("theano", ConvSpec(**{**spec.as_dict(), "layout": layout}))
+def test_theano_matches_reference_with_both_filter_flips(spec, flip):
+    _passes_theano(spec, flip)
+
+
+def _passes_theano(spec: ConvSpec, flip: bool) -> None:
+    x, w, dy = *parity.generate(spec), parity.cotangent(spec)
+    adapter = theano_adapter.TheanoAdapter(filter_flip=flip)
+    assert adapter.supports(spec) is None
+    comparison = parity.compare(adapter.run(spec, x, w, dy), parity.exact(spec, x, w, dy), spec.dtype)
+    assert comparison.passed, comparison
 
 
 @needs_theano

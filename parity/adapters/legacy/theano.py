@@ -11,10 +11,9 @@ transposed conv's crop is the ``border_mode`` of that forward conv, with ``input
 where Theano can express it (non-negative, symmetric in 3-D, giving back the case's input length); else the
 full output (``border_mode="valid"``) is cropped in the graph.
 
-Both kernel conventions are exercised. Theano takes channels-first data only, so a case's layout variant
-has no Theano meaning and selects the flip instead: channels-first cases run Theano's default
-``filter_flip=True`` (true convolution) on the kernel reversed by ``convert.flip``, channels-last cases run
-``filter_flip=False`` (cross-correlation) on the kernel as it is.
+Theano takes channels-first data only: channels-last cases are a skip in its docs' words. The backend runs
+Theano's default ``filter_flip=True`` (true convolution) on the kernel reversed by ``convert.flip``;
+``TheanoAdapter(filter_flip=False)`` runs cross-correlation on the kernel as it is (both are tested).
 """
 from __future__ import annotations
 
@@ -30,22 +29,28 @@ BFLOAT16 = ("Theano has no bfloat16: TensorType's dtypes are float16/32/64 and t
             "('Unsupported dtype for TensorType: bfloat16')")
 FLOAT16 = "Theano on CPU: 'On the CPU we do not support float16.'"
 ASYMMETRIC_3D = "Theano conv3d: 'Asymmetric padding not implemented for 3D'"
+CHANNELS_FIRST = ("Theano takes channels-first data only (T.nnet.conv2d's input: 'Mini-batch of feature map stacks, "
+                  "of shape (batch size, input channels, input rows, input columns)')")
 
 
 class TheanoAdapter:
     name = "theano"
 
+    def __init__(self, filter_flip: bool = True) -> None:
+        self.filter_flip = filter_flip
+
     def available(self) -> str | None:
         return envs.missing("theano")
 
     def supports(self, spec: ConvSpec) -> str | None:
-        checks = ((spec.dtype == "bfloat16", BFLOAT16), (spec.dtype == "float16", FLOAT16),
+        checks = ((spec.layout == "channels_last", CHANNELS_FIRST),
+                  (spec.dtype == "bfloat16", BFLOAT16), (spec.dtype == "float16", FLOAT16),
                   (spec.rank == 3 and not spec.transposed and convert.symmetric_pads(spec.pads) is None,
                    ASYMMETRIC_3D))
         return first_refusal(checks)
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
-        flip = filter_flip(spec)
+        flip = self.filter_flip
         arrays = {"x": x, "w": convert.flip(w) if flip else w, **({"dy": dy} if dy is not None else {})}
         if spec.rank == 1:
             arrays = {name: convert.as_height1(a) for name, a in arrays.items()}
@@ -61,11 +66,6 @@ class TheanoAdapter:
         result = convert.from_height1(result) if spec.rank == 1 else result
         # with filter_flip the weight gradient is that of the reversed kernel: reverse it back
         return np.ascontiguousarray(convert.flip(result) if flip and spec.quantity == "grad_weight" else result)
-
-
-def filter_flip(spec: ConvSpec) -> bool:
-    """Theano's ``filter_flip`` for a case: True (its default) for channels-first cases, else False."""
-    return spec.layout == "channels_first"
 
 
 def transposed(spec: ConvSpec, axes: tuple) -> tuple[str, object, dict[str, object]]:

@@ -93,7 +93,8 @@ def test_tflearn_layer_choice(fields, expected):
 def test_declared_reasons_are_the_frameworks_words():
     assert "'Initializer type '<dtype: 'float64'>' and explicit dtype '<dtype: 'float32'>' don't match.'" in \
         adapters.get("tflearn").supports(_spec(dtype="float64"))
-    assert adapters.get("theano").supports(_spec(dtype="bfloat16")) == theano.BFLOAT16
+    assert adapters.get("theano").supports(_spec(dtype="bfloat16", layout="channels_first")) == theano.BFLOAT16
+    assert adapters.get("theano").supports(_spec()) == theano.CHANNELS_FIRST
     assert adapters.get("tf1").supports(_spec(dtype="bfloat16", spatial=(4, 5, 3), groups=3, out_channels=3)) \
         == tf1.TRANSPOSE_GROUPS
     conv3d = ConvSpec(spatial=(5, 6, 7), kernel=3, in_channels=4, out_channels=4, groups=2, layout="NDHWC")

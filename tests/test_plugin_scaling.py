@@ -130,3 +130,11 @@ def test_pytest_baseline_passes_unchanged_and_fails_on_a_fingerprint_drift(pytes
     drifted = pytester.runpytest_subprocess(*common, f"--parity-baseline={saved}")
     assert drifted.ret == pytest.ExitCode.TESTS_FAILED
     drifted.stdout.fnmatch_lines(["DRIFT realistic-resnet-3x3-c64-*canary | mine vs reference: status pass -> fail"])
+
+
+def test_bench_finds_the_regression_suite_of_a_source_checkout():
+    """``parity bench`` times this very suite with -n 0 and -n 2; after the package moved into folders it
+    looked for it under parity/ and silently skipped the figure."""
+    from parity.running import bench
+
+    assert bench.SUITE == Path(__file__).resolve().parent / "test_regression.py"

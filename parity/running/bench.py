@@ -114,20 +114,24 @@ def list_startup(repeats: int = 3) -> list[str]:
             f"{imported}"]
 
 
+# parity/running/bench.py -> the checkout's root, where the regression suite lives in a source checkout
+SUITE = Path(__file__).resolve().parents[2] / "tests" / "test_regression.py"
+
+
 def pytest_workers(tier: str, backends: list[str]) -> list[str]:
     """The regression suite with -n 0 and -n 2 (pytest-xdist), wall time of each (source checkouts only)."""
-    suite = Path(__file__).resolve().parent.parent / "tests" / "test_regression.py"
-    if not suite.exists():
-        return [f"pytest regression suite: skipped, {suite} is not here (run from a source checkout)"]
-    timings = {}
+    if not SUITE.exists():
+        return [f"pytest regression suite: skipped, {SUITE} is not here (run from a source checkout)"]
+    timings, codes = {}, {}
     for workers in ("0", "2"):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(suite),
-                        f"--parity-tier={tier}", f"--parity-backends={','.join(backends)}", "-n", workers],
-                       capture_output=True, check=False)
-        timings[workers] = time.perf_counter() - start
+        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(SUITE),
+                               f"--parity-tier={tier}", f"--parity-backends={','.join(backends)}", "-n", workers],
+                              capture_output=True, check=False, cwd=SUITE.parent.parent)
+        timings[workers], codes[workers] = time.perf_counter() - start, done.returncode
+    exits = "" if set(codes.values()) == {0} else f"; pytest exit codes -n 0: {codes['0']}, -n 2: {codes['2']}"
     return [f"pytest regression suite, tier {tier}: -n 0 {timings['0']:.1f}s, -n 2 {timings['2']:.1f}s "
-            f"(ratio -n 2 / -n 0: {timings['2'] / timings['0']:.2f}x)"]
+            f"(speed-up -n 0 / -n 2: {timings['0'] / timings['2']:.2f}x){exits}"]
 
 
 # VmHWM (peak RSS of this process image), not ru_maxrss: the latter starts from the parent's size when

@@ -58,12 +58,11 @@ def stated(adapter: Adapter, spec: ConvSpec) -> tuple[str, bool]:
 
 
 def declared(backend: str, adapter: Adapter, spec: ConvSpec, isolate: float | None) -> tuple[str, bool]:
-    """(the accumulation type the bound uses, whether it was probed)."""
-    stated = accumulation(adapter, spec)
-    if stated != PROBE:
-        return stated, False
-    if spec.dtype not in ("float16", "bfloat16"):
-        return spec.dtype, False
+    """(the accumulation type the bound uses, whether it was probed): :func:`stated`, measured where a probe
+    may measure it."""
+    said, probe = stated(adapter, spec)
+    if not probe:
+        return said, False
     return _probed(backend, replace(spec, distribution="canary", seed=0, batch=probe_images(spec)), isolate), True
 
 

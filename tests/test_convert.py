@@ -41,6 +41,7 @@ def test_layout_name_and_family(family, rank, name):
     assert convert.layout_name(family, rank) == name
     assert convert.layout_family(name, rank) == family
     assert convert.layout_family(name.lower(), rank) == family
+    assert convert.layout_family(family, rank) == family
 
 
 @pytest.mark.parametrize("name, rank", [("NHWC", 1), ("NCW", 2), ("NCHW", 3), ("HWCN", 2), ("", 2)])

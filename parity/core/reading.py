@@ -74,10 +74,8 @@ def stated(rank: int, *, layout: str | None = None, kernel_layout: str | None = 
 
 def data_layout(name: object, rank: int) -> str:
     """A data layout name (NCHW, NHWC, ..., channels_first, channels_last) as its family."""
-    if name in _FAMILIES:
-        return str(name)
     try:
-        return convert.layout_family(str(name), rank)
+        return convert.layout_family(name, rank)
     except ValueError:
         names = ", ".join(convert.layout_name(family, rank) for family in _FAMILIES)
         raise ValueError(f"layout must be one of {names}, channels_first, channels_last for rank {rank}, "

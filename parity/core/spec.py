@@ -67,13 +67,10 @@ def _padding(value: PaddingLike, rank: int) -> str | Pads:
 
 
 def _layout(value: str, rank: int) -> str:
-    if value in LAYOUTS:
-        return value
     try:
-        family = convert.layout_family(value, rank)
+        return convert.layout_family(value, rank)
     except ValueError as error:
         raise ValueError(f"layout {error}") from None
-    return family
 
 
 def _check_op_fields(padding: str | Pads, output_padding: tuple[int, ...], transposed: bool) -> None:

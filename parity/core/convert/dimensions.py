@@ -39,10 +39,6 @@ class DimensionNumbers:
     def channels_last(self) -> bool:
         return self.data[-1] == "C"
 
-    @property
-    def family(self) -> str:
-        return layout_family(self.data, self.rank)
-
     def data_from_canonical(self, x: np.ndarray) -> np.ndarray:
         """Canonical ``(N, C, *S)`` data (or a cotangent) in this data layout (a view)."""
         return x.transpose(letter_permutation(_canonical(self.rank), self.data))
@@ -69,7 +65,7 @@ def dimension_numbers(data: str, kernel: str | None, rank: int, transposed: bool
     """From user strings: ``data`` a layout name (``"NHWC"``) or family (``"channels_last"``), ``kernel``
     letters (``"HWIO"``, ``"OIHW"``, depthwise ``"HWIM"``) or None for the data layout's default. A one-line
     ``ValueError`` names the rule broken."""
-    family = data if data in ("channels_first", "channels_last") else layout_family(data, rank)
+    family = layout_family(data, rank)
     name = layout_name(family, rank)
     layout = default_kernel_layout(rank, family == "channels_last", transposed) if kernel is None \
         else kernel_layout(kernel, rank, transposed)
@@ -87,4 +83,4 @@ def dimensions_for(spec: "ConvSpec", data: str | None = None, kernel: str = "can
 
 
 def _canonical(rank: int) -> str:
-    return "NC" + SPATIAL_LETTERS[rank]
+    return layout_name("channels_first", rank)

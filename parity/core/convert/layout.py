@@ -20,9 +20,9 @@ def layout_name(family: str, rank: int) -> str:
 
 
 def layout_family(name: str, rank: int) -> str:
-    """``"NHWC"`` -> ``"channels_last"``; the name must match the rank."""
+    """``"NHWC"`` -> ``"channels_last"`` (a family is itself); the name must match the rank."""
     for family in ("channels_first", "channels_last"):
-        if str(name).upper() == layout_name(family, rank):
+        if name == family or str(name).upper() == layout_name(family, rank):
             return family
     choices = ", ".join(layout_name(f, rank) for f in ("channels_first", "channels_last"))
     raise ValueError(f"must be channels_first, channels_last, {choices} for rank {rank}, got {name!r}")

@@ -57,7 +57,7 @@ def render(steps: Sequence[Step]) -> list[str]:
     lines = []
     for s in steps:
         if s.index is not None:
-            lines.append(f"{s.target} = {s.function}[{', '.join(map(_slice_text, s.index))}]")
+            lines.append(f"{s.target} = {s.function}[{', '.join(map(slice_text, s.index))}]")
             continue
         arguments = [*map(_text, s.args), *(f"{key}={_text(value)}" for key, value in s.kwargs)]
         lines.append(f"{s.target} = {s.function}({', '.join(arguments)})")
@@ -72,7 +72,8 @@ def _text(argument: Any) -> str:
     return argument.text if isinstance(argument, Name) else repr(argument)
 
 
-def _slice_text(part: slice | int) -> str:
+def slice_text(part: slice | int) -> str:
+    """``slice(1, -2)`` -> ``"1:-2"``, ``slice(None)`` -> ``":"``."""
     if isinstance(part, int):
         return str(part)
     start, stop = ("" if v is None else str(v) for v in (part.start, part.stop))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from parity.adapters._call import slice_text
 from parity.core import convert
 from parity.core.convert import KernelLayout, Pads
 
@@ -49,10 +50,10 @@ def kernel(source: KernelLayout, target: KernelLayout, canonical_shape: Sequence
 def pad(var: str, pads: Pads, channels_last: bool, source: str | None = None) -> str:
     """``x = np.pad(x, ...)`` (from ``source`` when given), slicing first where an entry is negative (a crop)."""
     source = source or var
-    body = [f"{max(0, -lo) or ''}:{-max(0, -hi) or ''}" for lo, hi in pads]
+    body = [slice_text(part) for part in convert.crop_slices(pads)]
     crop = "" if all(part == ":" for part in body) else \
         index(len(pads) + 2, {axis + (1 if channels_last else 2): part for axis, part in enumerate(body)})
-    widths = convert.numpy_pad_arg(tuple((max(0, lo), max(0, hi)) for lo, hi in pads), channels_last)
+    widths = convert.numpy_pad_arg(convert.growth(pads), channels_last)
     if all(lo == hi == 0 for lo, hi in widths):
         return f"{var} = {source}{crop}"
     return f"{var} = np.pad({source}{crop}, {widths})"

@@ -147,8 +147,8 @@ def _transposed(spec: ConvSpec, data, kernel):
              output_padding=_arg(extra), groups=spec.groups)
     if args is None:  # crop (or extend) the full output
         pads = convert.crop_full_transpose(spec.pads, spec.output_padding)
-        y = mx.pad(y, convert.numpy_pad_arg(tuple((max(0, lo), max(0, hi)) for lo, hi in pads), channels_last=True))
-        y = y[(slice(None), *convert.crop_slices(y.shape[1:-1], pads), slice(None))]
+        y = mx.pad(y, convert.numpy_pad_arg(convert.growth(pads), channels_last=True))
+        y = y[(slice(None), *convert.crop_slices(pads), slice(None))]
     return y
 
 

@@ -227,8 +227,7 @@ def _transposed(spec: ConvSpec, fmt: str) -> tuple[Step, ...]:
 def _pad_or_crop(pads: convert.Pads, fmt: str) -> tuple[Step, ...]:
     """``convert.pad_array`` on ``y`` in layout ``fmt``: tf.pad the positive pads, then slice the crops."""
     channels_last = fmt[-1] == "C"
-    widths = convert.numpy_pad_arg(tuple((max(0, lo), max(0, hi)) for lo, hi in pads), channels_last)
-    crops = tuple(slice(max(0, -lo) or None, -max(0, -hi) or None) for lo, hi in pads)
+    widths, crops = convert.numpy_pad_arg(convert.growth(pads), channels_last), convert.crop_slices(pads)
     index = (slice(None), *crops, slice(None)) if channels_last else (slice(None), slice(None), *crops)
     return ((step("y", "tf.pad", Name("y"), widths),) if any(map(any, widths)) else ()) + \
         ((sliced("y", "y", index),) if any(c != slice(None) for c in crops) else ())

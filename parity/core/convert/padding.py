@@ -9,7 +9,7 @@ from parity.core.geometry import span
 
 Pads = tuple[tuple[int, int], ...]
 
-__all__ = ['Pads', 'same_pads', 'explicit_pads', 'parse_pads', 'padding_slug', 'symmetric_pads', 'torch_pad_arg', 'tf_padding', 'pad_array', 'crop_slices', 'numpy_pad_arg', 'pads_text']
+__all__ = ['Pads', 'same_pads', 'explicit_pads', 'parse_pads', 'padding_slug', 'symmetric_pads', 'torch_pad_arg', 'tf_padding', 'pad_array', 'growth', 'crop_slices', 'numpy_pad_arg', 'pads_text']
 
 
 # --- padding -----------------------------------------------------------------------------------------------
@@ -84,13 +84,19 @@ def pad_array(x: np.ndarray, pads: Pads) -> np.ndarray:
     Padding comes first, then cropping, so a crop may reach into the other end's padding: (-2, 2) on
     [a] is [a, 0, 0] without its first two elements, [0] (cropping first would leave nothing to crop).
     """
-    padded = np.pad(x, [(0, 0), (0, 0), *((max(0, lo), max(0, hi)) for lo, hi in pads)])
-    return padded[(slice(None), slice(None), *crop_slices(padded.shape[2:], pads))]
+    padded = np.pad(x, [(0, 0), (0, 0), *growth(pads)])
+    return padded[(slice(None), slice(None), *crop_slices(pads))]
 
 
-def crop_slices(sizes: Sequence[int], pads: Pads) -> tuple[slice, ...]:
-    """The slices that apply the negative entries of ``pads`` to axes of these (already padded) sizes."""
-    return tuple(slice(max(0, -lo), n - max(0, -hi)) for n, (lo, hi) in zip(sizes, pads))
+def growth(pads: Pads) -> Pads:
+    """The positive entries of ``pads``: what is padded (the negative ones crop, :func:`crop_slices`)."""
+    return tuple((max(0, lo), max(0, hi)) for lo, hi in pads)
+
+
+def crop_slices(pads: Pads) -> tuple[slice, ...]:
+    """The slices that apply the negative entries of ``pads`` (``slice(None)`` where there are none), on
+    axes of any length."""
+    return tuple(slice(max(0, -lo) or None, -max(0, -hi) or None) for lo, hi in pads)
 
 
 def numpy_pad_arg(pads: Pads, channels_last: bool) -> list[tuple[int, int]]:

@@ -151,15 +151,15 @@ def _snippet(spec: ConvSpec) -> "Snippet":
     rank, half = spec.rank, spec.dtype == "bfloat16"  # torch.from_numpy has no bfloat16: through float32
     tensor = "torch.from_numpy(np.ascontiguousarray({}, np.float32)).to(torch.bfloat16)" if half \
         else "torch.from_numpy(np.ascontiguousarray({}))"
-    note = ""
-    if spec.transposed and not convert.torch_transpose_args(spec.pads, spec.output_padding, spec.strides,
-                                                           spec.dilations):
+    called, note = steps(spec), ""
+    padded = any(step.function == "F.pad" for step in called)  # what padding= / output_padding= cannot say
+    if padded and spec.transposed:
         note = "padding/output_padding cannot express this crop: the full output is cropped by F.pad"
-    elif not spec.transposed and native_padding(spec) is None:
+    elif padded:
         mode = spec.padding if isinstance(spec.padding, str) else "the padding"
         note = (f"{mode} pads {', '.join(map(str, spec.pads))} (lo, hi per axis) here: PyTorch's padding= is "
                 "symmetric and refuses 'same' with strides > 1, hence F.pad")
-    lines = (f"xt = {tensor.format('x')}", f"wt = {tensor.format('w')}", *render(steps(spec)),
+    lines = (f"xt = {tensor.format('x')}", f"wt = {tensor.format('w')}", *render(called),
              f"y = yt.{'float().numpy().astype(x.dtype)' if half else 'numpy()'}")
     letters = convert.layout_name("channels_first", rank)
     kernel = convert.KernelLayout(("IO" if spec.transposed else "OI") + letters[2:], spec.transposed)

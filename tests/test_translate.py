@@ -102,6 +102,19 @@ def test_tensorflow_same_to_torch_pads_asymmetrically():
     assert "w = w.transpose(3, 2, 0, 1)  # HWIO -> OIHW" in code
 
 
+
+@pytest.mark.parametrize("spec, note", [
+    (ConvSpec(spatial=(8, 8), kernel=3, strides=2, padding="SAME"), "SAME pads (0, 1), (0, 1) (lo, hi per axis) here"),
+    (ConvSpec(spatial=(8, 8), kernel=3, strides=2, padding="SAME", op="conv_transpose"),
+     "padding/output_padding cannot express this crop"),
+    (ConvSpec(spatial=(8, 8), kernel=3, padding=((1, 1), (1, 1))), ""),
+    (ConvSpec(spatial=(8, 8), kernel=3, strides=2, padding=((1, 1), (1, 1)), output_padding=(1, 1),
+              op="conv_transpose"), ""),
+], ids=["forward-pad", "transposed-crop", "forward-native", "transposed-native"])
+def test_torch_snippet_says_why_it_pads_only_where_it_pads(spec, note):
+    snippet = adapters.get("torch").snippet(spec)
+    assert snippet.note.startswith(note) and bool(note) == any("F.pad(" in line for line in snippet.lines)
+
 @pytest.mark.parametrize("pair", [("tensorflow", "torch"), ("torch", "tensorflow"), ("numpy", "torch")])
 def test_verification_passes_when_both_are_installed(pair):
     for name in pair:

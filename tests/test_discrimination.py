@@ -183,8 +183,9 @@ def test_integer_cases_stay_sensitive_under_16bit_accumulation(install_backends)
 
 
 class _Probed:
-    """Declares PROBE; sums channels in the 16-bit type (``short``), flips the kernel (``flipped``) or adds the
-    kernel taps one by one in float16, products exact (``tapwise``, from the independent loops of conv_oracle)."""
+    """Declares PROBE; sums channels in the 16-bit type (``short``), flips the kernel (``flipped``), adds the
+    kernel taps one by one in float16, products exact (``tapwise``, from the independent loops of conv_oracle),
+    or is numpy (``none``)."""
 
     def __init__(self, fault: str) -> None:
         self.name, self.fault = f"probed-{fault}", fault
@@ -203,6 +204,8 @@ class _Probed:
             return _sixteen_bit_sum(x, w)
         if self.fault == "tapwise":
             return _tap_by_tap(spec, x, w)
+        if self.fault == "none":
+            return NUMPY.run(spec, x, w)
         return NUMPY.run(spec, x, np.ascontiguousarray(w[:, :, ::-1, ::-1]))
 
 
@@ -233,3 +236,18 @@ def test_probe_finds_float16_taps_on_a_two_tap_case_with_one_result_per_image(in
     spec = ConvSpec(spatial=(1, 1, 3), kernel=(1, 1, 2), dilations=(1, 1, 2), padding="VALID", dtype="float16")
     assert probe_images(spec) == 256
     assert declared("tapwise", backend, spec, None) == ("float16-taps", True)
+
+
+def test_a_passing_result_whose_fingerprint_names_16_bit_sums_is_judged_under_the_probe(install_backends,
+                                                                                       monkeypatch):
+    """A comparison that passes under the stated float32 is still redone under the probed accumulation where
+    the fingerprint names 16-bit sums, so the declaration shown never contradicts the fingerprint. The
+    fingerprint is forced here (a real one needs a near-tie); the probe itself runs and finds float32."""
+    from parity.running import runner
+
+    install_backends({"plain": _Probed("none")})
+    spec = ConvSpec(spatial=(6, 6), kernel=3, in_channels=8, out_channels=4, dtype="float16", distribution="int")
+    assert CaseRun(Case(spec.slug(), spec)).against_reference("plain").accumulation == "float32"
+    monkeypatch.setattr(runner, "fingerprint", lambda *_: "float16-taps accumulation")
+    result = CaseRun(Case(spec.slug(), spec)).against_reference("plain")
+    assert result.status == "pass" and result.accumulation == "float32 (probed)"

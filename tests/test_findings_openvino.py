@@ -35,6 +35,8 @@ def test_finding_kernel_1_transposed_conv_ignores_pads_begin_when_the_output_kee
     shifted = np.zeros_like(x)  # by hand: element j is x[j + 1], zeros past the end
     shifted[(..., *[slice(None, -1)] * rank)] = x[(..., *[slice(1, None)] * rank)]
     np.testing.assert_array_equal(expected, shifted)
+    if np.array_equal(got, shifted):  # measured with openvino 2026.4.1 on an AVX-512 BF16 CPU only
+        pytest.skip("OpenVINO crops this transposed conv right on this CPU or version: not a finding here")
     np.testing.assert_array_equal(got, x)
     assert not np.array_equal(got, expected)
     declared = {(r.backend, r.against): r for r in run_case(Case("uncropped", spec), ["numpy", "openvino"])}
@@ -42,8 +44,9 @@ def test_finding_kernel_1_transposed_conv_ignores_pads_begin_when_the_output_kee
     assert declared["numpy", "reference"].status == "pass"
 
 
-def test_the_kernel_1_declaration_covers_no_case_openvino_gets_right():
-    """Declared only where the output keeps the input's size and something is cropped at the start."""
+def test_the_kernel_1_declaration_is_limited_to_the_measured_pattern():
+    """Declared only where kernel and stride are 1, the output keeps the input's size and something is cropped
+    at the start: the pattern a sweep of 1487 rank-1 geometries found, and nothing around it."""
     from parity.adapters._openvino import _uncropped
 
     shifted = ConvSpec(spatial=(3,), kernel=1, padding=((1, 0),), op="conv_transpose", output_padding=(1,))

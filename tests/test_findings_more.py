@@ -14,7 +14,6 @@ import pytest
 import parity
 from parity import adapters
 from parity.adapters import _onnx
-from parity.adapters import _probes as probes
 from parity.adapters import keras as keras_adapter
 from parity.adapters import onnxruntime as ort_adapter
 from parity.adapters import pytensor as pytensor_adapter

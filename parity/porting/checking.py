@@ -21,7 +21,7 @@ from parity.porting import explain
 from parity.core import reading as rd
 from parity.porting import framed
 from parity.porting.check_inputs import Inputs, load  # noqa: F401 (load is the CLI's)
-from parity.porting.check_report import CheckResult, Explanation, format_result
+from parity.porting.check_report import CheckResult, Explanation
 from parity.verdict.comparison import Comparison, compare, total_bound
 from parity.core.reading import Frame
 from parity.reference.conv import Reference

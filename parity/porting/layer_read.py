@@ -134,7 +134,7 @@ def _torch(layer: Any) -> LayerConv:
     if not isinstance(layer, torch.nn.modules.conv._ConvNd):
         raise ValueError(f"layer must be a torch.nn.Conv*d or ConvTranspose*d, got {type(layer).__name__}")
     weight = _array(layer.weight)
-    rank, name = weight.ndim - 2, f"torch.nn.{type(layer).__name__}"
+    name = f"torch.nn.{type(layer).__name__}"
     bias = None if layer.bias is None else _array(layer.bias)
     padding: str | Pads = layer.padding.upper() if isinstance(layer.padding, str) else \
         tuple((p, p) for p in layer.padding)

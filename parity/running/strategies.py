@@ -11,7 +11,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from parity.core import convert, geometry
+from parity.core import geometry
 from parity.core.dtypes import DTYPES, precision_bits
 from parity.core.spec import DISTRIBUTIONS, LAYOUTS, ConvSpec
 

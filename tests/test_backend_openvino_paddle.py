@@ -239,11 +239,18 @@ def test_paddle_16_bit_cpu_kernels_are_asked_of_paddle(dtype):
         assert comparison.passed, comparison.reason
 
 
-def test_paddle_output_padding_beyond_stride_and_dilation_is_refused_in_paddles_words():
-    """Found by hypothesis: conv_transpose's shape inference raises ValueError (not RuntimeError)."""
+@pytest.mark.parametrize("dilation, output_padding, quote", [
+    (1, 1, r"output_padding of Op\(ConvTransposeOp\) should be less than either stride"),
+    (2, 1, r"Output_height and padding\(padding_up, padding_down\) are inconsistent"),
+    (3, 2, r"The size of output_padding should not be greater than stride"),
+])
+def test_paddle_output_padding_not_below_the_stride_is_refused_in_paddles_words(dilation, output_padding, quote):
+    """Found by hypothesis: conv_transpose's shape inference raises ValueError (not RuntimeError), and Paddle
+    refuses output_padding below the dilation but not below the stride, which its docs allow (torch takes it)."""
     _paddle()
-    spec = ConvSpec(spatial=(1,), kernel=1, padding="VALID", op="conv_transpose", output_padding=(1,))
-    with pytest.raises(Refused, match=r"output_padding of Op\(ConvTransposeOp\) should be less than either stride"):
+    spec = ConvSpec(spatial=(1,), kernel=1, padding="VALID", op="conv_transpose", dilations=dilation,
+                    output_padding=(output_padding,))
+    with pytest.raises(Refused, match=quote):
         _passes("paddle", spec)
 
 

@@ -11,7 +11,7 @@ transposed conv's crop goes the same way (Paddle crops ``padding`` from the full
 
 What Paddle's CPU kernels accept is asked of Paddle, never listed: a call whose kernel is not registered
 (float16 and bfloat16 in paddlepaddle 3.3.1's CPU build), or a transposed conv whose output_padding is not
-below its stride or its dilation, raises ``Refused`` with Paddle's own first line.
+below its stride (whatever its dilation), raises ``Refused`` with Paddle's own first line.
 """
 from __future__ import annotations
 
@@ -25,8 +25,12 @@ from parity.core import convert
 from parity.core.spec import ConvSpec
 
 # Paddle's refusals, by the start of their first line: a CPU kernel missing for a dtype; output_padding at or
-# beyond both the stride and the dilation (conv_transpose's shape inference, a ValueError).
-_REFUSALS = ("(NotFound) The kernel with key", "(InvalidArgument) output_padding of Op(ConvTransposeOp) should be")
+# beyond both the stride and the dilation (conv_transpose's shape inference, a ValueError); output_padding at
+# or beyond the stride though below the dilation, which its docs allow and its checks refuse (paddlepaddle
+# 3.3.1: the Python frontend where output_padding > stride, the InferMeta's output-size check where equal).
+_REFUSALS = ("(NotFound) The kernel with key", "(InvalidArgument) output_padding of Op(ConvTransposeOp) should be",
+             "The size of output_padding should not be greater than stride",
+             "(InvalidArgument) Output_height and padding(padding_up, padding_down) are inconsistent")
 _FORMATS = {1: ("NCL", "NLC"), 2: ("NCHW", "NHWC"), 3: ("NCDHW", "NDHWC")}
 
 

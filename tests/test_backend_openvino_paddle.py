@@ -239,7 +239,7 @@ def test_paddle_16_bit_cpu_kernels_are_asked_of_paddle(dtype):
         assert comparison.passed, comparison.reason
 
 
-@pytest.mark.parametrize("dilation, output_padding, quote", [
+@pytest.mark.parametrize("dilation, output_padding, quote", [  # Paddle's words differ by case and axis
     (1, 1, r"output_padding of Op\(ConvTransposeOp\) should be less than either stride"),
     (2, 1, r"Output_height and padding\(padding_up, padding_down\) are inconsistent"),
     (3, 2, r"The size of output_padding should not be greater than stride"),
@@ -253,6 +253,27 @@ def test_paddle_output_padding_not_below_the_stride_is_refused_in_paddles_words(
     with pytest.raises(Refused, match=quote):
         _passes("paddle", spec)
 
+
+
+def test_paddle_refuses_output_padding_at_the_depth_stride_in_other_words():
+    """Found by hypothesis (the property test's first failing draw): the 3-D check names the depth axis."""
+    _paddle()
+    spec = ConvSpec(spatial=(4, 4, 10), kernel=(2, 1, 3), in_channels=1, out_channels=2, batch=2, strides=(1, 2, 3),
+                    dilations=(2, 2, 3), padding="VALID", layout="NDHWC", op="conv_transpose",
+                    output_padding=(1, 1, 0))
+    with pytest.raises(Refused, match=r"input_depth\(5\) and output_depth\(4\) are mismatching"):
+        _passes("paddle", spec)
+
+
+def test_only_output_padding_at_a_stride_counts_as_paddles_refusal():
+    from parity.adapters._paddle import _beyond_stride
+
+    def spec(strides, output_padding):
+        return ConvSpec(spatial=(5, 5), kernel=3, strides=strides, dilations=2, padding="VALID",
+                        op="conv_transpose", output_padding=output_padding)
+    assert _beyond_stride(spec((1, 2), (1, 0))) and _beyond_stride(spec((1, 1), (0, 1)))
+    assert not _beyond_stride(spec((2, 2), (1, 1))) and not _beyond_stride(spec((1, 1), (0, 0)))
+    assert not _beyond_stride(ConvSpec(spatial=(5, 5), kernel=3))
 
 SAME_DILATED = """
 import json, sys

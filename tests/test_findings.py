@@ -160,8 +160,11 @@ def test_depthwise_conv2d_strided_dilated_is_wrong(dtype):
                     padding="SAME", dtype=dtype, layout="NHWC", batch=2)
     x, w = parity.generate(spec)
     kernel = np.moveaxis(w.reshape(spec.in_channels, -1, *w.shape[2:]), (0, 1), (-2, -1))
-    with pytest.warns(UserWarning, match="strides must be 1"):
-        raw = tf.nn.depthwise_conv2d(convert.to_channels_last(x), kernel, [1, 2, 2, 1], "SAME", dilations=[2, 2])
+    try:
+        with pytest.warns(UserWarning, match="strides must be 1"):
+            raw = tf.nn.depthwise_conv2d(convert.to_channels_last(x), kernel, [1, 2, 2, 1], "SAME", dilations=[2, 2])
+    except tf.errors.OpError as error:  # e.g. a 16-bit kernel this CPU's build does not have
+        pytest.skip(probes.tf_reason(error))
     direct = parity.compare(convert.to_channels_first(raw.numpy()), parity.exact(spec, x, w), dtype)
     assert direct.status == "fail" and direct.bound_ratio > 10
     assert not tf_adapter.uses_depthwise_op(spec)

@@ -204,6 +204,7 @@ def test_tf1_conv3d_swapped_dilations_refuse_a_valid_bfloat16_call():
     assert result.status == "known" and "Calculated input gradient shape: (1, 1, 1, 1, 4)" in result.reason
 
 
+@needs_tf1
 def test_tf1_strided_dilated_depthwise_is_silently_wrong():
     """Finding: TF 1.15's ``tf.nn.depthwise_conv2d`` with strides 2 and rate 2, which its docs exclude ('If
     it is greater than 1, then all values of strides must be 1.'), raises nothing: on 9x9 and 12x12 images

@@ -116,6 +116,8 @@ def test_sixteen_bit_accumulation_is_measured_by_the_runner(backend, dtype):
     assert parity.adapters.get(backend).accumulation(ConvSpec(**{**spec.as_dict(), "dtype": "float64"})) == "float64"
     run = CaseRun(Case(spec.slug(), spec))
     result = run.against_reference(backend)
+    if result.status == "skip" and result.reason.startswith("TensorFlow"):  # refused on this CPU, in TF's words
+        pytest.skip(result.reason)
     assert run.probed(backend) in (dtype, f"{dtype}-taps", "float32")
     assert result.accumulation in ("float32", f"{run.probed(backend)} (probed)")
     assert result.status == "pass"

@@ -11,7 +11,7 @@ transposed conv's crop goes the same way (Paddle crops ``padding`` from the full
 
 What Paddle's CPU kernels accept is asked of Paddle, never listed: a call whose kernel is not registered
 (float16 and bfloat16 in paddlepaddle 3.3.1's CPU build), or a transposed conv whose output_padding is not
-below its stride (whatever its dilation), raises ``Refused`` with Paddle's own first line.
+below its stride (whatever its dilation: ``_beyond_stride``), raises ``Refused`` with Paddle's own first line.
 """
 from __future__ import annotations
 
@@ -24,13 +24,8 @@ from parity.adapters.base import Refused, missing_module
 from parity.core import convert
 from parity.core.spec import ConvSpec
 
-# Paddle's refusals, by the start of their first line: a CPU kernel missing for a dtype; output_padding at or
-# beyond both the stride and the dilation (conv_transpose's shape inference, a ValueError); output_padding at
-# or beyond the stride though below the dilation, which its docs allow and its checks refuse (paddlepaddle
-# 3.3.1: the Python frontend where output_padding > stride, the InferMeta's output-size check where equal).
-_REFUSALS = ("(NotFound) The kernel with key", "(InvalidArgument) output_padding of Op(ConvTransposeOp) should be",
-             "The size of output_padding should not be greater than stride",
-             "(InvalidArgument) Output_height and padding(padding_up, padding_down) are inconsistent")
+# Paddle's refusal of a dtype, by the start of its first line: a CPU kernel missing for it.
+_REFUSALS = ("(NotFound) The kernel with key",)
 _FORMATS = {1: ("NCL", "NLC"), 2: ("NCHW", "NHWC"), 3: ("NCDHW", "NDHWC")}
 
 
@@ -56,7 +51,7 @@ class PaddleAdapter:
             return _compute(spec, x, w, dy)
         except (RuntimeError, ValueError) as error:
             first = (str(error).strip().splitlines() or [""])[0]
-            if first.startswith(_REFUSALS):
+            if first.startswith(_REFUSALS) or _beyond_stride(spec):
                 raise Refused(f"PaddlePaddle CPU: '{first}'") from None
             raise
 
@@ -96,8 +91,7 @@ def _transposed(spec: ConvSpec, data, kernel):
     end; the ONNX spelling of the crop says which: explicit pads and output_padding, or a VALID/SAME mode
     (SAME there is the case's own crop, without output_padding)."""
     functional = _paddle().nn.functional
-    onnx = convert.onnx_transpose_padding(spec.pads, spec.output_padding, spec.spatial, spec.kernel, spec.strides,
-                                          spec.dilations)
+    onnx = _onnx(spec)
     if "pads" in onnx:
         crops = tuple(zip(onnx["pads"][:spec.rank], onnx["pads"][spec.rank:]))
     else:
@@ -106,6 +100,20 @@ def _transposed(spec: ConvSpec, data, kernel):
     return conv(data, kernel, stride=list(spec.strides), padding=_per_side(crops),
                 output_padding=list(onnx.get("output_padding", [0] * spec.rank)), dilation=list(spec.dilations),
                 groups=spec.groups, data_format=_format(spec))
+
+
+def _onnx(spec: ConvSpec) -> dict:
+    return convert.onnx_transpose_padding(spec.pads, spec.output_padding, spec.spatial, spec.kernel, spec.strides,
+                                          spec.dilations)
+
+
+def _beyond_stride(spec: ConvSpec) -> bool:
+    """Whether the output_padding handed to Paddle reaches its stride on an axis: Paddle's docs allow it below
+    the dilation instead (as torch does), but paddlepaddle 3.3.1 refuses it, in words that name the axis
+    ('Output_height and padding(...) are inconsistent', 'input_depth(5) and output_depth(4) are
+    mismatching', 'output_padding ... should be less than either stride or dilation', ...)."""
+    extra = _onnx(spec).get("output_padding", ()) if spec.transposed else ()
+    return any(e >= s for e, s in zip(extra, spec.strides))
 
 
 def _per_side(pads: convert.Pads) -> list[int]:

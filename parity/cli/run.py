@@ -225,14 +225,23 @@ def bench(cases: list[Case], args: argparse.Namespace) -> int:
 
     backends = parse_backends(args.backends)
     require_available(backends)
+    sections = [(f"main job, tier {args.tier}", lambda: bench.main_job(args.tier, backends, args.keyword))]
     if "torch" in adapters.installed():
-        print_lines(["# reference vs torch float64 conv2d (k=3, SAME), best of runs",
-                     *bench.reference_vs_torch(args.repeats)])
+        sections.append(("reference vs torch float64 conv2d (k=3, SAME), best of runs",
+                         lambda: bench.reference_vs_torch(args.repeats)))
     else:
         print_lines(["# reference vs torch: skipped, torch is not installed"])
-    print_lines([f"# parity run vs hand loop, tier {args.tier}, backends {','.join(backends)}",
-                 *bench.run_vs_hand_loop(cases, backends), "# start-up", *bench.list_startup(args.repeats),
-                 "# pytest-xdist", *bench.pytest_workers(args.tier, backends), "# memory", *bench.peak_memory()])
+    sections += [(f"parity run vs hand loop, tier {args.tier}, backends {','.join(backends)}",
+                  lambda: bench.run_vs_hand_loop(cases, backends)),
+                 ("start-up", lambda: bench.list_startup(args.repeats)),
+                 ("pytest-xdist", lambda: bench.pytest_workers(args.tier, backends)),
+                 ("memory", bench.peak_memory)]
+    figures = []
+    for title, measure in sections:
+        lines, found = measure()
+        print_lines([f"# {title}", *lines])
+        figures += found
+    print_lines(["# the performance table (README), every figure from this run", *bench.table(figures)])
     return 0
 
 

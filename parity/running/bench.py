@@ -6,15 +6,20 @@
 3. ``parity list`` start-up time and the framework modules it imports (goal: none).
 4. The regression suite under ``pytest -n 0`` and ``-n 2``.
 5. Peak memory of the reference on a large 3-D case, against the size of its operands.
-Times are the best of ``repeats`` runs with ``time.perf_counter``; 3 to 5 run in fresh processes.
+6. The main job: ``parity run`` of the tier on the backends in a fresh process, wall time and peak RSS.
+Times are the best of ``repeats`` runs with ``time.perf_counter``; 3 to 6 run in fresh processes. Each
+measurement returns its detail lines and its :class:`Figure` rows; :func:`table` prints the rows as the
+README's performance table, so that every figure of it comes from one run.
 """
 from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -32,6 +37,36 @@ SIZES = {"small": dict(batch=1, in_channels=8, spatial=(16, 16), out_channels=8)
          "large": dict(batch=16, in_channels=64, spatial=(64, 64), out_channels=64)}
 
 
+# The goals of the performance issue, by figure: (comparison, limit); ratios are time over time.
+EXACT_GOALS = {"small": 8.0, "medium": 8.0, "large": 4.0}
+MAIN_JOB_SECONDS, MAIN_JOB_MIB = 2 * 144.0, 1024.0  # within 2x of the 872-case, 10-backend job; 1 GB
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One row of the performance table: what was measured, the figure, the goal ('' for none) and whether
+    the figure meets it (None without a goal)."""
+
+    what: str
+    measured: str
+    goal: str = ""
+    met: bool | None = None
+
+
+Measured = tuple[list[str], list[Figure]]
+
+
+def _at_most(what: str, value: float, limit: float, unit: str = "x", digits: int = 2) -> Figure:
+    return Figure(what, f"{value:.{digits}f}{unit}", f"≤ {limit:g}{unit}", value <= limit)
+
+
+def table(figures: list[Figure]) -> list[str]:
+    """The figures as a markdown table (the README's performance table)."""
+    mark = {True: "yes", False: "**no**", None: ""}
+    return ["| figure | measured | goal | met |", "| --- | --- | --- | --- |",
+            *(f"| {f.what} | {f.measured} | {f.goal} | {mark[f.met]} |" for f in figures)]
+
+
 def best_of(fn: Callable[[], object], repeats: int) -> float:
     times = []
     for _ in range(repeats):
@@ -41,11 +76,12 @@ def best_of(fn: Callable[[], object], repeats: int) -> float:
     return min(times)
 
 
-def reference_vs_torch(repeats: int = 3) -> list[str]:
+def reference_vs_torch(repeats: int = 3) -> Measured:
     import torch
 
     lines = [f"{'case':<8}{'shape':<22}{'torch f64':>11}{'ref (f32 case)':>16}{'ratio':>7}"
              f"{'ref (f64 exact)':>17}{'ratio':>7}"]
+    figures = []
     for label, size in SIZES.items():
         spec = ConvSpec(kernel=3, padding="SAME", dtype="float32", **size)
         exact = ConvSpec(kernel=3, padding="SAME", dtype="float64", **size)
@@ -57,10 +93,13 @@ def reference_vs_torch(repeats: int = 3) -> list[str]:
         shape = "x".join(map(str, spec.input_shape))
         lines.append(f"{label:<8}{shape:<22}{t_torch:>10.4f}s{t_plain:>15.4f}s{t_plain / t_torch:>6.2f}x"
                      f"{t_exact:>16.4f}s{t_exact / t_torch:>6.2f}x")
-    return lines
+        figures += [_at_most(f"reference (16/32-bit case) vs torch float64 conv2d, {shape}", t_plain / t_torch, 1.0),
+                    _at_most(f"exact float64 path vs torch float64 conv2d, {shape}", t_exact / t_torch,
+                             EXACT_GOALS[label])]
+    return lines, figures
 
 
-def run_vs_hand_loop(cases: list[Case], backends: list[str]) -> list[str]:
+def run_vs_hand_loop(cases: list[Case], backends: list[str]) -> Measured:
     """Wall time of ``runner.run`` against the bare work it does (measured back to back, both after a
     warm-up pass over the cases, so that neither pays framework imports or first-call costs)."""
     _hand_loop(cases, [adapters.get(b) for b in backends])
@@ -70,10 +109,13 @@ def run_vs_hand_loop(cases: list[Case], backends: list[str]) -> list[str]:
     t_run = time.perf_counter() - start
     t_inputs, t_ref, t_calls = _hand_loop(cases, [adapters.get(b) for b in backends])
     bare = t_inputs + t_ref + t_calls
-    return [f"parity run: {t_run:.2f}s for {len(cases)} cases x {len(backends)} backends",
-            f"hand loop:  {bare:.2f}s (inputs {t_inputs:.2f}s, reference {t_ref:.2f}s, "
-            f"framework calls {t_calls:.2f}s)",
-            f"ratio run / hand loop: {t_run / bare:.2f}x; run / framework calls alone: {t_run / t_calls:.2f}x"]
+    what = f"`parity run` ({len(cases)} cases x {', '.join(backends)})"
+    return ([f"parity run: {t_run:.2f}s for {len(cases)} cases x {len(backends)} backends",
+             f"hand loop:  {bare:.2f}s (inputs {t_inputs:.2f}s, reference {t_ref:.2f}s, "
+             f"framework calls {t_calls:.2f}s)",
+             f"ratio run / hand loop: {t_run / bare:.2f}x; run / framework calls alone: {t_run / t_calls:.2f}x"],
+            [_at_most(f"{what} vs a hand loop of the same inputs, reference and framework calls", t_run / bare, 1.15),
+             _at_most(f"{what} vs the framework calls alone", t_run / t_calls, 1.5)])
 
 
 def _hand_loop(cases: Iterable[Case], chosen: list) -> tuple[float, float, float]:
@@ -103,25 +145,28 @@ _LIST_PROBE = ("import sys; from parity.cli.main import main; main(['list']); "
                f"print(sorted(m for m in sys.modules if m.split('.')[0] in {_FRAMEWORKS!r}), file=sys.stderr)")
 
 
-def list_startup(repeats: int = 3) -> list[str]:
+def list_startup(repeats: int = 3) -> Measured:
     times, imported = [], ""
     for _ in range(repeats):
         start = time.perf_counter()
         done = subprocess.run([sys.executable, "-c", _LIST_PROBE], capture_output=True, text=True, check=True)
         times.append(time.perf_counter() - start)
         imported = done.stderr.strip().splitlines()[-1]
+    figure = _at_most("`parity list` start-up (fresh process)", min(times), 0.25, " s")
+    if imported != "[]":
+        figure = Figure(figure.what, f"{figure.measured}, imports {imported}", figure.goal + ", no framework", False)
     return [f"parity list: {min(times):.2f}s (best of {repeats}, fresh process); framework modules imported: "
-            f"{imported}"]
+            f"{imported}"], [figure]
 
 
 # parity/running/bench.py -> the checkout's root, where the regression suite lives in a source checkout
 SUITE = Path(__file__).resolve().parents[2] / "tests" / "test_regression.py"
 
 
-def pytest_workers(tier: str, backends: list[str]) -> list[str]:
+def pytest_workers(tier: str, backends: list[str]) -> Measured:
     """The regression suite with -n 0 and -n 2 (pytest-xdist), wall time of each (source checkouts only)."""
     if not SUITE.exists():
-        return [f"pytest regression suite: skipped, {SUITE} is not here (run from a source checkout)"]
+        return [f"pytest regression suite: skipped, {SUITE} is not here (run from a source checkout)"], []
     timings, codes = {}, {}
     for workers in ("0", "2"):
         start = time.perf_counter()
@@ -130,8 +175,11 @@ def pytest_workers(tier: str, backends: list[str]) -> list[str]:
                               capture_output=True, check=False, cwd=SUITE.parent.parent)
         timings[workers], codes[workers] = time.perf_counter() - start, done.returncode
     exits = "" if set(codes.values()) == {0} else f"; pytest exit codes -n 0: {codes['0']}, -n 2: {codes['2']}"
-    return [f"pytest regression suite, tier {tier}: -n 0 {timings['0']:.1f}s, -n 2 {timings['2']:.1f}s "
-            f"(speed-up -n 0 / -n 2: {timings['0'] / timings['2']:.2f}x){exits}"]
+    speedup = timings["0"] / timings["2"]
+    return ([f"pytest regression suite, tier {tier}: -n 0 {timings['0']:.1f}s, -n 2 {timings['2']:.1f}s "
+             f"(speed-up -n 0 / -n 2: {speedup:.2f}x){exits}"],
+            [Figure(f"regression suite, tier {tier}: `pytest -n 0` / `pytest -n 2` wall time ({timings['0']:.1f} s / "
+                    f"{timings['2']:.1f} s){exits}", f"{speedup:.2f}x", "≥ 1.6x", speedup >= 1.6 and not exits)])
 
 
 # VmHWM (peak RSS of this process image), not ru_maxrss: the latter starts from the parent's size when
@@ -151,12 +199,30 @@ print(before, peak())
 """
 
 
-def peak_memory() -> list[str]:
+def peak_memory() -> Measured:
     spec = ConvSpec(spatial=(48, 48, 48), kernel=3, in_channels=16, out_channels=16, batch=2, padding="SAME")
     done = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, json.dumps(spec.as_dict())], capture_output=True,
                           text=True, check=True)
     before, after = (int(v) / 1024 for v in done.stdout.split())
     operands = 8 * (math.prod(spec.input_shape) + math.prod(spec.output_shape)) / 2**20
-    return [f"peak memory, reference of {spec.slug()}: {after:.0f} MiB peak RSS ({after - before:.0f} MiB "
-            f"over the inputs), float64 input + output {operands:.0f} MiB, chunk budget "
-            f"{CHUNK_BYTES >> 20} MiB"]
+    return ([f"peak memory, reference of {spec.slug()}: {after:.0f} MiB peak RSS ({after - before:.0f} MiB "
+             f"over the inputs), float64 input + output {operands:.0f} MiB, chunk budget "
+             f"{CHUNK_BYTES >> 20} MiB"],
+            [Figure(f"reference of {spec.slug()}: peak RSS over its inputs (float64 input + output: {operands:.0f} "
+                    f"MiB)", f"{after - before:.0f} MiB")])
+
+
+def main_job(tier: str, backends: list[str], keyword: str | None = None) -> Measured:
+    """``parity run`` of the tier (cases matching ``keyword``, if given) in a fresh process: wall time and
+    peak RSS (that child's own, by wait4)."""
+    command = [sys.executable, "-m", "parity.cli", "run", "--tier", tier, "--backends", ",".join(backends),
+               *(["-k", keyword] if keyword else [])]
+    start = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds, mib = time.perf_counter() - start, usage.ru_maxrss / 1024
+    child.returncode = os.waitstatus_to_exitcode(status)
+    what = f"main job: `parity run --tier {tier}{f' -k {keyword!r}' if keyword else ''}` on {', '.join(backends)}, fresh process (exit {child.returncode})"
+    return ([f"{what}: {seconds:.1f}s wall, peak RSS {mib:.0f} MiB"],
+            [_at_most(f"{what}, wall time", seconds, MAIN_JOB_SECONDS, " s", 1),
+             _at_most(f"{what}, peak RSS", mib, MAIN_JOB_MIB, " MiB", 0)])

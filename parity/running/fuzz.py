@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from hypothesis import HealthCheck, find, settings
+from hypothesis import HealthCheck, Phase, find, settings
 from hypothesis.errors import NoSuchExample
 
 from parity.core.files import write_atomic
@@ -40,7 +40,8 @@ def fuzz(examples: int, backends: list[str], seed: int = 0) -> FuzzOutcome:
         bad = [r for r in run_case(Case(spec.slug(), spec), backends) if r.status in ("fail", "error")]
         return f"{bad[0].backend} vs {bad[0].against}: {bad[0].status}: {bad[0].reason}" if bad else ""
 
-    config = settings(max_examples=examples, database=None, deadline=None, suppress_health_check=list(HealthCheck))
+    config = settings(max_examples=examples, database=None, deadline=None, suppress_health_check=list(HealthCheck),
+                      phases=tuple(Phase), derandomize=False)  # whatever profile the caller loaded: fuzz shrinks
     try:
         minimal = find(valid_specs(), lambda spec: bool(problem(spec)), settings=config, random=random.Random(seed))
     except NoSuchExample:

@@ -225,3 +225,33 @@ def test_converter_refuses_the_conv3d_graph_whose_static_shape_tf_inferred_wrong
     spec = _spec(spatial=(5, 6, 7), dilations=(1, 2, 1), batch=1)
     with pytest.raises(Refused, match="'tf.Conv3D' op failed to infer returned types"):
         _run("litert_ref", spec)
+
+
+@needs_litert
+@pytest.mark.parametrize("backend", ["litert_ref", "litert_xnnpack"])
+@pytest.mark.parametrize("padding, shape", [(((1, 1), (1, 1)), (7, 7)), (((2, 0), (0, 1)), (7, 6)),
+                                            (((2, 2), (2, 2)), None), ("SAME", None), ("VALID", None)])
+def test_converter_gives_dilated_depthwise_convs_same_padding_whatever_their_padding(backend, padding, shape):
+    """Finding (found by hypothesis): TF lowers a dilated tf.nn.depthwise_conv2d to SpaceToBatchND,
+    DepthwiseConv2dNative, BatchToSpaceND; the TFLite converter fuses them into one DEPTHWISE_CONV_2D with
+    SAME padding, so explicit padding yields the input's size (9x9 here) and wrong values. Explicit pads that
+    are SAME's, SAME and VALID come out right. Declared as known; the run reports it as such."""
+    spec = _spec(spatial=(9, 9), in_channels=4, out_channels=8, groups=4, dilations=2, padding=padding)
+    assert litert.explicit_dilated_depthwise(spec) is (shape is not None)
+    y, ref = _run(backend, spec)
+    if shape is None:
+        assert parity.compare(y, ref, spec.dtype).passed
+        return
+    assert spec.output_spatial == shape and y.shape[2:] == (9, 9)
+    from parity.running.registry import Case
+    from parity.running.runner import CaseRun
+
+    result = CaseRun(Case(spec.slug(), spec)).against_reference(backend)
+    assert result.status == "known" and "SAME padding whatever the explicit padding" in result.reason
+
+
+@needs_litert
+def test_converter_s_dilated_depthwise_fusion_leaves_a_rank_1_reshape_the_interpreter_refuses():
+    spec = _spec(spatial=(9,), in_channels=2, out_channels=4, groups=2, dilations=2, padding=((1, 1),))
+    with pytest.raises(Refused, match=r"num_input_elements != num_output_elements \(72 != 56\)"):
+        _run("litert_ref", spec)

@@ -212,6 +212,16 @@ def test_wrong_shape():
     assert "shape" in result.reason and str(ref.value.shape) in result.reason
 
 
+def test_two_backends_agreeing_on_a_wrong_shape_fail_without_a_bound():
+    """Found by hypothesis: both LiteRT backends returned the same wrong shape, and their pair comparison
+    crashed on the reference's bound, which has the case's shape."""
+    _, ref = _case("float32")
+    wrong = ref.value.astype(np.float32)[..., :-1]
+    result = compare(wrong, ref, "float32", expected=wrong.copy(), computations=2)
+    assert (result.status, result.kind) == ("fail", "shape")
+    assert result.reason == f"shape mismatch: both sides have {wrong.shape}, the case's result has {ref.value.shape}"
+
+
 @pytest.mark.parametrize("dtype, wrong", [("float32", np.float64), ("float16", np.float32),
                                           ("bfloat16", np.float16), ("float64", np.float32)])
 def test_wrong_dtype(dtype, wrong):

@@ -41,9 +41,14 @@ from parity.adapters import _probes as probes
 from parity.adapters import tensorflow as eager
 from parity.adapters import tensorflow_xla as xla
 from parity.adapters.base import Refused, missing_module
+from parity.core import convert
 from parity.core.spec import ConvSpec
 
 CONVOLUTIONS = ("CONV_2D", "DEPTHWISE_CONV_2D", "CONV_3D", "TRANSPOSE_CONV", "CONV_3D_TRANSPOSE")
+DILATED_DEPTHWISE = ("the TFLite converter folds tf.nn.depthwise_conv2d's SpaceToBatchND/BatchToSpaceND of a "
+                     "dilated depthwise conv into DEPTHWISE_CONV_2D with SAME padding whatever the explicit "
+                     "padding was: the output has the input's size and wrong values (TensorFlow 2.21; found by "
+                     "hypothesis, pinned in tests/test_backend_xla_litert.py)")
 
 
 @cache
@@ -85,6 +90,9 @@ class LiteRtAdapter:
     def supports(self, spec: ConvSpec) -> str | None:
         return eager.ADAPTER.supports(spec)
 
+    def known(self, spec: ConvSpec) -> str | None:
+        return DILATED_DEPTHWISE if explicit_dilated_depthwise(spec) else None
+
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
         model = converted(xla.geometry(spec))
         if isinstance(model, str):
@@ -121,6 +129,16 @@ class LiteRtAdapter:
         if left:
             raise Refused(f"LiteRT: the XNNPACK delegate did not take {', '.join(left)}: the default interpreter "
                           "runs TFLite's builtin kernel for it")
+
+
+def explicit_dilated_depthwise(spec: ConvSpec) -> bool:
+    """Whether the case's TF call is a dilated ``tf.nn.depthwise_conv2d`` with explicit padding (neither
+    "SAME" nor "VALID"): the converter's dilated-conv fusion then assumes SAME (a rank-1 case's reshape
+    is refused by the interpreter instead, in its words)."""
+    if spec.quantity != "output" or max(spec.dilations) == 1 or not eager.uses_depthwise_op(spec):
+        return False
+    return not isinstance(convert.tf_padding(spec.pads, spec.spatial, spec.kernel, spec.strides, spec.dilations,
+                                             channels_last=True), str)
 
 
 def delegated(ops: list[dict]) -> set[int]:

@@ -143,7 +143,7 @@ def compare(actual: np.ndarray, ref: Reference, dtype: str, *, expected: np.ndar
     dtype = canonical_name(dtype)
     actual = np.asarray(actual)
     target = np.asarray(ref.value if expected is None else expected)
-    problem = _structural_problem(actual, target, dtype, expected is None)
+    problem = _structural_problem(actual, target, dtype, expected is None, ref.value.shape)
     if problem:
         return Comparison("fail", problem[0], np.nan, np.nan, int(_ULP_INFINITE), np.inf, None, problem[1])
     actual64, target64 = np.asarray(actual, np.float64), np.asarray(target, np.float64)
@@ -189,10 +189,12 @@ def total_bound(ref: Reference, dtype: str, computations: int = 1, accumulation:
     return sum(_rounding(ref, dtype, name) + half for name in names)
 
 
-def _structural_problem(actual: np.ndarray, target: np.ndarray, dtype: str,
-                        against_reference: bool) -> tuple[Kind, str] | None:
+def _structural_problem(actual: np.ndarray, target: np.ndarray, dtype: str, against_reference: bool,
+                        result_shape: tuple[int, ...]) -> tuple[Kind, str] | None:
     if actual.shape != target.shape:
         return "shape", f"shape mismatch: got {actual.shape}, expected {target.shape}"
+    if actual.shape != result_shape:  # two backends agreeing on a wrong shape: no bound to judge them by
+        return "shape", f"shape mismatch: both sides have {actual.shape}, the case's result has {result_shape}"
     sides = [("got", actual)] + ([] if against_reference else [("other side has", target)])
     for label, array in sides:
         if _dtype_name(array.dtype) != dtype:

@@ -14,10 +14,11 @@ INSTALLED = adapters.installed()
 @given(valid_specs())
 def test_every_valid_spec_runs_on_every_installed_backend(spec):
     """No harness crash and no undeclared refusal: each result passes, is a declared skip or a declared known
-    deviation of its framework."""
+    deviation of its framework, or is ``insensitive`` (a tiny drawn case whose mutants the bound cannot tell
+    apart is reported so, with its reason; the built-in default tier has none)."""
     results = run_case(Case(spec.slug(), spec), INSTALLED)
     assert len(results) == len(INSTALLED) * (len(INSTALLED) + 1) // 2
-    wrong = [r for r in results if r.status not in ("pass", "skip", "known") or not (r.status == "pass" or r.reason)]
+    wrong = [r for r in results if r.status not in ("pass", "skip", "known", "insensitive") or not (r.status == "pass" or r.reason)]
     assert not wrong, f"{spec!r}: " + "; ".join(f"{r.backend} vs {r.against}: {r.status}: {r.reason}" for r in wrong)
 
 

@@ -166,3 +166,20 @@ def test_eigen_kernels_refusals_are_declared_and_channels_first_is_converted():
     assert out["keras_depthwise_strides"][0] == (
         "TensorFlow on CPU (Keras DepthwiseConv2D, DepthwiseConv2dNative): "
         "'Current implementation only supports equal length strides in the row and column dimensions.'")
+
+
+def test_weight_gradient_probe_tries_signs_until_its_few_results_show_16_bit_sums():
+    """Found by hypothesis: TF 2.21's bfloat16 depthwise weight gradient rounds products and sums to bfloat16
+    (5 ULP, 11x the float32 bound on this case's normal data); its 2 results came out correctly rounded on
+    the positive canary and on the first signed one, so the probe said float32 and the case failed."""
+    pytest.importorskip("tensorflow")
+    from parity.running.registry import Case
+    from parity.running.runner import CaseRun
+
+    spec = ConvSpec(spatial=(2,), kernel=1, in_channels=2, out_channels=2, batch=2, groups=2, padding=((1, 0),),
+                    dtype="bfloat16", quantity="grad_weight", seed=3)
+    run = CaseRun(Case(spec.slug(), spec))
+    result = run.against_reference("tensorflow")
+    if result.status == "skip":
+        pytest.skip(result.reason)
+    assert run.probed("tensorflow").startswith("bfloat16") and result.status == "pass", result

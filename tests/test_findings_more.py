@@ -191,3 +191,34 @@ def test_pytensor_refusals_quote_pytensor():
     f = pytensor.function([x, w], convolve2d(x, w, mode="valid", method="direct"), mode=pytensor_adapter.MODE)
     message = _raised(lambda: f(np.ones((5, 5), np.float16), np.ones((3, 3), np.float16)))
     assert _quoted(pytensor_adapter.NO_FLOAT16_2D) in message
+
+
+def test_xla_cpu_float32_weight_gradient_with_a_low_crop_and_high_pad_is_wrong():
+    """Finding (hypothesis explore, jax 0.10.2): d/dw of lax.conv_general_dilated with padding (-1, 1) on
+    2 images of 2 channels is 0.44 off in float32, exact in float64; the runner reports such cases as known
+    (a transposed conv's crop beyond its kernel, e.g. crop (1, 0) and output_padding 1 with a 1-tap kernel)."""
+    jax = pytest.importorskip("jax")
+    from jax import lax
+
+    from parity.running.registry import Case
+    from parity.running.runner import CaseRun
+
+    jax.config.update("jax_enable_x64", True)
+    rng = np.random.default_rng(0)
+    x, w, dy = rng.standard_normal((2, 2, 4)), rng.standard_normal((2, 2, 1)), rng.standard_normal((2, 2, 4))
+
+    def grad(dtype):
+        conv = lambda k: lax.conv_general_dilated(x.astype(dtype), k, (1,), [(-1, 1)],  # noqa: E731
+                                                  dimension_numbers=("NCH", "OIH", "NCH"))
+        return np.asarray(jax.vjp(conv, w.astype(dtype))[1](dy.astype(dtype))[0], np.float64)
+
+    off = np.abs(grad(np.float32) - grad(np.float64)).max()
+    if off < 1e-5:
+        pytest.skip(f"XLA:CPU computes this float32 weight gradient right on this CPU (off by {off:.1e})")
+    assert off > 0.1
+    spec = ConvSpec(spatial=(4,), kernel=1, in_channels=2, out_channels=2, batch=2, padding=((1, 0),),
+                    op="conv_transpose", quantity="grad_weight", output_padding=1)
+    result = CaseRun(Case(spec.slug(), spec)).against_reference("jax")
+    assert result.status == "known" and "crops at the start and pads at the end" in result.reason
+    assert adapters.get("jax").known(ConvSpec(**{**spec.as_dict(), "dtype": "float64"})) is None
+    assert adapters.get("jax").known(ConvSpec(**{**spec.as_dict(), "quantity": "grad_input"})) is None

@@ -25,6 +25,15 @@ from parity.adapters.base import missing_module
 from parity.core.spec import ConvSpec
 
 
+# Measured with jax 0.10.2 (tests/test_findings_more.py pins it in plain JAX): on the CPU, the float32 gradient
+# of lax.conv_general_dilated with respect to the kernel is wrong (0.44 to 5.9 off where float64 gives the
+# exact sums) for some paddings whose low side is negative and high side positive, with two or more images and
+# channels; float64 is right, and so are the outputs and input gradients of the same calls.
+NEGATIVE_LOW_PAD = ("XLA:CPU computes the float32 weight gradient of a conv whose padding crops at the start and "
+                    "pads at the end (a transposed conv's crop beyond its kernel) wrongly; float64 is right "
+                    "(jax 0.10.2)")
+
+
 @cache
 def _jax() -> ModuleType:
     import jax
@@ -45,6 +54,13 @@ class JaxAdapter:
 
     def supports(self, spec: ConvSpec) -> str | None:
         return None
+
+    def known(self, spec: ConvSpec) -> str | None:
+        if self.platform != "cpu" or spec.quantity != "grad_weight" or spec.dtype == "float64":
+            return None
+        pads = convert.transposed_pads(spec.kernel, spec.dilations, spec.pads, spec.output_padding) \
+            if spec.transposed else spec.pads
+        return NEGATIVE_LOW_PAD if any(lo < 0 < hi for lo, hi in pads) else None
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
         jax, dims = _jax(), dimensions(spec)

@@ -30,7 +30,9 @@ TIERS = ("smoke", "default", "full")  # parity.running.registry.TIERS, without i
 _PROPERTY = "parity"
 _SESSION = pytest.StashKey["ParitySession"]()
 _CACHE_SIZE = 16
-_THREADS = ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
+            "TF_NUM_INTEROP_THREADS")
+_LIMITED = pytest.StashKey[bool]()
 
 
 class ParitySession:
@@ -298,11 +300,21 @@ def _param(values: tuple, case: "Case", ident: str) -> Any:
 
 
 def _first_use(config: pytest.Config) -> None:
-    if hasattr(config, "workerinput"):
+    if hasattr(config, "workerinput") and not config.stash.get(_LIMITED, False):
+        config.stash[_LIMITED] = True
         # xdist runs one worker per core: framework thread pools of one thread each avoid oversubscription
         # (measured on 2 cores, -n 2, default tier: 22.9 s with default pools, 14.9 s with one thread).
         for variable in _THREADS:
             os.environ.setdefault(variable, "1")
+        # numpy's BLAS pool started when parity (or a test module) imported numpy, before this ran: its
+        # variable came too late, so the pool is limited now (2 OpenBLAS threads per worker spun against
+        # the other worker: -n 2 took 26.9 s, 23.0 s with one thread).
+        from threadpoolctl import threadpool_limits
+
+        try:
+            threadpool_limits(int(os.environ["OPENBLAS_NUM_THREADS"]), user_api="blas")
+        except ValueError:  # a value of the user's that is not a count: BLAS reads it as it will
+            pass
 
 
 @pytest.fixture(scope="session")

@@ -49,6 +49,25 @@ def test_a_project_that_does_not_use_parity_is_untouched(pytester, monkeypatch):
     result.assert_outcomes(passed=1)
 
 
+BLAS_THREADS = REGRESSION + '''
+
+def test_blas_pool():
+    from threadpoolctl import threadpool_info
+    assert {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"} == {1}
+'''
+
+
+def test_an_xdist_worker_limits_the_blas_pool_numpy_started_before_the_plugin_ran(pytester, monkeypatch):
+    """parity imports numpy, so OpenBLAS had started its pool (one thread per core) before the plugin set
+    OPENBLAS_NUM_THREADS: each worker's pool spun against the other worker (-n 2: 26.9 s, 23.0 s limited)."""
+    pytester.makepyfile(test_regression=BLAS_THREADS)
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(variable, raising=False)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "--parity-tier", "smoke",
+                                           "--parity-backends", "numpy", "-k", "blas_pool")
+    result.assert_outcomes(passed=1)
+
+
 def test_declared_limits_are_counted_not_collected(pytester):
     pytester.makepyfile(test_regression=REGRESSION)
     pytester.makeconftest(PICKY)

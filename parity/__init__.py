@@ -11,12 +11,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-# Bound eagerly: a lazily loaded `compare` would lose to the submodule of the same name, which the import
-# system sets as the package attribute once anything imports it. (numpy and the reference, no framework.)
-from parity.verdict.comparison import Comparison, compare, error_bound, ulp_distance
-
 # public name -> (module, attribute); `exact` rather than `reference`, so that `parity.reference.conv` stays the module
 _EXPORTS = {"Case": ("parity.running.registry", "Case"), "CheckResult": ("parity.porting.check_report", "CheckResult"),
+            "Comparison": ("parity.verdict.comparison", "Comparison"),
+            "compare": ("parity.verdict.comparison", "compare"),
+            "error_bound": ("parity.verdict.comparison", "error_bound"),
+            "ulp_distance": ("parity.verdict.comparison", "ulp_distance"),
             "ConvSpec": ("parity.core.spec", "ConvSpec"),
             "Reference": ("parity.reference.conv", "Reference"), "Result": ("parity.running.runner", "Result"),
             "adapters": ("parity.adapters", None), "check": ("parity.porting.checking", "check"),
@@ -28,7 +28,7 @@ _EXPORTS = {"Case": ("parity.running.registry", "Case"), "CheckResult": ("parity
             "convert_layer": ("parity.porting.layers", "convert_layer"),
             "LayerCheck": ("parity.porting.layers", "LayerCheck"), "Printed": ("parity.porting.printed", "Printed"),
             "parse_printed": ("parity.porting.printed", "parse"), "read_printed": ("parity.porting.printed", "read")}
-__all__ = sorted([*_EXPORTS, "Comparison", "compare", "error_bound", "ulp_distance"])
+__all__ = sorted(_EXPORTS)
 __version__ = "0.1.0"
 
 

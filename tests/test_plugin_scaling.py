@@ -21,6 +21,7 @@ import os, sys
 def test_nothing_of_parity_happened():
     assert "OMP_NUM_THREADS" not in os.environ or os.environ.get("KEEP") == "1"
     assert not [m for m in sys.modules if m.startswith("parity.adapters.") or m.startswith("parity.cases")]
+    assert "numpy" not in sys.modules  # importing the plugin costs nothing: parity's names load on first use
 '''
 
 # numpy, but 3-D cases are declared unsupported

@@ -58,8 +58,7 @@ class JaxAdapter:
     def known(self, spec: ConvSpec) -> str | None:
         if self.platform != "cpu" or spec.quantity != "grad_weight" or spec.dtype == "float64":
             return None
-        pads = convert.transposed_pads(spec.kernel, spec.dilations, spec.pads, spec.output_padding) \
-            if spec.transposed else spec.pads
+        pads = _transposed_pads(spec) if spec.transposed else spec.pads
         return NEGATIVE_LOW_PAD if any(lo < 0 < hi for lo, hi in pads) else None
 
     def run(self, spec: ConvSpec, x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> np.ndarray:
@@ -96,10 +95,14 @@ def _forward(spec: ConvSpec, precision, data, kernel):
         feature_group_count=spec.groups, precision=precision)
 
 
+def _transposed_pads(spec: ConvSpec) -> convert.Pads:
+    """The padding of the forward conv a transposed conv runs as (negative entries crop)."""
+    return convert.transposed_pads(spec.kernel, spec.dilations, spec.pads, spec.output_padding)
+
+
 def _transposed(spec: ConvSpec, precision, data, kernel):
-    pads = convert.transposed_pads(spec.kernel, spec.dilations, spec.pads, spec.output_padding)
     return _jax().lax.conv_general_dilated(
-        data, kernel, window_strides=(1,) * spec.rank, padding=pads, lhs_dilation=spec.strides,
+        data, kernel, window_strides=(1,) * spec.rank, padding=_transposed_pads(spec), lhs_dilation=spec.strides,
         rhs_dilation=spec.dilations, feature_group_count=spec.groups, precision=precision,
         dimension_numbers=dimensions(spec).strings)
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from parity.core import convert, geometry
 from parity.reference import eft
-from parity.reference import gather
+from parity.reference import gather, taps
 from parity.reference.gather import CHUNK_BYTES, Pads, Triple, Window, columns_to_output, im2col, output_to_columns
 from parity.reference.magnitudes import Magnitudes, is_integer, magnitudes
 
@@ -108,6 +108,8 @@ def conv(x: np.ndarray, w: np.ndarray, strides: Sequence[int], pads: Pads, dilat
     result; ``scale`` bounds |x| conv |w| (None unless ``scaled``). ``rows`` keeps the first ``rows``
     positions of the first output spatial axis (the others are not computed).
     """
+    if not exact and taps.applies(x, w, strides, pads, dilations, groups):
+        return taps.conv(x, w, pads, dilations, groups, scaled, rows)
     xp = gather.pad(x, pads)
     window = Window(w.shape[2:], strides, dilations, rows)
     view = window(xp)  # (N, C, *out, *k), no copy

@@ -1,0 +1,119 @@
+"""Stride-1 convolution as one GEMM per kernel tap, without an im2col copy.
+
+The padded input is stored channel-major, ``(C, N * prod(P))``: column ``q`` holds every channel at one
+position of the padded grid (image by image). The input under kernel tap ``j`` for the output at column
+``q`` is column ``q + offset(j)``, ``offset(j) = sum_i j_i * d_i * prod(P[i+1:])``, so each tap reads one
+block of columns, which BLAS takes in place, and the conv at every grid position is the sum over taps of
+``w[:, :, j] @ columns[:, q + offset(j)]``. The positions whose window leaves the grid (the last
+``(k_i - 1) d_i`` along each axis, where a window would run into the next image) are computed and dropped,
+``prod(P) / prod(out)`` of the work, which :func:`applies` keeps small. Positions are taken in blocks of a
+few thousand, so that each tap's partial sums stay in cache while they are added.
+
+The float32 magnitude GEMM of :mod:`parity.reference.magnitudes` runs the same way: each term of the scale
+still passes through at most n roundings (its product, then additions within a tap and across taps), which
+is all its proof counts. Float64 data only: other dtypes would round the partial sums between taps.
+"""
+from __future__ import annotations
+
+import math
+from itertools import product
+from typing import Final, Sequence
+
+import numpy as np
+
+from parity.core import geometry
+from parity.reference import gather
+from parity.reference.gather import CHUNK_BYTES, Pads, Triple
+from parity.reference.magnitudes import magnitudes
+
+# When the taps beat im2col, as measured with `parity bench`-style timings on 2 cores: once the gathered
+# windows pass one chunk (below that they stay in cache and one long GEMM wins), with at least 8 channels
+# per group (each tap's GEMM sums over them) and a padded grid not much larger than the output.
+MIN_GATHERED_BYTES: Final = CHUNK_BYTES
+MIN_PER_GROUP: Final = 8
+_MAX_WASTE: Final = 2.0  # padded-grid positions per output position
+_MAX_CALLS: Final = 64  # taps x groups: GEMM calls per block of positions
+_BLOCK_BYTES: Final = 1 << 21  # one block of the input columns or of the partial sums
+
+
+def applies(x: np.ndarray, w: np.ndarray, strides: Sequence[int], pads: Pads, dilations: Sequence[int],
+            groups: int) -> bool:
+    """Whether the tap GEMMs suit the conv of float64 ``x`` (N, C, *S) with ``w`` (O, C/g, *k)."""
+    padded = [n + lo + hi for n, (lo, hi) in zip(x.shape[2:], pads)]
+    out = _output(padded, w.shape[2:], dilations)
+    if x.dtype != np.float64 or any(s != 1 for s in strides) or min(out) < 1:
+        return False
+    taps = math.prod(w.shape[2:])
+    gathered = x.shape[0] * x.shape[1] * taps * math.prod(out) * x.itemsize
+    return (taps * groups <= _MAX_CALLS and w.shape[1] >= MIN_PER_GROUP and gathered >= MIN_GATHERED_BYTES
+            and math.prod(padded) <= _MAX_WASTE * math.prod(out))
+
+
+def conv(x: np.ndarray, w: np.ndarray, pads: Pads, dilations: Sequence[int], groups: int, scaled: bool,
+         rows: int | None) -> Triple:
+    """(value, None, scale) of the stride-1 cross-correlation of ``x`` with ``w``, shaped (N, O, *out), as
+    :func:`parity.reference.conv.conv` returns it (``rows`` keeps the first ``rows`` positions of the first
+    output axis; the scale is None unless ``scaled``)."""
+    kernel = w.shape[2:]
+    if rows is not None:  # the first rows outputs read the first rows + span - 1 inputs of the first axis
+        (lo, hi), n = pads[0], x.shape[2]
+        pads = ((lo, min(hi, rows + geometry.span(kernel[0], dilations[0]) - 1 - lo - n)), *pads[1:])
+    columns, padded = _channel_major(x, pads)
+    weights = np.moveaxis(w.reshape(*w.shape[:2], -1), -1, 0).copy()  # (taps, O, C/g)
+    steps = [math.prod(padded[i + 1:]) for i in range(len(padded))]
+    offsets = [sum(j * d * s for j, d, s in zip(tap, dilations, steps)) for tap in product(*map(range, kernel))]
+    out = _output(padded, kernel, dilations)
+    shape = (x.shape[0], w.shape[0], *out)
+    value = _crop(_sum_taps(columns, weights, offsets, groups), padded, out, shape, 1.0)
+    if not scaled:
+        return value, None, None
+    terms = w.shape[1] * len(offsets)
+    need = magnitudes(columns, weights, terms, terms * groups * math.prod(shape[::2]))
+    absolute = np.abs(columns) if need.x is None else need.x
+    return value, None, _crop(_sum_taps(absolute, need.w, offsets, groups), padded, out, shape, need.factor)
+
+
+def _channel_major(x: np.ndarray, pads: Pads) -> tuple[np.ndarray, list[int]]:
+    """The padded input as (C, N * prod(P)) columns, and P."""
+    if min(min(p) for p in pads) < 0:
+        xp = gather.pad(x, pads)
+        return np.ascontiguousarray(xp.swapaxes(0, 1)).reshape(x.shape[1], -1), list(xp.shape[2:])
+    padded = [n + lo + hi for n, (lo, hi) in zip(x.shape[2:], pads)]
+    grid = np.zeros((x.shape[1], x.shape[0], *padded), x.dtype)
+    grid[(slice(None), slice(None), *(slice(lo, lo + n) for n, (lo, _) in zip(x.shape[2:], pads)))] = x.swapaxes(0, 1)
+    return grid.reshape(x.shape[1], -1), padded
+
+
+def _sum_taps(columns: np.ndarray, weights: np.ndarray, offsets: list[int], groups: int) -> np.ndarray:
+    """(O, columns): sum over taps of ``weights[tap] @ columns[:, q + offset]`` per group, at every column q
+    whose last tap stays within ``columns`` (the rest left unset)."""
+    taps, out_channels, per_group = weights.shape
+    total = np.empty((out_channels, columns.shape[1]), columns.dtype)
+    last = columns.shape[1] - offsets[-1]
+    block = max(256, _BLOCK_BYTES // (columns.itemsize * max(columns.shape[0], out_channels)))
+    part = np.empty((out_channels // groups, block), columns.dtype)
+    for start in range(0, last, block):
+        stop = min(last, start + block)
+        for g in range(groups):
+            mine = slice(g * per_group, (g + 1) * per_group)
+            outputs = slice(g * part.shape[0], (g + 1) * part.shape[0])
+            into, partial = total[outputs, start:stop], part[:, :stop - start]
+            np.matmul(weights[0, outputs], columns[mine, start + offsets[0]:stop + offsets[0]], out=into)
+            for tap in range(1, taps):
+                np.matmul(weights[tap, outputs], columns[mine, start + offsets[tap]:stop + offsets[tap]], out=partial)
+                into += partial
+    return total
+
+
+def _crop(total: np.ndarray, padded: Sequence[int], out: Sequence[int], shape: tuple[int, ...],
+          factor: float) -> np.ndarray:
+    """(O, N * prod(P)) on the padded grid -> the (N, O, *out) outputs times ``factor``, C-contiguous float64
+    (the magnitudes' factor: a float64 product, see parity.reference.magnitudes)."""
+    grid = total.reshape(shape[1], shape[0], *padded)[(slice(None), slice(None), *map(slice, out))].swapaxes(0, 1)
+    if factor == 1.0:
+        return np.asarray(grid, np.float64, order="C")
+    return np.multiply(grid, factor, out=np.empty(shape), dtype=np.float64)
+
+
+def _output(padded: Sequence[int], kernel: Sequence[int], dilations: Sequence[int]) -> tuple[int, ...]:
+    return geometry.output_lengths(padded, kernel, (1,) * len(padded), dilations)

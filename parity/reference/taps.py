@@ -16,6 +16,7 @@ is all its proof counts. Float64 data only: other dtypes would round the partial
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from itertools import product
 from typing import Final, Sequence
 
@@ -49,42 +50,82 @@ def applies(x: np.ndarray, w: np.ndarray, strides: Sequence[int], pads: Pads, di
             and math.prod(padded) <= _MAX_WASTE * math.prod(out))
 
 
+@dataclass(frozen=True)
+class Grid:
+    """A stride-1 conv laid out for the tap GEMMs: the padded input as channel-major ``columns``
+    (C, N * prod(P)) on the ``padded`` grid P (``grid`` is the same array shaped (C, N, *P)), each kernel tap's
+    column ``offsets``, the ``out`` lengths and the (N, O, *out) ``shape`` of the result."""
+
+    grid: np.ndarray
+    padded: tuple[int, ...]
+    offsets: list[int]
+    out: tuple[int, ...]
+    shape: tuple[int, ...]
+
+    @property
+    def columns(self) -> np.ndarray:
+        return self.grid.reshape(self.grid.shape[0], -1)
+
+    def crop(self, total: np.ndarray, factor: float = 1.0) -> np.ndarray:
+        """(O, N * prod(P)) on the padded grid -> the (N, O, *out) outputs times ``factor``, C-contiguous
+        float64 (the magnitudes' factor is a float64 product, see parity.reference.magnitudes)."""
+        grid = total.reshape(self.shape[1], self.shape[0], *self.padded)
+        outputs = grid[(slice(None), slice(None), *map(slice, self.out))].swapaxes(0, 1)
+        if factor == 1.0:
+            return np.asarray(outputs, np.float64, order="C")
+        return np.multiply(outputs, factor, out=np.empty(self.shape), dtype=np.float64)
+
+
+def layout(x: np.ndarray, w: np.ndarray, pads: Pads, dilations: Sequence[int], rows: int | None) -> Grid:
+    """The conv of ``x`` (N, C, *S) with ``w`` (O, C/g, *k) on its padded grid; ``rows`` keeps the first
+    ``rows`` positions of the first output axis."""
+    kernel = w.shape[2:]
+    if rows is not None:  # the first rows outputs read the first rows + span - 1 inputs of the first axis
+        (lo, hi), n = pads[0], x.shape[2]
+        pads = ((lo, min(hi, rows + geometry.span(kernel[0], dilations[0]) - 1 - lo - n)), *pads[1:])
+    grid = _channel_major(x, pads)
+    padded = grid.shape[2:]
+    steps = [math.prod(padded[i + 1:]) for i in range(len(padded))]
+    offsets = [sum(j * d * s for j, d, s in zip(tap, dilations, steps)) for tap in product(*map(range, kernel))]
+    out = _output(padded, kernel, dilations)
+    return Grid(grid, padded, offsets, out, (x.shape[0], w.shape[0], *out))
+
+
+def tap_weights(w: np.ndarray) -> np.ndarray:
+    """(O, C/g, *k) -> (taps, O, C/g): the weights each tap's GEMM takes."""
+    return np.moveaxis(w.reshape(*w.shape[:2], -1), -1, 0).copy()
+
+
 def conv(x: np.ndarray, w: np.ndarray, pads: Pads, dilations: Sequence[int], groups: int, scaled: bool,
          rows: int | None) -> Triple:
     """(value, None, scale) of the stride-1 cross-correlation of ``x`` with ``w``, shaped (N, O, *out), as
     :func:`parity.reference.conv.conv` returns it (``rows`` keeps the first ``rows`` positions of the first
     output axis; the scale is None unless ``scaled``)."""
-    kernel = w.shape[2:]
-    if rows is not None:  # the first rows outputs read the first rows + span - 1 inputs of the first axis
-        (lo, hi), n = pads[0], x.shape[2]
-        pads = ((lo, min(hi, rows + geometry.span(kernel[0], dilations[0]) - 1 - lo - n)), *pads[1:])
-    columns, padded = _channel_major(x, pads)
-    weights = np.moveaxis(w.reshape(*w.shape[:2], -1), -1, 0).copy()  # (taps, O, C/g)
-    steps = [math.prod(padded[i + 1:]) for i in range(len(padded))]
-    offsets = [sum(j * d * s for j, d, s in zip(tap, dilations, steps)) for tap in product(*map(range, kernel))]
-    out = _output(padded, kernel, dilations)
-    shape = (x.shape[0], w.shape[0], *out)
-    value = _crop(_sum_taps(columns, weights, offsets, groups), padded, out, shape, 1.0)
-    if not scaled:
-        return value, None, None
-    terms = w.shape[1] * len(offsets)
-    need = magnitudes(columns, weights, terms, terms * groups * math.prod(shape[::2]))
-    absolute = np.abs(columns) if need.x is None else need.x
-    return value, None, _crop(_sum_taps(absolute, need.w, offsets, groups), padded, out, shape, need.factor)
+    at = layout(x, w, pads, dilations, rows)
+    weights = tap_weights(w)
+    value = at.crop(sum_taps(at.columns, weights, at.offsets, groups))
+    return value, None, scale(at, weights, groups) if scaled else None
 
 
-def _channel_major(x: np.ndarray, pads: Pads) -> tuple[np.ndarray, list[int]]:
-    """The padded input as (C, N * prod(P)) columns, and P."""
+def scale(at: Grid, weights: np.ndarray, groups: int) -> np.ndarray:
+    """|x| conv |w| as an upper bound (see parity.reference.magnitudes), shaped (N, O, *out)."""
+    terms = weights.shape[2] * len(at.offsets)
+    need = magnitudes(at.columns, weights, terms, terms * groups * math.prod(at.shape[::2]))
+    absolute = np.abs(at.columns) if need.x is None else need.x
+    return at.crop(sum_taps(absolute, need.w, at.offsets, groups), need.factor)
+
+
+def _channel_major(x: np.ndarray, pads: Pads) -> np.ndarray:
+    """The padded input as (C, N, *P)."""
     if min(min(p) for p in pads) < 0:
-        xp = gather.pad(x, pads)
-        return np.ascontiguousarray(xp.swapaxes(0, 1)).reshape(x.shape[1], -1), list(xp.shape[2:])
+        return np.ascontiguousarray(gather.pad(x, pads).swapaxes(0, 1))
     padded = [n + lo + hi for n, (lo, hi) in zip(x.shape[2:], pads)]
     grid = np.zeros((x.shape[1], x.shape[0], *padded), x.dtype)
     grid[(slice(None), slice(None), *(slice(lo, lo + n) for n, (lo, _) in zip(x.shape[2:], pads)))] = x.swapaxes(0, 1)
-    return grid.reshape(x.shape[1], -1), padded
+    return grid
 
 
-def _sum_taps(columns: np.ndarray, weights: np.ndarray, offsets: list[int], groups: int) -> np.ndarray:
+def sum_taps(columns: np.ndarray, weights: np.ndarray, offsets: list[int], groups: int) -> np.ndarray:
     """(O, columns): sum over taps of ``weights[tap] @ columns[:, q + offset]`` per group, at every column q
     whose last tap stays within ``columns`` (the rest left unset)."""
     taps, out_channels, per_group = weights.shape
@@ -103,16 +144,6 @@ def _sum_taps(columns: np.ndarray, weights: np.ndarray, offsets: list[int], grou
                 np.matmul(weights[tap, outputs], columns[mine, start + offsets[tap]:stop + offsets[tap]], out=partial)
                 into += partial
     return total
-
-
-def _crop(total: np.ndarray, padded: Sequence[int], out: Sequence[int], shape: tuple[int, ...],
-          factor: float) -> np.ndarray:
-    """(O, N * prod(P)) on the padded grid -> the (N, O, *out) outputs times ``factor``, C-contiguous float64
-    (the magnitudes' factor: a float64 product, see parity.reference.magnitudes)."""
-    grid = total.reshape(shape[1], shape[0], *padded)[(slice(None), slice(None), *map(slice, out))].swapaxes(0, 1)
-    if factor == 1.0:
-        return np.asarray(grid, np.float64, order="C")
-    return np.multiply(grid, factor, out=np.empty(shape), dtype=np.float64)
 
 
 def _output(padded: Sequence[int], kernel: Sequence[int], dilations: Sequence[int]) -> tuple[int, ...]:

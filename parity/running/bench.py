@@ -68,12 +68,14 @@ def table(figures: list[Figure]) -> list[str]:
             *(f"| {f.what} | {f.measured} | {f.goal} | {mark[f.met]} |" for f in figures)]
 
 
-def best_of(fn: Callable[[], object], repeats: int) -> float:
-    """The shortest of ``repeats`` timed calls after one untimed call (first-call costs, and the previous
-    block's BLAS threads still spinning, land there)."""
+def best_of(fn: Callable[[], object], repeats: int, budget: float = 0.25) -> float:
+    """The shortest of at least ``repeats`` timed calls, and of as many as fit ``budget`` seconds (up to
+    1000), after one untimed call (first-call costs, and the previous block's BLAS threads still spinning,
+    land there). A call of microseconds varies by several times from one call to the next here: the
+    minimum of many is what it costs."""
     fn()
-    times = []
-    for _ in range(repeats):
+    times: list[float] = []
+    while len(times) < repeats or (sum(times) < budget and len(times) < 1000):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)

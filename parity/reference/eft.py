@@ -82,6 +82,7 @@ def products(rows: Sequence[np.ndarray], columns: np.ndarray, count: int, tails:
     size = columns.shape[-1] // count
     row_support = [_Support(None, None)] * dense + [_Support.of(r, 1) for r in rows[dense:]]
     column_support = [_Support(None, None)] * count + [_Support.of(c, 2) for c in tails]
+    taken: dict[int, np.ndarray] = {}  # a tail's nonzero columns and terms, for every dense row slice
     for t, v in product(range(len(rows)), range(count + len(tails))):
         if t < dense and v < count:
             continue
@@ -89,7 +90,11 @@ def products(rows: Sequence[np.ndarray], columns: np.ndarray, count: int, tails:
         terms = r.terms if c.terms is None else c.terms if r.terms is None else np.intersect1d(r.terms, c.terms)
         if all(i is None or i.size for i in (r.kept, c.kept, terms)):
             column = columns[..., v * size:(v + 1) * size] if v < count else tails[v - count]
-            part = _take(_take(rows[t], 1, r.kept), 2, terms) @ _take(_take(column, 1, terms), 2, c.kept)
+            if r.terms is not None or v not in taken:  # the kept columns first: the fewer
+                taken[v] = _take(_take(column, 2, c.kept), 1, terms)
+            part = _take(_take(rows[t], 1, r.kept), 2, terms) @ taken[v]
+            if r.terms is not None:
+                del taken[v]
             total = _accumulate(total, part, r.kept, c.kept)
     return renormalize(*total)
 

@@ -46,7 +46,7 @@ def test_the_tutorial_package_runs_through_its_entry_point(tmp_path):
     suite = _run(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests",
                  "--parity-backends", "numpy,mylab_correlate", "--parity-tier", "smoke", env=env, cwd=tmp_path)
     assert suite.returncode == 0, suite.stdout[-3000:]
-    assert re.search(r"test_backends_agree\[\S+-mylab_correlate\] PASSED|\d+ passed", suite.stdout), suite.stdout
+    assert re.search(r"test_backend_agrees\[\S+-mylab_correlate\] PASSED|\d+ passed", suite.stdout), suite.stdout
     assert "mylab_correlate" in suite.stdout
 
 

@@ -5,4 +5,4 @@ backend's pairs). Parametrized by the parity pytest plugin (--parity-tier, --par
 
 def test_backend_agrees(parity_case, parity_backend, parity_pairs, parity_session, parity_verify):
     run = parity_session.run(parity_case)
-    parity_verify(run.against_reference(parity_backend), *(run.between(first, second) for first, second in parity_pairs))
+    parity_verify(run.against_reference(parity_backend), *(run.between(a, b) for a, b in parity_pairs))

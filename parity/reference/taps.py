@@ -51,7 +51,7 @@ def applies(x: np.ndarray, w: np.ndarray, strides: Sequence[int], pads: Pads, di
 
 
 @dataclass(frozen=True)
-class Grid:
+class _Grid:
     """A stride-1 conv laid out for the tap GEMMs: the padded input as channel-major ``columns``
     (C, N * prod(P)) on the ``padded`` grid P (``grid`` is the same array shaped (C, N, *P)), each kernel tap's
     column ``offsets``, the ``out`` lengths and the (N, O, *out) ``shape`` of the result."""
@@ -76,7 +76,7 @@ class Grid:
         return np.multiply(outputs, factor, out=np.empty(self.shape), dtype=np.float64)
 
 
-def layout(x: np.ndarray, w: np.ndarray, pads: Pads, dilations: Sequence[int], rows: int | None) -> Grid:
+def _layout(x: np.ndarray, w: np.ndarray, pads: Pads, dilations: Sequence[int], rows: int | None) -> _Grid:
     """The conv of ``x`` (N, C, *S) with ``w`` (O, C/g, *k) on its padded grid; ``rows`` keeps the first
     ``rows`` positions of the first output axis."""
     kernel = w.shape[2:]
@@ -88,10 +88,10 @@ def layout(x: np.ndarray, w: np.ndarray, pads: Pads, dilations: Sequence[int], r
     steps = [math.prod(padded[i + 1:]) for i in range(len(padded))]
     offsets = [sum(j * d * s for j, d, s in zip(tap, dilations, steps)) for tap in product(*map(range, kernel))]
     out = _output(padded, kernel, dilations)
-    return Grid(grid, padded, offsets, out, (x.shape[0], w.shape[0], *out))
+    return _Grid(grid, padded, offsets, out, (x.shape[0], w.shape[0], *out))
 
 
-def tap_weights(w: np.ndarray) -> np.ndarray:
+def _tap_weights(w: np.ndarray) -> np.ndarray:
     """(O, C/g, *k) -> (taps, O, C/g): the weights each tap's GEMM takes."""
     return np.moveaxis(w.reshape(*w.shape[:2], -1), -1, 0).copy()
 
@@ -101,18 +101,18 @@ def conv(x: np.ndarray, w: np.ndarray, pads: Pads, dilations: Sequence[int], gro
     """(value, None, scale) of the stride-1 cross-correlation of ``x`` with ``w``, shaped (N, O, *out), as
     :func:`parity.reference.conv.conv` returns it (``rows`` keeps the first ``rows`` positions of the first
     output axis; the scale is None unless ``scaled``)."""
-    at = layout(x, w, pads, dilations, rows)
-    weights = tap_weights(w)
-    value = at.crop(sum_taps(at.columns, weights, at.offsets, groups))
-    return value, None, scale(at, weights, groups) if scaled else None
+    at = _layout(x, w, pads, dilations, rows)
+    weights = _tap_weights(w)
+    value = at.crop(_sum_taps(at.columns, weights, at.offsets, groups))
+    return value, None, _scale(at, weights, groups) if scaled else None
 
 
-def scale(at: Grid, weights: np.ndarray, groups: int) -> np.ndarray:
+def _scale(at: _Grid, weights: np.ndarray, groups: int) -> np.ndarray:
     """|x| conv |w| as an upper bound (see parity.reference.magnitudes), shaped (N, O, *out)."""
     terms = weights.shape[2] * len(at.offsets)
     need = magnitudes(at.columns, weights, terms, terms * groups * math.prod(at.shape[::2]))
     absolute = np.abs(at.columns) if need.x is None else need.x
-    return at.crop(sum_taps(absolute, need.w, at.offsets, groups), need.factor)
+    return at.crop(_sum_taps(absolute, need.w, at.offsets, groups), need.factor)
 
 
 def _channel_major(x: np.ndarray, pads: Pads) -> np.ndarray:
@@ -125,7 +125,7 @@ def _channel_major(x: np.ndarray, pads: Pads) -> np.ndarray:
     return grid
 
 
-def sum_taps(columns: np.ndarray, weights: np.ndarray, offsets: list[int], groups: int) -> np.ndarray:
+def _sum_taps(columns: np.ndarray, weights: np.ndarray, offsets: list[int], groups: int) -> np.ndarray:
     """(O, columns): sum over taps of ``weights[tap] @ columns[:, q + offset]`` per group, at every column q
     whose last tap stays within ``columns`` (the rest left unset)."""
     taps, out_channels, per_group = weights.shape

@@ -130,6 +130,20 @@ def test_known(parity_verify):
     result.stdout.fnmatch_lines(["*XFAIL*- known: b rounds its taps (and 1 known pair comparison(s))"])
 
 
+def test_a_failing_pair_fails_an_item_whose_own_comparison_is_known(pytester):
+    pytester.makepyfile(test_one='''
+from parity.running.runner import Result
+
+def test_known_and_failing(parity_verify):
+    parity_verify(Result("c", None, "b", "reference", "known", "known: b rounds its taps", 0.0, 0.0, 9, 3.0),
+                  Result("c", None, "a", "b", "fail", "error 40x the bound", 1.0, 1.0, 99, 40.0))
+''')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*c: a vs b: fail: error 40x the bound*",
+                                 "*reproduce: parity run --tier default --backends a,b -k c"])
+
+
 def test_an_insensitive_comparison_is_a_skip_with_its_reason(pytester):
     pytester.makepyfile(test_one='''
 from parity.running.runner import Result

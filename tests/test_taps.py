@@ -126,3 +126,23 @@ def test_small_convs_keep_im2col_at_the_real_threshold(monkeypatch):
     spec = spec_of("2d-same")
     R.reference(spec, *inputs(spec))
     assert calls == []
+
+
+def test_the_scale_type_is_chosen_on_the_same_work_as_im2col(monkeypatch):
+    """The float32 scale is picked by the gathered size (terms x outputs): the taps must report the same
+    figure as the im2col path, on every output axis (they once dropped every other one)."""
+    works = []
+
+    def recording(x, w, terms, work):
+        works.append((terms, work))
+        return M.magnitudes(x, w, terms, work)
+
+    monkeypatch.setattr(T, "magnitudes", recording)
+    monkeypatch.setattr(R, "magnitudes", recording)
+    spec = ConvSpec(spatial=(5, 6, 7), kernel=(2, 3, 2), padding="SAME", in_channels=8, out_channels=4, groups=2,
+                    batch=2, dtype="float32")
+    x, w = inputs(spec)
+    R.reference(spec, x, w)  # im2col
+    monkeypatch.setattr(T, "MIN_GATHERED_BYTES", 0)
+    R.reference(spec, x, w)  # taps
+    assert works[0] == works[1] == (4 * 12, 2 * 8 * 12 * 5 * 6 * 7)

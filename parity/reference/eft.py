@@ -82,7 +82,8 @@ def products(rows: Sequence[np.ndarray], columns: np.ndarray, count: int, tails:
     size = columns.shape[-1] // count
     row_support = [_Support(None, None)] * dense + [_Support.of(r, 1) for r in rows[dense:]]
     column_support = [_Support(None, None)] * count + [_Support.of(c, 2) for c in tails]
-    taken: dict[int, np.ndarray] = {}  # a tail's nonzero columns and terms, for every dense row slice
+    # a tail's nonzero columns and terms, taken once for the dense row slices (t is the outer loop: they come first)
+    taken: dict[int, np.ndarray] = {}
     for t, v in product(range(len(rows)), range(count + len(tails))):
         if t < dense and v < count:
             continue

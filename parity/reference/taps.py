@@ -110,7 +110,7 @@ def conv(x: np.ndarray, w: np.ndarray, pads: Pads, dilations: Sequence[int], gro
 def _scale(at: _Grid, weights: np.ndarray, groups: int) -> np.ndarray:
     """|x| conv |w| as an upper bound (see parity.reference.magnitudes), shaped (N, O, *out)."""
     terms = weights.shape[2] * len(at.offsets)
-    need = magnitudes(at.columns, weights, terms, terms * groups * math.prod(at.shape[::2]))
+    need = magnitudes(at.columns, weights, terms, terms * groups * at.shape[0] * math.prod(at.out))
     absolute = np.abs(at.columns) if need.x is None else need.x
     return at.crop(_sum_taps(absolute, need.w, at.offsets, groups), need.factor)
 

@@ -115,6 +115,9 @@ def reproduce(result: Result, tier: str) -> list[str]:
     result too, so that the snippet shows which side is off)."""
     pair = result.against != "reference"
     backends = f"{result.backend},{result.against}" if pair else result.backend
+    if result.spec is None:  # no spec to rebuild (an unreadable recording): the run line alone
+        return [f"reproduce: {_pythonpath(backends.split(','))}parity run --tier {tier} --backends {backends} "
+                f"-k {result.case}"]
     spec = ", ".join(f"{k}={tuple(v) if isinstance(v, list) else v!r}" for k, v in result.spec.as_dict().items())
     lines = [
         f"reproduce: {_pythonpath(backends.split(','))}parity run --tier {tier} --backends {backends} -k {result.case}",

@@ -107,7 +107,7 @@ class ParitySession:
         return self._environment
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        """Case-major order: a case's reference and pair items run one after the other, so that its inputs,
+        """Case-major order: a case's items run one after the other, so that its inputs,
         reference, mutants and outputs are computed once (the run cache keeps the last few cases)."""
         slots = [i for i, item in enumerate(items) if _case_of(item) is not None]
         if not slots:
@@ -127,7 +127,7 @@ class ParitySession:
             self._environment = output["parity_environment"]
 
     def run(self, case: "Case") -> "CaseRun":
-        """The (cached) run of ``case``, shared by its reference and pair tests in this process."""
+        """The (cached) run of ``case``, shared by its items in this process."""
         from parity.running.runner import CaseRun
 
         if case.id in self.unreadable:

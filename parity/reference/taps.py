@@ -116,13 +116,8 @@ def _scale(at: _Grid, weights: np.ndarray, groups: int) -> np.ndarray:
 
 
 def _channel_major(x: np.ndarray, pads: Pads) -> np.ndarray:
-    """The padded input as (C, N, *P)."""
-    if min(min(p) for p in pads) < 0:
-        return np.ascontiguousarray(gather.pad(x, pads).swapaxes(0, 1))
-    padded = [n + lo + hi for n, (lo, hi) in zip(x.shape[2:], pads)]
-    grid = np.zeros((x.shape[1], x.shape[0], *padded), x.dtype)
-    grid[(slice(None), slice(None), *(slice(lo, lo + n) for n, (lo, _) in zip(x.shape[2:], pads)))] = x.swapaxes(0, 1)
-    return grid
+    """The padded input as (C, N, *P): padding the swapped view writes it channel-major in one pass."""
+    return np.ascontiguousarray(gather.pad(x.swapaxes(0, 1), pads))
 
 
 def _sum_taps(columns: np.ndarray, weights: np.ndarray, offsets: list[int], groups: int) -> np.ndarray:

@@ -214,20 +214,21 @@ def _exact_conv(xp: np.ndarray, weights: np.ndarray, window: Window, need: Magni
     """The conv as a double-double: the padded input sliced with one exponent per image, the weights
     with one per output channel; each chunk gathers every slice once and sums the slice products.
     Slices whose nonzeros touch fewer than half of the windows (the last bits of the few smallest
-    inputs) are sparse: eft.products contracts only the windows they touch."""
+    inputs) are sparse: they are not gathered, eft.products adds their products at their nonzeros."""
     groups, terms = weights.shape[0], weights.shape[-1]
     beta = eft.width(terms, eft.PAIRS)
     pieces = eft.split(xp, tuple(range(1, xp.ndim)), beta)
     kvol, positions = math.prod(window.kernel), window(xp)[:, 0].size // math.prod(window.kernel)
     dense = next((i for i in range(1, len(pieces)) if 2 * kvol * np.count_nonzero(pieces[i]) < positions), len(pieces))
-    views = [window(piece) for piece in pieces[:dense]] + [window(piece) for piece in pieces[dense:] if piece.any()]
+    views = [window(piece) for piece in pieces[:dense]]
+    sparse = [gather.WindowNonzeros(piece, window, groups) for piece in pieces[dense:] if piece.any()]
     rows = eft.split(weights, -1, beta)
     out_channels = weights.shape[0] * weights.shape[1]
 
     def chunk(n: slice, o: slice) -> Triple:
-        stack = gather.stacked(views[:dense], n, o, groups, axis=2)  # (g, C/g * kvol, slices, positions)
+        stack = gather.stacked(views, n, o, groups, axis=2)  # (g, C/g * kvol, slices, positions)
         shape = gather.output_shape(views[0][n, :, o], out_channels)
-        tails = [im2col(view[n, :, o], groups) for view in views[dense:]]
+        tails = [eft.Sparse(*nonzeros.chunk(n, o)) for nonzeros in sparse]
         hi, lo = eft.products(rows, stack.reshape(groups, terms, -1), dense, tails, terms, beta)
         scale = None if need is None else columns_to_output(need.w @ im2col(absolute[n, :, o], groups), shape)
         return columns_to_output(hi, shape), columns_to_output(lo, shape), scale

@@ -30,7 +30,6 @@ accurate to a few multiples of 2**-1074 absolute, not relative. Inputs must be b
 from __future__ import annotations
 
 import math
-from itertools import product
 from typing import Final, NamedTuple, Sequence
 
 import numpy as np
@@ -66,51 +65,62 @@ def split(a: np.ndarray, axes: int | Sequence[int], beta: int) -> list[np.ndarra
     return slices
 
 
-def products(rows: Sequence[np.ndarray], columns: np.ndarray, count: int, tails: Sequence[np.ndarray], n: int,
+class Sparse(NamedTuple):
+    """A sparse column slice (g, n, N) by its nonzeros: each one's group, term (row), column and value."""
+
+    group: np.ndarray
+    term: np.ndarray
+    column: np.ndarray
+    value: np.ndarray
+
+    @classmethod
+    def of(cls, a: np.ndarray) -> "Sparse":
+        index = np.nonzero(a)
+        return cls(*index, a[index])
+
+
+def products(rows: Sequence[np.ndarray], columns: np.ndarray, count: int, tails: Sequence[Sparse], n: int,
              beta: int) -> DoubleDouble:
     """``sum over t, v of rows[t] @ column slice v`` as a double-double (hi, lo), exact up to the final
     rounding of lo (see the module docstring), for slices cut with width ``beta`` over ``n`` terms.
 
     ``rows`` are (g, M, n) slices with one exponent per row. The column slices, (g, n, N) with one exponent
     per column, are the ``count`` dense ones side by side in ``columns`` (g, n, count * N), then the sparse
-    ``tails``. The pairs of dense slices take one BLAS call; a pair with a sparse slice (a tail, or a row
-    slice with fewer than half its rows nonzero) is contracted only on its nonzero rows, columns and terms.
+    ``tails``. The pairs of dense slices take one BLAS call; a row slice with fewer than half its rows
+    nonzero is contracted only on its nonzero rows and terms, and a tail only at its nonzeros.
     """
     dense = next((t for t in range(1, len(rows)) if 2 * _nonzero(rows[t], (0, 2)).size < rows[t].shape[1]),
                  len(rows))
     total = _levels(rows[:dense], columns, count, max(1, 2 ** (55 - 2 * beta) // n))
     size = columns.shape[-1] // count
-    row_support = [_Support(None, None)] * dense + [_Support.of(r, 1) for r in rows[dense:]]
-    column_support = [_Support(None, None)] * count + [_Support.of(c, 2) for c in tails]
-    # a tail's nonzero columns and terms, taken once for the dense row slices (t is the outer loop: they come first)
-    taken: dict[int, np.ndarray] = {}
-    for t, v in product(range(len(rows)), range(count + len(tails))):
-        if t < dense and v < count:
-            continue
-        r, c = row_support[t], column_support[v]
-        terms = r.terms if c.terms is None else c.terms if r.terms is None else np.intersect1d(r.terms, c.terms)
-        if all(i is None or i.size for i in (r.kept, c.kept, terms)):
-            column = columns[..., v * size:(v + 1) * size] if v < count else tails[v - count]
-            if r.terms is not None or v not in taken:  # the kept columns first: the fewer
-                taken[v] = _take(_take(column, 2, c.kept), 1, terms)
-            part = _take(_take(rows[t], 1, r.kept), 2, terms) @ taken[v]
-            if r.terms is not None:
-                del taken[v]
-            total = _accumulate(total, part, r.kept, c.kept)
+    for row in rows[dense:]:
+        kept, terms = _nonzero(row, (0, 2)), _nonzero(row, (0, 1))
+        if kept.size:
+            part = row[:, kept][:, :, terms] @ columns[:, terms]
+            for v in range(count):  # each pair is a level of its own
+                total = _accumulate(total, part[..., v * size:(v + 1) * size], kept)
+    for tail in tails:
+        for row in rows:
+            total = _scatter(total, row, tail)
     return renormalize(*total)
 
 
-class _Support(NamedTuple):
-    """Where a sparse slice (g, a, b) is nonzero: ``kept`` indices of its own axis (rows of a row slice,
-    columns of a column slice) and ``terms`` of the summed axis; None for a dense slice (all)."""
-
-    kept: np.ndarray | None
-    terms: np.ndarray | None
-
-    @classmethod
-    def of(cls, a: np.ndarray, own: int) -> "_Support":
-        summed = 3 - own  # axis 2 of a row slice, 1 of a column slice
-        return cls(np.flatnonzero(a.any(axis=(0, summed))), np.flatnonzero(a.any(axis=(0, own))))
+def _scatter(total: DoubleDouble, row: np.ndarray, tail: Sparse) -> DoubleDouble:
+    """(hi, lo) + ``row @ tail`` where the tail has nonzeros: the exact products of each nonzero with its
+    term's column of ``row``, summed per output column (one quantum, at most n terms: exact by (*) in any
+    order) and added with TwoSum."""
+    hi, lo = total
+    if not tail.value.size:
+        return total
+    key = tail.group * hi.shape[-1] + tail.column
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+    terms = row[tail.group[order], :, tail.term[order]] * tail.value[order, None]  # (nonzeros, M)
+    group, column = np.divmod(key[starts], hi.shape[-1])
+    hi[group, :, column], error = two_sum(hi[group, :, column], np.add.reduceat(terms, starts, axis=0))
+    lo[group, :, column] += error
+    return hi, lo
 
 
 def _levels(rows: Sequence[np.ndarray], columns: np.ndarray, count: int, per_level: int) -> DoubleDouble:
@@ -136,35 +146,28 @@ def _nonzero(a: np.ndarray, axes: tuple[int, int]) -> np.ndarray:
     return np.flatnonzero(a.any(axis=axes))
 
 
-def _take(a: np.ndarray, axis: int, index: np.ndarray | None) -> np.ndarray:
-    return a if index is None else np.take(a, index, axis=axis)
-
-
 def contract(a: np.ndarray, b: np.ndarray) -> DoubleDouble:
     """``a @ b`` per group ((g, M, n) and (g, n, N) -> (g, M, N)) as an exact double-double (hi, lo)."""
     n = a.shape[-1]
     beta = width(n, PAIRS)
     columns = split(b, -2, beta)
-    dense = next((v for v in range(1, len(columns)) if 2 * _nonzero(columns[v], (0, 1)).size < b.shape[-1]),
+    dense = next((v for v in range(1, len(columns)) if 2 * np.count_nonzero(columns[v]) < b.shape[-1]),
                  len(columns))
     side_by_side = np.concatenate(columns[:dense], axis=-1)
-    tails = [c for c in columns[dense:] if c.any()]
+    tails = [Sparse.of(c) for c in columns[dense:]]
     return products(split(a, -1, beta), side_by_side, dense, tails, n, beta)
 
 
-def _accumulate(total: DoubleDouble, part: np.ndarray, rows: np.ndarray | None = None,
-                columns: np.ndarray | None = None) -> DoubleDouble:
+def _accumulate(total: DoubleDouble, part: np.ndarray, rows: np.ndarray | None = None) -> DoubleDouble:
     """(hi, lo) + part, in place: hi takes TwoSum's sum, lo its error; ``part`` may cover only the given
-    rows and columns (axes 1 and 2)."""
+    rows (axis 1)."""
     hi, lo = total
-    if rows is None and columns is None:
+    if rows is None:
         hi, error = two_sum(hi, part)
         lo += error
         return hi, lo
-    index = np.ix_(np.arange(hi.shape[0]), *(np.arange(size) if i is None else i
-                                            for size, i in zip(hi.shape[1:], (rows, columns))))
-    hi[index], error = two_sum(hi[index], part)
-    lo[index] += error
+    hi[:, rows], error = two_sum(hi[:, rows], part)
+    lo[:, rows] += error
     return hi, lo
 
 

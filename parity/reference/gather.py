@@ -135,3 +135,33 @@ def by_chunks(view_shape: tuple[int, ...], out_channels: int, itemsize: int,
             if target is not None:
                 target[n, :, o] = part
     return tuple(whole)
+
+
+class WindowNonzeros:
+    """The nonzeros of ``im2col(window(xp), groups)`` found from xp's own nonzeros and the kernel taps, without
+    gathering: for a sparse xp, (batch, group, term, output position, value) of each."""
+
+    def __init__(self, xp: np.ndarray, window: Window, groups: int) -> None:
+        index = np.nonzero(xp)
+        kernel, rank = window.kernel, xp.ndim - 2
+        taps = np.indices(kernel).reshape(rank, 1, -1)  # (rank, 1, kvol)
+        self.out, self.images = window(xp).shape[2:2 + rank], xp.shape[0]
+        spacing = (np.asarray(window.dilations).reshape(rank, 1, 1), np.asarray(window.strides).reshape(rank, 1, 1))
+        position, remainder = np.divmod(np.asarray(index[2:]).reshape(rank, -1, 1) - taps * spacing[0], spacing[1])
+        inside = ((remainder == 0) & (position >= 0) & (position < np.reshape(self.out, (rank, 1, 1)))).all(axis=0)
+        element, tap = np.nonzero(inside)  # (element, tap) pairs whose window lies in the output grid
+        per_group = xp.shape[1] // groups
+        self.batch, channel = index[0][element], index[1][element]
+        self.group, self.term = channel // per_group, channel % per_group * math.prod(kernel) + tap
+        self.position, self.value = position[:, element, tap], xp[index][element]
+
+    def chunk(self, n: slice, o: slice) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(group, term, column, value) of the nonzeros in chunk (n, o), columns numbered as im2col of the
+        chunk numbers them."""
+        (b0, b1, _), (o0, o1, _) = n.indices(self.images), o.indices(self.out[0])
+        first = self.position[0]
+        keep = (self.batch >= b0) & (self.batch < b1) & (first >= o0) & (first < o1)
+        grid = (o1 - o0, *self.out[1:])
+        local = (self.position[0][keep] - o0, *(p[keep] for p in self.position[1:]))
+        column = (self.batch[keep] - b0) * math.prod(grid) + np.ravel_multi_index(local, grid)
+        return self.group[keep], self.term[keep], column, self.value[keep]

@@ -56,9 +56,10 @@ def split(a: np.ndarray, axes: int | Sequence[int], beta: int) -> list[np.ndarra
     sigma = np.ldexp(1.5, np.frexp(largest)[1] + 53 - beta)  # largest < 2**f; sigma = 1.5 * 2**52 * D_0
     slices, rest = [], a
     for _ in range(_MAX_SLICES):
-        piece = (rest + sigma) - sigma
+        piece = rest + sigma
+        piece -= sigma
         slices.append(piece)
-        rest = rest - piece
+        rest = rest - piece if rest is a else np.subtract(rest, piece, out=rest)
         if not rest.any():
             break
         sigma = np.ldexp(sigma, -beta)
@@ -108,18 +109,24 @@ def products(rows: Sequence[np.ndarray], columns: np.ndarray, count: int, tails:
 def _scatter(total: DoubleDouble, row: np.ndarray, tail: Sparse) -> DoubleDouble:
     """(hi, lo) + ``row @ tail`` where the tail has nonzeros: the exact products of each nonzero with its
     term's column of ``row``, summed per output column (one quantum, at most n terms: exact by (*) in any
-    order) and added with TwoSum."""
+    order) and added with TwoSum. Flat indices (M, nonzeros), one lane per row, keep every step one pass."""
     hi, lo = total
     if not tail.value.size:
         return total
-    key = tail.group * hi.shape[-1] + tail.column
+    g, m, columns = hi.shape
+    key = tail.group * columns + tail.column
     order = np.argsort(key, kind="stable")
     key = key[order]
     starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
-    terms = row[tail.group[order], :, tail.term[order]] * tail.value[order, None]  # (nonzeros, M)
-    group, column = np.divmod(key[starts], hi.shape[-1])
-    hi[group, :, column], error = two_sum(hi[group, :, column], np.add.reduceat(terms, starts, axis=0))
-    lo[group, :, column] += error
+    lanes = np.arange(m)[:, None]
+    n = row.shape[-1]
+    terms = np.take(row, (tail.group[order] * (m * n) + tail.term[order]) + lanes * n) * tail.value[order]
+    group, column = np.divmod(key[starts], columns)
+    where = (group * (m * columns) + column) + lanes * columns
+    flat_hi, flat_lo = hi.reshape(-1), lo.reshape(-1)
+    s, error = two_sum(np.take(flat_hi, where), np.add.reduceat(terms, starts, axis=1))
+    flat_hi[where] = s
+    flat_lo[where] += error
     return hi, lo
 
 
@@ -134,8 +141,8 @@ def _levels(rows: Sequence[np.ndarray], columns: np.ndarray, count: int, per_lev
         members = [(level - v, v) for v in range(max(0, level - len(rows) + 1), min(level, count - 1) + 1)]
         for first in range(0, len(members), per_level):
             blocks = [pairs[:, t * m:(t + 1) * m, v * size:(v + 1) * size] for t, v in members[first:first + per_level]]
-            part = blocks[0].copy()
-            for block in blocks[1:]:
+            part = np.add(blocks[0], blocks[1]) if len(blocks) > 1 else blocks[0].copy()
+            for block in blocks[2:]:
                 part += block
             total = (part, np.zeros_like(part)) if total is None else _accumulate(total, part)
     return total
@@ -159,23 +166,32 @@ def contract(a: np.ndarray, b: np.ndarray) -> DoubleDouble:
 
 
 def _accumulate(total: DoubleDouble, part: np.ndarray, rows: np.ndarray | None = None) -> DoubleDouble:
-    """(hi, lo) + part, in place: hi takes TwoSum's sum, lo its error; ``part`` may cover only the given
-    rows (axis 1)."""
+    """(hi, lo) + part: hi takes TwoSum's sum, lo its error; ``part`` may cover only the given rows (axis 1).
+    ``hi`` and ``part`` are overwritten: TwoSum's steps run in place, in the same order as :func:`two_sum`."""
     hi, lo = total
-    if rows is None:
-        hi, error = two_sum(hi, part)
-        lo += error
+    if rows is not None:
+        hi[:, rows], error = two_sum(hi[:, rows], part)
+        lo[:, rows] += error
         return hi, lo
-    hi[:, rows], error = two_sum(hi[:, rows], part)
-    lo[:, rows] += error
-    return hi, lo
+    s = hi + part
+    bb = s - hi
+    np.subtract(part, bb, out=part)  # b - bb
+    np.subtract(s, bb, out=bb)  # s - bb
+    np.subtract(hi, bb, out=hi)  # a - (s - bb)
+    hi += part
+    lo += hi
+    return s, lo
 
 
 def two_sum(a: np.ndarray, b: np.ndarray) -> DoubleDouble:
     """Knuth's TwoSum: a + b = s + e exactly."""
     s = a + b
     bb = s - a
-    return s, (a - (s - bb)) + (b - bb)
+    e = s - bb
+    np.subtract(a, e, out=e)
+    np.subtract(b, bb, out=bb)
+    e += bb
+    return s, e
 
 
 def add(x: DoubleDouble, y: DoubleDouble) -> DoubleDouble:

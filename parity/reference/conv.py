@@ -224,13 +224,17 @@ def _exact_conv(xp: np.ndarray, weights: np.ndarray, window: Window, need: Magni
     sparse = [gather.WindowNonzeros(piece, window, groups) for piece in pieces[dense:] if piece.any()]
     rows = eft.split(weights, -1, beta)
     out_channels = weights.shape[0] * weights.shape[1]
+    scratch = gather.Scratch()
 
     def chunk(n: slice, o: slice) -> Triple:
-        stack = gather.stacked(views, n, o, groups, axis=2)  # (g, C/g * kvol, slices, positions)
+        stack = gather.stacked(views, n, o, groups, 2, scratch)  # (g, C/g * kvol, slices, positions)
         shape = gather.output_shape(views[0][n, :, o], out_channels)
         tails = [eft.Sparse(*nonzeros.chunk(n, o)) for nonzeros in sparse]
         hi, lo = eft.products(rows, stack.reshape(groups, terms, -1), dense, tails, terms, beta)
-        scale = None if need is None else columns_to_output(need.w @ im2col(absolute[n, :, o], groups), shape)
+        if need is None:
+            return columns_to_output(hi, shape), columns_to_output(lo, shape), None
+        magnitude = scratch("absolute", (*stack.shape[:2], stack.shape[3]), absolute.dtype)
+        scale = columns_to_output(need.w @ im2col(absolute[n, :, o], groups, magnitude), shape)
         return columns_to_output(hi, shape), columns_to_output(lo, shape), scale
 
     return gather.by_chunks(views[0].shape, out_channels, xp.itemsize * len(views), chunk)

@@ -101,12 +101,29 @@ def columns_to_output(result: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         2, 0, 1, *range(3, 3 + len(out))).reshape(shape)
 
 
-def stacked(views: list[np.ndarray], n: slice, o: slice, groups: int, axis: int) -> np.ndarray:
-    """Every slice's chunk gathered into one array, the slice index at ``axis`` of (g, C/g * kvol, P)."""
+class Scratch:
+    """Buffers reused from chunk to chunk: a fresh array of many MiB is page-faulted in again on every chunk."""
+
+    def __init__(self) -> None:
+        self._buffers: dict[str, np.ndarray] = {}
+
+    def __call__(self, name: str, shape: Sequence[int], dtype: np.dtype = np.dtype(np.float64)) -> np.ndarray:
+        size = math.prod(shape)
+        buffer = self._buffers.get(name)
+        if buffer is None or buffer.size < size or buffer.dtype != dtype:
+            buffer = self._buffers[name] = np.empty(size, dtype)
+        return buffer[:size].reshape(shape)
+
+
+def stacked(views: list[np.ndarray], n: slice, o: slice, groups: int, axis: int,
+            scratch: Scratch | None = None) -> np.ndarray:
+    """Every slice's chunk gathered into one array (in ``scratch``'s buffer, if given), the slice index at
+    ``axis`` of (g, C/g * kvol, P)."""
     first = views[0][n, :, o]
     kvol = math.prod(first.shape[2 + (first.ndim - 2) // 2:])
     shape = [groups, first.shape[1] // groups * kvol, first[:, 0].size // kvol]
-    stack = np.empty((*shape[:axis], len(views), *shape[axis:]))
+    shape.insert(axis, len(views))
+    stack = np.empty(shape) if scratch is None else scratch("stack", shape)
     for v, view in enumerate(views):
         im2col(view[n, :, o], groups, out=stack[(slice(None),) * axis + (v,)])
     return stack

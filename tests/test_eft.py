@@ -124,3 +124,31 @@ def test_two_sum_and_renormalize_are_error_free():
         assert Fraction(float(s[i])) + Fraction(float(e[i])) == exact and float(s[i]) == math.fsum([a[i], b[i]])
         exact = Fraction(float(a[i])) + Fraction(float(small[i]))
         assert Fraction(float(hi[i])) + Fraction(float(lo[i])) == exact and float(hi[i]) == math.fsum([a[i], small[i]])
+
+
+def test_accumulate_in_place_is_textbook_two_sum():
+    """_accumulate's in-place steps against Knuth's TwoSum written out here, with |part| above and below
+    |hi|: hi takes the rounded sum and lo gains exactly what rounding left out."""
+    rng = np.random.default_rng(9)
+    hi = np.ldexp(rng.standard_normal(2000), rng.integers(-70, 70, 2000).astype(np.int32))
+    part = np.ldexp(rng.standard_normal(2000), rng.integers(-70, 70, 2000).astype(np.int32))
+    lo = np.ldexp(rng.standard_normal(2000), -200)
+    expected = []
+    for a, b, low in zip(hi.tolist(), part.tolist(), lo.tolist()):
+        s = a + b
+        bb = s - a
+        expected.append((s, low + ((a - (s - bb)) + (b - bb))))
+    total = E._accumulate((hi.copy(), lo.copy()), part.copy())
+    assert [(float(h), float(e)) for h, e in zip(*total)] == expected
+    hi, lo = E._accumulate((np.array([1.0]), np.zeros(1)), np.array([2.0 ** 60]))
+    assert (hi[0], lo[0]) == (2.0 ** 60, 1.0)
+
+
+@pytest.mark.parametrize("nonzeros, columns, dense", [
+    ([100, 100, 100], 100, 3),
+    ([100, 100, 30, 0], 100, 2),
+    ([100, 0, 60, 49, 0], 100, 3),  # a dense slice after an empty one stays dense: its place is its level
+    ([10, 0], 100, 1),  # the first slice is always gathered
+])
+def test_dense_prefix_runs_to_the_last_dense_slice(nonzeros, columns, dense):
+    assert E.dense_prefix(nonzeros, columns) == dense

@@ -9,7 +9,8 @@ Inputs of 16- and 32-bit cases are exact in float64 and their products are exact
 accumulation errs by at most n * 2**-53 relative, far below their own bounds. Float64 cases take the
 error-free path of :mod:`parity.reference.eft`: the padded input is cut into slices before it is gathered (one
 exponent per image for a conv, per channel for a weight gradient, so that every sum shares a quantum),
-each slice is gathered, and the slice products are summed exactly. The error-bound scale |x| conv |w|
+the dense slices are gathered (a conv's sparse tails are not: their nonzeros are found from the input's),
+and the slice products are summed exactly. The error-bound scale |x| conv |w|
 comes from :mod:`parity.reference.magnitudes` (float32 where that is provably an upper bound).
 
 This module must import nothing but numpy (tests block torch and tensorflow while importing it).
@@ -212,14 +213,14 @@ def _exact_grad_weight(xp: np.ndarray, dy: np.ndarray, window: Window, groups: i
 def _exact_conv(xp: np.ndarray, weights: np.ndarray, window: Window, need: Magnitudes | None,
                 absolute: np.ndarray | None) -> Triple:
     """The conv as a double-double: the padded input sliced with one exponent per image, the weights
-    with one per output channel; each chunk gathers every slice once and sums the slice products.
-    Slices whose nonzeros touch fewer than half of the windows (the last bits of the few smallest
+    with one per output channel; each chunk gathers every dense slice once and sums the slice products.
+    The slices after the last whose nonzeros reach half of the windows (the last bits of the few smallest
     inputs) are sparse: they are not gathered, eft.products adds their products at their nonzeros."""
     groups, terms = weights.shape[0], weights.shape[-1]
     beta = eft.width(terms, eft.PAIRS)
     pieces = eft.split(xp, tuple(range(1, xp.ndim)), beta)
     kvol, positions = math.prod(window.kernel), window(xp)[:, 0].size // math.prod(window.kernel)
-    dense = next((i for i in range(1, len(pieces)) if 2 * kvol * np.count_nonzero(pieces[i]) < positions), len(pieces))
+    dense = eft.dense_prefix([kvol * np.count_nonzero(piece) for piece in pieces], positions)
     views = [window(piece) for piece in pieces[:dense]]
     sparse = [gather.WindowNonzeros(piece, window, groups) for piece in pieces[dense:] if piece.any()]
     rows = eft.split(weights, -1, beta)

@@ -66,6 +66,13 @@ def split(a: np.ndarray, axes: int | Sequence[int], beta: int) -> list[np.ndarra
     return slices
 
 
+def dense_prefix(nonzeros: Sequence[int], columns: int) -> int:
+    """How many slices, from the first, are dense: up to the last one whose ``nonzeros`` (nonzero elements
+    of its gathered columns) reach half the ``columns``. A prefix, because a dense slice's place is its level;
+    the slices after it are sparse tails (a dense slice after an empty one stays dense)."""
+    return 1 + max((i for i, count in enumerate(nonzeros) if 2 * count >= columns), default=0)
+
+
 class Sparse(NamedTuple):
     """A sparse column slice (g, n, N) by its nonzeros: each one's group, term (row), column and value."""
 
@@ -110,9 +117,9 @@ def _scatter(total: DoubleDouble, row: np.ndarray, tail: Sparse) -> DoubleDouble
     """(hi, lo) + ``row @ tail`` where the tail has nonzeros: the exact products of each nonzero with its
     term's column of ``row``, summed per output column (one quantum, at most n terms: exact by (*) in any
     order) and added with TwoSum. Flat indices (M, nonzeros), one lane per row, keep every step one pass."""
-    hi, lo = total
     if not tail.value.size:
         return total
+    hi, lo = (np.ascontiguousarray(a) for a in total)  # the flat views below must write into them
     g, m, columns = hi.shape
     key = tail.group * columns + tail.column
     order = np.argsort(key, kind="stable")
@@ -158,8 +165,7 @@ def contract(a: np.ndarray, b: np.ndarray) -> DoubleDouble:
     n = a.shape[-1]
     beta = width(n, PAIRS)
     columns = split(b, -2, beta)
-    dense = next((v for v in range(1, len(columns)) if 2 * np.count_nonzero(columns[v]) < b.shape[-1]),
-                 len(columns))
+    dense = dense_prefix([np.count_nonzero(c) for c in columns], b.shape[-1])
     side_by_side = np.concatenate(columns[:dense], axis=-1)
     tails = [Sparse.of(c) for c in columns[dense:]]
     return products(split(a, -1, beta), side_by_side, dense, tails, n, beta)
@@ -167,7 +173,8 @@ def contract(a: np.ndarray, b: np.ndarray) -> DoubleDouble:
 
 def _accumulate(total: DoubleDouble, part: np.ndarray, rows: np.ndarray | None = None) -> DoubleDouble:
     """(hi, lo) + part: hi takes TwoSum's sum, lo its error; ``part`` may cover only the given rows (axis 1).
-    ``hi`` and ``part`` are overwritten: TwoSum's steps run in place, in the same order as :func:`two_sum`."""
+    Over all rows, ``hi`` and ``part`` are overwritten: TwoSum's steps run in place, in the same order as
+    :func:`two_sum`."""
     hi, lo = total
     if rows is not None:
         hi[:, rows], error = two_sum(hi[:, rows], part)

@@ -3,6 +3,7 @@ against the scatter definition (tests/conv_oracle.py) and against the stride-dil
 from __future__ import annotations
 
 import importlib
+import math
 
 import conv_oracle as oracle
 import numpy as np
@@ -51,9 +52,14 @@ def _operands(geometry, rng, integers):
 
 
 def _by_phases(monkeypatch, phased: bool, x, w, geometry, **options):
+    """conv_transpose with the phases forced on or off; asserts which path ran."""
     _, _, strides, dilations, crops, extra, groups, rows = geometry
+    planned = []
     monkeypatch.setattr(R, "PHASED", 0 if phased else np.inf)
-    return R.conv_transpose(x, w, strides, crops, extra, dilations, groups, rows=rows, **options)
+    monkeypatch.setattr(phases, "plan", lambda *a, plan=phases.plan: planned.append(a) or plan(*a))
+    result = R.conv_transpose(x, w, strides, crops, extra, dilations, groups, rows=rows, **options)
+    assert bool(planned) == phased
+    return result
 
 
 @pytest.mark.parametrize("exact", [False, True], ids=["float", "exact"])
@@ -94,4 +100,13 @@ def test_plan_of_one_axis(axis, expected):
     """Phases written out by hand from o + j*d - P = i*s: (first output, first tap, pads, dilation)."""
     n, out, k, s, d, pad = axis
     got = phases.plan((n,), (out,), (k,), (s,), (d,), (pad,))
-    assert [(p.output[0].start, p.taps[0].start, p.pads[0], p.dilations[0]) for p in got] == expected
+    step = s // math.gcd(s, d)
+    assert [(p.output[0], p.taps[0], p.pads[0], p.dilations[0]) for p in got] == [
+        (slice(o0, None, s), slice(j0, None, step), pads, dilation) for o0, j0, pads, dilation in expected]
+
+
+def test_float32_operands_keep_their_dtype(monkeypatch):
+    """The numpy backend computes in the case's dtype: by phases as without them."""
+    geometry = GEOMETRIES[0]
+    x, w = (a.astype(np.float32) for a in _operands(geometry, np.random.default_rng(3), integers=True))
+    assert _by_phases(monkeypatch, True, x, w, geometry, scaled=False)[0].dtype == np.float32

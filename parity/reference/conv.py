@@ -4,7 +4,8 @@ Each output element is a dot product of an input window with a kernel; windows a
 view, gathered into columns (im2col) and contracted with one BLAS matmul per group, in chunks that bound
 the memory used (a case whose windows fit one chunk takes one pass without chunk bookkeeping).
 Transposed convolution is the forward conv of the stride-dilated input with the flipped, in/out-swapped
-kernel; the gradients (vector-Jacobian products) are built from the same three primitives.
+kernel (a large strided one: one forward conv of the input per output phase, :mod:`parity.reference.phases`);
+the gradients (vector-Jacobian products) are built from the same three primitives.
 Inputs of 16- and 32-bit cases are exact in float64 and their products are exact too, so float64
 accumulation errs by at most n * 2**-53 relative, far below their own bounds. Float64 cases take the
 error-free path of :mod:`parity.reference.eft`: the padded input is cut into slices before it is gathered (one
@@ -160,7 +161,8 @@ def _by_phases(x: np.ndarray, forward: np.ndarray, strides: Sequence[int], pads:
     outputs = geometry.output_lengths(dilated, forward.shape[2:], (1,) * len(strides), dilations, pads)
     outputs = outputs if rows is None else (min(rows, outputs[0]), *outputs[1:])
     shape = (x.shape[0], forward.shape[0], *outputs)
-    whole = [np.zeros(shape), np.zeros(shape) if exact else None, np.zeros(shape) if scaled else None]
+    whole = [np.zeros(shape, np.result_type(x, forward)), np.zeros(shape) if exact else None,
+             np.zeros(shape) if scaled else None]
     for phase in phases.plan(x.shape[2:], outputs, forward.shape[2:], strides, dilations, [lo for lo, _ in pads]):
         kernel = forward[(slice(None), slice(None), *phase.taps)]
         part = conv(x, kernel, (1,) * len(strides), phase.pads, phase.dilations, groups, exact=exact, scaled=scaled)

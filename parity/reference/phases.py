@@ -7,7 +7,7 @@ the taps j that reach input are those with ``o + j*d - P`` a multiple of s. For 
 ``o = o0 + s*m`` these are ``j = j0, j0 + s', j0 + 2s', ...`` with ``s' = s / gcd(s, d)``, and tap number t
 reads ``x[m + e0 + t*d']``, ``e0 = (o0 + j0*d - P) / s`` and ``d' = d / gcd(s, d)``: a forward conv of x with
 the kernel ``wf[j0::s']``, dilation d', stride 1 and padding ``-e0`` on the low side. A phase with no such
-tap (possible when gcd(s, d) > 1) is zero. Every product of the dilated conv that is not a product with a
+tap (when gcd(s, d) > 1, or when the kernel is shorter than s') is zero. Every product of the dilated conv that is not a product with a
 padded zero lands in exactly one phase, so the phases hold the same terms: 1/s of the work per axis.
 """
 from __future__ import annotations
@@ -33,7 +33,7 @@ def plan(spatial: Sequence[int], outputs: Sequence[int], kernel: Sequence[int], 
          dilations: Sequence[int], low_pads: Sequence[int]) -> list[Phase]:
     """The phases with taps and outputs of a transposed conv whose input is ``spatial`` long, whose output
     is ``outputs`` long and which is the forward conv of the stride-dilated input with padding ``low_pads``
-    on the low side (negative: a crop); the outputs of no phase are zero."""
+    on the low side (negative: a crop); outputs that belong to no phase are zero."""
     axes = [_axis(*args) for args in zip(spatial, outputs, kernel, strides, dilations, low_pads)]
     return [Phase(*zip(*parts)) for parts in product(*axes)]
 

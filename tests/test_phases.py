@@ -95,6 +95,9 @@ def test_phases_give_the_dilated_paths_exact_result(monkeypatch, geometry):
     ((5, 9, 3, 2, 2, 2), [(0, 0, (1, 1), 1)]),
     # s=3, d=1, P=1: outputs 0, 3, .. take tap 1, outputs 1, 4, 7 tap 0; outputs 2, 5, 8 are zero
     ((4, 10, 2, 3, 1, 1), [(0, 1, (0, 0), 1), (1, 0, (0, -1), 1)]),
+    # n=1, s=2, k=2, P=0: output 0 reads x[0] by tap 0 (output 2 reads past it); output 1 would read x[1]
+    # by tap 1, past the input: no phase, zero
+    ((1, 3, 2, 2, 1, 0), [(0, 0, (0, 1), 1)]),
 ])
 def test_plan_of_one_axis(axis, expected):
     """Phases written out by hand from o + j*d - P = i*s: (first output, first tap, pads, dilation)."""

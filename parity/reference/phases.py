@@ -33,13 +33,15 @@ def plan(spatial: Sequence[int], outputs: Sequence[int], kernel: Sequence[int], 
          dilations: Sequence[int], low_pads: Sequence[int]) -> list[Phase]:
     """The phases with taps and outputs of a transposed conv whose input is ``spatial`` long, whose output
     is ``outputs`` long and which is the forward conv of the stride-dilated input with padding ``low_pads``
-    on the low side (negative: a crop); outputs that belong to no phase are zero."""
+    on the low side (negative: a crop); outputs that belong to no phase, or to one whose windows all lie in
+    the padding, are zero."""
     axes = [_axis(*args) for args in zip(spatial, outputs, kernel, strides, dilations, low_pads)]
     return [Phase(*zip(*parts)) for parts in product(*axes)]
 
 
 def _axis(n: int, out: int, k: int, s: int, d: int, pad: int) -> list[tuple[slice, slice, tuple[int, int], int]]:
-    """(output slice, kernel slice, pads, dilation) of each phase of one axis that has taps and outputs."""
+    """(output slice, kernel slice, pads, dilation) of each phase of one axis that has taps, outputs and
+    input under its windows."""
     common = math.gcd(s, d)
     step, dilation = s // common, d // common
     phases = []
@@ -48,7 +50,11 @@ def _axis(n: int, out: int, k: int, s: int, d: int, pad: int) -> list[tuple[slic
         if j0 is None:
             continue
         taps, count = len(range(j0, k, step)), len(range(o0, out, s))
-        lo = -((o0 + j0 * d - pad) // s)
+        first = (o0 + j0 * d - pad) // s  # the input element under the first tap of the phase's first output
+        last = first + count - 1 + geometry.span(taps, dilation) - 1
+        if first >= n or last < 0:  # every window of the phase lies in the padding: its outputs are zero
+            continue
+        lo = -first
         hi = count - 1 + geometry.span(taps, dilation) - n - lo  # so that the conv has ``count`` outputs
         phases.append((slice(o0, None, s), slice(j0, None, step), (lo, hi), dilation))
     return phases

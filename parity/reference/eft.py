@@ -108,15 +108,15 @@ def products(rows: Sequence[np.ndarray], columns: np.ndarray, count: int, tails:
             for v in range(count):  # each pair is a level of its own
                 total = _accumulate(total, part[..., v * size:(v + 1) * size], kept)
     for tail in tails:
-        for row in rows:
-            total = _scatter(total, row, tail)
+        total = _scatter(total, rows, tail)
     return renormalize(*total)
 
 
-def _scatter(total: DoubleDouble, row: np.ndarray, tail: Sparse) -> DoubleDouble:
-    """(hi, lo) + ``row @ tail`` where the tail has nonzeros: the exact products of each nonzero with its
-    term's column of ``row``, summed per output column (one quantum, at most n terms: exact by (*) in any
-    order) and added with TwoSum. Flat indices (M, nonzeros), one lane per row, keep every step one pass."""
+def _scatter(total: DoubleDouble, rows: Sequence[np.ndarray], tail: Sparse) -> DoubleDouble:
+    """(hi, lo) + ``row @ tail`` for each row slice, where the tail has nonzeros: the exact products of each
+    nonzero with its term's column of the row, summed per output column (one quantum, at most n terms:
+    exact by (*) in any order) and added with TwoSum, one row slice (one level) at a time. Flat indices
+    (M, nonzeros), one lane per row, keep every step one pass; they are the same for every row slice."""
     if not tail.value.size:
         return total
     hi, lo = (np.ascontiguousarray(a) for a in total)  # the flat views below must write into them
@@ -126,14 +126,15 @@ def _scatter(total: DoubleDouble, row: np.ndarray, tail: Sparse) -> DoubleDouble
     key = key[order]
     starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
     lanes = np.arange(m)[:, None]
-    n = row.shape[-1]
-    terms = np.take(row, (tail.group[order] * (m * n) + tail.term[order]) + lanes * n) * tail.value[order]
+    n = rows[0].shape[-1]
+    taken, values = (tail.group[order] * (m * n) + tail.term[order]) + lanes * n, tail.value[order]
     group, column = np.divmod(key[starts], columns)
     where = (group * (m * columns) + column) + lanes * columns
     flat_hi, flat_lo = hi.reshape(-1), lo.reshape(-1)
-    s, error = two_sum(np.take(flat_hi, where), np.add.reduceat(terms, starts, axis=1))
-    flat_hi[where] = s
-    flat_lo[where] += error
+    for row in rows:
+        s, error = two_sum(np.take(flat_hi, where), np.add.reduceat(np.take(row, taken) * values, starts, axis=1))
+        flat_hi[where] = s
+        flat_lo[where] += error
     return hi, lo
 
 

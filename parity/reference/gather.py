@@ -179,6 +179,6 @@ class WindowNonzeros:
         first = self.position[0]
         keep = (self.batch >= b0) & (self.batch < b1) & (first >= o0) & (first < o1)
         grid = (o1 - o0, *self.out[1:])
-        local = (self.position[0][keep] - o0, *(p[keep] for p in self.position[1:]))
+        local = (first[keep] - o0, *(p[keep] for p in self.position[1:]))
         column = (self.batch[keep] - b0) * math.prod(grid) + np.ravel_multi_index(local, grid)
         return self.group[keep], self.term[keep], column, self.value[keep]

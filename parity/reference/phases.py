@@ -54,7 +54,6 @@ def _axis(n: int, out: int, k: int, s: int, d: int, pad: int) -> list[tuple[slic
         last = first + count - 1 + geometry.span(taps, dilation) - 1
         if first >= n or last < 0:  # every window of the phase lies in the padding: its outputs are zero
             continue
-        lo = -first
-        hi = count - 1 + geometry.span(taps, dilation) - n - lo  # so that the conv has ``count`` outputs
-        phases.append((slice(o0, None, s), slice(j0, None, step), (lo, hi), dilation))
+        # pads that make the conv read input elements first .. last: ``count`` outputs
+        phases.append((slice(o0, None, s), slice(j0, None, step), (-first, last + 1 - n), dilation))
     return phases

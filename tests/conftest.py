@@ -1,11 +1,11 @@
-"""Hypothesis draws the same examples on every run here (profile ``ci``, the default), so that a verdict of
-this suite is reproducible on a clean checkout: new specs are drawn by ``--hypothesis-profile explore`` or
-``parity fuzz --seed S``, and what they find is pinned as a test before it lands."""
-from hypothesis import Phase, settings
+"""Hypothesis' profiles live in ``hypothesis_profiles`` (imported by the tests that draw); they are
+registered here too when ``--hypothesis-profile`` names one, before hypothesis' plugin loads it."""
+import importlib
 
-# No shrinking in CI: a failure there shows the very spec that failed on that machine. Shrinking keeps any
-# failure at the same assertion, so it once walked from an unknown failure to a different backend's.
-settings.register_profile("ci", derandomize=True, database=None, deadline=None,
-                          phases=(Phase.explicit, Phase.reuse, Phase.generate))
-settings.register_profile("explore", max_examples=500, deadline=None)
-settings.load_profile("ci")
+import pytest
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("hypothesis_profile", None):
+        importlib.import_module("hypothesis_profiles")  # registering is what importing it does

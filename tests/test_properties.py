@@ -1,6 +1,6 @@
 """Property tests over hypothesis-drawn specs (strategies from ``parity.running.strategies``)."""
 import pytest
-from hypothesis import given
+from hypothesis_profiles import given
 
 from parity import adapters
 from parity.running.registry import Case

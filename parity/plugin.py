@@ -52,6 +52,8 @@ class ParitySession:
         self._cases: list["Case"] | None = None
         self._backends: list[str] | None = None
         self._declared: Counter[tuple[str, str]] | None = None
+        self._refusals: dict[tuple[str, str], str] = {}
+        self._unavailable: dict[str, str] = {}
         self._environment: dict[str, Any] | None = None
 
     @property
@@ -76,7 +78,14 @@ class ParitySession:
         return self._cases
 
     def refusal(self, case: "Case", backend: str) -> str:
-        """Why ``backend`` cannot run ``case`` ('' if it can, or if asking raised: that is the item's error)."""
+        """Why ``backend`` cannot run ``case`` ('' if it can, or if asking raised: that is the item's error);
+        asked once per case and backend (collection and the declared counts ask the same)."""
+        key = (case.id, backend)
+        if key not in self._refusals:
+            self._refusals[key] = self._refusal(case, backend)
+        return self._refusals[key]
+
+    def _refusal(self, case: "Case", backend: str) -> str:
         from parity import adapters
         from parity.running import runner
 
@@ -84,7 +93,9 @@ class ParitySession:
             return ""
         try:
             adapter = adapters.get(backend)
-            return runner.memory_refusal(case.spec) or adapter.available() or adapter.supports(case.spec) or ""
+            if backend not in self._unavailable:  # a search of sys.path per call: once per backend
+                self._unavailable[backend] = adapter.available() or ""
+            return runner.memory_refusal(case.spec) or self._unavailable[backend] or adapter.supports(case.spec) or ""
         except (Exception, SystemExit):
             return ""
 

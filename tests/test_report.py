@@ -80,3 +80,21 @@ def test_reproduce_line_names_the_pythonpath_of_a_one_off_adapter(tmp_path, monk
                                              "--backends mylab.adapters:ADAPTER,numpy -k c")
     shipped = Result("c", ConvSpec(spatial=(4,), kernel=1), "numpy", "reference", "fail", "off")
     assert reproduce(shipped, "smoke")[0] == "reproduce: parity run --tier smoke --backends numpy -k c"
+
+
+def test_results_come_back_from_their_json_unchanged():
+    """What the pytest plugin carries between processes: every spec of the full tier (explicit padding pairs,
+    output_padding) and non-finite figures read back equal."""
+    import json
+
+    from parity.running.registry import collect
+
+    specs = [case.spec for case in collect("full") if case.spec is not None]
+    assert any(isinstance(spec.padding, tuple) for spec in specs)
+    for spec in specs:
+        result = Result(spec.slug(), spec, "numpy", "reference", "fail", "why", max_abs=float("inf"),
+                        max_rel=float("nan"), max_ulp=3, bound_ratio=2.5, worst_index=(0, 1))
+        back = Result.from_dict(json.loads(json.dumps(result.as_dict())))
+        assert back.spec == spec and back.spec.as_dict() == spec.as_dict()
+        assert (back.max_abs, back.max_ulp, back.bound_ratio, back.worst_index) == (float("inf"), 3, 2.5, (0, 1))
+        assert np.isnan(back.max_rel) and back.reason == "why"

@@ -139,13 +139,13 @@ class ParitySession:
 
     def run(self, case: "Case") -> "CaseRun":
         """The (cached) run of ``case``, shared by its items in this process."""
-        from parity.running import shutdown
+        from parity.core import collector
         from parity.running.runner import CaseRun
 
         if case.id in self.unreadable:
             pytest.fail(f"{case.id}: unreadable recording: {self.unreadable[case.id]}", pytrace=False)
         if case.id not in self._runs:
-            shutdown.collect_once_at_exit()
+            collector.collect_once_at_exit()
             self._runs[case.id] = CaseRun(case, self.isolate)
             if len(self._runs) > _CACHE_SIZE:
                 self._runs.popitem(last=False)
@@ -194,12 +194,12 @@ class ParitySession:
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         """An xdist worker exits after this, and the controller waits for it: with the frameworks loaded,
         pytest's two collections at unconfigure and the interpreter's at exit took 1.2 s, 0.6 s after one
-        collection and a freeze (parity.running.shutdown). A process that may live on (-n 0, or pytest run
+        collection and a freeze (parity.core.collector). A process that may live on (-n 0, or pytest run
         in-process) only freezes at its exit."""
         if hasattr(config, "workerinput") and self._runs:
-            from parity.running import shutdown
+            from parity.core import collector
 
-            shutdown.collect_and_freeze()
+            collector.collect_and_freeze()
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if not self.results:

@@ -24,6 +24,7 @@ import numpy as np
 
 from parity.adapters import keras as keras_tf
 from parity.adapters.base import PROBE, missing_module
+from parity.core.collector import paused
 from parity.core.spec import ConvSpec
 
 
@@ -40,7 +41,8 @@ def _keras(backend: str) -> ModuleType:
 
             jax.config.update("jax_platforms", "cpu")
             jax.config.update("jax_enable_x64", True)
-    import keras
+    with paused():
+        import keras
 
     if keras.backend.backend() != backend:
         raise RuntimeError(f"Keras was imported on {keras.backend.backend()} in this process before the "

@@ -42,6 +42,7 @@ from parity.adapters import tensorflow as eager
 from parity.adapters import tensorflow_xla as xla
 from parity.adapters.base import Refused, missing_module
 from parity.core import convert
+from parity.core.collector import paused
 from parity.core.spec import ConvSpec
 
 CONVOLUTIONS = ("CONV_2D", "DEPTHWISE_CONV_2D", "CONV_3D", "TRANSPOSE_CONV", "CONV_3D_TRANSPOSE")
@@ -53,8 +54,9 @@ DILATED_DEPTHWISE = ("the TFLite converter folds tf.nn.depthwise_conv2d's SpaceT
 
 @cache
 def _litert() -> ModuleType:
-    import ai_edge_litert.interpreter
-    import ai_edge_litert.schema_py_generated
+    with paused():
+        import ai_edge_litert.interpreter
+        import ai_edge_litert.schema_py_generated
 
     return ai_edge_litert
 

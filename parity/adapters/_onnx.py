@@ -19,6 +19,7 @@ from types import ModuleType
 import numpy as np
 
 from parity.core import convert
+from parity.core.collector import paused
 from parity.core.spec import ConvSpec
 
 OPSET = 22  # Conv-22 / ConvTranspose-22, the newest versions of both operators
@@ -26,7 +27,8 @@ OPSET = 22  # Conv-22 / ConvTranspose-22, the newest versions of both operators
 
 @cache
 def onnx() -> ModuleType:
-    import onnx
+    with paused():
+        import onnx
 
     return onnx
 

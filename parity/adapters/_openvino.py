@@ -27,6 +27,7 @@ import numpy as np
 from parity.adapters.base import PROBE, Refused, missing_module
 from parity.adapters._onnx import geometry as _geometry  # the spec less its data: one compiled model per geometry
 from parity.core import convert
+from parity.core.collector import paused
 from parity.core.spec import ConvSpec
 
 NO_GRADIENTS = ("OpenVINO: inference only ('OpenVINO is an open-source toolkit for optimizing and deploying AI "
@@ -53,8 +54,9 @@ def _openvino() -> tuple[ModuleType, ModuleType]:
     previous = os.environ.get("CI")
     os.environ["CI"] = "true"
     try:
-        import openvino
-        import openvino.opset16 as opset
+        with paused():
+            import openvino
+            import openvino.opset16 as opset
     finally:
         if previous is None:
             del os.environ["CI"]

@@ -22,6 +22,7 @@ import numpy as np
 
 from parity.adapters.base import Refused, missing_module
 from parity.core import convert
+from parity.core.collector import paused
 from parity.core.spec import ConvSpec
 
 # Paddle's refusal of a dtype, by the start of its first line: a CPU kernel missing for it.
@@ -31,7 +32,8 @@ _FORMATS = {1: ("NCL", "NLC"), 2: ("NCHW", "NHWC"), 3: ("NCDHW", "NDHWC")}
 
 @cache
 def _paddle() -> ModuleType:
-    import paddle
+    with paused():
+        import paddle
 
     paddle.set_device("cpu")
     return paddle

@@ -22,6 +22,7 @@ import numpy as np
 
 from parity.adapters.base import Refused
 from parity.core.dtypes import np_dtype
+from parity.core.collector import paused
 from parity.core.spec import ConvSpec
 
 Compute = Callable[[ConvSpec, np.ndarray, np.ndarray, "np.ndarray | None"], np.ndarray]
@@ -116,7 +117,7 @@ def quiet_stderr() -> Iterator[io.BufferedRandom]:
 def quiet_import(name: str) -> ModuleType:
     """``import name`` under :func:`quiet_stderr`; an import error keeps those lines in its message."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with quiet_stderr() as sink:
+    with quiet_stderr() as sink, paused():
         try:
             return importlib.import_module(name)
         except ImportError as error:

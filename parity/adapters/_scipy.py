@@ -37,6 +37,7 @@ import numpy as np
 
 from parity.adapters.base import missing_module
 from parity.core import convert, geometry
+from parity.core.collector import paused
 from parity.core.spec import ConvSpec
 
 REFUSED = {  # scipy 1.17's words for the dtypes it refuses, per method
@@ -49,7 +50,8 @@ Correlate = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 @cache
 def _signal() -> ModuleType:
-    import scipy.signal
+    with paused():
+        import scipy.signal
 
     return scipy.signal
 

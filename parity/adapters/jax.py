@@ -22,6 +22,7 @@ import numpy as np
 from parity.core import convert
 from parity.adapters import _device as device
 from parity.adapters.base import missing_module
+from parity.core.collector import paused
 from parity.core.spec import ConvSpec
 
 
@@ -36,7 +37,8 @@ NEGATIVE_LOW_PAD = ("XLA:CPU computes the float32 weight gradient of a conv whos
 
 @cache
 def _jax() -> ModuleType:
-    import jax
+    with paused():
+        import jax
 
     jax.config.update("jax_enable_x64", True)  # else float64 arrays silently become float32
     return jax

@@ -33,6 +33,7 @@ import numpy as np
 from parity.core import convert
 from parity.adapters import _probes as probes
 from parity.adapters.base import PROBE, missing_module
+from parity.core.collector import paused
 from parity.core.spec import ConvSpec
 
 STRIDED_DILATION = "Keras: '`strides > 1` not supported in conjunction with `dilation_rate > 1`'"
@@ -49,7 +50,8 @@ def _keras() -> ModuleType:
 @cache
 def _tf() -> ModuleType:
     _keras()  # KERAS_BACKEND first
-    import tensorflow
+    with paused():
+        import tensorflow
 
     # Keras wraps grouped convs in a fresh tf.function(jit_compile=True) on every call; TF then logs
     # "... triggered tf.function retracing" for each case: expected here, so that one message is dropped.

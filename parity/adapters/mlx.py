@@ -29,6 +29,7 @@ import numpy as np
 
 from parity.adapters.base import Refused, missing_module
 from parity.core import convert, geometry
+from parity.core.collector import paused
 from parity.core.spec import ConvSpec
 
 GROUPS_3D = "MLX (mx.conv_general, mx.conv3d): '[conv] Can only handle groups != 1 in 1D or 2D convolutions.'"
@@ -44,7 +45,8 @@ FLOAT64 = ("MLX on CPU computes float64 convolutions in float32: mlx/backend/cpu
 
 @cache
 def _mx() -> ModuleType:
-    import mlx.core as mx
+    with paused():
+        import mlx.core as mx
 
     mx.set_default_device(mx.cpu)
     return mx

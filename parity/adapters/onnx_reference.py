@@ -14,6 +14,7 @@ import numpy as np
 
 from parity.adapters import _onnx
 from parity.adapters.base import PROBE, missing_module
+from parity.core.collector import paused
 from parity.core.spec import ConvSpec
 
 OUTPUT_PADDING = ("onnx.reference ConvTranspose: output_padding must stay below the stride (col2im: 'expected size "
@@ -24,7 +25,8 @@ NO_GRADIENTS = ("onnx.reference.ReferenceEvaluator: outputs only, no gradients (
 
 @cache
 def _reference() -> ModuleType:
-    import onnx.reference
+    with paused():
+        import onnx.reference
 
     return onnx.reference
 

@@ -18,6 +18,7 @@ import numpy as np
 from parity.adapters import _onnx
 from parity.adapters._onnx import OPSET
 from parity.adapters.base import PROBE, missing_module
+from parity.core.collector import paused
 from parity.core.spec import ConvSpec
 
 # What ORT's CPU execution provider refuses (onnxruntime 1.31, measured at session creation).
@@ -31,7 +32,8 @@ _REFUSED_DTYPES = ("float64", "bfloat16")
 
 @cache
 def _ort() -> ModuleType:
-    import onnxruntime
+    with paused():
+        import onnxruntime
 
     return onnxruntime
 

@@ -32,6 +32,7 @@ import numpy as np
 
 from parity.core import convert
 from parity.adapters.base import missing_module
+from parity.core.collector import paused
 from parity.core.spec import ConvSpec
 
 NO_3D = "PyTensor: pytensor.tensor.signal has convolve1d and convolve2d only (no 3-D convolution)"
@@ -45,7 +46,7 @@ MAX_CHANNEL_PAIRS = 20_000
 
 @cache
 def _pytensor() -> ModuleType:
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), paused():
         # "PyTensor could not link to a BLAS installation": a speed note about its own GEMMs, which
         # FAST_COMPILE convolutions do not use; it would otherwise land in every run's terminal.
         warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")

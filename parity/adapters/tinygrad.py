@@ -25,6 +25,7 @@ import numpy as np
 
 from parity.adapters.base import PROBE, missing_module
 from parity.core import convert
+from parity.core.collector import paused
 from parity.core.spec import ConvSpec
 
 DEVICE = "CPU"
@@ -32,7 +33,8 @@ DEVICE = "CPU"
 
 @cache
 def _tinygrad() -> ModuleType:
-    import tinygrad
+    with paused():
+        import tinygrad
 
     return tinygrad
 

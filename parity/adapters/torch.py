@@ -24,6 +24,7 @@ from parity.core import convert
 from parity.adapters import _device as device
 from parity.adapters._call import Name, Step, execute, render, step
 from parity.adapters.base import PROBE, missing_module
+from parity.core.collector import paused
 from parity.core.spec import ConvSpec
 
 if TYPE_CHECKING:
@@ -34,7 +35,8 @@ if TYPE_CHECKING:
 
 @cache
 def _torch() -> ModuleType:
-    import torch
+    with paused():
+        import torch
 
     return torch
 

@@ -20,7 +20,7 @@ from parity.cli import porting as cli_porting
 from parity.cli import run as cli_run
 from parity.cli.common import integer, print_lines, text
 from parity.running.registry import TIERS, Case, collect, select
-from parity.running import shutdown
+from parity.core import collector
 
 
 class _Parser(argparse.ArgumentParser):
@@ -90,7 +90,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from parity.adapters.legacy.worker import default_timeout
 
         memory_budget(), default_timeout()  # PARITY_MEMORY_GIB and PARITY_WORKER_TIMEOUT, before any work
-        shutdown.collect_once_at_exit()
+        collector.collect_once_at_exit()
     if args.command in ("check", "translate", "layers"):
         return {"check": cli_porting.check, "translate": cli_porting.translate, "layers": cli_porting.layers}[
             args.command](args)

@@ -12,6 +12,8 @@ import platform
 from importlib import metadata
 from typing import Any, Callable, Final, Iterable
 
+from parity.core.collector import paused
+
 # CPU flags that change what kernels frameworks pick, and so their rounding.
 NUMERIC_FLAGS: Final = ("avx2", "fma", "f16c", "avx512f", "avx512_bf16", "avx512_fp16", "avx512_vnni",
                         "amx_tile", "amx_bf16", "amx_fp16")
@@ -73,7 +75,8 @@ def _framework(backend: str) -> dict[str, Any]:
     if reader is None:
         return {"backend": backend}
     try:
-        return reader()
+        with paused():  # the first import of the framework is often this one
+            return reader()
     except Exception as error:  # a report must not fail on a framework's introspection
         return {"error": f"{type(error).__name__}: {error}"}
 

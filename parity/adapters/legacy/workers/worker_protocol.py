@@ -53,7 +53,7 @@ def serve(compute):
             protocol.write(json.dumps(answer(compute, line)) + "\n")
             protocol.flush()
     # The harness waits for this exit: with TensorFlow and torch loaded, the teardown's full collections
-    # took 1.3 s, 0.16 s with every object frozen (parity/running/shutdown.py; nothing here needs finalizing).
+    # took 1.3 s, 0.16 s with every object frozen (parity/core/collector.py; nothing here needs finalizing).
     gc.freeze()
 
 

@@ -145,7 +145,7 @@ class ParitySession:
         if case.id in self.unreadable:
             pytest.fail(f"{case.id}: unreadable recording: {self.unreadable[case.id]}", pytrace=False)
         if case.id not in self._runs:
-            collector.collect_once_at_exit()
+            collector.own_process()
             self._runs[case.id] = CaseRun(case, self.isolate)
             if len(self._runs) > _CACHE_SIZE:
                 self._runs.popitem(last=False)
@@ -195,7 +195,7 @@ class ParitySession:
         """An xdist worker exits after this, and the controller waits for it: with the frameworks loaded,
         pytest's two collections at unconfigure and the interpreter's at exit took 1.2 s, 0.6 s after one
         collection and a freeze (parity.core.collector). A process that may live on (-n 0, or pytest run
-        in-process) only freezes at its exit."""
+        in-process) collects and freezes at its exit."""
         if hasattr(config, "workerinput") and self._runs:
             from parity.core import collector
 

@@ -50,8 +50,8 @@ def test_paused_turns_the_collector_off_for_its_block_and_back_to_what_it_was():
 
 
 # Collections while the framework is imported (it is in sys.modules from the start of its import) through the
-# loader parity uses first. Unpaused: 324 for torch (2 of them full), 874 for TensorFlow (6 full). Paused: no
-# full one, and the one young collection that was due when the collector comes back on.
+# loader parity uses first. Unpaused: 324 for torch (2 of them full), 874 for TensorFlow (6 full). Paused: the
+# one full collection after it, and nothing frozen (a library user's process freezes nothing).
 DURING_IMPORT = """
 import gc, sys
 from parity.adapters import tensorflow, torch
@@ -60,26 +60,40 @@ during = []
 gc.callbacks.append(lambda phase, info: phase == "start" and {framework!r} in sys.modules and during.append(info["generation"]))
 {load}
 gc.callbacks.clear()
-print(during.count(2), len(during))
+print(*during, gc.get_freeze_count())
 """
 
 
 @pytest.mark.parametrize("framework, load", [("torch", "torch._torch()"), ("tensorflow", "tensorflow._tf()"),
                                              ("torch", "environment._framework('torch')"),
                                              ("tensorflow", "environment._framework('tensorflow')")])
-def test_no_collection_runs_while_a_framework_is_imported(framework, load):
+def test_one_full_collection_runs_after_a_framework_is_imported_and_none_during(framework, load):
     if importlib.util.find_spec(framework) is None:
         pytest.skip(f"{framework} is not installed")
-    done = subprocess.run([sys.executable, "-c", DURING_IMPORT.format(framework=framework, load=load)],
-                          capture_output=True, text=True, check=True, timeout=300)
-    full, every = map(int, done.stdout.split())
-    assert full == 0 and every <= 1
+    code = DURING_IMPORT.format(framework=framework, load=load)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    assert done.stdout.split() == ["2", "0"]  # one collection, full; nothing frozen
 
 
-def test_cyclic_garbage_is_finalized_before_everything_is_frozen():
+def test_paused_collects_after_a_block_that_imported_and_only_then():
     lines = _exit_lines("""
         from parity.core import collector
-        collector.collect_once_at_exit()
+        full = []
+        gc.callbacks.append(lambda phase, info: phase == "stop" and info["generation"] == 2 and full.append(1))
+        with collector.paused():
+            pass
+        print("without an import", len(full), flush=True)
+        with collector.paused():
+            import colorsys
+        print("after one", len(full), gc.isenabled(), flush=True)
+    """)
+    assert lines == ["without an import 0", "after one 1 True", "frozen at exit: False"]
+
+
+def test_an_owned_process_finalizes_cyclic_garbage_at_exit_then_freezes():
+    lines = _exit_lines("""
+        from parity.core import collector
+        collector.own_process()
 
         class Cycle:
             def __del__(self):
@@ -97,15 +111,12 @@ def test_a_plain_exit_freezes_nothing():
     assert _exit_lines("print('done')") == ["done", "frozen at exit: False"]
 
 
-def test_it_is_registered_once_per_process(monkeypatch):
+def test_the_exit_handler_is_registered_once_per_process(monkeypatch):
     registered = []
     monkeypatch.setattr(collector.atexit, "register", registered.append)
-    collector.collect_once_at_exit.cache_clear()
-    try:
-        collector.collect_once_at_exit()
-        collector.collect_once_at_exit()
-    finally:
-        collector.collect_once_at_exit.cache_clear()
+    monkeypatch.setattr(collector, "_owned", False)
+    collector.own_process()
+    collector.own_process()
     assert registered == [collector.collect_and_freeze]
 
 
@@ -113,7 +124,7 @@ def test_it_is_registered_once_per_process(monkeypatch):
                                              (["list"], False)])
 def test_the_cli_registers_it_for_commands_that_run_cases(monkeypatch, capsys, argv, registers):
     calls = []
-    monkeypatch.setattr(collector, "collect_once_at_exit", lambda: calls.append(1))
+    monkeypatch.setattr(collector, "own_process", lambda: calls.append(1))
     assert main(argv) == 0
     assert bool(calls) == registers
 

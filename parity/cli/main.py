@@ -90,7 +90,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from parity.adapters.legacy.worker import default_timeout
 
         memory_budget(), default_timeout()  # PARITY_MEMORY_GIB and PARITY_WORKER_TIMEOUT, before any work
-        collector.collect_once_at_exit()
+        collector.own_process()
     if args.command in ("check", "translate", "layers"):
         return {"check": cli_porting.check, "translate": cli_porting.translate, "layers": cli_porting.layers}[
             args.command](args)

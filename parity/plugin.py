@@ -170,8 +170,10 @@ class ParitySession:
             return
         if not self.results:
             return
+        from parity.core import collector
         from parity.report import baseline
 
+        collector.own_process()  # an xdist controller holds every result: its exit collects once, then freezes
         env = self.environment
         saving, against = self.config.getoption("parity_save_baseline"), self.config.getoption("parity_baseline")
         if saving:

@@ -130,8 +130,8 @@ def test_the_cli_registers_it_for_commands_that_run_cases(monkeypatch, capsys, a
 
 
 PLUGIN_TEST = """
-def test_agrees(parity_case, parity_backend, parity_session):
-    assert parity_session.run(parity_case).against_reference(parity_backend).status == "pass"
+def test_agrees(parity_case, parity_backend, parity_session, parity_verify):
+    parity_verify(parity_session.run(parity_case).against_reference(parity_backend))
 """
 
 
@@ -143,10 +143,11 @@ def _session(pytester, uses_parity: bool, *args: str) -> pytest.RunResult:
     return result
 
 
+@pytest.mark.parametrize("workers", [(), ("-n", "1")], ids=["one-process", "xdist-controller"])
 @pytest.mark.parametrize("uses_parity", [True, False])
-def test_the_plugin_freezes_at_exit_once_a_case_ran(pytester, uses_parity):
+def test_the_plugin_freezes_at_exit_once_a_case_ran(pytester, uses_parity, workers):
     pytester.makeconftest(SEES_THE_EXIT)
-    assert _session(pytester, uses_parity).outlines[-1] == f"frozen at exit: {uses_parity}"
+    assert _session(pytester, uses_parity, *workers).outlines[-1] == f"frozen at exit: {uses_parity}"
 
 
 # The controller waits for an xdist worker's exit: the worker freezes before pytest's own collections.

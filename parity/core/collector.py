@@ -13,8 +13,10 @@ TensorFlow imported, about 480,000 objects tracked).
   collection, then a freeze, leaves 0.16 s; collecting first keeps what a plain exit does for cyclic
   garbage: its finalizers run.
 
-A process is parity's when :func:`own_process` says so: the CLI, a pytest session once it runs a case, a
-worker process; only those freeze, and only at their exit.
+A process is parity's when :func:`own_process` says so: the CLI, a pytest session once it runs a case or
+holds results (an xdist controller); only those freeze, and only at their exit. Worker processes (``--isolate``
+and the legacy environments, which cannot import parity) freeze in ``worker_protocol.serve`` when their
+input ends.
 """
 from __future__ import annotations
 

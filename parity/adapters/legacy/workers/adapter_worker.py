@@ -6,7 +6,6 @@ import numpy as np
 from worker_protocol import serve
 
 from parity import adapters
-from parity.core import collector
 from parity.core.dtypes import DTYPES
 from parity.core.spec import ConvSpec
 
@@ -21,5 +20,4 @@ def compute(call, arrays):
 
 
 if __name__ == "__main__":
-    collector.own_process()
     serve(compute)

@@ -1,11 +1,11 @@
-"""The ``parity`` command line: ``list``, ``backends``, ``run``, ``bench``, ``fuzz``, ``check``, ``translate``,
-``env``, ``record``.
+"""The ``parity`` command line: ``list``, ``backends``, ``run``, ``report``, ``bench``, ``fuzz``, ``check``,
+``translate``, ``env``, ``record``.
 
 Exit codes: 0 every comparison passed (skips allowed; ``check``: Y matches; ``translate``: verified or
 not verifiable), 1 a parity failure or backend error (``check``: Y does not match; ``translate``: the
 programs disagree), 2 a usage or input error, one line on stderr (also: no case selected, or a run in
 which no backend could compare anything), 130 interrupted (SIGINT; ``run`` writes what finished), 143
-terminated (SIGTERM, likewise). ``parity list`` imports no framework.
+terminated (SIGTERM, likewise). ``parity list``, ``backends`` and ``report`` import no framework.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import NoReturn, Sequence
 
 from parity.cli import common as cli_common
 from parity.cli import legacy as cli_legacy
+from parity.cli import report as cli_report
 from parity.cli import porting as cli_porting
 from parity.cli import run as cli_run
 from parity.cli.common import integer, print_lines, text
@@ -49,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     for sub in (running, bench):
         sub.add_argument("--backends", metavar="A,B", help="comma-separated backends (default: every installed)")
     cli_run.run_options(running)
+    cli_report.report_parser(commands)
     fuzzing = commands.add_parser("fuzz", help="run hypothesis-drawn specs; shrink and report the first failure")
     fuzzing.add_argument("--examples", type=integer(1, 10**9), default=1000, help="specs to try (default: %(default)s)")
     fuzzing.add_argument("--seed", type=integer(0, 2**64 - 1), default=0, help="random seed (default: %(default)s)")
@@ -85,6 +87,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _backends()
     if args.command == "env":
         return cli_legacy.env(args)
+    if args.command == "report":
+        return cli_report.report(args)
     if args.command != "list":
         from parity.core.limits import memory_budget
         from parity.adapters.legacy.worker import default_timeout

@@ -8,7 +8,6 @@ asked only for the plan.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
@@ -18,17 +17,14 @@ from collections import Counter
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator, TextIO
 
-from parity.core import files
 from parity.cli.common import backends as parse_backends
 from parity.cli.common import one_line, print_lines, require_available, seconds
+from parity.cli.report import against_baseline, check_outputs, output_options, summary, write_reports
 from parity.running.registry import Case
 
 if TYPE_CHECKING:
     from parity.running.runner import Result
 
-_GROUPABLE = ("dtype", "distribution", "layout", "groups", "padding")
-_SHOWN = 20  # failures printed; the rest are in --json
-_ROWS = 30  # table rows printed without --full
 
 
 class Stopped(KeyboardInterrupt):
@@ -41,34 +37,20 @@ class Stopped(KeyboardInterrupt):
 
 def run_options(running: argparse.ArgumentParser) -> None:
     running.add_argument("--json", metavar="PATH", help="write every result to this JSON file")
-    running.add_argument("--by", choices=_GROUPABLE, help="also split the table by this spec field")
-    running.add_argument("--html", metavar="PATH", help="write a self-contained HTML report")
+    output_options(running)
     running.add_argument("--isolate", action="store_true",
                          help="run each backend in its own worker process (hangs and crashes become errors)")
     running.add_argument("--timeout", type=seconds, default=120.0, metavar="S",
                          help="per-case timeout of an isolated backend, seconds (default: %(default)s)")
     running.add_argument("--dry-run", action="store_true",
                          help="list which backend would run or skip each case, run nothing, exit 0")
-    running.add_argument("--full", action="store_true",
-                         help=f"print every table row (default: the {_ROWS} most concerning, failures first)")
-    running.add_argument("--save-baseline", metavar="PATH", help="write every comparison's figures and the "
-                         "environment to this file, for a later --baseline")
-    running.add_argument("--baseline", metavar="PATH", help="compare with a saved baseline: exit 1 on drift "
-                         "(a pass that no longer passes, a changed fingerprint, a figure beyond its tolerance)")
 
 
 def run(cases: list[Case], args: argparse.Namespace) -> int:
-    from parity.report import text as report
-
-    from parity.report import baseline
     from parity.running import environment
 
     backends = parse_backends(args.backends)
-    outputs = {"--json": args.json, "--html": args.html, "--save-baseline": args.save_baseline}
-    for flag, path in outputs.items():
-        files.check_writable(path, flag)
-    files.check_distinct(outputs, {"--baseline": args.baseline})
-    saved = baseline.load(args.baseline) if args.baseline else None
+    saved = check_outputs(args, {})
     if args.dry_run:
         return _dry_run(cases, backends)
     require_available(backends)
@@ -76,21 +58,16 @@ def run(cases: list[Case], args: argparse.Namespace) -> int:
     ran, stopped = _collect(cases, backends, args.timeout if args.isolate else None)
     elapsed = time.perf_counter() - started
     results = ran + unreadable_recordings(args.keyword)
-    print_lines([report.format_table(report.summarize(results, args.by), args.by, None if args.full else _ROWS),
-                 "", report.format_fingerprints(results)])
-    failures = [r for r in results if r.status in ("fail", "error")]
-    lines = [f"{r.status.upper()} {r.case} {r.backend} vs {r.against}: {r.reason}" for r in failures[:_SHOWN]]
-    if len(failures) > _SHOWN:
-        lines.append(f"... and {len(failures) - _SHOWN} more (see --json)")
     done = len({r.case for r in ran})
     insensitive, known = (sum(r.status == status for r in results) for status in ("insensitive", "known"))
-    print_lines(lines + [f"{done} cases x {len(backends)} backends, {len(results)} comparisons in {elapsed:.1f} s"
-                         + (f"; {insensitive} insensitive (could not have failed)" if insensitive else "")
-                         + (f"; {known} known deviations (declared by their backends)" if known else "")])
+    print_lines(summary(results, args) + [
+        f"{done} cases x {len(backends)} backends, {len(results)} comparisons in {elapsed:.1f} s"
+        + (f"; {insensitive} insensitive (could not have failed)" if insensitive else "")
+        + (f"; {known} known deviations (declared by their backends)" if known else "")])
     meta = {"tier": args.tier, "backends": backends, "keyword": args.keyword, "partial": stopped is not None,
             "environment": environment.describe(backends)}
-    _write_reports(args, results, ran, meta)
-    drifted = _against_baseline(saved, results, meta) if saved is not None else False
+    write_reports(args, results, ran, meta)
+    drifted = against_baseline(saved, results, meta) if saved is not None else False
     if stopped is not None:
         code, why = stopped
         print(f"parity: {why}; the table and reports hold the {done} of {len(cases)} cases finished before "
@@ -101,37 +78,7 @@ def run(cases: list[Case], args: argparse.Namespace) -> int:
         print(f"parity: error: a run must compare at least one output, got all {len(results)} comparisons "
               f"skipped: {one_line(reasons)[:400]}", file=sys.stderr)
         return 2
-    return 1 if failures or drifted else 0
-
-
-def _against_baseline(saved: dict, results: list["Result"], meta: dict) -> bool:
-    """Print the drift report; whether anything drifted."""
-    from parity.report import baseline
-
-    verdict = baseline.compare(saved, results)
-    print_lines(baseline.format_verdict(verdict, saved.get("environment", {}), meta["environment"]))
-    return bool(verdict.drifts)
-
-
-def _write_reports(args: argparse.Namespace, results: list["Result"], ran: list["Result"], meta: dict) -> None:
-    from parity.report import html
-    from parity.report import text as report
-
-    from parity.report import baseline
-
-    texts = {}
-    if args.json:
-        texts["--json", args.json] = report.json_text(results, meta)
-    if args.save_baseline:
-        document = baseline.snapshot(results, meta["environment"], {k: meta[k] for k in ("tier", "backends", "keyword")})
-        texts["--save-baseline", args.save_baseline] = json.dumps(document, indent=1) + "\n"
-    if args.html:  # unreadable recordings have no spec to draw: they are in the table, the JSON, the exit code
-        texts["--html", args.html] = html.render(ran, meta)
-    for (flag, path), text in texts.items():
-        try:
-            files.write_atomic(path, text)
-        except OSError as error:  # the folder was checked before the run; a full disk shows only now
-            raise ValueError(f"{flag} must be writable, got {path!r}: {error.strerror or error}") from None
+    return 1 if drifted or any(r.status in ("fail", "error") for r in results) else 0
 
 
 def _collect(cases: list[Case], backends: list[str],

@@ -1,0 +1,113 @@
+"""What ``parity run`` prints and writes about its results, and ``parity report``, which does the same from a
+saved JSON report (a CI artifact): the table, the fingerprints, the failures, the HTML report, a baseline
+saved or compared, and the worst figures per pair as a markdown matrix. ``report`` runs nothing and imports
+no framework: every figure it shows is the one the run stored.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TYPE_CHECKING, Any
+
+from parity.cli.common import print_lines
+from parity.core import files
+
+if TYPE_CHECKING:
+    from parity.running.runner import Result
+
+GROUPABLE = ("dtype", "distribution", "layout", "groups", "padding")
+_SHOWN = 20  # failures printed; the rest are in --json
+_ROWS = 30  # table rows printed without --full
+
+
+def output_options(parser: argparse.ArgumentParser) -> None:
+    """The options of ``run`` and ``report`` that decide what is printed and written."""
+    parser.add_argument("--by", choices=GROUPABLE, help="also split the table by this spec field")
+    parser.add_argument("--full", action="store_true",
+                        help=f"print every table row (default: the {_ROWS} most concerning, failures first)")
+    parser.add_argument("--matrix", choices=GROUPABLE, metavar="FIELD",
+                        help="also print the worst max_ulp / bound_ratio of every pair per value of FIELD "
+                        f"({', '.join(GROUPABLE)}) as a markdown table")
+    parser.add_argument("--html", metavar="PATH", help="write a self-contained HTML report")
+    parser.add_argument("--save-baseline", metavar="PATH", help="write every comparison's figures and the "
+                        "environment to this file, for a later --baseline")
+    parser.add_argument("--baseline", metavar="PATH", help="compare with a saved baseline: exit 1 on drift "
+                        "(a pass that no longer passes, a changed fingerprint, a figure beyond its tolerance)")
+
+
+def report_parser(commands: Any) -> None:
+    parser = commands.add_parser("report", help="print and write the reports of a saved JSON report (parity run "
+                                 "--json, pytest --parity-json) without running anything")
+    parser.add_argument("report", metavar="REPORT", help="the JSON report to read")
+    output_options(parser)
+
+
+def check_outputs(args: argparse.Namespace, inputs: dict[str, str | None]) -> dict[str, Any] | None:
+    """Check the output paths before any work (none may be an input); the saved baseline, if one is given."""
+    from parity.report import baseline
+
+    outputs = {"--json": getattr(args, "json", None), "--html": args.html, "--save-baseline": args.save_baseline}
+    for flag, path in outputs.items():
+        files.check_writable(path, flag)
+    files.check_distinct(outputs, {**inputs, "--baseline": args.baseline})
+    return baseline.load(args.baseline) if args.baseline else None
+
+
+def report(args: argparse.Namespace) -> int:
+    from parity.report import text
+
+    saved = check_outputs(args, {"REPORT": args.report})
+    results, meta = text.read_json(args.report)
+    cases, backends = len({r.case for r in results}), meta.get("backends") or sorted({r.backend for r in results})
+    partial = " (partial: the run was interrupted)" if meta.get("partial") else ""
+    print_lines(summary(results, args) + [f"{cases} cases x {len(backends)} backends, {len(results)} comparisons, "
+                                          f"read from {args.report}{partial}"])
+    write_reports(args, results, [r for r in results if r.spec is not None], meta)
+    drifted = against_baseline(saved, results, meta) if saved is not None else False
+    return 1 if drifted or any(r.status in ("fail", "error") for r in results) else 0
+
+
+def summary(results: list["Result"], args: argparse.Namespace) -> list[str]:
+    """The table (short unless --full), the fingerprints, the --matrix table and the first failures."""
+    from parity.report import text
+
+    lines = [text.format_table(text.summarize(results, args.by), args.by, None if args.full else _ROWS), "",
+             text.format_fingerprints(results)]
+    if args.matrix:
+        lines += ["", text.format_matrix(results, args.matrix)]
+    failures = [r for r in results if r.status in ("fail", "error")]
+    lines += [f"{r.status.upper()} {r.case} {r.backend} vs {r.against}: {r.reason}" for r in failures[:_SHOWN]]
+    if len(failures) > _SHOWN:
+        lines.append(f"... and {len(failures) - _SHOWN} more (see --json)")
+    return lines
+
+
+def against_baseline(saved: dict, results: list["Result"], meta: dict) -> bool:
+    """Print the drift report; whether anything drifted."""
+    from parity.report import baseline
+
+    verdict = baseline.compare(saved, results)
+    print_lines(baseline.format_verdict(verdict, saved.get("environment", {}), meta.get("environment", {})))
+    return bool(verdict.drifts)
+
+
+def write_reports(args: argparse.Namespace, results: list["Result"], drawn: list["Result"], meta: dict) -> None:
+    """--json, --save-baseline and --html (of ``drawn``: results with a spec; unreadable recordings have none
+    to draw and are in the table, the JSON and the exit code)."""
+    from parity.report import baseline, html
+    from parity.report import text
+
+    texts = {}
+    if getattr(args, "json", None):
+        texts["--json", args.json] = text.json_text(results, meta)
+    if args.save_baseline:
+        kept = {k: meta.get(k) for k in ("tier", "backends", "keyword")}
+        document = baseline.snapshot(results, meta.get("environment", {}), kept)
+        texts["--save-baseline", args.save_baseline] = json.dumps(document, indent=1) + "\n"
+    if args.html:
+        texts["--html", args.html] = html.render(drawn, meta)
+    for (flag, path), document_text in texts.items():
+        try:
+            files.write_atomic(path, document_text)
+        except OSError as error:  # the folder was checked before the run; a full disk shows only now
+            raise ValueError(f"{flag} must be writable, got {path!r}: {error.strerror or error}") from None

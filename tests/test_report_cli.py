@@ -1,0 +1,145 @@
+"""``parity report``: the reports of a saved JSON report, identical to the run's own, without running anything."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from parity.cli.main import main
+from parity.core.spec import ConvSpec
+from parity.report import text
+from parity.running.runner import Result
+
+FRAMEWORKS = ("torch", "tensorflow", "jax", "keras", "onnxruntime", "pytensor")
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """A run of numpy and torch with every report written: (folder, its printed table)."""
+    pytest.importorskip("torch")
+    folder = tmp_path_factory.mktemp("run")
+    done = subprocess.run([sys.executable, "-m", "parity.cli", "run", "--tier", "smoke", "-k", "conv1d",
+                           "--backends", "numpy,torch", "--json", str(folder / "run.json"), "--html",
+                           str(folder / "run.html"), "--save-baseline", str(folder / "run.base"), "--matrix", "dtype"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return folder, done.stdout
+
+
+def _report(capsys, *args) -> tuple[int, str, str]:
+    code = main(["report", *map(str, args)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_report_writes_what_the_run_wrote(saved, capsys):
+    folder, printed = saved
+    code, out, _ = _report(capsys, folder / "run.json", "--html", folder / "again.html", "--save-baseline",
+                           folder / "again.base", "--matrix", "dtype")
+    assert code == 0
+    assert (folder / "again.html").read_bytes() == (folder / "run.html").read_bytes()
+    assert (folder / "again.base").read_bytes() == (folder / "run.base").read_bytes()
+    assert out.splitlines()[:-1] == printed.splitlines()[:-1]  # the last line: time of the run, file of the report
+    assert out.splitlines()[-1] == f"4 cases x 2 backends, 12 comparisons, read from {folder / 'run.json'}"
+
+
+def test_report_imports_no_framework(saved):
+    folder, _ = saved
+    code = (f"import sys; from parity.cli.main import main; main(['report', {str(folder / 'run.json')!r}]); "
+            f"print(sorted(m for m in sys.modules if m.split('.')[0] in {FRAMEWORKS!r}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"
+
+
+def _edited(folder, name, edit) -> str:
+    document = json.loads((folder / "run.json").read_text())
+    edit(document)
+    path = folder / name
+    path.write_text(json.dumps(document))
+    return str(path)
+
+
+def _fail_first(document):
+    first = next(r for r in document["results"] if r["status"] == "pass")
+    first.update(status="fail", reason="error 3x the bound", bound_ratio=3.0)
+
+
+def test_a_stored_failure_exits_1_and_drifts_from_the_baseline(saved, capsys):
+    folder, _ = saved
+    failing = _edited(folder, "failing.json", _fail_first)
+    code, out, _ = _report(capsys, failing, "--baseline", folder / "run.base")
+    assert code == 1
+    assert any(line.startswith("FAIL conv1d-") and line.endswith(": error 3x the bound") for line in out.splitlines())
+    assert "baseline: 1 drift(s), 0 other change(s), 0 new and 0 vanished comparison(s)" in out
+    assert sum(line.startswith("DRIFT ") and "status pass -> fail" in line for line in out.splitlines()) == 1
+
+
+def test_a_report_from_before_the_format_key_is_read(saved, capsys):
+    folder, _ = saved
+    older = _edited(folder, "older.json", lambda d: d.pop("format"))
+    assert _report(capsys, older)[0] == 0
+
+
+def _result(case, backend, against, dtype, ulp, ratio, status="pass"):
+    return Result(case, ConvSpec(spatial=(5,), kernel=3, dtype=dtype), backend, against, status, "", 1.0, 1.0,
+                  ulp, ratio)
+
+
+def test_matrix_shows_the_worst_figures_per_pair_and_value():
+    results = [_result("a", "numpy", "reference", "float32", 7, 0.25), _result("b", "numpy", "reference", "float32", 9, 0.125),
+               _result("c", "numpy", "reference", "float16", 1, 1.0), _result("d", "torch", "numpy", "float64", 3, 0.5),
+               Result("e", ConvSpec(spatial=(5,), kernel=3), "torch", "reference", "skip", "refused")]
+    assert text.format_matrix(results, "dtype").splitlines() == [
+        "| pair (max_ulp / bound_ratio) | float16 | float32 | float64 |",
+        "| --- | --- | --- | --- |",
+        "| numpy vs reference | 1 / 1.00 | 9 / 0.25 | - |",
+        "| torch vs numpy | - | - | 3 / 0.50 |"]
+
+
+def test_run_and_report_print_the_matrix(saved, capsys):
+    folder, printed = saved
+    assert "| pair (max_ulp / bound_ratio) | float16 | float32 |" in printed.splitlines()
+    code, out, _ = _report(capsys, folder / "run.json", "--matrix", "layout")
+    assert code == 0
+    assert "| pair (max_ulp / bound_ratio) | channels_last |" in out.splitlines()
+    assert sum(line.startswith("| numpy vs torch | ") for line in out.splitlines()) == 1
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "REPORT must be a readable JSON report (parity run --json, pytest --parity-json), got '{path}': "
+           "FileNotFoundError"),
+    ("not json", "REPORT must be a readable JSON report (parity run --json, pytest --parity-json), got '{path}': "
+                 "JSONDecodeError"),
+    ("[]", "REPORT must be a JSON report of format parity-report/1 (parity run --json, pytest --parity-json), "
+           "got '{path}': a JSON list"),
+    ('{"format": "parity-baseline/1"}', "REPORT must be a JSON report of format parity-report/1 (parity run "
+                                        "--json, pytest --parity-json), got '{path}': format 'parity-baseline/1'"),
+    ('{"results": 3}', "REPORT must hold a list of results under 'results', got '{path}' with int"),
+    ('{"results": [{"case": "c"}]}', "REPORT results[0] must be a result as parity writes it, got '{path}': "
+                                     "TypeError"),
+    ('{"results": [{"case": "c", "spec": null, "backend": "b", "against": "reference", "status": "bogus"}]}',
+     "REPORT results[0] must be a result as parity writes it, got '{path}': ValueError: status must be one of "
+     "pass, fail, skip, error, insensitive, known, got 'bogus'"),
+    ('{"results": [{"case": "c", "spec": null, "backend": "b", "against": "reference", "status": "pass", '
+     '"max_ulp": "7"}]}', "REPORT results[0] must be a result as parity writes it, got '{path}': ValueError: "
+                          "max_ulp must be an integer or null, got '7'"),
+])
+def test_bad_reports_are_one_line_naming_the_rule(tmp_path, capsys, content, message):
+    path = tmp_path / "bad.json"
+    if content is not None:
+        path.write_text(content)
+    code, out, err = _report(capsys, path)
+    assert (code, out) == (2, "")
+    assert err.startswith("parity: error: " + message.format(path=path)) and err.count("\n") == 1
+
+
+def test_an_output_may_not_overwrite_the_report(saved, capsys):
+    folder, _ = saved
+    before = (folder / "run.json").read_bytes()
+    code, _, err = _report(capsys, folder / "run.json", "--html", folder / "run.json")
+    assert code == 2
+    assert err == f"parity: error: --html must name a file of its own, got '{folder / 'run.json'}', which is also REPORT\n"
+    assert (folder / "run.json").read_bytes() == before

@@ -119,9 +119,12 @@ def _refusal(probe: ConvSpec, channels_first: bool) -> str | None:
                           via=f"Keras {_layer_name(probe)}")
 
 
-# Probed on a small case rather than learnt from the cases as in the TF adapter: learning channels-first
-# from the cases made native channels-first float16 Conv3D fail under pytest-xdist's one-thread workers
-# (34-41x the bound, CI of this change), which the probe's routing never did. Not yet understood.
+# Probed on a small case rather than learnt from the cases as in the TF adapter. Learnt routing (before
+# 85023b2) shared the TF adapter's set of refused routes under equal route keys, so TF's refusal of float16
+# NCDHW Conv3D switched Keras mid-process from its XLA channels-first route (float32 sums) to channels-last
+# Eigen (float16 sums), after the runner had measured and cached the canary of those cases on the former:
+# the later cases of that canary (k2x2x2 f16-wide, the realistic video f16-canary) failed 34.4x and 41x the
+# bound (12.5x with 2 threads; any thread count, given that order of items in one process).
 # Why probed (Keras 3 on tensorflow-cpu 2.21, the AVX-512 machine of the TF adapter's note): the layers sum
 # like the tf.nn ops they call (float16 on the Eigen routes listed there), except grouped convs, which
 # Keras compiles with XLA: float32 for both 16-bit dtypes and all quantities, oneDNN on or off.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import platform
+import warnings
 from importlib import metadata
 from typing import Any, Callable, Final, Iterable
 
@@ -75,7 +76,10 @@ def _framework(backend: str) -> dict[str, Any]:
     if reader is None:
         return {"backend": backend}
     try:
-        with paused():  # the first import of the framework is often this one
+        # the first import of the framework is often this one; a framework's warnings about itself (PyTensor's
+        # "could not link to a BLAS installation" on reading blas__ldflags) are what the report records
+        with paused(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             return reader()
     except Exception as error:  # a report must not fail on a framework's introspection
         return {"error": f"{type(error).__name__}: {error}"}

@@ -71,6 +71,10 @@ class KerasInWorker:
 
     def __init__(self, backend: str) -> None:
         self.backend, self.name = backend, f"keras_{backend}"
+        self.frameworks = ("keras", backend) + (("jaxlib",) if backend == "jax" else ())
+
+    def settings(self) -> dict[str, object]:
+        return {"keras_backend": self.backend}
 
     def available(self) -> str | None:
         return available(self.backend)

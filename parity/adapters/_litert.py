@@ -86,6 +86,11 @@ class LiteRtAdapter:
     def __init__(self, name: str, resolver: str) -> None:
         self.name, self.resolver = name, resolver
 
+    frameworks = ("ai_edge_litert", "tensorflow")
+
+    def settings(self) -> dict[str, object]:
+        return {"op_resolver": self.resolver}
+
     def available(self) -> str | None:
         return missing_module("ai_edge_litert", "litert") or missing_module("tensorflow", "litert")
 

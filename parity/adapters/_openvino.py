@@ -77,6 +77,12 @@ class OpenVinoAdapter:
     def __init__(self, name: str = "openvino", explicit_precision: bool = True) -> None:
         self.name, self.explicit_precision = name, explicit_precision
 
+    frameworks = ("openvino",)
+
+    def settings(self) -> dict[str, object]:
+        return {"device": "CPU", "inference_precision": "the case's dtype" if self.explicit_precision
+                else "the plugin's default"}
+
     def available(self) -> str | None:
         return missing_module("openvino", "openvino")
 

@@ -41,6 +41,7 @@ def _paddle() -> ModuleType:
 
 class PaddleAdapter:
     name = "paddle"
+    frameworks = ("paddle",)
 
     def available(self) -> str | None:
         return missing_module("paddle", "paddle")

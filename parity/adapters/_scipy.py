@@ -62,6 +62,11 @@ class ScipyAdapter:
     def __init__(self, name: str, method: str) -> None:
         self.name, self.method = name, method
 
+    frameworks = ("scipy",)
+
+    def settings(self) -> dict[str, object]:
+        return {"method": self.method}
+
     def available(self) -> str | None:
         return missing_module("scipy", "scipy")
 

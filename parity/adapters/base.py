@@ -49,6 +49,10 @@ class Adapter(Protocol):
     # ``--parity-backends``), e.g. the seconds it compiles for each geometry: see :func:`opt_in`.
     # Optional: ``known(self, spec) -> str | None``, a deviation the framework is known to have on ``spec`` (its
     # bug or its documented behaviour, with the evidence): see :func:`known_deviation`.
+    # Optional: ``frameworks: tuple[str, ...]``, the top-level modules the backend runs on: every report records
+    # the versions of the installed distributions that provide them (an adapter of another package without it:
+    # that package's version). ``settings(self) -> dict``: the backend's own choices that change its numerics
+    # (a graph-optimization level, a device, TF32, a compiler), recorded beside them.
 
 
 @dataclass(frozen=True)

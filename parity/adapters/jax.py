@@ -51,6 +51,11 @@ class JaxAdapter:
     def __init__(self, name: str = "jax", platform: str = "cpu", precision: str | None = None) -> None:
         self.name, self.platform, self.precision = name, platform, precision
 
+    frameworks = ("jax", "jaxlib")
+
+    def settings(self) -> dict[str, object]:
+        return {"platform": self.platform, "precision": self.precision or "framework default"}
+
     def available(self) -> str | None:
         return missing_module("jax", "jax") or (device.cuda_missing("jax") if self.platform == "gpu" else None)
 

@@ -61,6 +61,7 @@ def _tf() -> ModuleType:
 
 class KerasAdapter:
     name = "keras"
+    frameworks = ("keras", "tensorflow")
 
     def available(self) -> str | None:
         return missing_module("keras", "keras") or missing_module("tensorflow", "keras")

@@ -64,6 +64,7 @@ def backend_missing() -> str | None:
 
 class MlxAdapter:
     name = "mlx"
+    frameworks = ("mlx",)
 
     def available(self) -> str | None:
         return missing_module("mlx", "mlx") or backend_missing()

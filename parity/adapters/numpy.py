@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 class NumpyAdapter:
     name = "numpy"
+    frameworks = ("numpy",)
 
     def available(self) -> str | None:
         return None

@@ -33,6 +33,7 @@ def _reference() -> ModuleType:
 
 class OnnxReferenceAdapter:
     name = "onnx_reference"
+    frameworks = ("onnx",)
 
     def available(self) -> str | None:
         return missing_module("onnx", "onnx")

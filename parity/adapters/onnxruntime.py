@@ -44,6 +44,11 @@ class OnnxRuntimeAdapter:
     def __init__(self, name: str = "onnxruntime", level: str = "ORT_ENABLE_ALL") -> None:
         self.name, self.level = name, level
 
+    frameworks = ("onnxruntime", "onnx")
+
+    def settings(self) -> dict[str, object]:
+        return {"graph_optimization": self.level, "execution_provider": "CPUExecutionProvider"}
+
     def available(self) -> str | None:
         return missing_module("onnxruntime", "onnxruntime") or missing_module("onnx", "onnxruntime")
 

@@ -58,6 +58,10 @@ def _pytensor() -> ModuleType:
 
 class PyTensorAdapter:
     name = "pytensor"
+    frameworks = ("pytensor",)
+
+    def settings(self) -> dict[str, object]:
+        return {"mode": MODE}
 
     def available(self) -> str | None:
         return missing_module("pytensor", "pytensor")

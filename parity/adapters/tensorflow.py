@@ -50,6 +50,7 @@ def _tf() -> ModuleType:
 
 class TensorFlowAdapter:
     name = "tensorflow"
+    frameworks = ("tensorflow",)
 
     def available(self) -> str | None:
         return missing_module("tensorflow", "tensorflow")

@@ -28,6 +28,10 @@ from parity.core.spec import ConvSpec
 
 class TensorFlowXlaAdapter:
     name = "tensorflow_xla"
+    frameworks = ("tensorflow",)
+
+    def settings(self) -> dict[str, object]:
+        return {"jit_compile": True}
 
     def available(self) -> str | None:
         return missing_module("tensorflow", "tensorflow")

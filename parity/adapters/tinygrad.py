@@ -57,6 +57,10 @@ BFLOAT16_PRODUCTS = ("tinygrad rounds bfloat16 products to bfloat16 before its f
 
 class TinygradAdapter:
     name = "tinygrad"
+    frameworks = ("tinygrad",)
+
+    def settings(self) -> dict[str, object]:
+        return {"device": DEVICE, "cc": os.environ.get("CC", "clang")}
     opt_in = ("tinygrad compiles every new geometry (0.2 to 2.5 s of CPU each, mostly its Python kernel rewrites): "
               "the default tier takes 20 to 30 minutes on 2 cores")
 

@@ -50,6 +50,12 @@ class TorchAdapter:
                  deterministic: bool = False) -> None:
         self.name, self.device, self.tf32, self.deterministic = name, device, tf32, deterministic
 
+    frameworks = ("torch",)
+
+    def settings(self) -> dict[str, object]:
+        return {"device": self.device, "tf32": "framework default" if self.tf32 is None else self.tf32,
+                "deterministic": self.deterministic}
+
     def available(self) -> str | None:
         return missing_module("torch", "torch") or (device.cuda_missing("torch") if self.device == "cuda" else None)
 

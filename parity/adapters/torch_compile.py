@@ -56,6 +56,10 @@ class TorchCompileAdapter(eager.TorchAdapter):
     def __init__(self) -> None:
         super().__init__("torch_compile")
 
+    def settings(self) -> dict[str, object]:
+        return {**super().settings(), "compile": "inductor, dynamic=False, fullgraph=True",
+                "cxx": os.environ.get("CXX", "g++")}
+
     def available(self) -> str | None:
         missing, compiler = missing_module("torch", "torch"), os.environ.get("CXX", "g++")
         if missing is None and shutil.which(compiler) is None:

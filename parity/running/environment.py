@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 import platform
 import warnings
+from functools import cache
 from importlib import metadata
 from typing import Any, Callable, Final, Iterable
 
+from parity.adapters._probes import quiet_import
 from parity.core.collector import paused
 
 # CPU flags that change what kernels frameworks pick, and so their rounding.
@@ -72,23 +74,47 @@ def _version(distribution: str) -> str | None:
 
 
 def _framework(backend: str) -> dict[str, Any]:
-    reader = _READERS.get(backend)
-    if reader is None:
-        return {"backend": backend}
+    """What ``backend`` ran on: the versions of its distributions, its adapter's settings, and its framework's
+    numerics switches (or the legacy environment's packages)."""
+    from parity import adapters
+
     try:
         # the first import of the framework is often this one; a framework's warnings about itself (PyTensor's
         # "could not link to a BLAS installation" on reading blas__ldflags) are what the report records
         with paused(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return reader()
+            adapter = adapters.get(backend)
+            settings = getattr(adapter, "settings", None)
+            found = {"versions": _versions(backend, getattr(adapter, "frameworks", None)),
+                     "settings": settings() if settings else {}, **_READERS.get(backend, dict)()}
     except Exception as error:  # a report must not fail on a framework's introspection
         return {"error": f"{type(error).__name__}: {error}"}
+    return {key: value for key, value in found.items() if value != {}}
+
+
+def _versions(backend: str, modules: tuple[str, ...] | None) -> dict[str, str | None]:
+    """Distribution -> version of the distributions providing ``modules`` (read from their metadata: nothing
+    is imported); without ``modules``, those of the package the adapter comes from (an entry point, or the
+    module of ``module:ATTRIBUTE``)."""
+    from parity import adapters
+
+    if modules is None:
+        point = adapters.plugins().get(backend)
+        if point is not None and point.dist is not None:
+            return {point.dist.name: point.dist.version}
+        modules = (backend.split(".")[0],) if ":" in backend else ()
+    return {name: _version(name) for module in modules for name in _distributions().get(module, ())}
+
+
+@cache
+def _distributions() -> dict[str, list[str]]:
+    return metadata.packages_distributions()
 
 
 def _torch() -> dict[str, Any]:
     import torch
 
-    return {"version": str(torch.__version__), "threads": torch.get_num_threads(),
+    return {"threads": torch.get_num_threads(),
             "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "mkldnn": torch.backends.mkldnn.is_available(),
             "float32_matmul_precision": torch.get_float32_matmul_precision(),
@@ -97,10 +123,9 @@ def _torch() -> dict[str, Any]:
 
 
 def _tensorflow() -> dict[str, Any]:
-    import tensorflow as tf
+    tf = quiet_import("tensorflow")  # its oneDNN notice, where this is the first import
 
-    return {"version": tf.__version__,
-            "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on for x86 builds since 2.9)"),
+    return {"onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on for x86 builds since 2.9)"),
             "tf32": tf.config.experimental.tensor_float_32_execution_enabled(),
             "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads()}
 
@@ -108,28 +133,20 @@ def _tensorflow() -> dict[str, Any]:
 def _jax() -> dict[str, Any]:
     import jax
 
-    return {"version": jax.__version__, "backend": jax.default_backend(),
+    return {"backend": jax.default_backend(),
             "default_matmul_precision": str(jax.config.jax_default_matmul_precision)}
 
 
-def _onnxruntime() -> dict[str, Any]:
-    import onnxruntime
-
-    return {"version": onnxruntime.__version__, "onnx": _version("onnx"),
-            "graph_optimization": "ORT_ENABLE_ALL (the default; the adapter sets none)"}
-
-
 def _keras() -> dict[str, Any]:
-    import keras
+    keras = quiet_import("keras")
 
-    return {"version": keras.__version__, "backend": keras.backend.backend(), "tensorflow": _version("tensorflow-cpu")
-            or _version("tensorflow")}
+    return {"backend": keras.backend.backend()}
 
 
 def _pytensor() -> dict[str, Any]:
     import pytensor
 
-    return {"version": pytensor.__version__, "blas_ldflags": pytensor.config.blas__ldflags}
+    return {"blas_ldflags": pytensor.config.blas__ldflags}
 
 
 def _legacy(name: str) -> Callable[[], dict[str, Any]]:
@@ -142,16 +159,19 @@ def _legacy(name: str) -> Callable[[], dict[str, Any]]:
     return read
 
 
+# Numerics switches read from the framework itself (imported by the run already).
 _READERS: Final[dict[str, Callable[[], dict[str, Any]]]] = {
-    "numpy": lambda: {"version": _version("numpy")}, "torch": _torch, "tensorflow": _tensorflow, "jax": _jax,
-    "onnxruntime": _onnxruntime, "keras": _keras, "pytensor": _pytensor,
+    **dict.fromkeys(("torch", "torch_compile", "torch_cuda", "torch_cuda_tf32"), _torch),
+    **dict.fromkeys(("tensorflow", "tensorflow_xla"), _tensorflow),
+    **dict.fromkeys(("jax", "jax_gpu", "jax_gpu_default"), _jax), "keras": _keras, "pytensor": _pytensor,
     "tf1": _legacy("tf1"), "tflearn": _legacy("tf1"), "theano": _legacy("theano"),
 }
 
 
 def headline(environment: dict[str, Any]) -> str:
     """One line for a terminal header: versions and the CPU flags that matter."""
-    frameworks = ", ".join(f"{name} {info.get('version', '')}".strip() for name, info in environment["frameworks"].items())
+    frameworks = ", ".join(f"{name} {next(iter(info.get('versions', {}).values()), '') or ''}".strip()
+                           for name, info in environment["frameworks"].items())
     cpu_info = environment["cpu"]
     return (f"parity {environment['parity']}, Python {environment['python']}, {environment['os']}; "
             f"{cpu_info['model'] or environment['machine']} ({' '.join(cpu_info['flags']) or 'no AVX-512/AMX'}); "

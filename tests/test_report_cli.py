@@ -143,3 +143,23 @@ def test_an_output_may_not_overwrite_the_report(saved, capsys):
     assert code == 2
     assert err == f"parity: error: --html must name a file of its own, got '{folder / 'run.json'}', which is also REPORT\n"
     assert (folder / "run.json").read_bytes() == before
+
+
+def test_a_report_narrows_to_cases_and_backends(saved, capsys):
+    folder, _ = saved
+    case = json.loads((folder / "run.json").read_text())["results"][0]["case"]
+    code, out, _ = _report(capsys, folder / "run.json", "-k", case)
+    assert (code, out.splitlines()[-1]) == (0, f"1 cases x 2 backends, 3 comparisons, read from {folder / 'run.json'}")
+    code, out, _ = _report(capsys, folder / "run.json", "--backends", "numpy", "--html", folder / "numpy.html")
+    assert (code, out.splitlines()[-1]) == (0, f"4 cases x 1 backends, 4 comparisons, read from {folder / 'run.json'}")
+    assert not any(line.startswith("torch") for line in out.splitlines())
+    assert "backends <b>numpy</b>: 4 comparisons" in (folder / "numpy.html").read_text()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--backends", "numpy,jax"], "--backends must name backends of the report (numpy, torch), got 'numpy,jax'"),
+    (["-k", "conv3d"], "-k 'conv3d' must match at least one case of the report, got none"),
+])
+def test_a_selection_the_report_has_nothing_of_is_an_input_error(saved, capsys, args, message):
+    folder, _ = saved
+    assert _report(capsys, folder / "run.json", *args) == (2, "", f"parity: error: {message}\n")

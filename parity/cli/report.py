@@ -10,6 +10,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from parity.cli.common import print_lines
+from parity.cli.common import text as non_blank
 from parity.core import files
 
 if TYPE_CHECKING:
@@ -39,6 +40,10 @@ def report_parser(commands: Any) -> None:
     parser = commands.add_parser("report", help="print and write the reports of a saved JSON report (parity run "
                                  "--json, pytest --parity-json) without running anything")
     parser.add_argument("report", metavar="REPORT", help="the JSON report to read")
+    parser.add_argument("-k", dest="keyword", metavar="EXPR", type=non_blank,
+                        help="only the results of cases whose id matches EXPR: substrings with and/or/not, like pytest -k")
+    parser.add_argument("--backends", metavar="A,B", help="only the results of these backends of the report, "
+                        "against the reference and against each other")
     output_options(parser)
 
 
@@ -57,7 +62,7 @@ def report(args: argparse.Namespace) -> int:
     from parity.report import text
 
     saved = check_outputs(args, {"REPORT": args.report})
-    results, meta = text.read_json(args.report)
+    results, meta = selected(*text.read_json(args.report), args.keyword, args.backends)
     cases, backends = len({r.case for r in results}), meta.get("backends") or sorted({r.backend for r in results})
     partial = " (partial: the run was interrupted)" if meta.get("partial") else ""
     print_lines(summary(results, args) + [f"{cases} cases x {len(backends)} backends, {len(results)} comparisons, "
@@ -65,6 +70,29 @@ def report(args: argparse.Namespace) -> int:
     write_reports(args, results, [r for r in results if r.spec is not None], meta)
     drifted = against_baseline(saved, results, meta) if saved is not None else False
     return 1 if drifted or any(r.status in ("fail", "error") for r in results) else 0
+
+
+def selected(results: list["Result"], meta: dict[str, Any], keyword: str | None,
+             backends: str | None) -> tuple[list["Result"], dict[str, Any]]:
+    """The results of the cases matching ``keyword`` and of the backends named in ``backends`` (and the
+    report's meta, narrowed the same way); ``ValueError`` for a selection the report has nothing of."""
+    from parity.core.keyword import matcher
+
+    if keyword:
+        match = matcher(keyword)
+        results = [r for r in results if match(r.case)]
+        if not results:
+            raise ValueError(f"-k {keyword!r} must match at least one case of the report, got none")
+        meta = {**meta, "keyword": f"({meta['keyword']}) and ({keyword})" if meta.get("keyword") else keyword}
+    if backends is not None:
+        stored = meta.get("backends") or sorted({r.backend for r in results})
+        chosen = [name.strip() for name in backends.split(",")]
+        if not set(chosen) <= set(stored):
+            raise ValueError(f"--backends must name backends of the report ({', '.join(stored)}), got {backends!r}")
+        kept = {*chosen, "reference"}
+        results = [r for r in results if r.backend in kept and r.against in kept]
+        meta = {**meta, "backends": [name for name in stored if name in chosen]}
+    return results, meta
 
 
 def summary(results: list["Result"], args: argparse.Namespace) -> list[str]:

@@ -32,16 +32,16 @@ from parity.core.spec import ConvSpec
 @cache
 def _keras(backend: str) -> ModuleType:
     """Keras on ``backend``; only in a process that has not imported Keras yet (a worker)."""
-    if "keras" not in sys.modules:
-        os.environ["KERAS_BACKEND"] = backend
-        # On the CPU: Keras takes the first GPU it sees (torch: KERAS_TORCH_DEVICE overrides it).
-        os.environ["KERAS_TORCH_DEVICE"] = "cpu"
-        if backend == "jax":
-            import jax
-
-            jax.config.update("jax_platforms", "cpu")
-            jax.config.update("jax_enable_x64", True)
     with paused():
+        if "keras" not in sys.modules:
+            os.environ["KERAS_BACKEND"] = backend
+            # On the CPU: Keras takes the first GPU it sees (torch: KERAS_TORCH_DEVICE overrides it).
+            os.environ["KERAS_TORCH_DEVICE"] = "cpu"
+            if backend == "jax":
+                import jax
+
+                jax.config.update("jax_platforms", "cpu")
+                jax.config.update("jax_enable_x64", True)
         import keras
 
     if keras.backend.backend() != backend:

@@ -185,12 +185,12 @@ class ParitySession:
             if self.verdict[0].drifts and session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if self.config.getoption("parity_json"):
-            from parity.report import text as report
+            from parity.report import stored
 
             meta = {"tier": self.tier, "backends": self.backends, "environment": env,
                     "declared_unsupported": [{"backend": b, "reason": r, "cases": n}
                                              for (b, r), n in sorted(self.declared.items())]}
-            _write(self.config.getoption("parity_json"), report.json_text(self.results, meta))
+            _write(self.config.getoption("parity_json"), stored.json_text(self.results, meta))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_unconfigure(self, config: pytest.Config) -> None:

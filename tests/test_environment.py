@@ -53,6 +53,8 @@ def test_variants_record_their_settings_and_versions_without_importing_a_framewo
     assert found["openvino_default"]["settings"]["inference_precision"] == "the plugin's default"
     assert found["litert_ref"]["settings"] == {"op_resolver": "BUILTIN_REF"}
     assert found["litert_ref"]["versions"]["ai-edge-litert"] == metadata.version("ai-edge-litert")
+    tensorflow = "tensorflow-cpu" if "tensorflow-cpu" in found["litert_ref"]["versions"] else "tensorflow"
+    assert set(found["litert_ref"]["versions"]) == {"ai-edge-litert", tensorflow}  # as pip spells them
     assert imported == "[]"
 
 
@@ -61,6 +63,14 @@ def test_another_packages_adapter_records_that_packages_version(monkeypatch):
     monkeypatch.setattr(adapters, "plugins", lambda: {"mine": point})
     monkeypatch.setattr(adapters, "get", lambda name: SimpleNamespace(name=name))
     assert environment.describe(["mine"])["frameworks"] == {"mine": {"versions": {"mine-conv": "1.2.3"}}}
+
+
+def test_a_module_attribute_adapter_records_its_modules_distribution(monkeypatch):
+    _installed("scipy")
+    monkeypatch.setattr(adapters, "plugins", lambda: {})
+    monkeypatch.setattr(adapters, "get", lambda name: SimpleNamespace(name=name))
+    found = environment.describe(["scipy:Adapter", "scipy.signal:Adapter"])["frameworks"]
+    assert found == dict.fromkeys(["scipy.signal:Adapter", "scipy:Adapter"], {"versions": {"scipy": metadata.version("scipy")}})
 
 
 def test_a_reader_that_raises_is_recorded_not_raised(monkeypatch):

@@ -10,6 +10,7 @@ import pytest
 from parity.cli.main import main
 from parity.core.spec import ConvSpec
 from parity.report import text
+from parity.report.text import worse
 from parity.running.runner import Result
 
 FRAMEWORKS = ("torch", "tensorflow", "jax", "keras", "onnxruntime", "pytensor")
@@ -117,7 +118,7 @@ def test_run_and_report_print_the_matrix(saved, capsys):
            "got '{path}': a JSON list"),
     ('{"format": "parity-baseline/1"}', "REPORT must be a JSON report of format parity-report/1 (parity run "
                                         "--json, pytest --parity-json), got '{path}': format 'parity-baseline/1'"),
-    ('{"results": 3}', "REPORT must hold a list of results under 'results', got '{path}' with int"),
+    ('{"results": 3}', "REPORT results must be a list of results, got 3, in '{path}'"),
     ('{"results": [{"case": "c"}]}', "REPORT results[0] must be a result as parity writes it, got '{path}': "
                                      "TypeError"),
     ('{"results": [{"case": "c", "spec": null, "backend": "b", "against": "reference", "status": "bogus"}]}',
@@ -134,6 +135,74 @@ def test_bad_reports_are_one_line_naming_the_rule(tmp_path, capsys, content, mes
     code, out, err = _report(capsys, path)
     assert (code, out) == (2, "")
     assert err.startswith("parity: error: " + message.format(path=path)) and err.count("\n") == 1
+
+
+def _first_compared(document):
+    return next(r for r in document["results"] if r["bound_ratio"] is not None)
+
+
+_BROKEN = {  # edit of a real report -> the one-line error it must give
+    "spec null with figures": (lambda d: _first_compared(d).update(spec=None), "spec must be given with figures "
+                               "or a fingerprint, got null"),
+    "max_abs null with a ratio": (lambda d: _first_compared(d).update(max_abs=None), "max_abs, max_rel and "
+                                  "max_ulp must be given with bound_ratio, got null"),
+    "markup as error_map": (lambda d: _first_compared(d).update(status="fail", error_map="x'><script>alert(1)</script>"),
+                            "error_map must be a base64 PNG given with max_abs, got \"x'><script>"),
+    "environment a string": (lambda d: d.update(environment="x"), "environment must be an object whose cpu, "
+                             "threads, numpy and frameworks are objects, got \"x\""),
+    "framework a string": (lambda d: d["environment"]["frameworks"].update(numpy="1.0"),
+                           "environment.frameworks.numpy must be an object, got \"1.0\""),
+    "backends a string": (lambda d: d.update(backends="numpy"), "backends must be a list of backend names, got "
+                          "\"numpy\""),
+    "keyword a number": (lambda d: d.update(keyword=5), "keyword must be a string or null, got 5"),
+}
+
+
+@pytest.mark.parametrize("name", _BROKEN)
+def test_a_report_whose_fields_do_not_fit_is_one_line_not_a_crash(saved, capsys, name):
+    folder, _ = saved
+    edit, message = _BROKEN[name]
+    path = _edited(folder, "broken.json", edit)
+    code, out, err = _report(capsys, path, "--html", folder / "broken.html")
+    assert (code, out) == (2, "") and err.count("\n") == 1
+    assert message in err
+    assert not (folder / "broken.html").exists()
+
+
+def test_json_nested_too_deep_for_the_parser_is_an_input_error(tmp_path, capsys):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 200_000 + "]" * 200_000)
+    code, _, err = _report(capsys, path)
+    assert code == 2 and err.startswith(f"parity: error: REPORT must be a readable JSON report (parity run --json, "
+                                        f"pytest --parity-json), got '{path}': RecursionError")
+
+
+def test_a_report_that_compared_nothing_exits_2_as_its_run_did(saved, capsys):
+    folder, _ = saved
+    skipped = _edited(folder, "skipped.json", lambda d: [r.update(status="skip", reason="refused", bound_ratio=None)
+                                                         for r in d["results"]])
+    code, _, err = _report(capsys, skipped)
+    assert (code, err) == (2, "parity: error: a run must compare at least one output, got all 12 comparisons "
+                              "skipped: refused (12x)\n")
+    empty = _edited(folder, "empty.json", lambda d: d.update(results=[]))
+    assert _report(capsys, empty)[::2] == (2, "parity: error: a run must compare at least one output, got no "
+                                              "comparison\n")
+
+
+def test_narrowing_to_backends_narrows_the_environment(saved, capsys):
+    folder, _ = saved
+    _report(capsys, folder / "run.json", "--backends", "numpy", "--save-baseline", folder / "numpy.base")
+    document = json.loads((folder / "numpy.base").read_text())
+    assert document["backends"] == ["numpy"] and list(document["environment"]["frameworks"]) == ["numpy"]
+
+
+def test_matrix_keeps_nan_orders_numbers_and_says_when_it_has_nothing():
+    assert [worse(0.5, float("nan")), worse(float("nan"), 0.5)] == pytest.approx([float("nan")] * 2, nan_ok=True)
+    groups = [Result(f"c{g}", ConvSpec(spatial=(5,), kernel=3, in_channels=g, out_channels=g, groups=g), "numpy",
+                     "reference", "pass", "", 1.0, 1.0, 1, 0.5) for g in (10, 2, 1)]
+    assert text.format_matrix(groups, "groups").splitlines()[0] == "| pair (max_ulp / bound_ratio) | 1 | 2 | 10 |"
+    skipped = [Result("c", ConvSpec(spatial=(5,), kernel=3), "numpy", "reference", "skip", "refused")]
+    assert text.format_matrix(skipped, "dtype") == "--matrix dtype: no comparison with figures"
 
 
 def test_an_output_may_not_overwrite_the_report(saved, capsys):

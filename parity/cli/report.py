@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from parity.cli.common import print_lines
+from parity.cli.common import one_line, print_lines
 from parity.cli.common import text as non_blank
 from parity.core import files
 
@@ -41,7 +43,8 @@ def report_parser(commands: Any) -> None:
                                  "--json, pytest --parity-json) without running anything")
     parser.add_argument("report", metavar="REPORT", help="the JSON report to read")
     parser.add_argument("-k", dest="keyword", metavar="EXPR", type=non_blank,
-                        help="only the results of cases whose id matches EXPR: substrings with and/or/not, like pytest -k")
+                        help="only the results of cases whose id matches EXPR: substrings with and/or/not, "
+                        "like pytest -k")
     parser.add_argument("--backends", metavar="A,B", help="only the results of these backends of the report, "
                         "against the reference and against each other")
     output_options(parser)
@@ -59,16 +62,26 @@ def check_outputs(args: argparse.Namespace, inputs: dict[str, str | None]) -> di
 
 
 def report(args: argparse.Namespace) -> int:
-    from parity.report import text
+    from parity.report import stored
 
     saved = check_outputs(args, {"REPORT": args.report})
-    results, meta = selected(*text.read_json(args.report), args.keyword, args.backends)
+    results, meta = selected(*stored.read_json(args.report), args.keyword, args.backends)
     cases, backends = len({r.case for r in results}), meta.get("backends") or sorted({r.backend for r in results})
     partial = " (partial: the run was interrupted)" if meta.get("partial") else ""
     print_lines(summary(results, args) + [f"{cases} cases x {len(backends)} backends, {len(results)} comparisons, "
                                           f"read from {args.report}{partial}"])
     write_reports(args, results, [r for r in results if r.spec is not None], meta)
-    drifted = against_baseline(saved, results, meta) if saved is not None else False
+    return exit_code(results, against_baseline(saved, results, meta) if saved is not None else False)
+
+
+def exit_code(results: list["Result"], drifted: bool) -> int:
+    """What a run, or its report, exits with: 2 when it compared nothing (one line on stderr, with the most
+    common reasons), 1 on a failure, an error or a baseline drift, else 0."""
+    if not any(r.status != "skip" for r in results):
+        reasons = "; ".join(f"{reason} ({n}x)" for reason, n in Counter(r.reason for r in results).most_common(3))
+        got = f"all {len(results)} comparisons skipped: {one_line(reasons)[:400]}" if results else "no comparison"
+        print(f"parity: error: a run must compare at least one output, got {got}", file=sys.stderr)
+        return 2
     return 1 if drifted or any(r.status in ("fail", "error") for r in results) else 0
 
 
@@ -91,7 +104,10 @@ def selected(results: list["Result"], meta: dict[str, Any], keyword: str | None,
             raise ValueError(f"--backends must name backends of the report ({', '.join(stored)}), got {backends!r}")
         kept = {*chosen, "reference"}
         results = [r for r in results if r.backend in kept and r.against in kept]
-        meta = {**meta, "backends": [name for name in stored if name in chosen]}
+        environment = meta.get("environment", {})
+        frameworks = {name: info for name, info in environment.get("frameworks", {}).items() if name in chosen}
+        meta = {**meta, "backends": [name for name in stored if name in chosen],
+                **({"environment": {**environment, "frameworks": frameworks}} if environment else {})}
     return results, meta
 
 
@@ -122,12 +138,11 @@ def against_baseline(saved: dict, results: list["Result"], meta: dict) -> bool:
 def write_reports(args: argparse.Namespace, results: list["Result"], drawn: list["Result"], meta: dict) -> None:
     """--json, --save-baseline and --html (of ``drawn``: results with a spec; unreadable recordings have none
     to draw and are in the table, the JSON and the exit code)."""
-    from parity.report import baseline, html
-    from parity.report import text
+    from parity.report import baseline, html, stored
 
     texts = {}
     if getattr(args, "json", None):
-        texts["--json", args.json] = text.json_text(results, meta)
+        texts["--json", args.json] = stored.json_text(results, meta)
     if args.save_baseline:
         kept = {k: meta.get(k) for k in ("tier", "backends", "keyword")}
         document = baseline.snapshot(results, meta.get("environment", {}), kept)

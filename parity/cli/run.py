@@ -19,12 +19,11 @@ from typing import TYPE_CHECKING, Iterator, TextIO
 
 from parity.cli.common import backends as parse_backends
 from parity.cli.common import one_line, print_lines, require_available, seconds
-from parity.cli.report import against_baseline, check_outputs, output_options, summary, write_reports
+from parity.cli.report import against_baseline, check_outputs, exit_code, output_options, summary, write_reports
 from parity.running.registry import Case
 
 if TYPE_CHECKING:
     from parity.running.runner import Result
-
 
 
 class Stopped(KeyboardInterrupt):
@@ -73,12 +72,7 @@ def run(cases: list[Case], args: argparse.Namespace) -> int:
         print(f"parity: {why}; the table and reports hold the {done} of {len(cases)} cases finished before "
               "(\"partial\": true)", file=sys.stderr)
         return code
-    if not any(r.status != "skip" for r in results):
-        reasons = "; ".join(f"{reason} ({n}x)" for reason, n in Counter(r.reason for r in results).most_common(3))
-        print(f"parity: error: a run must compare at least one output, got all {len(results)} comparisons "
-              f"skipped: {one_line(reasons)[:400]}", file=sys.stderr)
-        return 2
-    return 1 if drifted or any(r.status in ("fail", "error") for r in results) else 0
+    return exit_code(results, drifted)
 
 
 def _collect(cases: list[Case], backends: list[str],

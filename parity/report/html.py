@@ -145,7 +145,7 @@ def _failure(case: str, failing: list[Result], tier: str) -> str:
     for result in failing:
         image = (f"<p>|difference| per output channel (the first 64), black 0 to white "
                  f"{result.max_abs:.3g}:</p><img alt='difference map' "
-                 f"src='data:image/png;base64,{result.error_map}'>") if result.error_map else ""
+                 f"src='data:image/png;base64,{escape(result.error_map)}'>") if result.error_map else ""
         items.append(f"<h4>{escape(result.backend)} vs {escape(result.against)}</h4><p class={result.status}>"
                      f"{escape(result.reason)}</p>{image}<pre>{escape(chr(10).join(reproduce(result, tier)))}</pre>")
     return f"<section class=failure><h3>{escape(case)}</h3>{''.join(items)}</section>"

@@ -1,20 +1,19 @@
 """Summaries of results: the per-pair table (CLI and pytest print the same one), the fingerprint table and
-the JSON report (written and read back), and the worst figures per pair as a markdown matrix. Everything here
-reads results; nothing runs a backend or recomputes a figure."""
+the worst figures per pair as a markdown matrix, and reproducers. Everything here reads results; nothing runs
+a backend or recomputes a figure."""
 from __future__ import annotations
 
-import json
+import math
 import os
 from pathlib import Path
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Iterable
 
 from parity.report.fingerprints import quantity_label, row_label
 from parity.report.fingerprints import summarize as fingerprints
 from parity.running.runner import Result
 
 STATUSES = ("pass", "fail", "skip", "error", "insensitive", "known")
-FORMAT = "parity-report/1"
 
 
 @dataclass
@@ -46,7 +45,7 @@ class PairSummary:
         self.results.append(result)
         if result.bound_ratio is None:
             return
-        self.max_abs = max(self.max_abs, result.max_abs)
+        self.max_abs = worse(self.max_abs, result.max_abs)
         self.max_ulp = max(self.max_ulp, result.max_ulp)
         # Ties go to the smallest id, so the table does not depend on the order results arrive in (xdist).
         if (-result.bound_ratio, result.case) < (-self.bound_ratio, self.worst_case or "~"):
@@ -101,72 +100,18 @@ def format_fingerprints(results: Iterable[Result]) -> str:
     return "\n".join(_columns(["backend", "quantity", "dtype", "declared", "fingerprint", "cases", ""], body))
 
 
-def json_text(results: list[Result], meta: dict[str, Any]) -> str:
-    """The JSON report: ``meta`` (tier, backends, environment, ...), the fingerprint rows and every result."""
-    from dataclasses import asdict
-
-
-    document = {"format": FORMAT, **meta, "fingerprints": [asdict(row) for row in fingerprints(results)],
-                "results": [r.as_dict() for r in results]}
-    return json.dumps(document, indent=1) + "\n"
-
-
-def read_json(path: str | Path, flag: str = "REPORT") -> tuple[list[Result], dict[str, Any]]:
-    """(results, meta) of a JSON report written by :func:`json_text` (reports from before its ``format`` key
-    are read too); ``ValueError`` naming ``flag``, the file and what is wrong."""
-    try:
-        document = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as error:
-        raise ValueError(f"{flag} must be a readable JSON report (parity run --json, pytest --parity-json), "
-                         f"got {str(path)!r}: {type(error).__name__}: {error}") from None
-    if not isinstance(document, dict) or document.get("format", FORMAT) != FORMAT:
-        got = f"format {document.get('format')!r}" if isinstance(document, dict) else f"a JSON {type(document).__name__}"
-        raise ValueError(f"{flag} must be a JSON report of format {FORMAT} (parity run --json, pytest "
-                         f"--parity-json), got {str(path)!r}: {got}")
-    listed = document.get("results")
-    if not isinstance(listed, list):
-        raise ValueError(f"{flag} must hold a list of results under 'results', got {str(path)!r} with "
-                         f"{type(listed).__name__}")
-    results = []
-    for index, item in enumerate(listed):
-        try:
-            results.append(_checked(Result.from_dict(item)))
-        except (TypeError, ValueError, KeyError, AttributeError) as error:
-            raise ValueError(f"{flag} results[{index}] must be a result as parity writes it, got {str(path)!r}: "
-                             f"{type(error).__name__}: {str(error)[:300]}") from None
-    meta = {key: value for key, value in document.items() if key not in ("format", "fingerprints", "results")}
-    return results, meta
-
-
-def _checked(result: Result) -> Result:
-    """``result`` if its fields have the types the reports read (``ValueError`` naming the first that has not)."""
-    if result.status not in STATUSES:
-        raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {result.status!r}")
-    for name in ("case", "backend", "against", "reason"):
-        if not isinstance(getattr(result, name), str):
-            raise ValueError(f"{name} must be a string, got {getattr(result, name)!r}")
-    for name in ("accumulation", "fingerprint", "error_map"):
-        if getattr(result, name) is not None and not isinstance(getattr(result, name), str):
-            raise ValueError(f"{name} must be a string or null, got {getattr(result, name)!r}")
-    if result.max_ulp is not None and (not isinstance(result.max_ulp, int) or isinstance(result.max_ulp, bool)):
-        raise ValueError(f"max_ulp must be an integer or null, got {result.max_ulp!r}")
-    return result
-
-
 def format_matrix(results: Iterable[Result], by: str) -> str:
     """A markdown table: one row per (backend, against) pair, one column per value of the spec field ``by``,
     each cell the worst ``max_ulp / bound_ratio`` of the pair's comparisons with figures ('-': none)."""
     worst: dict[tuple[str, str], dict[str, tuple[int, float]]] = {}
-    values: set[str] = set()
     for r in results:
-        if r.bound_ratio is None:
-            continue
-        value = _field(r, by)
-        values.add(value)
-        cells = worst.setdefault((r.backend, r.against), {})
-        ulp, ratio = cells.get(value, (0, 0.0))
-        cells[value] = (max(ulp, r.max_ulp or 0), max(ratio, r.bound_ratio))
-    columns = sorted(values, key=_natural)
+        if r.bound_ratio is not None:
+            cells = worst.setdefault((r.backend, r.against), {})
+            ulp, ratio = cells.get(_field(r, by), (0, 0.0))
+            cells[_field(r, by)] = (max(ulp, r.max_ulp), worse(ratio, r.bound_ratio))
+    if not worst:
+        return f"--matrix {by}: no comparison with figures"
+    columns = sorted({value for cells in worst.values() for value in cells}, key=_column_order)
     pairs = sorted(worst, key=lambda pair: (pair[1] != "reference", pair))
     rows = [[f"{backend} vs {against}", *(f"{worst[backend, against][v][0]} / {worst[backend, against][v][1]:.2f}"
                                           if v in worst[backend, against] else "-" for v in columns)]
@@ -175,10 +120,17 @@ def format_matrix(results: Iterable[Result], by: str) -> str:
                      [["pair (max_ulp / bound_ratio)", *columns], ["---"] * (len(columns) + 1), *rows])
 
 
-def _natural(value: str) -> tuple:
-    """Sort key of a column: dtypes narrow to wide by name (float16, bfloat16, float32, float64), else as text."""
+def worse(a: float, b: float) -> float:
+    """The larger figure, NaN if either is (``max`` keeps whichever comes first beside a NaN)."""
+    return a if math.isnan(a) else b if math.isnan(b) else max(a, b)
+
+
+def _column_order(value: str) -> tuple:
+    """dtypes narrow to wide (float16, bfloat16, float32, float64), numbers by value, the rest as text."""
     order = ("float16", "bfloat16", "float32", "float64")
-    return (order.index(value), "") if value in order else (len(order), value)
+    if value in order:
+        return (0, order.index(value), "")
+    return (1, int(value), "") if value.isdigit() else (2, 0, value)
 
 
 def reproduce(result: Result, tier: str) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import warnings
 from functools import cache
 from importlib import metadata
@@ -102,8 +103,13 @@ def _versions(backend: str, modules: tuple[str, ...] | None) -> dict[str, str | 
         point = adapters.plugins().get(backend)
         if point is not None and point.dist is not None:
             return {point.dist.name: point.dist.version}
-        modules = (backend.split(".")[0],) if ":" in backend else ()
-    return {name: _version(name) for module in modules for name in _distributions().get(module, ())}
+        modules = (backend.partition(":")[0].split(".")[0],) if ":" in backend else ()
+    return {_canonical(name): _version(name) for module in modules for name in _distributions().get(module, ())}
+
+
+def _canonical(distribution: str) -> str:
+    """A distribution's name as pip spells it (PEP 503: ``tensorflow_cpu`` -> ``tensorflow-cpu``)."""
+    return re.sub(r"[-_.]+", "-", distribution).lower()
 
 
 @cache
@@ -169,10 +175,11 @@ _READERS: Final[dict[str, Callable[[], dict[str, Any]]]] = {
 
 
 def headline(environment: dict[str, Any]) -> str:
-    """One line for a terminal header: versions and the CPU flags that matter."""
+    """One line for a terminal header: versions and the CPU flags that matter (fields a report lacks are left
+    out)."""
     frameworks = ", ".join(f"{name} {next(iter(info.get('versions', {}).values()), '') or ''}".strip()
-                           for name, info in environment["frameworks"].items())
-    cpu_info = environment["cpu"]
-    return (f"parity {environment['parity']}, Python {environment['python']}, {environment['os']}; "
-            f"{cpu_info['model'] or environment['machine']} ({' '.join(cpu_info['flags']) or 'no AVX-512/AMX'}); "
-            f"{frameworks}")
+                           for name, info in environment.get("frameworks", {}).items())
+    cpu_info = environment.get("cpu", {})
+    return (f"parity {environment.get('parity')}, Python {environment.get('python')}, {environment.get('os')}; "
+            f"{cpu_info.get('model') or environment.get('machine')} "
+            f"({' '.join(map(str, cpu_info.get('flags', []))) or 'no AVX-512/AMX'}); {frameworks}")

@@ -1,0 +1,98 @@
+"""The JSON report (``parity run --json``, ``pytest --parity-json``): written here, and read back, checked, for
+``parity report``. A file read back may come from anywhere (a CI artifact of someone else's branch): every
+field a report shows is checked for the type and the company it needs, so that a bad file is one
+``ValueError`` naming the entry and the rule, never a crash later or markup in an HTML report."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Final
+
+from parity.report.fingerprints import summarize as fingerprints
+from parity.report.text import STATUSES
+from parity.running.runner import Result
+
+FORMAT: Final = "parity-report/1"
+_BASE64: Final = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+_SOURCES: Final = "(parity run --json, pytest --parity-json)"
+
+
+def json_text(results: list[Result], meta: dict[str, Any]) -> str:
+    """The JSON report: ``meta`` (tier, backends, environment, ...), the fingerprint rows and every result."""
+    document = {"format": FORMAT, **meta, "fingerprints": [asdict(row) for row in fingerprints(results)],
+                "results": [r.as_dict() for r in results]}
+    return json.dumps(document, indent=1) + "\n"
+
+
+def read_json(path: str | Path, flag: str = "REPORT") -> tuple[list[Result], dict[str, Any]]:
+    """(results, meta) of a JSON report written by :func:`json_text` (reports from before its ``format`` key
+    are read too); ``ValueError`` naming ``flag``, the file and what is wrong."""
+    try:
+        document = json.loads(Path(path).read_text())
+    except (OSError, ValueError, RecursionError) as error:
+        raise ValueError(f"{flag} must be a readable JSON report {_SOURCES}, got {str(path)!r}: "
+                         f"{type(error).__name__}: {error}") from None
+    if not isinstance(document, dict) or document.get("format", FORMAT) != FORMAT:
+        got = (f"format {document.get('format')!r}" if isinstance(document, dict)
+               else f"a JSON {type(document).__name__}")
+        raise ValueError(f"{flag} must be a JSON report of format {FORMAT} {_SOURCES}, got {str(path)!r}: {got}")
+    meta = {key: value for key, value in document.items() if key not in ("format", "fingerprints", "results")}
+    problem = _meta_problem(meta, document.get("results"))
+    if problem:
+        raise ValueError(f"{flag} {problem}, in {str(path)!r}")
+    results = []
+    for index, item in enumerate(document["results"]):
+        try:
+            results.append(_checked(Result.from_dict(item)))
+        except (TypeError, ValueError, KeyError, AttributeError) as error:
+            raise ValueError(f"{flag} results[{index}] must be a result as parity writes it, got {str(path)!r}: "
+                             f"{type(error).__name__}: {str(error)[:300]}") from None
+    return results, meta
+
+
+def _meta_problem(meta: dict[str, Any], results: Any) -> str:
+    """What is wrong with the report's fields around its results ('' if nothing)."""
+    environment, backends = meta.get("environment", {}), meta.get("backends", [])
+    checks = [
+        ("results", isinstance(results, list), "a list of results"),
+        ("backends", isinstance(backends, list) and all(isinstance(b, str) for b in backends), "a list of backend names"),
+        ("tier", isinstance(meta.get("tier", ""), (str, type(None))), "a string or null"),
+        ("keyword", isinstance(meta.get("keyword", ""), (str, type(None))), "a string or null"),
+        ("partial", isinstance(meta.get("partial", False), bool), "true or false"),
+        ("environment", isinstance(environment, dict) and all(isinstance(environment.get(k, {}), dict) for k in
+                                                              ("cpu", "threads", "numpy", "frameworks")),
+         "an object whose cpu, threads, numpy and frameworks are objects"),
+    ]
+    for name, good, rule in checks:
+        if not good:
+            value = results if name == "results" else meta.get(name)
+            return f"{name} must be {rule}, got {json.dumps(value)[:80]}"
+    frameworks = environment.get("frameworks", {})
+    wrong = next((name for name, info in frameworks.items() if not isinstance(info, dict)), None)
+    if wrong is None:
+        return ""
+    return f"environment.frameworks.{wrong} must be an object, got {json.dumps(frameworks[wrong])[:80]}"
+
+
+def _checked(result: Result) -> Result:
+    """``result`` if its fields have the types, and the company, the reports read (``ValueError`` naming the
+    first that has not)."""
+    if result.status not in STATUSES:
+        raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {result.status!r}")
+    for name in ("case", "backend", "against", "reason"):
+        if not isinstance(getattr(result, name), str):
+            raise ValueError(f"{name} must be a string, got {getattr(result, name)!r}")
+    for name in ("accumulation", "fingerprint", "error_map"):
+        if getattr(result, name) is not None and not isinstance(getattr(result, name), str):
+            raise ValueError(f"{name} must be a string or null, got {getattr(result, name)!r}")
+    if result.max_ulp is not None and (not isinstance(result.max_ulp, int) or isinstance(result.max_ulp, bool)):
+        raise ValueError(f"max_ulp must be an integer or null, got {result.max_ulp!r}")
+    if result.spec is None and (result.bound_ratio is not None or result.fingerprint is not None):
+        raise ValueError("spec must be given with figures or a fingerprint, got null")
+    if result.bound_ratio is not None and None in (result.max_abs, result.max_rel, result.max_ulp):
+        raise ValueError("max_abs, max_rel and max_ulp must be given with bound_ratio, got null")
+    if result.error_map is not None and (result.max_abs is None or not _BASE64.fullmatch(result.error_map)):
+        raise ValueError(f"error_map must be a base64 PNG given with max_abs, got {result.error_map[:40]!r}")
+    return result

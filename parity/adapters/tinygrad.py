@@ -39,9 +39,14 @@ def _tinygrad() -> ModuleType:
     return tinygrad
 
 
+def compiler_name() -> str:
+    """The C compiler tinygrad's CPU device runs: ``$CC``, default clang."""
+    return os.environ.get("CC", "clang")
+
+
 def compiler_missing() -> str | None:
     """Why tinygrad's CPU device cannot start here: it runs ``$CC`` (default clang) for every kernel."""
-    compiler = os.environ.get("CC", "clang")
+    compiler = compiler_name()
     if shutil.which(compiler) is None:
         return (f"tinygrad's CPU device compiles its kernels with {compiler}, which is not on PATH "
                 "(apt-get install clang)")
@@ -60,7 +65,7 @@ class TinygradAdapter:
     frameworks = ("tinygrad",)
 
     def settings(self) -> dict[str, object]:
-        return {"device": DEVICE, "cc": os.environ.get("CC", "clang")}
+        return {"device": DEVICE, "cc": compiler_name()}
     opt_in = ("tinygrad compiles every new geometry (0.2 to 2.5 s of CPU each, mostly its Python kernel rewrites): "
               "the default tier takes 20 to 30 minutes on 2 cores")
 

@@ -58,10 +58,10 @@ class TorchCompileAdapter(eager.TorchAdapter):
 
     def settings(self) -> dict[str, object]:
         return {**super().settings(), "compile": "inductor, dynamic=False, fullgraph=True",
-                "cxx": os.environ.get("CXX", "g++")}
+                "cxx": _compiler()}
 
     def available(self) -> str | None:
-        missing, compiler = missing_module("torch", "torch"), os.environ.get("CXX", "g++")
+        missing, compiler = missing_module("torch", "torch"), _compiler()
         if missing is None and shutil.which(compiler) is None:
             return f"torch.compile (inductor, CPU) needs a C++ compiler: {compiler!r} is not on PATH (set $CXX)"
         return missing
@@ -85,3 +85,8 @@ class TorchCompileAdapter(eager.TorchAdapter):
 
 
 ADAPTER = TorchCompileAdapter()
+
+
+def _compiler() -> str:
+    """The C++ compiler inductor runs: ``$CXX``, default g++."""
+    return os.environ.get("CXX", "g++")

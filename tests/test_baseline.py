@@ -99,3 +99,42 @@ def test_parity_run_baseline_exits_1_naming_the_drift_and_the_fingerprint_change
     assert drifted.returncode == 1
     assert "DRIFT realistic-resnet-3x3-c64-" in drifted.stdout and "status pass -> fail" in drifted.stdout
     assert "after  status fail, max_ulp" in drifted.stdout and "fingerprint TF32 inputs" in drifted.stdout
+
+
+def test_integer_cases_allow_twice_the_saved_ulp_plus_one(tmp_path):
+    saved = _roundtrip(tmp_path, [_result(ulp=3, ratio=0.0, fingerprint="correctly rounded")])
+    assert not baseline.compare(saved, [_result(ulp=7, ratio=0.0, fingerprint="correctly rounded")]).drifts
+    grown = baseline.compare(saved, [_result(ulp=8, ratio=0.0, fingerprint="correctly rounded")])
+    assert [d.what for d in grown.drifts] == ["max_ulp 3 -> 8 on an integer case"]
+
+
+def test_a_fingerprint_that_appears_where_there_was_none_is_no_drift(tmp_path):
+    saved = _roundtrip(tmp_path, [_result(status="error", ratio=None, ulp=None)])
+    verdict = baseline.compare(saved, [_result(ulp=0, ratio=0.0, fingerprint="correctly rounded")])
+    assert verdict.drifts == [] and [c.what for c in verdict.changes] == ["error -> pass"]
+
+
+def test_a_failure_that_now_errors_without_figures_is_a_change(tmp_path):
+    verdict = baseline.compare(_roundtrip(tmp_path, [_result(status="fail", ratio=5.0)]),
+                               [_result(status="error", ratio=None, ulp=None)])
+    assert verdict.drifts == [] and [c.what for c in verdict.changes] == ["fail -> error"]
+
+
+def test_infinite_and_nan_ratios_are_saved_as_strict_json():
+    doc = baseline.snapshot([_result(status="fail", ratio=float("inf")),
+                             _result("c2", status="fail", ratio=float("nan"))], {}, {})
+    json.dumps(doc, allow_nan=False)
+    assert [doc["comparisons"][k]["bound_ratio"] for k in sorted(doc["comparisons"])] == ["inf", "nan"]
+
+
+def test_environment_changes_name_only_what_differs():
+    before = {"cpu": {"flags": ["avx2"]}, "threads": {"n": 2}}
+    after = {"cpu": {"flags": ["avx2"]}, "threads": {"n": 4}}
+    assert baseline.environment_changes(before, after) == [("threads.n", 2, 4)]
+
+
+def test_a_drift_shows_its_figures_before_and_after(tmp_path):
+    verdict = baseline.compare(_roundtrip(tmp_path, [_result()]), [_result(status="fail")])
+    lines = baseline.format_verdict(verdict, {}, {})
+    assert lines[2] == "    before status pass, max_ulp 3, bound_ratio 0.1, fingerprint None, accumulation float32"
+    assert lines[3] == "    after  status fail, max_ulp 3, bound_ratio 0.1, fingerprint None, accumulation float32"

@@ -1,0 +1,139 @@
+"""A stored JSON report: the reader's rules, and what ``parity report`` prints and writes from one."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from parity.cli.main import main
+from parity.core import files
+from parity.core.spec import ConvSpec
+from parity.report import baseline, stored
+from parity.running.runner import Result
+
+SPEC = ConvSpec(spatial=(4, 4), kernel=3)
+ENV = {"cpu": {"flags": ["avx2"]}, "threads": {}, "numpy": {}, "frameworks": {"torch": {"version": "2.13"}}}
+
+
+def _result(case="c1", status="pass", ratio=0.1, ulp=3, fingerprint=None, backend="torch"):
+    return Result(case, SPEC, backend, "reference", status, "", 0.0, 0.0, ulp, ratio, None, "float32", fingerprint)
+
+
+def _document(result=(), **meta):
+    entry = {"case": "c", "spec": SPEC.as_dict(), "backend": "b", "against": "reference", "status": "pass",
+             **dict(result)}
+    return {"format": "parity-report/1", **meta, "results": [entry]}
+
+
+@pytest.mark.parametrize("document, message", [
+    (_document(backends=[5]), "backends must be a list of backend names, got [5]"),
+    (_document(tier=5), "tier must be a string or null, got 5"),
+    (_document(partial="yes"), 'partial must be true or false, got "yes"'),
+    (_document(environment={"cpu": "x"}), "environment must be an object whose cpu, threads, numpy and frameworks "
+                                          'are objects, got {"cpu": "x"}'),
+    (_document({"case": 5}), "case must be a string, got 5"),
+    (_document({"fingerprint": 5}), "fingerprint must be a string or null, got 5"),
+    (_document({"max_ulp": True}), "max_ulp must be an integer or null, got True"),
+    (_document({"status": "fail", "error_map": "AAAA"}), "error_map must be a base64 PNG given with max_abs"),
+    (_document({"spec": None, "fingerprint": "correctly rounded"}),
+     "spec must be given with figures or a fingerprint, got null"),
+])
+def test_the_reader_names_the_broken_rule(tmp_path, document, message):
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(ValueError) as raised:
+        stored.read_json(path)
+    assert message in str(raised.value)
+
+
+def test_the_json_report_lists_fingerprints_and_whether_they_contradict_the_declaration():
+    document = json.loads(stored.json_text([_result(ratio=2.0, fingerprint="TF32 inputs")], {}))
+    assert document["fingerprints"] == [{"backend": "torch", "quantity": "conv", "dtype": "float32",
+                                         "declared": "float32", "fingerprint": "TF32 inputs", "cases": 1,
+                                         "contradicts": True}]
+
+
+def _report_file(tmp_path, results, **meta):
+    path = tmp_path / "run.json"
+    backends = sorted({r.backend for r in results})
+    path.write_text(stored.json_text(results, {"tier": "smoke", "backends": backends, "environment": ENV, **meta}))
+    return path
+
+
+def _saved_baseline(tmp_path, results, env=ENV):
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(baseline.snapshot(results, env, {})))
+    return path
+
+
+def test_a_fingerprint_drift_alone_exits_1(tmp_path, capsys):
+    report = _report_file(tmp_path, [_result(ulp=0, ratio=0.0, fingerprint="TF32 inputs")])
+    base = _saved_baseline(tmp_path, [_result(ulp=0, ratio=0.0, fingerprint="correctly rounded")])
+    assert main(["report", str(report), "--baseline", str(base)]) == 1
+    assert "DRIFT c1 | torch vs reference: fingerprint correctly rounded -> TF32 inputs" in capsys.readouterr().out
+
+
+def test_the_environment_change_reads_from_baseline_to_report(tmp_path, capsys):
+    report = _report_file(tmp_path, [_result()])
+    base = _saved_baseline(tmp_path, [_result()], {**ENV, "frameworks": {"torch": {"version": "2.12"}}})
+    assert main(["report", str(report), "--baseline", str(base)]) == 0
+    assert "    frameworks.torch.version: '2.12' -> '2.13'" in capsys.readouterr().out.splitlines()
+
+
+@pytest.mark.parametrize("n, shown, more", [(20, 20, None), (21, 20, "... and 1 more (see --json)")])
+def test_twenty_failures_are_printed_and_the_rest_counted(tmp_path, capsys, n, shown, more):
+    report = _report_file(tmp_path, [_result(f"c{i:02}", status="fail", ratio=2.0) for i in range(n)])
+    assert main(["report", str(report)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert sum(line.startswith("FAIL c") for line in out) == shown
+    assert (more in out) if more else not any(line.startswith("... and") for line in out)
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_the_table_shows_thirty_rows_unless_full(tmp_path, capsys, full):
+    names = {f"b{i:02}" for i in range(31)}
+    report = _report_file(tmp_path, [_result(backend=name) for name in sorted(names)])
+    assert main(["report", str(report), *(["--full"] if full else [])]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert sum(line[:3] in names for line in out) == (31 if full else 30)
+    assert ("... 1 more rows, none failing (--full shows every row)" in out) is (not full)
+
+
+def test_an_interrupted_run_says_so_on_its_last_line(tmp_path, capsys):
+    assert main(["report", str(_report_file(tmp_path, [_result()], partial=True))]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].endswith(" (partial: the run was interrupted)")
+
+
+def test_a_keyword_narrows_the_run_s_keyword_and_the_baseline_records_both(tmp_path):
+    report = _report_file(tmp_path, [_result("conv1d-a"), _result("conv1d-b")], keyword="conv1d")
+    base = tmp_path / "b.json"
+    assert main(["report", str(report), "-k", "a", "--save-baseline", str(base)]) == 0
+    assert json.loads(base.read_text())["keyword"] == "(conv1d) and (a)"
+
+
+def test_save_baseline_may_not_overwrite_the_baseline_it_compares_with(tmp_path, capsys):
+    report = _report_file(tmp_path, [_result()])
+    base = _saved_baseline(tmp_path, [_result()])
+    before = base.read_bytes()
+    assert main(["report", str(report), "--baseline", str(base), "--save-baseline", str(base)]) == 2
+    assert capsys.readouterr().err == (f"parity: error: --save-baseline must name a file of its own, got "
+                                       f"{str(base)!r}, which is also --baseline\n")
+    assert base.read_bytes() == before
+
+
+def test_a_full_disk_is_one_line(tmp_path, capsys, monkeypatch):
+    def full(path, text):
+        raise OSError(28, "No space left on device")
+
+    report = _report_file(tmp_path, [_result()])
+    monkeypatch.setattr(files, "write_atomic", full)
+    assert main(["report", str(report), "--html", str(tmp_path / "r.html")]) == 2
+    assert capsys.readouterr().err == (f"parity: error: --html must be writable, got {str(tmp_path / 'r.html')!r}: "
+                                       f"No space left on device\n")
+
+
+def test_the_html_report_leaves_out_unreadable_recordings(tmp_path):
+    unreadable = Result("rec", None, "torch", "reference", "error", "recording unreadable")
+    report = _report_file(tmp_path, [_result(), unreadable])
+    assert main(["report", str(report), "--html", str(tmp_path / "r.html")]) == 1
+    assert "backends <b>torch</b>: 1 comparisons" in (tmp_path / "r.html").read_text()

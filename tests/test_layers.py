@@ -212,3 +212,17 @@ def test_parity_layers_cli(tmp_path, capsys):
     assert main(["layers", "missing.py:a", f"{path}:torch_fixed"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and "got none called 'nope'" in err[0] and "must exist" in err[1]
+
+
+def test_a_flipped_float16_kernel_disagrees_where_the_bound_would_admit_it():
+    a = torch.nn.Conv2d(256, 8, 3, padding=1, bias=False).half()
+    b = torch.nn.Conv2d(256, 8, 3, padding=1, bias=False).half()
+    with torch.no_grad():
+        b.weight.copy_(a.weight.flip(2, 3))
+    result = check_layers(a, b, input_size=8)
+    size = result.sizes[0]
+    assert size.pair.passed and not size.conventions.passed  # float16 over 2304 terms admits the flip
+    assert not result.passed and "the float16 bound admits this difference, the conventions differ" in result.format()
+    with torch.no_grad():
+        b.weight.copy_(a.weight)
+    assert check_layers(a, b, input_size=8).passed

@@ -62,13 +62,14 @@ class CheckResult:
     printing: str = ""  # how printed arrays were printed and what that did to the bound
     ambiguous: str = ""  # readings the printing is too coarse to tell apart
     hint: str = ""  # conventions that were assumed, when nothing explains Y
+    doubt: str = ""  # what else Y's bound admits (a mistaken convention, zeros), and whether Y is closer to the stated
 
     def as_dict(self) -> dict[str, Any]:
         return {"matches": self.matches, "dtype": self.dtype, "conventions": self.conventions,
                 "max_abs": self.max_abs, "max_ulp": self.max_ulp, "bound_ratio": self.bound_ratio,
                 "problem": self.problem, "location": self.location, "searched": self.searched, "note": self.note,
                 "nonfinite": self.nonfinite, "read": list(self.read), "printing": self.printing,
-                "ambiguous": self.ambiguous, "hint": self.hint,
+                "ambiguous": self.ambiguous, "hint": self.hint, "doubt": self.doubt,
                 "explanations": [e.as_dict() for e in self.explanations]}
 
     def format(self) -> str:
@@ -83,11 +84,12 @@ def format_result(result: CheckResult) -> str:
     if result.problem:
         lines.append(f"does not match: these conventions cannot give Y: {result.problem}")
     else:
-        verdict = "matches" if result.matches else "does not match"
+        verdict = "matches" if result.matches else "cannot tell" if result.doubt else "does not match"
         numbers = figures(result.max_abs, result.max_ulp, result.bound_ratio, result.dtype)
         lines.append(f"{verdict}: {result.nonfinite}; elsewhere {numbers}" if result.nonfinite else
                      f"{verdict}: {numbers}")
-    if result.matches:
+    lines += [f"sensitivity: {result.doubt}"] if result.doubt else []
+    if result.matches or result.doubt:
         return "\n".join(lines + ([f"warning: {result.ambiguous}"] if result.ambiguous else []))
     if result.location:
         lines.append(f"error: {result.location}")

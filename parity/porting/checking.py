@@ -22,12 +22,16 @@ from parity.core import reading as rd
 from parity.porting import framed
 from parity.porting.check_inputs import Inputs, load  # noqa: F401 (load is the CLI's)
 from parity.porting.check_report import CheckResult, Explanation
+from parity.verdict import sensitivity
 from parity.verdict.comparison import Comparison, compare, total_bound
 from parity.core.reading import Frame
 from parity.reference.conv import Reference
 
 SEARCH_OUTPUTS: Final = 1 << 14  # the search looks at the first batch elements holding this many outputs
 CLOSEST_FACTOR: Final = 100.0  # a closest reading must cut the largest error by this factor at least
+# Where Y's bound admits a mistaken convention too, Y must be this many times closer to the stated one.
+MARGIN: Final = 10.0
+_ZEROS: Final = "all-zero output"
 
 
 def check(x: Any, w: Any, y: Any, *, layout: str | None = None, kernel_layout: str | None = None,
@@ -60,13 +64,49 @@ def check(x: Any, w: Any, y: Any, *, layout: str | None = None, kernel_layout: s
         fr = rd.frame(stated, x64, w64, inputs.y, inputs.rounding)
     except ValueError as error:
         return _diagnose(context, _Stated(None, problem=str(error)))
-    comparison, value, low, bound, arithmetic = _compare(fr, context.integers)
+    comparison, ref, bound, arithmetic = _compare(fr, context.integers)
     widening = 1.0 if fr.rounding is None else float(np.median(bound / arithmetic))
-    outcome = _Stated(fr, comparison, _error(fr, value, low), widening=widening)
-    if comparison.passed:
-        return _result(context, outcome, True, explanations=(), searched=0, location="",
-                       ambiguous=_ambiguous_match(context))
-    return _diagnose(context, outcome, explain.locate(fr, value, low, bound))
+    outcome = _Stated(fr, comparison, _error(fr, ref.value, ref.low), widening=widening)
+    if not comparison.passed:
+        return _diagnose(context, outcome, explain.locate(fr, ref.value, ref.low, bound))
+    closer, doubt = _doubt(fr, ref, bound, comparison.max_abs)
+    if not closer:
+        return _result(context, outcome, False, explanations=(), searched=0, location="", doubt=doubt)
+    return _result(context, outcome, True, explanations=(), searched=0, location="",
+                   ambiguous=_ambiguous_match(context), doubt=doubt)
+
+
+def _doubt(fr: Frame, ref: Reference, bound: np.ndarray, distance: float) -> tuple[bool, str]:
+    """Whether a Y within the bound is evidence for the stated conventions, and what the bound also admits.
+
+    The bound of a short type over long sums can admit a mistaken convention (the kernel flipped, the padding
+    shifted: :mod:`parity.verdict.sensitivity`) or an all-zero output; a match is then evidence only if Y is
+    MARGIN times closer (largest absolute difference) to the stated result than to each of those.
+    """
+    found = sensitivity.mutants(fr.spec, ref, fr.x, fr.w)
+    found.append(sensitivity.Mutant(_ZEROS, lambda _: np.zeros_like(ref.value)))
+    admits = list(sensitivity.admitted(found, ref, fr.spec.dtype, bound))
+    if not admits:
+        return True, ""
+    y = np.asarray(fr.y, np.float64)
+    away = {mutant.name: float(np.max(np.abs(y - mutant.value), initial=0.0)) for mutant, _ in admits}
+    nearest = min(away, key=away.get)
+    listed = ", ".join(f"{mutant.name} ({ratio:.3g}x the bound)" for mutant, ratio in admits)
+    said = (f"the {fr.spec.dtype} bound over sums of {fr.spec.accumulation_length} terms also admits: {listed}; ")
+    near = away[nearest]
+    if distance * MARGIN <= near:
+        times = "exactly the stated result" if distance == 0 else f"{near / distance:.3g} times closer"
+        return True, said + f"Y is {times} to the stated conventions than to any of them ({nearest}: {near:.3g})"
+    remedy = "print more digits" if fr.rounding is not None else \
+        f"compare a {'float64' if fr.spec.dtype == 'float32' else 'float32'} run of the same call"
+    untested = f"this bound cannot test the stated conventions: {remedy}"
+    what = "an all-zero output" if nearest == _ZEROS else f"the result with the {nearest}"
+    if near * MARGIN <= distance:
+        times = f"exactly {what}, {distance:.3g} from the stated result" if near == 0 else \
+            f"{distance / near:.3g} times closer to {what} ({near:.3g}) than to the stated result ({distance:.3g})"
+        return False, said + f"Y is {times}; {untested}"
+    return False, said + (f"Y is not {MARGIN:g} times closer to the stated result ({distance:.3g}) or to "
+                          f"{what} ({near:.3g}); {untested}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -180,15 +220,15 @@ def _result(context: _Context, outcome: _Stated, matches: bool, **fields: Any) -
                        read=context.inputs.notes, printing=printing, **fields)
 
 
-def _compare(fr: Frame, integers: bool) -> tuple[Comparison, np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
-    """(comparison, value, low, total bound, arithmetic bound) per element: the total is the bound of Y's
+def _compare(fr: Frame, integers: bool) -> tuple[Comparison, Reference, np.ndarray, np.ndarray]:
+    """(comparison, reference, total bound, arithmetic bound) per element: the total is the bound of Y's
     dtype plus the printing's rounding of x and w (through the convolution) and of Y."""
     value, low, scale = framed.compute(fr, exact=fr.spec.dtype == "float64")
     widen = framed.widening(fr)
     ref = Reference(value, low, scale if widen is None else scale + widen, fr.spec.accumulation_length, integers)
     arithmetic = total_bound(ref, fr.spec.dtype)
     bound = arithmetic if fr.rounding is None else arithmetic + (0 if widen is None else widen) + fr.rounding[2]
-    return compare(fr.y, ref, fr.spec.dtype, bound=bound), value, low, bound, arithmetic
+    return compare(fr.y, ref, fr.spec.dtype, bound=bound), ref, bound, arithmetic
 
 
 def _error(fr: Frame, value: np.ndarray, low: np.ndarray | None) -> np.ndarray:
@@ -203,8 +243,8 @@ def _confirmed(item: diagnose.Found, context: _Context) -> tuple[Frame, Comparis
         fr = rd.frame(item.frame.reading, *arrays, inputs.rounding)
     except ValueError:
         return None
-    comparison, value, low, bound, _ = _compare(fr, context.integers)
-    return fr, comparison, bound, (value, low)
+    comparison, ref, bound, _ = _compare(fr, context.integers)
+    return fr, comparison, bound, (ref.value, ref.low)
 
 
 def _explanations(found: tuple[diagnose.Found, ...], context: _Context) -> Iterator[Explanation]:

@@ -18,7 +18,7 @@ are computed whole.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Callable, Final
+from typing import TYPE_CHECKING, Callable, Final, Iterator
 
 import numpy as np
 
@@ -87,6 +87,15 @@ def _harmless(value: np.ndarray, ref: Reference) -> bool:
 def insensitivity(found: list[Mutant], ref: Reference, dtype: str, bound: np.ndarray) -> str:
     """'' when every mutant that differs from the reference, rounded to ``dtype``, lies outside ``bound``
     somewhere; else the reason naming the first that does not."""
+    for mutant, ratio in admitted(found, ref, dtype, bound):
+        return (f"insensitive: a reference with the {mutant.name} passes this bound too "
+                f"(its error is {ratio:.3g}x the bound)")
+    return ""
+
+
+def admitted(found: list[Mutant], ref: Reference, dtype: str, bound: np.ndarray) -> Iterator[tuple[Mutant, float]]:
+    """Each mutant that differs from the reference but lies within ``bound`` once rounded to ``dtype``, with
+    its largest error as a fraction of the bound; computed lazily, in order."""
     target = ref.value if ref.low is None else ref.value + ref.low
     for mutant in found:
         if mutant.head is not None:
@@ -97,10 +106,7 @@ def insensitivity(found: list[Mutant], ref: Reference, dtype: str, bound: np.nda
             continue
         error = _error(mutant.value, target, dtype)
         if np.all(error <= bound):
-            ratio = float(np.max(np.divide(error, bound, out=np.zeros_like(error), where=bound > 0)))
-            return (f"insensitive: a reference with the {mutant.name} passes this bound too "
-                    f"(its error is {ratio:.3g}x the bound)")
-    return ""
+            yield mutant, float(np.max(np.divide(error, bound, out=np.zeros_like(error), where=bound > 0)))
 
 
 def _error(value: np.ndarray, target: np.ndarray, dtype: str) -> np.ndarray:

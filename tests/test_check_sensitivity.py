@@ -1,0 +1,63 @@
+"""`parity check` where Y's bound is wide (a short type over long sums): a match must be evidence, so a Y that
+a flipped kernel, a shifted padding or zeros would explain as well is "cannot tell", never "matches"."""
+from __future__ import annotations
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+import conv_oracle as oracle
+from parity.cli.main import main
+from parity.porting.checking import check
+
+RNG = np.random.default_rng(31)
+SAME = ((1, 1), (1, 1))
+
+
+def _case(dtype, channels):
+    """x, w exact in ``dtype`` (float64), and the correctly rounded output, flipped output and zeros."""
+    x, w = (RNG.standard_normal(shape).astype(dtype).astype(np.float64)
+            for shape in ((1, channels, 8, 8), (8, channels, 3, 3)))
+    right = oracle.forward(x, w, (1, 1), SAME).astype(dtype)
+    flipped = oracle.forward(x, w, (1, 1), SAME, reverse=(0, 1)).astype(dtype)
+    return x.astype(dtype), w.astype(dtype), {"right": right, "flipped": flipped, "zeros": np.zeros_like(right)}
+
+
+@pytest.mark.parametrize("dtype, channels", [(ml_dtypes.bfloat16, 32), (np.float16, 256)])
+def test_a_wide_bound_matches_only_a_y_far_closer_to_the_stated_conventions(dtype, channels):
+    x, w, outputs = _case(dtype, channels)
+    right = check(x, w, outputs["right"], padding="SAME")
+    assert right.matches and "also admits: kernel flipped" in right.doubt, right.format()
+    assert " times closer to the stated conventions than to any of them" in right.doubt
+    flipped = check(x, w, outputs["flipped"], padding="SAME")
+    assert (flipped.matches, flipped.bound_ratio <= 1) == (False, True), flipped.format()  # within the bound
+    assert " times closer to the result with the kernel flipped (" in flipped.doubt
+    zeros = check(x, w, outputs["zeros"], padding="SAME")
+    assert not zeros.matches and "Y is exactly an all-zero output, " in zeros.doubt
+    assert zeros.format().splitlines()[1].startswith("cannot tell: ")
+
+
+def test_a_narrow_bound_has_no_doubt():
+    x, w, outputs = _case(np.float16, 8)
+    assert check(x, w, outputs["right"], padding="SAME").doubt == ""
+    assert not check(x, w, outputs["flipped"], padding="SAME").matches
+
+
+def test_cannot_tell_exits_1_and_is_in_the_json(tmp_path, capsys):
+    x, w, outputs = _case(np.float16, 256)
+    for name, array in (("x", x), ("w", w), ("y", outputs["zeros"])):
+        np.save(tmp_path / f"{name}.npy", array)
+    code = main(["check", "--input", str(tmp_path / "x.npy"), "--kernel", str(tmp_path / "w.npy"), "--output",
+                 str(tmp_path / "y.npy"), "--padding", "SAME", "--json", str(tmp_path / "r.json")])
+    out = capsys.readouterr().out
+    assert code == 1 and "cannot tell: " in out and "sensitivity: the float16 bound over sums of 2304 terms" in out
+    assert "compare a float32 run of the same call" in (tmp_path / "r.json").read_text()
+
+
+def test_a_y_only_a_few_times_closer_to_the_stated_conventions_cannot_tell():
+    x, w, outputs = _case(np.float16, 256)
+    right, flipped = (outputs[name].astype(np.float64) for name in ("right", "flipped"))
+    between = (right + 0.25 * (flipped - right)).astype(np.float16)  # 3x closer to the right result
+    result = check(x, w, between, padding="SAME")
+    assert not result.matches and result.bound_ratio <= 1, result.format()
+    assert "Y is not 10 times closer to the stated result" in result.doubt

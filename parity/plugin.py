@@ -55,6 +55,8 @@ class ParitySession:
         self._refusals: dict[tuple[str, str], str] = {}
         self._unavailable: dict[str, str] = {}
         self._environment: dict[str, Any] | None = None
+        self.nothing = ""  # why the session fails for having compared nothing
+        self.selected = 0  # selected items that ask for parity_case (the largest count a worker reports)
 
     @property
     def backends(self) -> list[str]:
@@ -136,6 +138,10 @@ class ParitySession:
             self._declared = Counter({(b, r): n for b, r, n in output["parity_declared"]})
         if self._environment is None and "parity_environment" in output:
             self._environment = output["parity_environment"]
+        self.selected = max(self.selected, output.get("parity_selected", 0))
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.selected = sum("parity_case" in getattr(item, "fixturenames", ()) for item in session.items)
 
     def run(self, case: "Case") -> "CaseRun":
         """The (cached) run of ``case``, shared by its items in this process."""
@@ -163,11 +169,16 @@ class ParitySession:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if hasattr(self.config, "workerinput"):
+            self.config.workeroutput["parity_selected"] = self.selected
             if self._cases is not None:  # this worker collected parity items: hand the controller its figures
                 self.config.workeroutput["parity_declared"] = [[b, r, n] for (b, r), n in self.declared.items()]
                 # plain JSON types only: execnet cannot send, e.g., torch's TorchVersion (a str subclass)
                 self.config.workeroutput["parity_environment"] = json.loads(json.dumps(self.environment, default=str))
             return
+        if self.selected and not any(r.status != "skip" for r in self.results):
+            self.nothing = (f"parity: a session must compare at least one output, got {self.selected} parity tests "
+                            f"selected and {len(self.results)} comparisons, all skipped")
+            session.exitstatus = max(session.exitstatus, pytest.ExitCode.TESTS_FAILED)
         if not self.results:
             return
         from parity.core import collector
@@ -204,6 +215,8 @@ class ParitySession:
             collector.collect_and_freeze()
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if self.nothing:
+            terminalreporter.write_line(self.nothing, red=True)
         if not self.results:
             return
         from parity.running.environment import headline
@@ -222,6 +235,19 @@ class ParitySession:
 
             for line in baseline.format_verdict(*self.verdict):
                 write(line)
+
+
+def _check_outputs(config: pytest.Config) -> None:
+    """The files the session will write, checked before any test runs (as ``parity run`` checks its own)."""
+    outputs = {"--parity-json": config.getoption("parity_json"),
+               "--parity-save-baseline": config.getoption("parity_save_baseline")}
+    if not any(outputs.values()):
+        return
+    from parity.core import files
+
+    for flag, path in outputs.items():
+        files.check_writable(path, flag)
+    files.check_distinct(outputs, {"--parity-baseline": config.getoption("parity_baseline")})
 
 
 def _write(path: str, text: str) -> None:
@@ -273,6 +299,8 @@ def pytest_configure(config: pytest.Config) -> None:
             from parity.report import baseline
 
             baseline.load(config.getoption("parity_baseline"))
+        if not hasattr(config, "workerinput"):
+            _check_outputs(config)
     except ValueError as error:
         raise pytest.UsageError(f"parity: {error}") from None
     config.stash[_SESSION] = session

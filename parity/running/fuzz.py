@@ -28,16 +28,19 @@ class FuzzOutcome:
     tried: int
     minimal: ConvSpec | None
     problem: str
+    compared: int = 0  # comparisons that were not skipped
 
 
 def fuzz(examples: int, backends: list[str], seed: int = 0) -> FuzzOutcome:
     """Try up to ``examples`` specs; return the shrunk first failing one (or None) and how many ran."""
-    tried = 0
+    tried = compared = 0
 
     def problem(spec: ConvSpec) -> str:
-        nonlocal tried
+        nonlocal tried, compared
         tried += 1
-        bad = [r for r in run_case(Case(spec.slug(), spec), backends) if r.status in ("fail", "error")]
+        results = run_case(Case(spec.slug(), spec), backends)
+        compared += sum(r.status != "skip" for r in results)
+        bad = [r for r in results if r.status in ("fail", "error")]
         return f"{bad[0].backend} vs {bad[0].against}: {bad[0].status}: {bad[0].reason}" if bad else ""
 
     config = settings(max_examples=examples, database=None, deadline=None, suppress_health_check=list(HealthCheck),
@@ -45,8 +48,8 @@ def fuzz(examples: int, backends: list[str], seed: int = 0) -> FuzzOutcome:
     try:
         minimal = find(valid_specs(), lambda spec: bool(problem(spec)), settings=config, random=random.Random(seed))
     except NoSuchExample:
-        return FuzzOutcome(tried, None, "")
-    return FuzzOutcome(tried, minimal, problem(minimal))
+        return FuzzOutcome(tried, None, "", compared)
+    return FuzzOutcome(tried, minimal, problem(minimal), compared)
 
 
 def save(spec: ConvSpec, path: Path = REGRESSIONS) -> bool:

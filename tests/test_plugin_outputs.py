@@ -1,0 +1,92 @@
+"""The pytest plugin's files and exit status: outputs checked before any test runs, and a session that
+compared nothing fails (as `parity run` and `parity fuzz` do, with exit 2)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from parity.cli.main import main
+
+pytest_plugins = ["pytester"]
+
+REGRESSION = (Path(__file__).parent / "test_regression.py").read_text()
+SMOKE_ARGS = ("-p", "no:cacheprovider", "--parity-tier", "smoke", "-k", "conv1d")
+# A backend that refuses every case at run time, and one that is not available.
+REFUSING = '''
+from parity.adapters.base import Refused
+
+
+class Refusing:
+    name = "refusing"
+
+    def available(self):
+        return None
+
+    def supports(self, spec):
+        return None
+
+    def run(self, spec, x, w):
+        raise Refused("this build refuses everything")
+
+
+class Unavailable(Refusing):
+    def available(self):
+        return "its library is not installed"
+
+
+REFUSING, UNAVAILABLE = Refusing(), Unavailable()
+'''
+
+
+@pytest.fixture
+def suite(pytester, monkeypatch):
+    pytester.makepyfile(test_regression=REGRESSION, mine=REFUSING)
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return pytester
+
+
+@pytest.mark.parametrize("target, rule", [("fifo", "must be a regular file path"), ("folder", "it is a folder"),
+                                          ("missing/r.json", "must be in an existing folder")])
+def test_an_output_that_cannot_be_written_is_a_usage_error_before_any_test(suite, target, rule):
+    (suite.path / "folder").mkdir()
+    os.mkfifo(suite.path / "fifo")
+    result = suite.runpytest_subprocess(*SMOKE_ARGS, "--parity-backends", "numpy", "--parity-json", target)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert any(line.startswith("ERROR: parity: --parity-json ") and rule in line for line in result.errlines)
+    assert (suite.path / "fifo").exists() and not (suite.path / "fifo").is_file()
+
+
+def test_the_saved_baseline_may_not_be_the_baseline_compared_with(suite):
+    suite.runpytest_subprocess(*SMOKE_ARGS, "--parity-backends", "numpy", "--parity-save-baseline", "b.json")
+    before = (suite.path / "b.json").read_bytes()
+    result = suite.runpytest_subprocess(*SMOKE_ARGS, "--parity-backends", "numpy", "--parity-baseline", "b.json",
+                                        "--parity-save-baseline", "b.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--parity-save-baseline must name a file of its own, got 'b.json', which is also --parity-baseline" in \
+        result.stderr.str()
+    assert (suite.path / "b.json").read_bytes() == before
+
+
+@pytest.mark.parametrize("backend, workers", [("mine:REFUSING", "0"), ("mine:REFUSING", "2"), ("mine:UNAVAILABLE", "0")])
+def test_a_session_that_compared_nothing_fails(suite, backend, workers):
+    result = suite.runpytest_subprocess("-p", "no:cacheprovider", "--parity-tier", "smoke", "--parity-backends", backend,
+                                        "-n", workers)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["parity: a session must compare at least one output, got * parity tests selected "
+                                 "and * comparisons, all skipped"])
+
+
+def test_deselected_parity_tests_do_not_fail_the_session(suite):
+    suite.makepyfile(test_other="def test_other():\n    pass\n")
+    result = suite.runpytest_subprocess("-p", "no:cacheprovider", "--parity-tier", "smoke", "--parity-backends",
+                                        "mine:REFUSING", "-k", "test_other")
+    assert result.ret == pytest.ExitCode.OK
+
+
+def test_a_fuzz_run_that_compared_nothing_exits_2(suite, capsys, monkeypatch):
+    monkeypatch.syspath_prepend(str(suite.path))
+    assert main(["fuzz", "--examples", "3", "--backends", "mine:REFUSING"]) == 2
+    assert capsys.readouterr().err == ("parity: error: a fuzz run must compare at least one output, got every "
+                                       "comparison of the 3 specs skipped\n")

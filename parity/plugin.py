@@ -298,7 +298,8 @@ def pytest_configure(config: pytest.Config) -> None:
         if config.getoption("parity_baseline"):
             from parity.report import baseline
 
-            baseline.load(config.getoption("parity_baseline"))
+            saved = baseline.load(config.getoption("parity_baseline"))
+            baseline.check_tier(saved, config.getoption("parity_tier"), "--parity-baseline")
         if not hasattr(config, "workerinput"):
             _check_outputs(config)
     except ValueError as error:

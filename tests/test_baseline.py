@@ -138,3 +138,15 @@ def test_a_drift_shows_its_figures_before_and_after(tmp_path):
     lines = baseline.format_verdict(verdict, {}, {})
     assert lines[2] == "    before status pass, max_ulp 3, bound_ratio 0.1, fingerprint None, accumulation float32"
     assert lines[3] == "    after  status fail, max_ulp 3, bound_ratio 0.1, fingerprint None, accumulation float32"
+
+
+def test_a_baseline_of_another_tier_is_refused_before_the_run(tmp_path, capsys):
+    from parity.cli.main import main
+
+    path = tmp_path / "base.json"
+    path.write_text(json.dumps(baseline.snapshot([_result()], {}, {"tier": "default"})))
+    assert main(["run", "--tier", "smoke", "--backends", "numpy", "-k", "conv1d", "--baseline", str(path)]) == 2
+    assert capsys.readouterr().err == ("parity: error: --baseline must be saved from the run's tier 'smoke', got a "
+                                       "baseline of the 'default' tier\n")
+    baseline.check_tier(baseline.load(path), "default", "--baseline")  # the same tier, or none known, is fine
+    baseline.check_tier({"tier": None}, "smoke", "--baseline")

@@ -90,3 +90,11 @@ def test_a_fuzz_run_that_compared_nothing_exits_2(suite, capsys, monkeypatch):
     assert main(["fuzz", "--examples", "3", "--backends", "mine:REFUSING"]) == 2
     assert capsys.readouterr().err == ("parity: error: a fuzz run must compare at least one output, got every "
                                        "comparison of the 3 specs skipped\n")
+
+
+def test_a_baseline_of_another_tier_is_a_usage_error(suite):
+    (suite.path / "b.json").write_text('{"format": "parity-baseline/1", "tier": "default", "comparisons": {}}')
+    result = suite.runpytest_subprocess(*SMOKE_ARGS, "--parity-backends", "numpy", "--parity-baseline", "b.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--parity-baseline must be saved from the run's tier 'smoke', got a baseline of the 'default' tier" in \
+        result.stderr.str()

@@ -66,6 +66,10 @@ def report(args: argparse.Namespace) -> int:
 
     saved = check_outputs(args, {"REPORT": args.report})
     results, meta = selected(*stored.read_json(args.report), args.keyword, args.backends)
+    if saved is not None:
+        from parity.report import baseline
+
+        baseline.check_tier(saved, meta.get("tier"), "--baseline")
     cases, backends = len({r.case for r in results}), meta.get("backends") or sorted({r.backend for r in results})
     partial = " (partial: the run was interrupted)" if meta.get("partial") else ""
     print_lines(summary(results, args) + [f"{cases} cases x {len(backends)} backends, {len(results)} comparisons, "

@@ -50,6 +50,10 @@ def run(cases: list[Case], args: argparse.Namespace) -> int:
 
     backends = parse_backends(args.backends)
     saved = check_outputs(args, {})
+    if saved is not None:
+        from parity.report import baseline
+
+        baseline.check_tier(saved, args.tier, "--baseline")
     if args.dry_run:
         return _dry_run(cases, backends)
     require_available(backends)

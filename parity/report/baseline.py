@@ -44,6 +44,14 @@ def _plain(value: Any) -> Any:
     return str(value) if isinstance(value, float) and not math.isfinite(value) else value
 
 
+def check_tier(saved: dict, tier: str | None, flag: str) -> None:
+    """``ValueError`` unless ``saved`` was saved from ``tier`` (None: unknown; accepted): against another tier's
+    baseline most comparisons would be new or vanished, which never fail, so nothing could drift."""
+    if tier is not None and saved.get("tier") not in (None, tier):
+        raise ValueError(f"{flag} must be saved from the run's tier {tier!r}, got a baseline of the "
+                         f"{saved['tier']!r} tier")
+
+
 def load(path: Path) -> dict[str, Any]:
     """A saved baseline; ``ValueError`` naming the file and what is wrong with it."""
     try:

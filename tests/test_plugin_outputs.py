@@ -1,5 +1,6 @@
-"""The pytest plugin's files and exit status: outputs checked before any test runs, and a session that
-compared nothing fails (as `parity run` and `parity fuzz` do, with exit 2)."""
+"""Runs that could not fail, and files that could be lost: the pytest plugin checks its outputs before any test
+runs; a pytest session, `parity run` or `parity fuzz` that compared nothing fails; a backend that cannot run is
+named."""
 from __future__ import annotations
 
 import os
@@ -98,3 +99,10 @@ def test_a_baseline_of_another_tier_is_a_usage_error(suite):
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "--parity-baseline must be saved from the run's tier 'smoke', got a baseline of the 'default' tier" in \
         result.stderr.str()
+
+
+def test_parity_run_names_a_backend_that_cannot_run_here(suite, capsys, monkeypatch):
+    monkeypatch.syspath_prepend(str(suite.path))
+    assert main(["run", "--tier", "smoke", "-k", "conv1d-nwc", "--backends", "numpy,mine:UNAVAILABLE"]) == 0
+    assert capsys.readouterr().err == ("parity: note: mine:UNAVAILABLE cannot run here and compares nothing: its "
+                                       "library is not installed\n")

@@ -80,6 +80,9 @@ def _checked(name: str, source: str, load: Callable[[], object]) -> Adapter:
     except Exception as error:  # any failure while importing the user's module is a usage error
         raise ValueError(f"backend {name!r} must name an importable {source}, got "
                          f"{type(error).__name__}: {error}") from None
+    if isinstance(adapter, type):
+        raise ValueError(f"backend {name!r} must name an adapter instance, got the class {adapter.__name__} "
+                         f"(an instance: {adapter.__name__}())")
     if not isinstance(adapter, Adapter):
         raise ValueError(f"backend {name!r} must have name, available, supports and run, got {type(adapter).__name__}")
     return adapter
@@ -130,9 +133,11 @@ def parse(text: str | None) -> list[str]:
     """``"numpy,torch"`` -> ["numpy", "torch"] (validated); None -> every installed backend."""
     if text is None:
         return installed()
-    chosen = [part.strip() for part in text.split(",") if part.strip()]
-    if not chosen:
+    chosen = [part.strip() for part in text.split(",")]
+    if not any(chosen):
         raise ValueError(f"backends must name at least one of {', '.join(names())}, got {text!r}")
+    if not all(chosen):
+        raise ValueError(f"backends must be names separated by single commas, got {text!r} (an empty name)")
     for name in chosen:
         if ":" in name or name not in names():  # named adapters are imported when their cases run
             get(name)

@@ -133,9 +133,11 @@ def unavailable(names: list[str]) -> dict[str, str]:
     return reasons
 
 
-def require_available(names: list[str]) -> None:
-    """``ValueError`` naming every reason when none of the backends can run here (nothing would be compared)."""
+def require_available(names: list[str]) -> dict[str, str]:
+    """Why each backend that cannot run here cannot; ``ValueError`` naming every reason when none can
+    (nothing would be compared)."""
     reasons = unavailable(names)
     if len(reasons) == len(names):
         listed = "; ".join(f"{name}: {reason}" for name, reason in reasons.items())
         raise ValueError(f"--backends must include one that can run here, got none: {listed}")
+    return reasons

@@ -34,13 +34,16 @@ class Stopped(KeyboardInterrupt):
         self.code = code
 
 
+_TIMEOUT = 120.0  # seconds an isolated backend gets per case by default
+
+
 def run_options(running: argparse.ArgumentParser) -> None:
     running.add_argument("--json", metavar="PATH", help="write every result to this JSON file")
     output_options(running)
     running.add_argument("--isolate", action="store_true",
                          help="run each backend in its own worker process (hangs and crashes become errors)")
-    running.add_argument("--timeout", type=seconds, default=120.0, metavar="S",
-                         help="per-case timeout of an isolated backend, seconds (default: %(default)s)")
+    running.add_argument("--timeout", type=seconds, default=None, metavar="S",
+                         help=f"per-case timeout of an isolated backend (with --isolate), seconds (default: {_TIMEOUT})")
     running.add_argument("--dry-run", action="store_true",
                          help="list which backend would run or skip each case, run nothing, exit 0")
 
@@ -49,6 +52,9 @@ def run(cases: list[Case], args: argparse.Namespace) -> int:
     from parity.running import environment
 
     backends = parse_backends(args.backends)
+    if args.timeout is not None and not args.isolate:
+        raise ValueError(f"--timeout must come with --isolate (it bounds an isolated backend's case), got "
+                         f"--timeout {args.timeout:g} alone")
     saved = check_outputs(args, {})
     if saved is not None:
         from parity.report import baseline
@@ -56,9 +62,10 @@ def run(cases: list[Case], args: argparse.Namespace) -> int:
         baseline.check_tier(saved, args.tier, "--baseline")
     if args.dry_run:
         return _dry_run(cases, backends)
-    require_available(backends)
+    for name, reason in require_available(backends).items():
+        print(f"parity: note: {name} cannot run here and compares nothing: {reason}", file=sys.stderr)
     started = time.perf_counter()
-    ran, stopped = _collect(cases, backends, args.timeout if args.isolate else None)
+    ran, stopped = _collect(cases, backends, (args.timeout or _TIMEOUT) if args.isolate else None)
     elapsed = time.perf_counter() - started
     results = ran + unreadable_recordings(args.keyword)
     done = len({r.case for r in ran})

@@ -27,7 +27,13 @@ def _document(result=(), **meta):
 
 @pytest.mark.parametrize("document, message", [
     (_document(backends=[5]), "backends must be a list of backend names, got [5]"),
-    (_document(tier=5), "tier must be a string or null, got 5"),
+    (_document(tier=5), "tier must be one of smoke, default, full or null, got 5"),
+    (_document(tier="bogus"), 'tier must be one of smoke, default, full or null, got "bogus"'),
+    (_document({"status": "pass", "bound_ratio": 7, "max_abs": 1, "max_rel": 1, "max_ulp": 1}),
+     "bound_ratio of a pass must be at most 1, got 7"),
+    (_document({"bound_ratio": "0.5"}), 'bound_ratio must be a number >= 0, "inf", "nan" or null, got "0.5"'),
+    (_document({"max_abs": -1}), 'max_abs must be a number >= 0, "inf", "nan" or null, got -1'),
+    (_document({"max_rel": True}), 'max_rel must be a number >= 0, "inf", "nan" or null, got true'),
     (_document(partial="yes"), 'partial must be true or false, got "yes"'),
     (_document(environment={"cpu": "x"}), "environment must be an object whose cpu, threads, numpy and frameworks "
                                           'are objects, got {"cpu": "x"}'),
@@ -137,3 +143,23 @@ def test_the_html_report_leaves_out_unreadable_recordings(tmp_path):
     report = _report_file(tmp_path, [_result(), unreadable])
     assert main(["report", str(report), "--html", str(tmp_path / "r.html")]) == 1
     assert "backends <b>torch</b>: 1 comparisons" in (tmp_path / "r.html").read_text()
+
+
+def test_a_result_given_twice_is_refused(tmp_path):
+    document = _document()
+    document["results"].append(dict(document["results"][0]))
+    (tmp_path / "r.json").write_text(json.dumps(document))
+    with pytest.raises(ValueError, match=r"results\[1\] must be the only result of c \| b \| reference, got .*: "
+                                         r"results\[0\] is one too"):
+        stored.read_json(tmp_path / "r.json")
+
+
+def test_fingerprint_rows_that_are_not_the_results_are_refused(tmp_path):
+    path = tmp_path / "r.json"
+    path.write_text(stored.json_text([_result(status="fail", ratio=2.0, fingerprint="TF32 inputs")], {}))
+    document = json.loads(path.read_text())
+    stored.read_json(path)
+    document["fingerprints"][0]["cases"] = 5
+    path.write_text(json.dumps(document))
+    with pytest.raises(ValueError, match="fingerprints must be the rows of its results' fingerprints"):
+        stored.read_json(path)

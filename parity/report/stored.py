@@ -12,6 +12,7 @@ from typing import Any, Final
 
 from parity.report.fingerprints import summarize as fingerprints
 from parity.report.text import STATUSES
+from parity.running.registry import TIERS
 from parity.running.runner import Result
 
 FORMAT: Final = "parity-report/1"
@@ -42,14 +43,36 @@ def read_json(path: str | Path, flag: str = "REPORT") -> tuple[list[Result], dic
     problem = _meta_problem(meta, document.get("results"))
     if problem:
         raise ValueError(f"{flag} {problem}, in {str(path)!r}")
-    results = []
+    results, seen = [], {}
     for index, item in enumerate(document["results"]):
         try:
+            _check_figures(item)
             results.append(_checked(Result.from_dict(item)))
         except (TypeError, ValueError, KeyError, AttributeError) as error:
             raise ValueError(f"{flag} results[{index}] must be a result as parity writes it, got {str(path)!r}: "
                              f"{type(error).__name__}: {str(error)[:300]}") from None
+        key = (results[-1].case, results[-1].backend, results[-1].against)
+        if seen.setdefault(key, index) != index:
+            raise ValueError(f"{flag} results[{index}] must be the only result of {' | '.join(key)}, got "
+                             f"{str(path)!r}: results[{seen[key]}] is one too")
+    stored_rows = document.get("fingerprints")
+    if stored_rows is not None and stored_rows != [asdict(row) for row in fingerprints(results)]:
+        raise ValueError(f"{flag} fingerprints must be the rows of its results' fingerprints, got {str(path)!r}: "
+                         f"{json.dumps(stored_rows)[:80]} (an edited file?)")
     return results, meta
+
+
+def _check_figures(item: Any) -> None:
+    """``ValueError`` unless each figure of a raw result is a number >= 0 (or NaN, or inf written as "inf") or
+    null, and a pass is within its bound."""
+    for name in ("max_abs", "max_rel", "bound_ratio"):
+        value = item.get(name)
+        number = isinstance(value, (int, float)) and not isinstance(value, bool) or value in ("inf", "nan")
+        if value is not None and not (number and not float(value) < 0):
+            raise ValueError(f"{name} must be a number >= 0, \"inf\", \"nan\" or null, got {json.dumps(value)}")
+    ratio = item.get("bound_ratio")
+    if item.get("status") == "pass" and ratio is not None and not float(ratio) <= 1:
+        raise ValueError(f"bound_ratio of a pass must be at most 1, got {json.dumps(ratio)}")
 
 
 def _meta_problem(meta: dict[str, Any], results: Any) -> str:
@@ -58,7 +81,7 @@ def _meta_problem(meta: dict[str, Any], results: Any) -> str:
     checks = [
         ("results", isinstance(results, list), "a list of results"),
         ("backends", isinstance(backends, list) and all(isinstance(b, str) for b in backends), "a list of backend names"),
-        ("tier", isinstance(meta.get("tier", ""), (str, type(None))), "a string or null"),
+        ("tier", meta.get("tier") in (*TIERS, None), f"one of {', '.join(TIERS)} or null"),
         ("keyword", isinstance(meta.get("keyword", ""), (str, type(None))), "a string or null"),
         ("partial", isinstance(meta.get("partial", False), bool), "true or false"),
         ("environment", isinstance(environment, dict) and all(isinstance(environment.get(k, {}), dict) for k in

@@ -226,3 +226,44 @@ def test_a_flipped_float16_kernel_disagrees_where_the_bound_would_admit_it():
     with torch.no_grad():
         b.weight.copy_(a.weight)
     assert check_layers(a, b, input_size=8).passed
+
+
+def test_bfloat16_torch_layers_are_read_and_run():
+    a = torch.nn.Conv2d(4, 8, 3, padding=1).bfloat16()
+    b = torch.nn.Conv2d(4, 8, 3, padding=1).bfloat16()
+    with torch.no_grad():
+        b.weight.copy_(a.weight.flip(2, 3))
+        b.bias.copy_(a.bias)
+    assert not check_layers(a, b).passed
+    with torch.no_grad():
+        b.weight.copy_(a.weight)
+    assert check_layers(a, b).passed
+
+
+def test_torch_tensors_are_checked_as_they_are():
+    from parity.porting.checking import check
+
+    x, w = torch.randn(1, 2, 6, 6, requires_grad=True), torch.randn(3, 2, 3, 3)
+    assert check(x, w, torch.nn.functional.conv2d(x, w)).matches  # requires_grad, float32
+    xb, wb = x.detach().bfloat16(), w.bfloat16()
+    result = check(xb, wb, torch.nn.functional.conv2d(xb.float(), wb.float()).bfloat16())
+    assert result.matches and result.dtype == "bfloat16"
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: check_layers(torch.nn.Conv2d(4, 8, 3), torch.nn.Conv2d(4, 8, 3), input_size="16"),
+     "input_size must be 2 sizes >= 1, got '16'"),
+    (lambda: __import__("parity").check(np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3)), np.ones((1, 1, 6, 6)),
+                                         transposed="no"), "transposed must be True or False, got 'no'"),
+])
+def test_bad_arguments_are_one_line_errors(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_a_factory_that_raises_is_exit_2_naming_it(tmp_path, capsys):
+    from parity.cli.main import main
+
+    (tmp_path / "ly.py").write_text('def boom():\n    raise RuntimeError("kaboom")\n')
+    assert main(["layers", f"{tmp_path / 'ly.py'}:boom", f"{tmp_path / 'ly.py'}:boom"]) == 2
+    assert capsys.readouterr().err.endswith("must return a layer, got RuntimeError from boom(): kaboom\n")

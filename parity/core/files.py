@@ -166,13 +166,24 @@ def _header(stream, where: str) -> tuple[tuple[int, ...], np.dtype, int]:
 
 def float_array(label: str, array: Any) -> np.ndarray:
     """A float array of one of parity's dtypes; a 2-byte void array (how numpy saves bfloat16) is read
-    as bfloat16."""
-    array = np.asarray(array)
+    as bfloat16. A torch tensor is read as it is, detached and on the CPU."""
+    array = np.asarray(numpy_of(array))
     if array.dtype.kind == "V" and array.dtype.itemsize == 2 and array.dtype.names is None:
         array = array.view(DTYPES["bfloat16"])
     if array.dtype.name not in DTYPES:
         raise ValueError(f"{label} must be a {', '.join(DTYPES)} array, got dtype {array.dtype.str!r}")
     return array
+
+
+def numpy_of(array: Any) -> Any:
+    """A torch tensor as numpy reads it (numpy has no bfloat16: such a tensor goes through float32, exactly);
+    anything else unchanged. Duck-typed: torch is never imported here."""
+    if not type(array).__module__.startswith("torch") or not hasattr(array, "detach"):
+        return array
+    tensor = array.detach().cpu()
+    if str(tensor.dtype) == "torch.bfloat16":
+        return tensor.float().numpy().astype(DTYPES["bfloat16"])
+    return tensor.numpy()
 
 
 def load_float_npy(path: str | Path, label: str) -> np.ndarray:

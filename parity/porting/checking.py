@@ -48,6 +48,8 @@ def check(x: Any, w: Any, y: Any, *, layout: str | None = None, kernel_layout: s
     dilations and groups default to 1. At most ``limit`` explanations are kept. ``ValueError`` (one line)
     for bad input, including a Y whose shape no convention tried can give.
     """
+    if not isinstance(transposed, bool):
+        raise ValueError(f"transposed must be True or False, got {transposed!r}")
     assumed = {name: default for name, value, default in (("padding", padding, "VALID"), ("strides", strides, 1),
                                                           ("dilations", dilations, 1), ("groups", groups, 1))
                if value is None}

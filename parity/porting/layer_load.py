@@ -35,7 +35,13 @@ def load(text: str, label: str) -> Any:
     if not hasattr(module, name):
         raise ValueError(f"{label} {text!r} must name an attribute of {where!r}, got none called {name!r}")
     value = getattr(module, name)
-    return value() if inspect.isfunction(value) else value
+    if not inspect.isfunction(value):
+        return value
+    try:
+        return value()
+    except (Exception, SystemExit) as error:  # noqa: BLE001 (the user's factory: its failure is theirs, in one line)
+        raise ValueError(f"{label} {text!r} must return a layer, got {type(error).__name__} from {name}(): "
+                         f"{error}") from None
 
 
 def _file(path: str, label: str) -> Any:

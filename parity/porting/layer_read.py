@@ -15,7 +15,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from parity.core import convert
+from parity.core import convert, files
 from parity.core.convert import Pads
 from parity.core import geometry
 
@@ -120,8 +120,7 @@ def read(layer: Any) -> LayerConv:
 
 def _array(value: Any) -> np.ndarray:
     """A copy of a framework's weight as a numpy array."""
-    if hasattr(value, "detach"):
-        value = value.detach().cpu()
+    value = files.numpy_of(value)
     return np.array(value.numpy() if hasattr(value, "numpy") else value)
 
 

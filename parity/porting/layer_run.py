@@ -7,7 +7,7 @@ from typing import Any, Final, Iterator
 
 import numpy as np
 
-from parity.core import convert
+from parity.core import convert, files
 from parity.reference import conv as reference
 from parity.porting.layer_read import LayerConv
 from parity.reference.conv import Reference
@@ -23,8 +23,10 @@ def run(layer: Any, conv: LayerConv, x: np.ndarray) -> np.ndarray:
     if conv.framework == "torch":
         import torch
 
+        wide = data.astype(np.float32) if data.dtype.name == "bfloat16" else data  # torch reads no ml_dtypes array
+        tensor = torch.from_numpy(np.ascontiguousarray(wide))
         with torch.no_grad():
-            y = layer(torch.from_numpy(np.ascontiguousarray(data))).numpy()
+            y = files.numpy_of(layer(tensor if wide is data else tensor.bfloat16()))
     elif conv.framework == "keras":
         with _linear(layer):
             y = np.asarray(layer(np.ascontiguousarray(data)))

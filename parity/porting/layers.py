@@ -125,8 +125,9 @@ def _check_compatible(a: LayerConv, b: LayerConv) -> None:
 
 def _sizes(conv: LayerConv, given: int | Sequence[int] | None) -> list[tuple[int, ...]]:
     if given is not None:
-        sizes = (given,) * conv.rank if isinstance(given, int) else tuple(given)
-        if len(sizes) != conv.rank or min(sizes) < 1:
+        sizes = (given,) * conv.rank if isinstance(given, int) else tuple(given) if isinstance(given, (list, tuple)) \
+            else (given,)
+        if len(sizes) != conv.rank or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes):
             raise ValueError(f"input_size must be {conv.rank} sizes >= 1, got {given!r}")
         return [sizes]
     spans = geometry.spans(conv.kernel, conv.dilations)

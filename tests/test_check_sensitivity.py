@@ -61,3 +61,15 @@ def test_a_y_only_a_few_times_closer_to_the_stated_conventions_cannot_tell():
     result = check(x, w, between, padding="SAME")
     assert not result.matches and result.bound_ratio <= 1, result.format()
     assert "Y is not 10 times closer to the stated result" in result.doubt
+
+
+def test_a_float32_result_stored_as_float64_is_compared_as_float32():
+    x, w = (RNG.standard_normal(shape).astype(np.float32) for shape in ((1, 4, 9, 9), (5, 4, 3, 3)))
+    right = oracle.forward(x, w, (1, 1), SAME).astype(np.float32).astype(np.float64)
+    result = check(x, w, right, padding="SAME")
+    assert result.matches and result.dtype == "float32", result.format()
+    assert result.read[-1] == "Y: float64 holding float32 values only: compared as float32, the type it was computed in"
+    flipped = oracle.forward(x, w, (1, 1), SAME, reverse=(0, 1)).astype(np.float32).astype(np.float64)
+    assert [e.changes for e in check(x, w, flipped, padding="SAME").explanations[:1]] == [("flip",)]
+    wrong = right + 1e-3  # not float32 values: compared as stored, float64
+    assert check(x, w, wrong, padding="SAME").dtype == "float64"

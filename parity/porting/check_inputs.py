@@ -10,6 +10,7 @@ from typing import Any, Final
 import numpy as np
 
 from parity.core import files
+from parity.core.dtypes import np_dtype
 from parity.porting import squeezed
 from parity.porting.printed import Printed
 
@@ -59,6 +60,24 @@ def prepare(arrays: tuple[Any, Any, Any], layout: str | None, kernel_layout: str
     read = tuple(f"{_short(label)}: " + "; ".join(filter(None, parts)) for label, *parts in
                  zip(LABELS, notes, squeeze) if any(parts))
     return Inputs(*full, rounding, plan.layout, plan.kernel_layout, read, "; ".join(printing))
+
+
+def computed_in(x: Any, w: Any, y: Any) -> str | None:
+    """The narrowest type narrower than Y's in which every element of x, w and Y is exact (a result computed
+    in it and stored wider), or None (printed arrays: None)."""
+    if any(isinstance(a, Printed) for a in (x, w, y)):
+        return None
+    arrays = [files.float_array(label, a) for label, a in zip(LABELS, (x, w, y))]
+    for name in ("float16", "bfloat16", "float32"):
+        narrow = np_dtype(name)
+        if narrow.itemsize < arrays[2].dtype.itemsize and all(_exact_in(a, narrow) for a in arrays):
+            return name
+    return None
+
+
+def _exact_in(a: np.ndarray, dtype: np.dtype) -> bool:
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.array_equal(a.astype(dtype).astype(a.dtype), a, equal_nan=True))
 
 
 def _short(label: str) -> str:

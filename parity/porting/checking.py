@@ -10,28 +10,28 @@ closest, with where their residual sits.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Final, Iterator
 
 import numpy as np
 
+from parity.core import files
+from parity.core.dtypes import np_dtype
 from parity.porting import check_inputs
 from parity.porting import diagnose
+from parity.porting import evidence
 from parity.porting import explain
 from parity.core import reading as rd
 from parity.porting import framed
 from parity.porting.check_inputs import Inputs, load  # noqa: F401 (load is the CLI's)
 from parity.porting.check_report import CheckResult, Explanation
-from parity.verdict import sensitivity
 from parity.verdict.comparison import Comparison, compare, total_bound
 from parity.core.reading import Frame
 from parity.reference.conv import Reference
 
 SEARCH_OUTPUTS: Final = 1 << 14  # the search looks at the first batch elements holding this many outputs
 CLOSEST_FACTOR: Final = 100.0  # a closest reading must cut the largest error by this factor at least
-# Where Y's bound admits a mistaken convention too, Y must be this many times closer to the stated one.
-MARGIN: Final = 10.0
-_ZEROS: Final = "all-zero output"
 
 
 def check(x: Any, w: Any, y: Any, *, layout: str | None = None, kernel_layout: str | None = None,
@@ -46,8 +46,32 @@ def check(x: Any, w: Any, y: Any, *, layout: str | None = None, kernel_layout: s
     default OI.../...IO after the data, IO.../...OI when ``transposed``; a size-1 O or I may be left out,
     e.g. HWI). ``padding`` (default VALID) is the crop for a transposed conv (PyTorch's padding); strides,
     dilations and groups default to 1. At most ``limit`` explanations are kept. ``ValueError`` (one line)
-    for bad input, including a Y whose shape no convention tried can give.
+    for bad input, including a Y whose shape no convention tried can give. A Y stored wider than it was
+    computed in (a float32 result saved as float64: every element of x, w and Y exact in the narrower type)
+    that does not match as stored is compared in that type too; if it matches there, or only there a change
+    of conventions reproduces it, the result is that comparison, with a ``read`` line saying so.
     """
+    options = dict(layout=layout, kernel_layout=kernel_layout, padding=padding, strides=strides, dilations=dilations,
+                   groups=groups, transposed=transposed, output_padding=output_padding, limit=limit)
+    result = _check(x, w, y, **options)
+    narrow = None if result.matches or result.problem else check_inputs.computed_in(x, w, y)
+    if narrow is None:
+        return result
+    narrowed = _check(x, w, files.float_array("output", y).astype(np_dtype(narrow)), **options)
+    if not (narrowed.matches or _reproduced(narrowed) and not _reproduced(result)):
+        return result
+    return dataclasses.replace(narrowed, read=(*narrowed.read, f"Y: {result.dtype} holding {narrow} values only: "
+                                               f"compared as {narrow}, the type it was computed in"))
+
+
+def _reproduced(result: CheckResult) -> bool:
+    return any(e.matches for e in result.explanations)
+
+
+def _check(x: Any, w: Any, y: Any, *, layout: str | None, kernel_layout: str | None, padding: str | tuple | int | None,
+           strides: int | tuple[int, ...] | None, dilations: int | tuple[int, ...] | None, groups: int | None,
+           transposed: bool, output_padding: int | tuple[int, ...], limit: int) -> CheckResult:
+    """:func:`check` on Y as stored."""
     if not isinstance(transposed, bool):
         raise ValueError(f"transposed must be True or False, got {transposed!r}")
     assumed = {name: default for name, value, default in (("padding", padding, "VALID"), ("strides", strides, 1),
@@ -71,44 +95,11 @@ def check(x: Any, w: Any, y: Any, *, layout: str | None = None, kernel_layout: s
     outcome = _Stated(fr, comparison, _error(fr, ref.value, ref.low), widening=widening)
     if not comparison.passed:
         return _diagnose(context, outcome, explain.locate(fr, ref.value, ref.low, bound))
-    closer, doubt = _doubt(fr, ref, bound, comparison.max_abs)
+    closer, doubt = evidence.doubt(fr, ref, bound, comparison.max_abs)
     if not closer:
         return _result(context, outcome, False, explanations=(), searched=0, location="", doubt=doubt)
     return _result(context, outcome, True, explanations=(), searched=0, location="",
                    ambiguous=_ambiguous_match(context), doubt=doubt)
-
-
-def _doubt(fr: Frame, ref: Reference, bound: np.ndarray, distance: float) -> tuple[bool, str]:
-    """Whether a Y within the bound is evidence for the stated conventions, and what the bound also admits.
-
-    The bound of a short type over long sums can admit a mistaken convention (the kernel flipped, the padding
-    shifted: :mod:`parity.verdict.sensitivity`) or an all-zero output; a match is then evidence only if Y is
-    MARGIN times closer (largest absolute difference) to the stated result than to each of those.
-    """
-    found = sensitivity.mutants(fr.spec, ref, fr.x, fr.w)
-    found.append(sensitivity.Mutant(_ZEROS, lambda _: np.zeros_like(ref.value)))
-    admits = list(sensitivity.admitted(found, ref, fr.spec.dtype, bound))
-    if not admits:
-        return True, ""
-    y = np.asarray(fr.y, np.float64)
-    away = {mutant.name: float(np.max(np.abs(y - mutant.value), initial=0.0)) for mutant, _ in admits}
-    nearest = min(away, key=away.get)
-    listed = ", ".join(f"{mutant.name} ({ratio:.3g}x the bound)" for mutant, ratio in admits)
-    said = (f"the {fr.spec.dtype} bound over sums of {fr.spec.accumulation_length} terms also admits: {listed}; ")
-    near = away[nearest]
-    if distance * MARGIN <= near:
-        times = "exactly the stated result" if distance == 0 else f"{near / distance:.3g} times closer"
-        return True, said + f"Y is {times} to the stated conventions than to any of them ({nearest}: {near:.3g})"
-    remedy = "print more digits" if fr.rounding is not None else \
-        f"compare a {'float64' if fr.spec.dtype == 'float32' else 'float32'} run of the same call"
-    untested = f"this bound cannot test the stated conventions: {remedy}"
-    what = "an all-zero output" if nearest == _ZEROS else f"the result with the {nearest}"
-    if near * MARGIN <= distance:
-        times = f"exactly {what}, {distance:.3g} from the stated result" if near == 0 else \
-            f"{distance / near:.3g} times closer to {what} ({near:.3g}) than to the stated result ({distance:.3g})"
-        return False, said + f"Y is {times}; {untested}"
-    return False, said + (f"Y is not {MARGIN:g} times closer to the stated result ({distance:.3g}) or to "
-                          f"{what} ({near:.3g}); {untested}")
 
 
 @dataclass(frozen=True, eq=False)

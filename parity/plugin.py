@@ -416,6 +416,8 @@ def _skip_reason(result: "Result") -> str:
 def failure_message(result: "Result", tier: str) -> str:
     """The failure plus the exact commands that reproduce it."""
     from parity.report.text import reproduce
+    from parity.running.environment import source
 
     head = f"{result.case}: {result.backend} vs {result.against}: {result.status}: {result.reason}"
-    return "\n".join([head, *reproduce(result, tier)])
+    sources = {name: source(name) for name in (result.backend, result.against)}
+    return "\n".join([head, *reproduce(result, tier, {k: v for k, v in sources.items() if v})])

@@ -68,6 +68,7 @@ def test_the_short_table_puts_failures_first_and_says_what_it_left():
 
 def test_reproduce_line_names_the_pythonpath_of_a_one_off_adapter(tmp_path, monkeypatch):
     from parity.report.text import reproduce
+    from parity.running.environment import source
     from parity.running.runner import Result
 
     (tmp_path / "mylab").mkdir()
@@ -75,11 +76,13 @@ def test_reproduce_line_names_the_pythonpath_of_a_one_off_adapter(tmp_path, monk
     (tmp_path / "mylab" / "adapters.py").write_text("ADAPTER = None\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     __import__("mylab.adapters")
+    assert (source("mylab.adapters:ADAPTER"), source("numpy")) == (str(tmp_path), None)
     result = Result("c", ConvSpec(spatial=(4,), kernel=1), "mylab.adapters:ADAPTER", "numpy", "fail", "off")
-    assert reproduce(result, "smoke")[0] == (f"reproduce: PYTHONPATH={tmp_path} parity run --tier smoke "
-                                             "--backends mylab.adapters:ADAPTER,numpy -k c")
+    sources = {"mylab.adapters:ADAPTER": str(tmp_path)}
+    assert reproduce(result, "smoke", sources)[0] == (f"reproduce: PYTHONPATH={tmp_path} parity run --tier smoke "
+                                                      "--backends mylab.adapters:ADAPTER,numpy -k c")
     shipped = Result("c", ConvSpec(spatial=(4,), kernel=1), "numpy", "reference", "fail", "off")
-    assert reproduce(shipped, "smoke")[0] == "reproduce: parity run --tier smoke --backends numpy -k c"
+    assert reproduce(shipped, "smoke", sources)[0] == "reproduce: parity run --tier smoke --backends numpy -k c"
 
 
 def test_results_come_back_from_their_json_unchanged():

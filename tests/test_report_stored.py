@@ -163,3 +163,24 @@ def test_fingerprint_rows_that_are_not_the_results_are_refused(tmp_path):
     path.write_text(json.dumps(document))
     with pytest.raises(ValueError, match="fingerprints must be the rows of its results' fingerprints"):
         stored.read_json(path)
+
+
+def test_the_report_of_a_one_off_adapter_keeps_the_run_s_pythonpath(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from rounding_adapter import SOURCE
+
+    (tmp_path / "adapters").mkdir()
+    (tmp_path / "adapters" / "mine.py").write_text(SOURCE)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "adapters"), "TF32": "1"}  # TF32 inputs: failures
+    run = [sys.executable, "-m", "parity.cli", "run", "--backends", "mine:MINE", "-k", "realistic and c64 and f32",
+           "--json", str(tmp_path / "run.json"), "--html", str(tmp_path / "run.html")]
+    assert subprocess.run(run, capture_output=True, text=True, env=env).returncode == 1
+    clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "TF32")}
+    report = [sys.executable, "-m", "parity.cli", "report", str(tmp_path / "run.json"), "--html",
+              str(tmp_path / "again.html")]
+    assert subprocess.run(report, capture_output=True, text=True, env=clean, cwd=tmp_path).returncode == 1
+    assert (tmp_path / "again.html").read_bytes() == (tmp_path / "run.html").read_bytes()
+    assert f"reproduce: PYTHONPATH={tmp_path / 'adapters'} parity run" in (tmp_path / "run.html").read_text()

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
 from dataclasses import dataclass, field
-from typing import Iterable
+from types import MappingProxyType
+from typing import Iterable, Mapping
 
 from parity.report.fingerprints import quantity_label, row_label
 from parity.report.fingerprints import summarize as fingerprints
@@ -133,18 +133,19 @@ def _column_order(value: str) -> tuple:
     return (1, int(value), "") if value.isdigit() else (2, 0, value)
 
 
-def reproduce(result: Result, tier: str) -> list[str]:
+def reproduce(result: Result, tier: str, sources: Mapping[str, str] = MappingProxyType({})) -> list[str]:
     """The exact commands that reproduce a result: a ``parity run`` line and a Python snippet that runs the
     compared side(s) and prints the very comparison that failed (for a pair, each side against the exact
-    result too, so that the snippet shows which side is off)."""
+    result too, so that the snippet shows which side is off). ``sources``: the folder of each ``module:ATTR``
+    backend imported from outside the installed packages (:func:`parity.running.environment.source`)."""
     pair = result.against != "reference"
     backends = f"{result.backend},{result.against}" if pair else result.backend
     if result.spec is None:  # no spec to rebuild (an unreadable recording): the run line alone
-        return [f"reproduce: {_pythonpath(backends.split(','))}parity run --tier {tier} --backends {backends} "
+        return [f"reproduce: {_pythonpath(backends.split(','), sources)}parity run --tier {tier} --backends {backends} "
                 f"-k {result.case}"]
     spec = ", ".join(f"{k}={tuple(v) if isinstance(v, list) else v!r}" for k, v in result.spec.as_dict().items())
     lines = [
-        f"reproduce: {_pythonpath(backends.split(','))}parity run --tier {tier} --backends {backends} -k {result.case}",
+        f"reproduce: {_pythonpath(backends.split(','), sources)}parity run --tier {tier} --backends {backends} -k {result.case}",
         "or in Python:",
         "    import parity",
         f"    spec = parity.ConvSpec({spec})",
@@ -166,19 +167,8 @@ def reproduce(result: Result, tier: str) -> list[str]:
     ]
 
 
-def _pythonpath(backends: list[str]) -> str:
-    """``PYTHONPATH=<root> `` for ``module:ATTRIBUTE`` backends imported from outside the installed packages
-    (a one-off adapter found through the current PYTHONPATH or working directory), else ''."""
-    import site
-    import sys
-
-    roots = []
-    for name in backends:
-        module = sys.modules.get(name.partition(":")[0]) if ":" in name else None
-        origin = getattr(module, "__file__", None)
-        if origin is None:
-            continue
-        root = Path(origin).resolve().parents[name.count(".", 0, name.index(":")) + (origin.endswith("__init__.py"))]
-        if not any(root == Path(p).resolve() for p in site.getsitepackages() + [site.getusersitepackages()]):
-            roots.append(str(root))
+def _pythonpath(backends: list[str], sources: Mapping[str, str]) -> str:
+    """``PYTHONPATH=<folders> `` for the ``module:ATTRIBUTE`` backends the run imported from outside the installed
+    packages (``sources``: backend -> folder, as the run's environment recorded them), else ''."""
+    roots = [sources[name] for name in backends if isinstance(sources.get(name), str)]
     return f"PYTHONPATH={os.pathsep.join(dict.fromkeys(roots))} " if roots else ""

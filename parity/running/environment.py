@@ -10,9 +10,12 @@ from __future__ import annotations
 import os
 import platform
 import re
+import site
+import sys
 import warnings
 from functools import cache
 from importlib import metadata
+from pathlib import Path
 from typing import Any, Callable, Final, Iterable
 
 from parity.adapters._probes import quiet_import
@@ -87,10 +90,24 @@ def _framework(backend: str) -> dict[str, Any]:
             adapter = adapters.get(backend)
             settings = getattr(adapter, "settings", None)
             found = {"versions": _versions(backend, getattr(adapter, "frameworks", None)),
-                     "settings": settings() if settings else {}, **_READERS.get(backend, dict)()}
+                     "settings": settings() if settings else {}, "source": source(backend),
+                     **_READERS.get(backend, dict)()}
     except Exception as error:  # a report must not fail on a framework's introspection
         return {"error": f"{type(error).__name__}: {error}"}
-    return {key: value for key, value in found.items() if value != {}}
+    return {key: value for key, value in found.items() if value not in ({}, None)}
+
+
+def source(backend: str) -> str | None:
+    """For a ``module:ATTRIBUTE`` backend imported from outside the installed packages (a one-off adapter found
+    through PYTHONPATH or the working directory): the folder to put on PYTHONPATH to import it again; else None."""
+    module = sys.modules.get(backend.partition(":")[0]) if ":" in backend else None
+    origin = getattr(module, "__file__", None)
+    if origin is None:
+        return None
+    depth = backend.count(".", 0, backend.index(":")) + origin.endswith("__init__.py")
+    root = Path(origin).resolve().parents[depth]
+    installed = site.getsitepackages() + [site.getusersitepackages()]
+    return None if any(root == Path(p).resolve() for p in installed) else str(root)
 
 
 def _versions(backend: str, modules: tuple[str, ...] | None) -> dict[str, str | None]:

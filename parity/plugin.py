@@ -188,7 +188,8 @@ class ParitySession:
         env = self.environment
         saving, against = self.config.getoption("parity_save_baseline"), self.config.getoption("parity_baseline")
         if saving:
-            document = baseline.snapshot(self.results, env, {"tier": self.tier, "backends": self.backends})
+            stopped = {"partial": True} if session.exitstatus == pytest.ExitCode.INTERRUPTED else {}
+            document = baseline.snapshot(self.results, env, {"tier": self.tier, "backends": self.backends, **stopped})
             _write(saving, json.dumps(document, indent=1) + "\n")
         if against:
             saved = baseline.load(against)
@@ -299,7 +300,7 @@ def pytest_configure(config: pytest.Config) -> None:
             from parity.report import baseline
 
             saved = baseline.load(config.getoption("parity_baseline"))
-            baseline.check_tier(saved, config.getoption("parity_tier"), "--parity-baseline")
+            baseline.check_comparable(saved, config.getoption("parity_tier"), "--parity-baseline")
         if not hasattr(config, "workerinput"):
             _check_outputs(config)
     except ValueError as error:

@@ -148,5 +148,5 @@ def test_a_baseline_of_another_tier_is_refused_before_the_run(tmp_path, capsys):
     assert main(["run", "--tier", "smoke", "--backends", "numpy", "-k", "conv1d", "--baseline", str(path)]) == 2
     assert capsys.readouterr().err == ("parity: error: --baseline must be saved from the run's tier 'smoke', got a "
                                        "baseline of the 'default' tier\n")
-    baseline.check_tier(baseline.load(path), "default", "--baseline")  # the same tier, or none known, is fine
-    baseline.check_tier({"tier": None}, "smoke", "--baseline")
+    baseline.check_comparable(baseline.load(path), "default", "--baseline")  # the same tier, or none known, is fine
+    baseline.check_comparable({"tier": None}, "smoke", "--baseline")

@@ -86,8 +86,15 @@ def test_deselected_parity_tests_do_not_fail_the_session(suite):
     assert result.ret == pytest.ExitCode.OK
 
 
-def test_a_fuzz_run_that_compared_nothing_exits_2(suite, capsys, monkeypatch):
-    monkeypatch.syspath_prepend(str(suite.path))
+@pytest.fixture
+def mine(tmp_path, monkeypatch):
+    """The adapters above importable as ``mine`` in this process (not through pytester, whose sys.modules
+    snapshot would drop parity's case modules imported during the test)."""
+    (tmp_path / "mine.py").write_text(REFUSING)
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+
+def test_a_fuzz_run_that_compared_nothing_exits_2(mine, capsys):
     assert main(["fuzz", "--examples", "3", "--backends", "mine:REFUSING"]) == 2
     assert capsys.readouterr().err == ("parity: error: a fuzz run must compare at least one output, got every "
                                        "comparison of the 3 specs skipped\n")
@@ -101,8 +108,7 @@ def test_a_baseline_of_another_tier_is_a_usage_error(suite):
         result.stderr.str()
 
 
-def test_parity_run_names_a_backend_that_cannot_run_here(suite, capsys, monkeypatch):
-    monkeypatch.syspath_prepend(str(suite.path))
+def test_parity_run_names_a_backend_that_cannot_run_here(mine, capsys):
     assert main(["run", "--tier", "smoke", "-k", "conv1d-nwc", "--backends", "numpy,mine:UNAVAILABLE"]) == 0
     assert capsys.readouterr().err == ("parity: note: mine:UNAVAILABLE cannot run here and compares nothing: its "
                                        "library is not installed\n")

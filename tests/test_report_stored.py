@@ -184,3 +184,14 @@ def test_the_report_of_a_one_off_adapter_keeps_the_run_s_pythonpath(tmp_path):
     assert subprocess.run(report, capture_output=True, text=True, env=clean, cwd=tmp_path).returncode == 1
     assert (tmp_path / "again.html").read_bytes() == (tmp_path / "run.html").read_bytes()
     assert f"reproduce: PYTHONPATH={tmp_path / 'adapters'} parity run" in (tmp_path / "run.html").read_text()
+
+
+def test_an_interrupted_run_s_baseline_is_marked_and_refused(tmp_path, capsys):
+    report = _report_file(tmp_path, [_result()], partial=True)
+    base = tmp_path / "partial.json"
+    assert main(["report", str(report), "--save-baseline", str(base)]) == 0
+    assert json.loads(base.read_text())["partial"] is True
+    capsys.readouterr()
+    assert main(["report", str(_report_file(tmp_path, [_result()])), "--baseline", str(base)]) == 2
+    assert capsys.readouterr().err == ("parity: error: --baseline must be saved from a run that finished, got the "
+                                       "baseline of an interrupted run (1 comparisons)\n")

@@ -69,7 +69,7 @@ def report(args: argparse.Namespace) -> int:
     if saved is not None:
         from parity.report import baseline
 
-        baseline.check_tier(saved, meta.get("tier"), "--baseline")
+        baseline.check_comparable(saved, meta.get("tier"), "--baseline")
     cases, backends = len({r.case for r in results}), meta.get("backends") or sorted({r.backend for r in results})
     partial = " (partial: the run was interrupted)" if meta.get("partial") else ""
     print_lines(summary(results, args) + [f"{cases} cases x {len(backends)} backends, {len(results)} comparisons, "
@@ -148,7 +148,7 @@ def write_reports(args: argparse.Namespace, results: list["Result"], drawn: list
     if getattr(args, "json", None):
         texts["--json", args.json] = stored.json_text(results, meta)
     if args.save_baseline:
-        kept = {k: meta.get(k) for k in ("tier", "backends", "keyword")}
+        kept = {k: meta.get(k) for k in ("tier", "backends", "keyword")} | ({"partial": True} if meta.get("partial") else {})
         document = baseline.snapshot(results, meta.get("environment", {}), kept)
         texts["--save-baseline", args.save_baseline] = json.dumps(document, indent=1) + "\n"
     if args.html:

@@ -59,7 +59,7 @@ def run(cases: list[Case], args: argparse.Namespace) -> int:
     if saved is not None:
         from parity.report import baseline
 
-        baseline.check_tier(saved, args.tier, "--baseline")
+        baseline.check_comparable(saved, args.tier, "--baseline")
     if args.dry_run:
         return _dry_run(cases, backends)
     for name, reason in require_available(backends).items():

@@ -44,12 +44,16 @@ def _plain(value: Any) -> Any:
     return str(value) if isinstance(value, float) and not math.isfinite(value) else value
 
 
-def check_tier(saved: dict, tier: str | None, flag: str) -> None:
-    """``ValueError`` unless ``saved`` was saved from ``tier`` (None: unknown; accepted): against another tier's
-    baseline most comparisons would be new or vanished, which never fail, so nothing could drift."""
+def check_comparable(saved: dict, tier: str | None, flag: str) -> None:
+    """``ValueError`` unless ``saved`` can tell drift: saved from ``tier`` (None: unknown; accepted) by a run
+    that finished. Against another tier's baseline, or an interrupted run's, most comparisons would be new,
+    which never fails, so nothing could drift."""
     if tier is not None and saved.get("tier") not in (None, tier):
         raise ValueError(f"{flag} must be saved from the run's tier {tier!r}, got a baseline of the "
                          f"{saved['tier']!r} tier")
+    if saved.get("partial"):
+        raise ValueError(f"{flag} must be saved from a run that finished, got the baseline of an interrupted "
+                         f"run ({len(saved.get('comparisons', {}))} comparisons)")
 
 
 def load(path: Path) -> dict[str, Any]:

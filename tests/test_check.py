@@ -255,7 +255,7 @@ def _run_fix(fix: str, x, w, call):
     """Run the fix's lines on x and w, call the stated convolution with its changed arguments, then run
     the lines on the result (everything channels-first, as stated in these cases)."""
     lines = fix.splitlines()
-    marker = next((i for i, line in enumerate(lines) if line.endswith("# in the call") or line == UNCHANGED), None)
+    marker = next((i for i, line in enumerate(lines) if "  # in the call" in line or line == UNCHANGED), None)
     before, arguments, after = (lines, [], []) if marker is None else \
         (lines[:marker], [lines[marker]], lines[marker + 1:])
     space = {"np": np, "x": x, "w": w}
@@ -279,6 +279,7 @@ def test_fix_for_tensorflow_arrays_and_padding_reproduces_y():
         return oracle.forward(x, w, (2, 2), pads)
 
     np.testing.assert_allclose(_run_fix(result.explanations[0].fix, x_nhwc, w_hwio, stated), y, atol=1e-4)
+    assert 'padding="VALID"  # in the call (PyTorch: padding=0)' in result.explanations[0].fix.splitlines()
 
 
 @pytest.mark.parametrize("crops, output_padding", [(((0, 2), (1, 0)), (0, 0)), (((1, 1), (1, 1)), (1, 1))])

@@ -85,7 +85,7 @@ def run_fix(fix: str, stated: rd.Reading, x: np.ndarray, w: np.ndarray) -> np.nd
     """The printed fix, run as printed: its lines before the call, the call with the '# in the call'
     arguments, then its lines on the result."""
     lines = fix.splitlines()
-    marker = next((i for i, line in enumerate(lines) if line.endswith("# in the call") or line == explain.UNCHANGED),
+    marker = next((i for i, line in enumerate(lines) if "  # in the call" in line or line == explain.UNCHANGED),
                   None)
     before, call, after = (lines, "", []) if marker is None else (lines[:marker], lines[marker], lines[marker + 1:])
     space = {"np": np, "x": x.copy(), "w": w.copy()}

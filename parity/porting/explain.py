@@ -21,6 +21,7 @@ from parity.core.reading import Frame, Reading
 _MODES: Final = {"VALID": "VALID: no padding", "SAME": "TF SAME: the odd extra element at the end",
                  "SAME_LOWER": "SAME_LOWER: the odd extra element at the start",
                  "FULL": "FULL: (k-1)*d on both sides", "CAUSAL": "causal: (k-1)*d on the left only"}
+_VALID: Final = 'padding="VALID"'
 UNCHANGED: Final = "# the call, unchanged"  # where the call goes when the fix changes none of its arguments
 _KERNELS: Final = {("IO", False): "TensorFlow's [k..., in, out]",
                    ("IM", False): "TensorFlow's depthwise [k..., in, multiplier]",
@@ -47,7 +48,8 @@ def describe(changes: Sequence[Change], stated: Reading, fr: Frame) -> tuple[str
     fixes = [fix for _, fix in parts]
     arguments = [argument for fix in fixes for argument in fix.arguments]
     after = [line for stage in ("after", "restore") for fix in fixes for line in getattr(fix, stage)]
-    call = ["; ".join(arguments) + "  # in the call"] if arguments else [UNCHANGED] if after else []
+    spelling = " (PyTorch: padding=0)" if _VALID in arguments else ""  # PyTorch refuses "VALID" (it reads "valid")
+    call = ["; ".join(arguments) + f"  # in the call{spelling}"] if arguments else [UNCHANGED] if after else []
     lines = [line for stage in ("convert", "before") for fix in fixes for line in getattr(fix, stage)]
     return " ".join(sentence for sentence, _ in parts), "\n".join(lines + call + after)
 
@@ -106,7 +108,7 @@ def _padding(change: Change, stated: Reading, fr: Frame, changes: Sequence[Chang
 def _pad_fix(fr: Frame, channels_last: bool) -> _Fix:
     pad = codegen.pad("x", fr.spec.pads, channels_last)
     torch = "" if channels_last else f"  # PyTorch: x = F.pad(x, {convert.torch_pad_arg(fr.spec.pads)})"
-    return _Fix(before=(pad + torch,), arguments=('padding="VALID"',))
+    return _Fix(before=(pad + torch,), arguments=(_VALID,))
 
 
 def _crop_fix(fr: Frame, channels_last: bool) -> _Fix:

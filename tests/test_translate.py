@@ -118,6 +118,15 @@ def test_torch_snippet_says_why_it_pads_only_where_it_pads(spec, note):
     snippet = adapters.get("torch").snippet(spec)
     assert snippet.note.startswith(note) and bool(note) == any("F.pad(" in line for line in snippet.lines)
 
+
+def test_a_torch_source_that_torch_cannot_call_natively_says_so():
+    spec = ConvSpec(spatial=(16, 16), kernel=3, strides=2, output_padding=2, op="conv_transpose")
+    code = translate.translate("torch", "tensorflow", spec, verify=False).code.splitlines()
+    source = code[:code.index("")]
+    assert source[-2:] == ["y = yt.numpy()", "# padding/output_padding cannot express this crop (PyTorch needs symmetric "
+                           "padding and output_padding < max(stride, dilation)): the full output is cut or extended by "
+                           "F.pad"]
+
 @pytest.mark.parametrize("pair", [("tensorflow", "torch"), ("torch", "tensorflow"), ("numpy", "torch")])
 def test_verification_passes_when_both_are_installed(pair):
     for name in pair:
@@ -185,7 +194,7 @@ def test_adapter_without_snippet_is_a_value_error(monkeypatch):
         name = "fake"
 
     _with_fake(monkeypatch, Bare())
-    with pytest.raises(ValueError, match="must define snippet"):
+    with pytest.raises(ValueError, match=r"backend must be one that writes its call \(numpy, .*\), got .fake., whose adapter has no snippet"):
         translate.snippet("fake", SPECS["causal-1d"])
 
 

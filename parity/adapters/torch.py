@@ -162,7 +162,8 @@ def _snippet(spec: ConvSpec) -> "Snippet":
     called, note = steps(spec), ""
     padded = any(step.function == "F.pad" for step in called)  # what padding= / output_padding= cannot say
     if padded and spec.transposed:
-        note = "padding/output_padding cannot express this crop: the full output is cropped by F.pad"
+        note = ("padding/output_padding cannot express this crop (PyTorch needs symmetric padding and output_padding "
+                "< max(stride, dilation)): the full output is cut or extended by F.pad")
     elif padded:
         mode = spec.padding if isinstance(spec.padding, str) else "the padding"
         note = (f"{mode} pads {', '.join(map(str, spec.pads))} (lo, hi per axis) here: PyTorch's padding= is "

@@ -44,7 +44,10 @@ def snippet(backend: str, spec: ConvSpec) -> Snippet:
     adapter = adapters.get(backend)
     render = getattr(adapter, "snippet", None)
     if render is None:
-        raise ValueError(f"backend {backend!r} must define snippet(spec) to be translated, got none")
+        able = [name for name in adapters.names() if name in adapters.shipped()
+                and getattr(adapters.get(name), "snippet", None) is not None]
+        raise ValueError(f"backend must be one that writes its call ({', '.join(able)}), got {backend!r}, "
+                         f"whose adapter has no snippet(spec)")
     return render(spec)
 
 
@@ -55,7 +58,8 @@ def translate(source: str, target: str, spec: ConvSpec, *, verify: bool = True) 
     data = convert.layout_name(spec.layout, spec.rank)
     programs = [_program(s, data, first.kernel_layout, spec) for s in (first, second)]
     shapes = _shapes(spec, data, first.kernel_layout)
-    code = [f"# {_NAMES.get(source, source)}, what you have ({shapes}):", *programs[0], "",
+    code = [f"# {_NAMES.get(source, source)}, what you have ({shapes}):", *programs[0],
+            *([f"# {first.note}"] if first.note else []), "",
             f"# {_NAMES.get(target, target)}, the same convolution on the same arrays:", *programs[1]]
     code += [f"# {second.note}"] if second.note else []
     texts = tuple("\n".join(p) for p in programs)

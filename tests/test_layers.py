@@ -66,6 +66,9 @@ def test_wrong_manual_conversion_names_the_kernel_transposition_and_the_padding(
     assert not result.passed and not result.sizes[0].pair.passed
     assert any(d.startswith("padding (lo, hi) per axis at 16x16: a ((0, 1), (0, 1)), b ((1, 1), (1, 1))")
                for d in result.differences)
+    assert not any(d.startswith("padding (lo, hi) per axis at 17x17") for d in result.differences)  # (1, 1) both
+    assert "padding: a's depends on the input size (TF SAME at strides > 1), so a fix with fixed pads holds at one " \
+           "size only; parity.convert_layer(a, to='torch') builds one for every size" in result.differences
     first = result.diagnosis.explanations[0]
     assert first.changes == ("kernel-layout:OIWH", "padding:SAME") and first.matches
     assert "w = w.transpose(0, 1, 3, 2)  # OIWH -> OIHW" in first.fix

@@ -111,7 +111,7 @@ def check_layers(a: Any, b: Any, *, input_size: int | Sequence[int] | None = Non
         sizes.append(size)
         if not size.passed and outputs is None:
             outputs = (x, ya)
-    differences = tuple(_differences(first, second, sizes[0].input_shape[2:]))
+    differences = tuple(_differences(first, second, [size.input_shape[2:] for size in sizes]))
     diagnosis = None if outputs is None else _diagnose(first, second, *outputs)
     return LayerCheck(first, second, tuple(sizes), differences, diagnosis)
 
@@ -135,17 +135,22 @@ def _sizes(conv: LayerConv, given: int | Sequence[int] | None) -> list[tuple[int
     return [(even,) * conv.rank, (even + 1,) * conv.rank]
 
 
-def _differences(a: LayerConv, b: LayerConv, spatial: tuple[int, ...]) -> list[str]:
-    """The conventions in which the layers differ, resolved for an input of ``spatial``."""
-    found = []
+def _differences(a: LayerConv, b: LayerConv, sizes: list[tuple[int, ...]]) -> list[str]:
+    """The conventions in which the layers differ, resolved for inputs of the first of ``sizes`` (the padding
+    for each of them, where it differs)."""
+    found, spatial = [], sizes[0]
     for field in ("strides", "dilations", "groups", "padding_mode", "activation"):
         if getattr(a, field) != getattr(b, field):
             found.append(f"{field}: a {getattr(a, field)}, b {getattr(b, field)}")
     size = "x".join(map(str, spatial))
     if a.transposed and a.crops(spatial) != b.crops(spatial):
         found.append(f"crop (lo, hi) and output_padding at {size}: a {a.crops(spatial)}, b {b.crops(spatial)}")
-    if not a.transposed and a.pads(spatial) != b.pads(spatial):
-        found.append(f"padding (lo, hi) per axis at {size}: a {a.pads(spatial)}, b {b.pads(spatial)}")
+    if not a.transposed:
+        found += [f"padding (lo, hi) per axis at {'x'.join(map(str, n))}: a {a.pads(n)}, b {b.pads(n)}"
+                  for n in sizes if a.pads(n) != b.pads(n)]
+        if len({a.pads(n) for n in sizes}) > 1 and any(a.pads(n) != b.pads(n) for n in sizes):
+            found.append("padding: a's depends on the input size (TF SAME at strides > 1), so a fix with fixed pads "
+                         f"holds at one size only; parity.convert_layer(a, to={b.framework!r}) builds one for every size")
     if a.kernel != b.kernel:
         found.append(f"kernel size: a {a.kernel}, b {b.kernel}")
     elif not np.array_equal(a.weight, b.weight):

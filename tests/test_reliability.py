@@ -96,6 +96,8 @@ USAGE = [  # (argv, words the one line must hold: the field, the value and the r
     (["record", "--backend", "numpy", *SMOKE[:4], "--kernel-layout", "XYZ"], "--kernel-layout must", "'XYZ'"),
     (["record", "--backend", "", *SMOKE[:4]], "--backend must not be empty", "''"),
     ([*CHECK, "--layout", ""], "layout must be one of NCHW, NHWC, channels_first", "''"),
+    ([*CHECK, "--format", "julia"], "--format must come with a printed array (a text file)",
+     "--format julia with .npy files only"),
     ([*CHECK, "--layout", "NWC"], "layout must be one of", "'NWC'"),
     ([*CHECK, "--kernel-layout", ""], "kernel layout must be a permutation", "''"),
     ([*CHECK, "--strides", "99999999999999999999"], "--strides must be at most 2147483647", "99999999999999999999"),

@@ -8,7 +8,7 @@ import math
 import sys
 
 from parity.core import files
-from parity.porting.printed import FORMATS, given_digits
+from parity.porting.printed import FORMATS, Printed, given_digits
 from parity.cli.common import adapter, print_lines, text
 from parity.core.reading import LARGEST
 from parity.core.spec import ConvSpec
@@ -86,6 +86,10 @@ def check(args: argparse.Namespace) -> int:
     if args.digits is not None:
         given_digits(args.digits)
     x, w, y = (checking.load(path, flag, format=args.format, digits=args.digits) for path, flag in paths)
+    given = [f"--{name} {getattr(args, name)}" for name in ("format", "digits") if getattr(args, name) is not None]
+    if given and not any(isinstance(a, Printed) for a in (x, w, y)):
+        raise ValueError(f"{given[0].split()[0]} must come with a printed array (a text file), got "
+                         f"{' and '.join(given)} with .npy files only")
     flags = {name: None if getattr(args, name) is None else _ints(getattr(args, name), name)
              for name in ("strides", "dilations", "groups")}
     result = checking.check(x, w, y, layout=args.layout, kernel_layout=args.kernel_layout, padding=args.padding,

@@ -375,3 +375,12 @@ def test_as_dict_has_the_documented_fields():
     assert set(first) == {"changes", "matches", "max_abs", "max_ulp", "bound_ratio", "sentence", "fix", "closest",
                           "location"}
     assert first["changes"] == ["flip"] and first["matches"] is True and first["bound_ratio"] <= 1
+
+
+def test_channels_last_data_with_a_pytorch_layout_kernel_is_found_when_the_kernel_layout_was_not_given():
+    x_nhwc, w_oihw = _normal(1, 6, 6, 8), _normal(5, 8, 3, 3)
+    y = oracle.channels_last(oracle.forward(np.moveaxis(x_nhwc, -1, 1), w_oihw, (1, 1), ((1, 1), (1, 1))))
+    result = check(x_nhwc, w_oihw, y.astype(np.float32), padding="SAME")
+    assert _first(result) == ["layout:NHWC", "kernel-layout:OIHW"]
+    assert "The kernel, whose layout was not given, stays OIHW (it does not follow the data)." in \
+        result.explanations[0].sentence

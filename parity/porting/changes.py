@@ -70,6 +70,13 @@ def core_changes(stated: Reading) -> list[Change]:
     return found
 
 
+def kernel_kept(stated: Reading) -> Change:
+    """The stated kernel layout, kept where a layout change would take an unstated kernel layout along (a
+    channels-last x with a PyTorch-layout kernel): paired with the layout change only."""
+    layout = stated.kernel_layout
+    return _change(f"kernel-layout:{layout.name}", "kernel-layout", kernel_layout=layout, kernel_follows=False)
+
+
 def placement_changes(stated: Reading) -> list[Change]:
     """Changes that select another window of the same full output: padding modes, output_padding, strides."""
     if not stated.transposed:

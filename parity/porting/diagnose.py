@@ -143,6 +143,7 @@ def _combinations(stated: Reading, raw: _Raw, depth: int) -> list[tuple[Change, 
     if depth == 1:
         return [(c,) for c in core + place] + [(p,) for p in _explicit(stated, raw)]
     pairs = [(a, b) for i, a in enumerate(core) for b in core[i + 1:] if vocab.compatible(a, b)]
+    pairs += [(a, vocab.kernel_kept(stated)) for a in core if a.category == "layout" and stated.kernel_follows]
     for first in core + place:
         reading = first.apply(stated)
         seconds = (place if first in core else place[place.index(first) + 1:]) + _explicit(reading, raw)

@@ -83,6 +83,8 @@ def _layout(change: Change, stated: Reading, fr: Frame, changes: Sequence[Change
 def _kernel_layout(change: Change, stated: Reading, fr: Frame, changes: Sequence[Change]) -> tuple[str, _Fix]:
     actual, told = fr.reading.kernel_layout, stated.kernel_layout
     fix = _Fix(convert=tuple(codegen.kernel(actual, told, fr.w.shape, stated.groups)))
+    if actual == told:  # kept with a layout change that would take an unstated kernel layout along
+        return f"The kernel, whose layout was not given, stays {told.name} (it does not follow the data).", fix
     if actual.name.translate(str.maketrans("OI", "IO")) == told.name:
         return f"The kernel's in and out channel axes are swapped: it is {actual.name}, not {told.name}.", fix
     if actual.spatial != told.spatial and actual.name.replace(actual.spatial, told.spatial) == told.name:

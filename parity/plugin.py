@@ -45,6 +45,7 @@ class ParitySession:
         self.tier: str = config.getoption("parity_tier")
         self.isolate: float | None = config.getoption("parity_timeout") if config.getoption("parity_isolate") else None
         self.results: list["Result"] = []
+        self._recorded: set["Result"] = set()
         self.unreadable: dict[str, str] = {}
         self.verdict: Any = None
         self.environment_recorded = False
@@ -165,7 +166,10 @@ class ParitySession:
             if name == _PROPERTY:
                 from parity.running.runner import Result
 
-                self.results.append(Result.from_dict(json.loads(value)))
+                result = Result.from_dict(json.loads(value))
+                if result not in self._recorded:  # two tests may record one comparison: it is one result
+                    self._recorded.add(result)
+                    self.results.append(result)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if hasattr(self.config, "workerinput"):
@@ -175,9 +179,11 @@ class ParitySession:
                 # plain JSON types only: execnet cannot send, e.g., torch's TorchVersion (a str subclass)
                 self.config.workeroutput["parity_environment"] = json.loads(json.dumps(self.environment, default=str))
             return
-        if self.selected and not any(r.status != "skip" for r in self.results):
+        option = self.config.option
+        ran = not (option.collectonly or getattr(option, "setuponly", False) or getattr(option, "setupplan", False))
+        if ran and self.selected and not any(r.decisive for r in self.results):
             self.nothing = (f"parity: a session must compare at least one output, got {self.selected} parity tests "
-                            f"selected and {len(self.results)} comparisons, all skipped")
+                            f"selected and {len(self.results)} comparisons, all skipped or insensitive")
             session.exitstatus = max(session.exitstatus, pytest.ExitCode.TESTS_FAILED)
         if not self.results:
             return
@@ -188,7 +194,8 @@ class ParitySession:
         env = self.environment
         saving, against = self.config.getoption("parity_save_baseline"), self.config.getoption("parity_baseline")
         if saving:
-            stopped = {"partial": True} if session.exitstatus == pytest.ExitCode.INTERRUPTED else {}
+            stopped = {"partial": True} if session.exitstatus == pytest.ExitCode.INTERRUPTED or session.shouldstop \
+                or session.shouldfail else {}  # Ctrl-C, -x, --maxfail: some comparisons never ran
             document = baseline.snapshot(self.results, env, {"tier": self.tier, "backends": self.backends, **stopped})
             _write(saving, json.dumps(document, indent=1) + "\n")
         if against:

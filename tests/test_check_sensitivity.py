@@ -70,6 +70,31 @@ def test_a_float32_result_stored_as_float64_is_compared_as_float32():
     assert result.matches and result.dtype == "float32", result.format()
     assert result.read[-1] == "Y: float64 holding float32 values only: compared as float32, the type it was computed in"
     flipped = oracle.forward(x, w, (1, 1), SAME, reverse=(0, 1)).astype(np.float32).astype(np.float64)
-    assert [e.changes for e in check(x, w, flipped, padding="SAME").explanations[:1]] == [("flip",)]
+    found = check(x, w, flipped, padding="SAME")
+    assert [e.changes for e in found.explanations[:1]] == [("flip",)] and found.dtype == "float32"
     wrong = right + 1e-3  # not float32 values: compared as stored, float64
     assert check(x, w, wrong, padding="SAME").dtype == "float64"
+
+
+def test_integer_data_stored_wide_is_compared_as_stored():
+    x = 8.0 * RNG.integers(-4, 5, (1, 4, 9, 9))  # exact in float16, as is every result
+    w = RNG.integers(-3, 4, (5, 4, 3, 3)).astype(np.float64)
+    y = oracle.forward(x, w, (1, 1), SAME)
+    y[0, 0, 0, 0] += 16  # wrong, and within float16's bound
+    result = check(x, w, y, padding="SAME")
+    assert not result.matches and result.dtype == "float64", result.format()
+
+
+def test_a_bfloat16_result_stored_as_float32_is_compared_as_bfloat16():
+    x, w = (RNG.standard_normal(shape).astype(ml_dtypes.bfloat16) for shape in ((1, 8, 9, 9), (5, 8, 3, 3)))
+    y = oracle.forward(x, w, (1, 1), SAME).astype(ml_dtypes.bfloat16).astype(np.float32)
+    result = check(x.astype(np.float32), w.astype(np.float32), y, padding="SAME")
+    assert result.matches and result.dtype == "bfloat16", result.format()
+
+
+def test_a_nan_input_leaves_the_evidence_check_on():
+    x, w, _ = _case(np.float16, 256)
+    x[0, 0, 7, 7] = np.nan
+    flipped = oracle.forward(x, w, (1, 1), SAME, reverse=(0, 1)).astype(np.float16)
+    result = check(x, w, flipped, padding="SAME")
+    assert not result.matches and "kernel flipped" in result.doubt, result.format()

@@ -270,3 +270,11 @@ def test_a_factory_that_raises_is_exit_2_naming_it(tmp_path, capsys):
     (tmp_path / "ly.py").write_text('def boom():\n    raise RuntimeError("kaboom")\n')
     assert main(["layers", f"{tmp_path / 'ly.py'}:boom", f"{tmp_path / 'ly.py'}:boom"]) == 2
     assert capsys.readouterr().err.endswith("must return a layer, got RuntimeError from boom(): kaboom\n")
+
+
+def test_a_tensor_numpy_cannot_read_is_a_one_line_error():
+    from parity.porting.checking import check
+
+    for tensor in (torch.ones(1, 1, 4, 4).to_sparse(), torch.ones(1, 1, 4, 4, device="meta")):
+        with pytest.raises(ValueError, match="^input must be a dense torch tensor numpy can read, got torch.float32"):
+            check(tensor, torch.ones(1, 1, 3, 3), torch.ones(1, 1, 2, 2))

@@ -3,6 +3,7 @@ runs; a pytest session, `parity run` or `parity fuzz` that compared nothing fail
 named."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -16,6 +17,8 @@ REGRESSION = (Path(__file__).parent / "test_regression.py").read_text()
 SMOKE_ARGS = ("-p", "no:cacheprovider", "--parity-tier", "smoke", "-k", "conv1d")
 # A backend that refuses every case at run time, and one that is not available.
 REFUSING = '''
+import numpy as np
+
 from parity.adapters.base import Refused
 
 
@@ -37,7 +40,12 @@ class Unavailable(Refusing):
         return "its library is not installed"
 
 
-REFUSING, UNAVAILABLE = Refusing(), Unavailable()
+class Zeros(Refusing):
+    def run(self, spec, x, w):
+        return np.zeros(spec.result_shape, x.dtype)
+
+
+REFUSING, UNAVAILABLE, ZEROS = Refusing(), Unavailable(), Zeros()
 '''
 
 
@@ -76,7 +84,7 @@ def test_a_session_that_compared_nothing_fails(suite, backend, workers):
                                         "-n", workers)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["parity: a session must compare at least one output, got * parity tests selected "
-                                 "and * comparisons, all skipped"])
+                                 "and * comparisons, all skipped or insensitive"])
 
 
 def test_deselected_parity_tests_do_not_fail_the_session(suite):
@@ -97,7 +105,7 @@ def mine(tmp_path, monkeypatch):
 def test_a_fuzz_run_that_compared_nothing_exits_2(mine, capsys):
     assert main(["fuzz", "--examples", "3", "--backends", "mine:REFUSING"]) == 2
     assert capsys.readouterr().err == ("parity: error: a fuzz run must compare at least one output, got every "
-                                       "comparison of the 3 specs skipped\n")
+                                       "comparison of the 3 specs skipped or insensitive\n")
 
 
 def test_a_baseline_of_another_tier_is_a_usage_error(suite):
@@ -112,3 +120,16 @@ def test_parity_run_names_a_backend_that_cannot_run_here(mine, capsys):
     assert main(["run", "--tier", "smoke", "-k", "conv1d-nwc", "--backends", "numpy,mine:UNAVAILABLE"]) == 0
     assert capsys.readouterr().err == ("parity: note: mine:UNAVAILABLE cannot run here and compares nothing: its "
                                        "library is not installed\n")
+
+
+def test_collect_only_is_not_a_session_that_compared_nothing(suite):
+    result = suite.runpytest_subprocess(*SMOKE_ARGS, "--parity-backends", "numpy", "--collect-only", "-q")
+    assert result.ret == pytest.ExitCode.OK
+
+
+def test_a_session_stopped_by_x_saves_a_partial_baseline(suite):
+    result = suite.runpytest_subprocess(*SMOKE_ARGS, "--parity-backends", "numpy,mine:ZEROS", "-x",
+                                        "--parity-save-baseline", "b.json")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    saved = json.loads((suite.path / "b.json").read_text())
+    assert saved["partial"] is True and len(saved["comparisons"]) < 8  # stopped at the first failing item

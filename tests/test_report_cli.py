@@ -183,7 +183,7 @@ def test_a_report_that_compared_nothing_exits_2_as_its_run_did(saved, capsys):
         r.update(status="skip", reason="refused", bound_ratio=None) for r in d["results"])])
     code, _, err = _report(capsys, skipped)
     assert (code, err) == (2, "parity: error: a run must compare at least one output, got all 12 comparisons "
-                              "skipped: refused (12x)\n")
+                              "skipped or insensitive (none could have failed): refused (12x)\n")
     empty = _edited(folder, "empty.json", lambda d: d.update(results=[], fingerprints=[]))
     assert _report(capsys, empty)[::2] == (2, "parity: error: a run must compare at least one output, got no "
                                               "comparison\n")

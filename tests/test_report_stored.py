@@ -31,6 +31,8 @@ def _document(result=(), **meta):
     (_document(tier="bogus"), 'tier must be one of smoke, default, full or null, got "bogus"'),
     (_document({"status": "pass", "bound_ratio": 7, "max_abs": 1, "max_rel": 1, "max_ulp": 1}),
      "bound_ratio of a pass must be at most 1, got 7"),
+    (_document({"status": "pass", "bound_ratio": 1.0000001, "max_abs": 1, "max_rel": 1, "max_ulp": 1}),
+     "bound_ratio of a pass must be at most 1, got 1.0000001"),
     (_document({"bound_ratio": "0.5"}), 'bound_ratio must be a number >= 0, "inf", "nan" or null, got "0.5"'),
     (_document({"max_abs": -1}), 'max_abs must be a number >= 0, "inf", "nan" or null, got -1'),
     (_document({"max_rel": True}), 'max_rel must be a number >= 0, "inf", "nan" or null, got true'),
@@ -145,12 +147,15 @@ def test_the_html_report_leaves_out_unreadable_recordings(tmp_path):
     assert "backends <b>torch</b>: 1 comparisons" in (tmp_path / "r.html").read_text()
 
 
-def test_a_result_given_twice_is_refused(tmp_path):
+def test_a_result_given_twice_is_one_result_and_two_verdicts_are_refused(tmp_path):
     document = _document()
     document["results"].append(dict(document["results"][0]))
     (tmp_path / "r.json").write_text(json.dumps(document))
-    with pytest.raises(ValueError, match=r"results\[1\] must be the only result of c \| b \| reference, got .*: "
-                                         r"results\[0\] is one too"):
+    assert len(stored.read_json(tmp_path / "r.json")[0]) == 1
+    document["results"][1]["status"] = "fail"
+    (tmp_path / "r.json").write_text(json.dumps(document))
+    with pytest.raises(ValueError, match=r"results\[1\] must agree with results\[0\], the same comparison "
+                                         r"\(c \| b \| reference\), got .*: they differ"):
         stored.read_json(tmp_path / "r.json")
 
 
@@ -195,3 +200,9 @@ def test_an_interrupted_run_s_baseline_is_marked_and_refused(tmp_path, capsys):
     assert main(["report", str(_report_file(tmp_path, [_result()])), "--baseline", str(base)]) == 2
     assert capsys.readouterr().err == ("parity: error: --baseline must be saved from a run that finished, got the "
                                        "baseline of an interrupted run (1 comparisons)\n")
+
+
+def test_a_pass_exactly_at_its_bound_is_read(tmp_path):
+    document = _document({"status": "pass", "bound_ratio": 1, "max_abs": 1, "max_rel": 1, "max_ulp": 1})
+    (tmp_path / "r.json").write_text(json.dumps(document))
+    assert stored.read_json(tmp_path / "r.json")[0][0].bound_ratio == 1.0

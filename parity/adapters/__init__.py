@@ -80,7 +80,7 @@ def _checked(name: str, source: str, load: Callable[[], object]) -> Adapter:
     except Exception as error:  # any failure while importing the user's module is a usage error
         raise ValueError(f"backend {name!r} must name an importable {source}, got "
                          f"{type(error).__name__}: {error}") from None
-    if isinstance(adapter, type):
+    if isinstance(adapter, type) and all(hasattr(adapter, name) for name in ("available", "supports", "run")):
         raise ValueError(f"backend {name!r} must name an adapter instance, got the class {adapter.__name__} "
                          f"(an instance: {adapter.__name__}())")
     if not isinstance(adapter, Adapter):

@@ -79,11 +79,12 @@ def report(args: argparse.Namespace) -> int:
 
 
 def exit_code(results: list["Result"], drifted: bool) -> int:
-    """What a run, or its report, exits with: 2 when it compared nothing (one line on stderr, with the most
-    common reasons), 1 on a failure, an error or a baseline drift, else 0."""
-    if not any(r.status != "skip" for r in results):
+    """What a run, or its report, exits with: 2 when no comparison could have failed (one line on stderr, with
+    the most common reasons), 1 on a failure, an error or a baseline drift, else 0."""
+    if not any(r.decisive for r in results):
         reasons = "; ".join(f"{reason} ({n}x)" for reason, n in Counter(r.reason for r in results).most_common(3))
-        got = f"all {len(results)} comparisons skipped: {one_line(reasons)[:400]}" if results else "no comparison"
+        got = (f"all {len(results)} comparisons skipped or insensitive (none could have failed): "
+               f"{one_line(reasons)[:400]}") if results else "no comparison"
         print(f"parity: error: a run must compare at least one output, got {got}", file=sys.stderr)
         return 2
     return 1 if drifted or any(r.status in ("fail", "error") for r in results) else 0

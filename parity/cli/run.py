@@ -208,7 +208,7 @@ def fuzz(args: argparse.Namespace) -> int:
     print_lines([f"{outcome.tried} specs on {','.join(backends)} in {elapsed:.0f} s"])
     if outcome.minimal is None and not outcome.compared:
         print(f"parity: error: a fuzz run must compare at least one output, got every comparison of the "
-              f"{outcome.tried} specs skipped", file=sys.stderr)
+              f"{outcome.tried} specs skipped or insensitive", file=sys.stderr)
         return 2
     if outcome.minimal is None:
         print_lines(["no failure found"])

@@ -167,7 +167,7 @@ def _header(stream, where: str) -> tuple[tuple[int, ...], np.dtype, int]:
 def float_array(label: str, array: Any) -> np.ndarray:
     """A float array of one of parity's dtypes; a 2-byte void array (how numpy saves bfloat16) is read
     as bfloat16. A torch tensor is read as it is, detached and on the CPU."""
-    array = np.asarray(numpy_of(array))
+    array = np.asarray(numpy_of(array, label))
     if array.dtype.kind == "V" and array.dtype.itemsize == 2 and array.dtype.names is None:
         array = array.view(DTYPES["bfloat16"])
     if array.dtype.name not in DTYPES:
@@ -175,15 +175,23 @@ def float_array(label: str, array: Any) -> np.ndarray:
     return array
 
 
-def numpy_of(array: Any) -> Any:
+def numpy_of(array: Any, label: str = "a tensor") -> Any:
     """A torch tensor as numpy reads it (numpy has no bfloat16: such a tensor goes through float32, exactly);
     anything else unchanged. Duck-typed: torch is never imported here."""
     if not type(array).__module__.startswith("torch") or not hasattr(array, "detach"):
         return array
-    tensor = array.detach().cpu()
-    if str(tensor.dtype) == "torch.bfloat16":
-        return tensor.float().numpy().astype(DTYPES["bfloat16"])
-    return tensor.numpy()
+    try:
+        tensor = array.detach().cpu()
+        if str(tensor.dtype) == "torch.bfloat16":
+            return tensor.float().numpy().astype(DTYPES["bfloat16"])
+        return tensor.numpy()
+    except (TypeError, RuntimeError, NotImplementedError) as error:  # sparse, meta, float8, ...: numpy reads none
+        raise ValueError(f"{label} must be a dense torch tensor numpy can read, got {_tensor_name(array)}: "
+                         f"{type(error).__name__}: {str(error)[:200]}") from None
+
+
+def _tensor_name(tensor: Any) -> str:
+    return f"{getattr(tensor, 'dtype', '?')} {getattr(tensor, 'layout', '')} on {getattr(tensor, 'device', '?')}"
 
 
 def load_float_npy(path: str | Path, label: str) -> np.ndarray:

@@ -64,11 +64,15 @@ def prepare(arrays: tuple[Any, Any, Any], layout: str | None, kernel_layout: str
 
 def computed_in(x: Any, w: Any, y: Any) -> str | None:
     """The narrowest type narrower than Y's in which every element of x, w and Y is exact (a result computed
-    in it and stored wider), or None (printed arrays: None)."""
+    in it and stored wider), or None: for printed arrays, and for integer x and w (their results are exact in
+    every type wide enough, so nothing tells which type computed them). bfloat16 is tried before float16:
+    bfloat16 values are float16 values too (within its range), not the other way round."""
     if any(isinstance(a, Printed) for a in (x, w, y)):
         return None
     arrays = [files.float_array(label, a) for label, a in zip(LABELS, (x, w, y))]
-    for name in ("float16", "bfloat16", "float32"):
+    if all(np.array_equal(a, np.round(a)) for a in arrays[:2]):
+        return None
+    for name in ("bfloat16", "float16", "float32"):
         narrow = np_dtype(name)
         if narrow.itemsize < arrays[2].dtype.itemsize and all(_exact_in(a, narrow) for a in arrays):
             return name

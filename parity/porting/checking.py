@@ -98,8 +98,9 @@ def _check(x: Any, w: Any, y: Any, *, layout: str | None, kernel_layout: str | N
     closer, doubt = evidence.doubt(fr, ref, bound, comparison.max_abs)
     if not closer:
         return _result(context, outcome, False, explanations=(), searched=0, location="", doubt=doubt)
+    # where the bound admits a mutant, the margin decided: the printing's own ambiguity is that doubt, said once
     return _result(context, outcome, True, explanations=(), searched=0, location="",
-                   ambiguous=_ambiguous_match(context), doubt=doubt)
+                   ambiguous="" if doubt else _ambiguous_match(context), doubt=doubt)
 
 
 @dataclass(frozen=True, eq=False)

@@ -30,7 +30,7 @@ def doubt(fr: Frame, ref: Reference, bound: np.ndarray, distance: float) -> tupl
     if not admits:
         return True, ""
     y = np.asarray(fr.y, np.float64)
-    away = {mutant.name: float(np.max(np.abs(y - mutant.value), initial=0.0)) for mutant, _ in admits}
+    away = {mutant.name: float(np.nanmax(np.abs(y - mutant.value), initial=0.0)) for mutant, _ in admits}
     nearest = min(away, key=away.get)
     listed = ", ".join(f"{mutant.name} ({ratio:.3g}x the bound)" for mutant, ratio in admits)
     said = (f"the {fr.spec.dtype} bound over sums of {fr.spec.accumulation_length} terms also admits: {listed}; ")

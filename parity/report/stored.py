@@ -47,14 +47,17 @@ def read_json(path: str | Path, flag: str = "REPORT") -> tuple[list[Result], dic
     for index, item in enumerate(document["results"]):
         try:
             _check_figures(item)
-            results.append(_checked(Result.from_dict(item)))
+            result = _checked(Result.from_dict(item))
         except (TypeError, ValueError, KeyError, AttributeError) as error:
             raise ValueError(f"{flag} results[{index}] must be a result as parity writes it, got {str(path)!r}: "
                              f"{type(error).__name__}: {str(error)[:300]}") from None
-        key = (results[-1].case, results[-1].backend, results[-1].against)
-        if seen.setdefault(key, index) != index:
-            raise ValueError(f"{flag} results[{index}] must be the only result of {' | '.join(key)}, got "
-                             f"{str(path)!r}: results[{seen[key]}] is one too")
+        key = (result.case, result.backend, result.against)
+        first = seen.setdefault(key, index)
+        if first == index:
+            results.append(result)
+        elif item != document["results"][first]:  # the same comparison twice is one result; two verdicts are none
+            raise ValueError(f"{flag} results[{index}] must agree with results[{first}], the same comparison "
+                             f"({' | '.join(key)}), got {str(path)!r}: they differ")
     stored_rows = document.get("fingerprints")
     if stored_rows is not None and stored_rows != [asdict(row) for row in fingerprints(results)]:
         raise ValueError(f"{flag} fingerprints must be the rows of its results' fingerprints, got {str(path)!r}: "

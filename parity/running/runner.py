@@ -51,6 +51,11 @@ class Result:
     fingerprint: str | None = None
     error_map: str | None = None  # failures: base64 PNG of |difference| per output channel (the first 64)
 
+    @property
+    def decisive(self) -> bool:
+        """Whether this comparison could have failed (it was neither skipped nor insensitive)."""
+        return self.status not in ("skip", "insensitive")
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: non-finite figures become strings ("inf", "nan")."""
         return {f.name: self.spec.as_dict() if f.name == "spec" and self.spec else _jsonable(getattr(self, f.name))

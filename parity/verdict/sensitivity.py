@@ -100,17 +100,25 @@ def admitted(found: list[Mutant], ref: Reference, dtype: str, bound: np.ndarray)
     for mutant in found:
         if mutant.head is not None:
             head = (slice(None), slice(None), slice(mutant.rows))
-            if not np.all(_error(mutant.head, target[head], dtype) <= bound[head]):
+            if not _inside(_error(mutant.head, target[head], dtype), bound[head]):
                 continue
         if _harmless(mutant.value, ref):
             continue
         error = _error(mutant.value, target, dtype)
-        if np.all(error <= bound):
+        if _inside(error, bound):
             yield mutant, float(np.max(np.divide(error, bound, out=np.zeros_like(error), where=bound > 0)))
 
 
 def _error(value: np.ndarray, target: np.ndarray, dtype: str) -> np.ndarray:
-    """|value rounded to ``dtype`` - target| (NaN where either is NaN: never within a bound)."""
+    """|value rounded to ``dtype`` - target|: 0 where both are the same non-finite value (a NaN input reaches
+    a mutant's outputs as it reaches the reference's), NaN where only one is non-finite (never within a bound)."""
     rounded = value.astype(np_dtype(dtype)).astype(np.float64)
     with np.errstate(invalid="ignore"):
-        return np.abs(rounded - target)
+        error = np.abs(rounded - target)
+    error[(rounded == target) | (np.isnan(rounded) & np.isnan(target))] = 0.0
+    return error
+
+
+def _inside(error: np.ndarray, bound: np.ndarray) -> bool:
+    """Every error within its bound (an error of 0 is, even where the bound is NaN: a NaN input's outputs)."""
+    return bool(np.all((error <= bound) | (error == 0)))

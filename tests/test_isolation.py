@@ -39,6 +39,14 @@ BROKEN = textwrap.dedent('''
         raise Refused("Framework: 'float16 is not supported here.'")
 
     HANG, DIE, EXIT = Broken("hang", hang), Broken("die", die), Broken("exit", exit_quietly)
+
+    class Slow(Broken):
+        """numpy, 3 s late on every case."""
+        def run(self, spec, x, w, dy=None):
+            time.sleep(3)
+            return adapters.get("numpy").run(spec, x, w)
+
+    SLOW = Slow("slow", None)
     REFUSE = Broken("refuse", refuse)
 ''')
 
@@ -91,3 +99,11 @@ def test_external_backend_names_are_validated():
     with pytest.raises(ValueError, match="must have name, available, supports and run"):
         adapters.get("numpy:float64")
     assert adapters.get("parity.adapters.numpy:ADAPTER").name == "numpy"
+
+
+def test_every_case_of_a_fresh_worker_gets_the_timeout_alone(broken):
+    """The worker's start-up (its framework's import) has its own allowance; a case slower than the timeout
+    is an error, even the first one of a fresh worker (before, it had 60 s more and passed)."""
+    slow = [r for r in run(CASES[:2], ["broken_adapters:SLOW"], isolate=1.0) if r.against == "reference"]
+    assert len(slow) == 2 and all(r.status == "error" and "no reply within 1 s" in r.reason for r in slow), \
+        [(r.status, r.reason) for r in slow]

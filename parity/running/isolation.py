@@ -12,12 +12,12 @@ import numpy as np
 from parity.core.spec import ConvSpec
 from parity.adapters.legacy.worker import Worker, adapter_worker, run_adapter
 
-STARTUP = 60.0  # extra seconds for a fresh worker's first case (framework import)
+STARTUP = 60.0  # seconds a fresh worker has to load its backend (framework import), before any case
 
 
 @cache
 def _worker(backend: str, timeout: float) -> Worker:
-    return adapter_worker(timeout, STARTUP)
+    return adapter_worker(timeout, STARTUP, backend)
 
 
 def run(backend: str, spec: ConvSpec, operands: list[np.ndarray], timeout: float) -> np.ndarray:

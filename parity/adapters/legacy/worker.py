@@ -76,9 +76,12 @@ class Worker:
     """One long-lived worker process: ``python -E -s script``, restarted after any failure."""
 
     def __init__(self, python: Path, script: Path, timeout: float | None = None, startup: float = STARTUP,
-                 flags: tuple[str, ...] = ("-E", "-s")) -> None:
+                 flags: tuple[str, ...] = ("-E", "-s"), warmup: Mapping[str, Any] | None = None) -> None:
         self.timeout = default_timeout() if timeout is None else check_seconds(timeout, "timeout")
         self.python, self.script, self.startup = Path(python), Path(script), startup
+        # With a warm-up call, a fresh process answers it (its imports) within ``startup`` and every request
+        # within ``timeout``; without one, its first request gets ``timeout + startup``.
+        self.warmup = warmup
         self.flags = flags  # -E -s: a legacy interpreter must not see this environment's PYTHONPATH or site
         self._process: subprocess.Popen | None = None
         self._lines: queue.Queue[str | None] = queue.Queue()
@@ -90,16 +93,22 @@ class Worker:
              dtype: np.dtype) -> np.ndarray:
         """Send one request with ``arrays`` (name -> array, saved as ``name.npy``) and return the worker's
         output, which must have ``shape`` and ``dtype``; :class:`WorkerError` otherwise."""
+        fresh = self._process is None or self._process.poll() is not None
+        if fresh and self.warmup is not None:
+            self._request(self.warmup, {}, (1,), np.dtype(np.float64), self.startup)
+            fresh = False
+        return self._request(call, arrays, shape, dtype, self.timeout + (self.startup if fresh else 0.0))
+
+    def _request(self, call: Mapping[str, Any], arrays: Mapping[str, np.ndarray], shape: tuple[int, ...],
+                 dtype: np.dtype, timeout: float) -> np.ndarray:
         with tempfile.TemporaryDirectory(prefix="parity-worker-") as directory:
             for name, array in arrays.items():
                 np.save(os.path.join(directory, f"{name}.npy"), np.ascontiguousarray(array), allow_pickle=False)
             request = {"call": dict(call), "dir": directory}
-            reply = self._exchange(json.dumps(request))
+            reply = self._exchange(json.dumps(request), timeout)
             return _output(reply, directory, tuple(shape), np.dtype(dtype))
 
-    def _exchange(self, line: str) -> Mapping[str, Any]:
-        fresh = self._process is None or self._process.poll() is not None
-        timeout = self.timeout + (self.startup if fresh else 0.0)
+    def _exchange(self, line: str, timeout: float) -> Mapping[str, Any]:
         process = self._ensure_started()
         try:
             process.stdin.write(line + "\n")
@@ -241,10 +250,14 @@ def translated_shape(translate: Callable[[np.ndarray], np.ndarray], shape: tuple
     return translate(np.broadcast_to(np.zeros((), np.int8), shape)).shape
 
 
-def adapter_worker(timeout: float, startup: float) -> Worker:
-    """A worker running parity's own adapters (``workers/adapter_worker.py``) under this interpreter."""
+def adapter_worker(timeout: float, startup: float, backend: str | None = None) -> Worker:
+    """A worker running parity's own adapters (``workers/adapter_worker.py``) under this interpreter; with
+    ``backend``, each fresh process first loads it (its framework's import) within ``startup``, and every case
+    then gets ``timeout`` alone."""
     # No -E: the child must see the same PYTHONPATH as this process to import the same adapters.
-    return Worker(Path(sys.executable), SCRIPTS / "adapter_worker.py", timeout=timeout, startup=startup, flags=("-s",))
+    warmup = None if backend is None else {"warmup": True, "backend": backend}
+    return Worker(Path(sys.executable), SCRIPTS / "adapter_worker.py", timeout=timeout, startup=startup, flags=("-s",),
+                  warmup=warmup)
 
 
 def run_adapter(worker: Worker, backend: str, spec: ConvSpec, operands: list[np.ndarray]) -> np.ndarray:

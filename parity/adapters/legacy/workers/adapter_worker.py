@@ -11,6 +11,9 @@ from parity.core.spec import ConvSpec
 
 
 def compute(call, arrays):
+    if call.get("warmup"):  # a fresh process: load the backend (its framework's import), answer one number
+        adapters.get(call["backend"]).available()
+        return np.zeros(1)
     spec = ConvSpec(**call["spec"])
     operands = [arrays[name] for name in ("x", "w", "dy") if name in arrays]
     if call["bits"]:

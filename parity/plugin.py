@@ -98,7 +98,8 @@ class ParitySession:
             adapter = adapters.get(backend)
             if backend not in self._unavailable:  # a search of sys.path per call: once per backend
                 self._unavailable[backend] = adapter.available() or ""
-            return runner.memory_refusal(case.spec) or self._unavailable[backend] or adapter.supports(case.spec) or ""
+            return (runner.memory_refusal(case.spec) or self._unavailable[backend]
+                    or runner.checked_reason(adapter.supports(case.spec), "supports(spec)") or "")
         except (Exception, SystemExit):
             return ""
 

@@ -107,3 +107,35 @@ def test_every_case_of_a_fresh_worker_gets_the_timeout_alone(broken):
     slow = [r for r in run(CASES[:2], ["broken_adapters:SLOW"], isolate=1.0) if r.against == "reference"]
     assert len(slow) == 2 and all(r.status == "error" and "no reply within 1 s" in r.reason for r in slow), \
         [(r.status, r.reason) for r in slow]
+
+
+BAD_DECLARATIONS = textwrap.dedent('''
+    from parity import adapters
+
+    class Declares:
+        name = "declares"
+        def __init__(self, accumulation, support):
+            self.summed, self.support = accumulation, support
+        def available(self):
+            return None
+        def supports(self, spec):
+            return self.support
+        def accumulation(self, spec):
+            return self.summed
+        def run(self, spec, x, w, dy=None):
+            return adapters.get("numpy").run(spec, x, w)
+
+    TYPO, NUMBER, FALSE = Declares("fp32", None), Declares("float32", 42), Declares("float32", False)
+''')
+
+
+@pytest.mark.parametrize("name, words", [("TYPO", "accumulation(spec) must return a dtype name"),
+                                         ("NUMBER", "supports(spec) must return None or a reason string, got 42"),
+                                         ("FALSE", "supports(spec) must return None or a reason string, got False")])
+def test_a_bad_declaration_is_an_error_of_that_backend_only(tmp_path, monkeypatch, name, words):
+    (tmp_path / "declares.py").write_text(BAD_DECLARATIONS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    results = run(CASES, ["numpy", f"declares:{name}"])
+    mine = [r for r in results if r.backend == f"declares:{name}" and r.against == "reference"]
+    assert mine and all(r.status == "error" and words in r.reason for r in mine), [(r.status, r.reason) for r in mine]
+    assert all(r.status == "pass" for r in results if r.backend == "numpy" and r.against == "reference")

@@ -82,7 +82,18 @@ def accumulation(adapter: Adapter, spec: ConvSpec) -> str:
     """The dtype ``adapter`` declares it accumulates ``spec`` in: its optional ``accumulation(spec)``
     method, else :func:`default_accumulation`. The comparison's error bound uses its unit roundoff."""
     declare = getattr(adapter, "accumulation", None)
-    return default_accumulation(spec) if declare is None else declare(spec)
+    said = default_accumulation(spec) if declare is None else declare(spec)
+    if said == PROBE:
+        return said
+    from parity.core.dtypes import canonical_name
+    from parity.verdict.comparison import TAPS
+
+    try:
+        canonical_name(said.removesuffix(TAPS) if isinstance(said, str) else said)
+    except ValueError:
+        raise ValueError(f"accumulation(spec) must return a dtype name (float16, bfloat16, float32, float64; "
+                         f"16-bit ones may end in {TAPS}) or PROBE, got {said!r}") from None
+    return said
 
 
 def known_deviation(adapter: Adapter, spec: ConvSpec) -> str:

@@ -149,7 +149,8 @@ def _plan(case: Case, backend: str) -> tuple[str, str]:
 
     try:
         adapter = adapters.get(backend)
-        reason = runner.memory_refusal(case.spec) or adapter.available() or adapter.supports(case.spec)
+        reason = runner.memory_refusal(case.spec) or adapter.available() or \
+            runner.checked_reason(adapter.supports(case.spec), "supports(spec)")
     except (Exception, SystemExit) as error:
         return "error", f"{type(error).__name__}: {one_line(error)[:200]}"
     return ("skip", one_line(reason)) if reason else ("run", "")

@@ -252,7 +252,8 @@ def _execute(backend: str, case: Case, inputs: tuple[np.ndarray, np.ndarray, np.
     adapter = None
     try:
         adapter = adapters.get(backend)
-        reason = adapter.available() or adapter.supports(case.spec)
+        reason = (checked_reason(adapter.available(), "available()")
+                  or checked_reason(adapter.supports(case.spec), "supports(spec)"))
         if reason:
             return Outcome(None, "skip", reason)
         summed_in, probe = stated(adapter, case.spec)
@@ -266,6 +267,13 @@ def _execute(backend: str, case: Case, inputs: tuple[np.ndarray, np.ndarray, np.
     if not isinstance(output, np.ndarray):
         return Outcome(None, "error", f"run() must return a numpy array, got {type(output).__name__}")
     return Outcome(output, "pass", "", summed_in, probe)
+
+
+def checked_reason(value: object, method: str) -> str | None:
+    """An adapter's answer to ``available()`` or ``supports(spec)``: None (it can) or why not, in words."""
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{method} must return None or a reason string, got {value!r}")
+    return value
 
 
 def _known(adapter: adapters.Adapter, case: Case) -> str:

@@ -102,10 +102,12 @@ def mine(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
 
 
-def test_a_fuzz_run_that_compared_nothing_exits_2(mine, capsys):
-    assert main(["fuzz", "--examples", "3", "--backends", "mine:REFUSING"]) == 2
-    assert capsys.readouterr().err == ("parity: error: a fuzz run must compare at least one output, got every "
-                                       "comparison of the 3 specs skipped or insensitive\n")
+@pytest.mark.parametrize("backends", ["mine:REFUSING", "numpy,mine:REFUSING"])
+def test_a_fuzz_run_where_a_backend_compared_nothing_exits_2(mine, capsys, backends):
+    assert main(["fuzz", "--examples", "3", "--backends", backends]) == 2
+    assert capsys.readouterr().err == ("parity: error: a fuzz run must compare at least one output of every "
+                                       "backend, got none that could have failed in 3 specs from mine:REFUSING: "
+                                       "this build refuses everything\n")
 
 
 def test_a_baseline_of_another_tier_is_a_usage_error(suite):

@@ -207,9 +207,11 @@ def fuzz(args: argparse.Namespace) -> int:
     outcome = fuzz.fuzz(args.examples, backends, args.seed)
     elapsed = time.perf_counter() - started
     print_lines([f"{outcome.tried} specs on {','.join(backends)} in {elapsed:.0f} s"])
-    if outcome.minimal is None and not outcome.compared:
-        print(f"parity: error: a fuzz run must compare at least one output, got every comparison of the "
-              f"{outcome.tried} specs skipped or insensitive", file=sys.stderr)
+    idle = [name for name in backends if not outcome.compared.get(name)]
+    if outcome.minimal is None and idle:
+        why = "; ".join(f"{name}: {one_line(outcome.skipped.get(name, 'no comparison'))[:200]}" for name in idle)
+        print(f"parity: error: a fuzz run must compare at least one output of every backend, got none that could "
+              f"have failed in {outcome.tried} specs from {why}", file=sys.stderr)
         return 2
     if outcome.minimal is None:
         print_lines(["no failure found"])

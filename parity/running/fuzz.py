@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,18 +29,22 @@ class FuzzOutcome:
     tried: int
     minimal: ConvSpec | None
     problem: str
-    compared: int = 0  # comparisons that could have failed (Result.decisive)
+    compared: dict[str, int]  # per backend, its comparisons with the reference that could have failed
+    skipped: dict[str, str]  # per backend, the most common reason its comparisons could not have failed
 
 
 def fuzz(examples: int, backends: list[str], seed: int = 0) -> FuzzOutcome:
     """Try up to ``examples`` specs; return the shrunk first failing one (or None) and how many ran."""
-    tried = compared = 0
+    tried, compared, skipped = 0, Counter({name: 0 for name in backends}), {name: Counter() for name in backends}
 
     def problem(spec: ConvSpec) -> str:
-        nonlocal tried, compared
+        nonlocal tried
         tried += 1
         results = run_case(Case(spec.slug(), spec), backends)
-        compared += sum(r.decisive for r in results)
+        for r in results:
+            if r.against == "reference":
+                compared[r.backend] += r.decisive
+                skipped[r.backend][r.reason] += not r.decisive
         bad = [r for r in results if r.status in ("fail", "error")]
         return f"{bad[0].backend} vs {bad[0].against}: {bad[0].status}: {bad[0].reason}" if bad else ""
 
@@ -48,8 +53,10 @@ def fuzz(examples: int, backends: list[str], seed: int = 0) -> FuzzOutcome:
     try:
         minimal = find(valid_specs(), lambda spec: bool(problem(spec)), settings=config, random=random.Random(seed))
     except NoSuchExample:
-        return FuzzOutcome(tried, None, "", compared)
-    return FuzzOutcome(tried, minimal, problem(minimal), compared)
+        minimal = None
+    said = problem(minimal) if minimal is not None else ""
+    reasons = {name: counts.most_common(1)[0][0] for name, counts in skipped.items() if counts}
+    return FuzzOutcome(tried, minimal, said, dict(compared), reasons)
 
 
 def save(spec: ConvSpec, path: Path = REGRESSIONS) -> bool:

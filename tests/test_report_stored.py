@@ -206,3 +206,14 @@ def test_a_pass_exactly_at_its_bound_is_read(tmp_path):
     document = _document({"status": "pass", "bound_ratio": 1, "max_abs": 1, "max_rel": 1, "max_ulp": 1})
     (tmp_path / "r.json").write_text(json.dumps(document))
     assert stored.read_json(tmp_path / "r.json")[0][0].bound_ratio == 1.0
+
+
+def test_a_shape_mismatch_shows_inf_ulp_in_every_table_and_keeps_the_integer_in_the_json(tmp_path, capsys):
+    shape = Result("c1", SPEC, "torch", "reference", "fail", "shape mismatch", float("nan"), float("nan"),
+                   2 ** 64 - 1, float("inf"))
+    report = _report_file(tmp_path, [shape])
+    assert main(["report", str(report), "--matrix", "dtype", "--html", str(tmp_path / "r.html")]) == 1
+    out = capsys.readouterr().out
+    assert " inf " in out.splitlines()[2] and "| torch vs reference | inf / inf |" in out
+    assert str(2 ** 64 - 1) not in out and str(2 ** 64 - 1) not in (tmp_path / "r.html").read_text()
+    assert json.loads(report.read_text())["results"][0]["max_ulp"] == 2 ** 64 - 1

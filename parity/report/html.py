@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from parity.report.fingerprints import quantity_label
-from parity.report.text import STATUSES, reproduce
+from parity.report.text import STATUSES, reproduce, ulp_cell
 from parity.running.runner import REFERENCE, Result
 
 _STYLE = """
@@ -112,7 +112,7 @@ def _cell(results: list[Result]) -> str:
     # green at ratio 0 to red at the bound; failures dark red
     colour = "#c33" if ratio > 1 or failed else f"hsl({120 * (1 - ratio):.0f},70%,75%)"
     return (f"<td style='background:{colour}' title='{len(measured)} compared, {failed} failed'>"
-            f"{ulp} ULP<br>ratio {ratio:.3g}</td>")
+            f"{ulp_cell(ulp)} ULP<br>ratio {ratio:.3g}</td>")
 
 
 def _table(results: list[Result]) -> str:
@@ -126,6 +126,8 @@ def _value(result: Result, name: str) -> str:
     if name in ("quantity", "dtype"):
         return quantity_label(result.spec) if name == "quantity" else result.spec.dtype if result.spec else ""
     value = getattr(result, name)
+    if name == "max_ulp" and value is not None:
+        return ulp_cell(value)
     return "" if value is None else f"{value:.3g}" if isinstance(value, float) else str(value)
 
 

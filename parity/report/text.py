@@ -12,6 +12,7 @@ from typing import Iterable, Mapping
 from parity.report.fingerprints import quantity_label, row_label
 from parity.report.fingerprints import summarize as fingerprints
 from parity.running.runner import Result
+from parity.verdict.comparison import ULP_INFINITE
 
 STATUSES = ("pass", "fail", "skip", "error", "insensitive", "known")
 
@@ -76,7 +77,7 @@ def format_table(rows: list[PairSummary], by: str | None = None, most: int | Non
     header = ["backend", "against", "quantity", *([by] if by else []), *STATUSES, "max_abs", "max_ulp",
               "bound_ratio", "fingerprint", "worst case"]
     body = [[r.backend, r.against, r.quantity, *([r.group] if by else []), *(str(r.counts[s]) for s in STATUSES),
-             *((f"{r.max_abs:.3g}", str(r.max_ulp), f"{r.bound_ratio:.3g}", row_label(r.results), r.worst_case)
+             *((f"{r.max_abs:.3g}", ulp_cell(r.max_ulp), f"{r.bound_ratio:.3g}", row_label(r.results), r.worst_case)
                if r.compared else ("", "", "", "", "no comparison"))] for r in shown]
     lines = _columns(header, body)
     left = len(rows) - len(shown)
@@ -113,7 +114,7 @@ def format_matrix(results: Iterable[Result], by: str) -> str:
         return f"--matrix {by}: no comparison with figures"
     columns = sorted({value for cells in worst.values() for value in cells}, key=_column_order)
     pairs = sorted(worst, key=lambda pair: (pair[1] != "reference", pair))
-    rows = [[f"{backend} vs {against}", *(f"{worst[backend, against][v][0]} / {worst[backend, against][v][1]:.2f}"
+    rows = [[f"{backend} vs {against}", *(f"{ulp_cell(worst[backend, against][v][0])} / {worst[backend, against][v][1]:.2f}"
                                           if v in worst[backend, against] else "-" for v in columns)]
             for backend, against in pairs]
     return "\n".join(f"| {' | '.join(line)} |" for line in
@@ -131,6 +132,12 @@ def _column_order(value: str) -> tuple:
     if value in order:
         return (0, order.index(value), "")
     return (1, int(value), "") if value.isdigit() else (2, 0, value)
+
+
+def ulp_cell(max_ulp: int) -> str:
+    """A ULP count as tables show it: ``inf`` where there is no distance (a shape, dtype or NaN mismatch; the
+    JSON keeps the integer, 2**64 - 1)."""
+    return "inf" if max_ulp >= ULP_INFINITE else str(max_ulp)
 
 
 def reproduce(result: Result, tier: str, sources: Mapping[str, str] = MappingProxyType({})) -> list[str]:

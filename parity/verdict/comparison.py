@@ -28,7 +28,7 @@ Status = Literal["pass", "fail"]
 Kind = Literal["ok", "bound", "nonfinite", "shape", "dtype"]
 # Values this far beyond the bound are reported as absurd (garbage such as an old TF's -5.3e37).
 ABSURD_RATIO: Final = 1e6
-_ULP_INFINITE: Final = np.iinfo(np.uint64).max
+ULP_INFINITE: Final = np.iinfo(np.uint64).max
 _INT: Final[dict[int, type]] = {2: np.int16, 4: np.int32, 8: np.int64}
 # Per-element probability that the probabilistic bound fails for a correct computation (see the docstring).
 FAILURE_PROBABILITY: Final = 1e-9
@@ -67,7 +67,7 @@ def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     canonical_name(a.dtype)
     distance = _distance(_ordered(a), _ordered(b))
     nan_a, nan_b = np.isnan(a.astype(np.float64)), np.isnan(b.astype(np.float64))
-    nan = np.where(nan_a & nan_b, np.uint64(0), np.uint64(_ULP_INFINITE))  # uint64 throughout: no float rounding
+    nan = np.where(nan_a & nan_b, np.uint64(0), np.uint64(ULP_INFINITE))  # uint64 throughout: no float rounding
     return np.where(nan_a | nan_b, nan, distance)
 
 
@@ -145,7 +145,7 @@ def compare(actual: np.ndarray, ref: Reference, dtype: str, *, expected: np.ndar
     target = np.asarray(ref.value if expected is None else expected)
     problem = _structural_problem(actual, target, dtype, expected is None, ref.value.shape)
     if problem:
-        return Comparison("fail", problem[0], np.nan, np.nan, int(_ULP_INFINITE), np.inf, None, problem[1])
+        return Comparison("fail", problem[0], np.nan, np.nan, int(ULP_INFINITE), np.inf, None, problem[1])
     actual64, target64 = np.asarray(actual, np.float64), np.asarray(target, np.float64)
     err, max_ulp, nonfinite = _errors(actual, target, actual64, target64, ref.low if expected is None else None)
     # Where the error is 0 the ratio is 0, even where the bound is 0 (exact integer sums; half an ULP of

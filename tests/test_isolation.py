@@ -47,6 +47,13 @@ BROKEN = textwrap.dedent('''
             return adapters.get("numpy").run(spec, x, w)
 
     SLOW = Slow("slow", None)
+
+    class Cropped(Broken):
+        """numpy, one output position short."""
+        def run(self, spec, x, w, dy=None):
+            return adapters.get("numpy").run(spec, x, w)[..., :-1]
+
+    CROPPED = Cropped("cropped", None)
     REFUSE = Broken("refuse", refuse)
 ''')
 
@@ -139,3 +146,10 @@ def test_a_bad_declaration_is_an_error_of_that_backend_only(tmp_path, monkeypatc
     mine = [r for r in results if r.backend == f"declares:{name}" and r.against == "reference"]
     assert mine and all(r.status == "error" and words in r.reason for r in mine), [(r.status, r.reason) for r in mine]
     assert all(r.status == "pass" for r in results if r.backend == "numpy" and r.against == "reference")
+
+
+def test_a_wrong_shape_is_the_same_failure_isolated_or_not(broken):
+    apart, inside = ([(r.status, r.reason.split(":")[0]) for r in run(CASES[:2], ["broken_adapters:CROPPED"],
+                                                                        isolate=isolate) if r.against == "reference"]
+                     for isolate in (30.0, None))
+    assert apart == inside == [("fail", "shape mismatch")] * 2

@@ -115,7 +115,9 @@ def _error(value: np.ndarray, target: np.ndarray, dtype: str) -> np.ndarray:
     rounded = value.astype(np_dtype(dtype)).astype(np.float64)
     with np.errstate(invalid="ignore"):
         error = np.abs(rounded - target)
-    error[(rounded == target) | (np.isnan(rounded) & np.isnan(target))] = 0.0
+    undefined = np.isnan(error)  # NaN on either side, or the same infinity on both
+    if undefined.any():
+        error[undefined & ((rounded == target) | (np.isnan(rounded) & np.isnan(target)))] = 0.0
     return error
 
 

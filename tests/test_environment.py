@@ -99,3 +99,12 @@ def test_the_json_report_carries_the_versions(tmp_path, capsys):
     torch = json.loads(out.read_text())["environment"]["frameworks"]["torch"]
     assert torch["versions"] == {"torch": metadata.version("torch")}
     assert torch["settings"] == {"device": "cpu", "tf32": "framework default", "deterministic": False}
+
+
+def test_the_headline_names_whose_version_it_shows():
+    from parity.running.environment import headline
+
+    frameworks = {"torch": {"versions": {"torch": "2.13.0"}}, "tensorflow": {"versions": {"tensorflow-cpu": "2.21.0"}},
+                  "mine:ADAPTER": {"versions": {"scipy": "1.17.1"}}, "bare": {}}
+    line = headline({"frameworks": frameworks})
+    assert line.endswith("; torch 2.13.0, tensorflow 2.21.0, mine:ADAPTER (scipy 1.17.1), bare")

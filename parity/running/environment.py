@@ -194,9 +194,20 @@ _READERS: Final[dict[str, Callable[[], dict[str, Any]]]] = {
 def headline(environment: dict[str, Any]) -> str:
     """One line for a terminal header: versions and the CPU flags that matter (fields a report lacks are left
     out)."""
-    frameworks = ", ".join(f"{name} {next(iter(info.get('versions', {}).values()), '') or ''}".strip()
-                           for name, info in environment.get("frameworks", {}).items())
+    frameworks = ", ".join(_versioned(name, info) for name, info in environment.get("frameworks", {}).items())
     cpu_info = environment.get("cpu", {})
     return (f"parity {environment.get('parity')}, Python {environment.get('python')}, {environment.get('os')}; "
             f"{cpu_info.get('model') or environment.get('machine')} "
             f"({' '.join(map(str, cpu_info.get('flags', []))) or 'no AVX-512/AMX'}); {frameworks}")
+
+
+def _versioned(backend: str, info: Any) -> str:
+    """``torch 2.13.0`` where the backend is named after its distribution, else ``mine (scipy 1.17.1)``: the
+    version is the distribution's, not the backend's."""
+    versions = info.get("versions", {}) if isinstance(info, dict) else {}
+    distribution, version = next(iter(versions.items()), ("", None))
+    if not version:
+        return backend
+    plain = _canonical(distribution).startswith(_canonical(backend))  # tensorflow on tensorflow-cpu
+    return f"{backend} {version}" if plain else f"{backend} ({distribution} {version})"
+

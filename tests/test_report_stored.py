@@ -217,3 +217,13 @@ def test_a_shape_mismatch_shows_inf_ulp_in_every_table_and_keeps_the_integer_in_
     assert " inf " in out.splitlines()[2] and "| torch vs reference | inf / inf |" in out
     assert str(2 ** 64 - 1) not in out and str(2 ** 64 - 1) not in (tmp_path / "r.html").read_text()
     assert json.loads(report.read_text())["results"][0]["max_ulp"] == 2 ** 64 - 1
+
+
+def test_skips_are_counted_by_backend_and_reason(tmp_path, capsys):
+    skipped = [_result(f"c{i}", status="skip", ratio=None, ulp=None) for i in range(3)]
+    skipped = [Result(r.case, r.spec, "tensorflow", "reference", "skip", "TF: 'NCW is not supported'") for r in skipped]
+    report = _report_file(tmp_path, [_result(), *skipped, Result("c9", SPEC, "tensorflow", "torch", "skip", "pair")])
+    assert main(["report", str(report)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    start = out.index("skipped against the reference, by backend and reason (3):")
+    assert out[start + 1] == "       3  tensorflow: TF: 'NCW is not supported'" and out[start + 2].startswith("4 cases x 2")

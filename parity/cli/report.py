@@ -122,6 +122,8 @@ def summary(results: list["Result"], args: argparse.Namespace) -> list[str]:
 
     lines = [text.format_table(text.summarize(results, args.by), args.by, None if args.full else _ROWS), "",
              text.format_fingerprints(results)]
+    skips = text.format_skips(results)
+    lines += ["", *skips] if skips else []
     if args.matrix:
         lines += ["", text.format_matrix(results, args.matrix)]
     failures = [r for r in results if r.status in ("fail", "error")]

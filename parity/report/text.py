@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Iterable, Mapping
@@ -88,6 +89,16 @@ def _columns(header: list[str], body: list[list[str]]) -> list[str]:
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in [header, *body]]
     return [lines[0], "  ".join("-" * w for w in widths).rstrip(), *lines[1:]]
+
+
+def format_skips(results: Iterable[Result], most: int = 10) -> list[str]:
+    """The skipped comparisons with the reference, counted per backend and reason, most first (none: [])."""
+    counts = Counter((r.backend, r.reason) for r in results if r.status == "skip" and r.against == "reference")
+    if not counts:
+        return []
+    lines = [f"skipped against the reference, by backend and reason ({sum(counts.values())}):"]
+    lines += [f"  {n:6d}  {backend}: {reason}" for (backend, reason), n in counts.most_common(most)]
+    return lines + ([f"  ... {len(counts) - most} more reasons (see --json)"] if len(counts) > most else [])
 
 
 def format_fingerprints(results: Iterable[Result]) -> str:

@@ -88,12 +88,15 @@ def accumulation(adapter: Adapter, spec: ConvSpec) -> str:
     from parity.core.dtypes import canonical_name
     from parity.verdict.comparison import TAPS
 
+    rule = (f"accumulation(spec) must return a dtype name (float16, bfloat16, float32, float64; the 16-bit ones "
+            f"may end in {TAPS}) or PROBE, got {said!r}")
     try:
-        canonical_name(said.removesuffix(TAPS) if isinstance(said, str) else said)
+        name = canonical_name(said.removesuffix(TAPS)) if isinstance(said, str) else None
     except ValueError:
-        raise ValueError(f"accumulation(spec) must return a dtype name (float16, bfloat16, float32, float64; "
-                         f"16-bit ones may end in {TAPS}) or PROBE, got {said!r}") from None
-    return said
+        name = None
+    if name is None or said.endswith(TAPS) and name not in ("float16", "bfloat16"):
+        raise ValueError(rule)
+    return name + (TAPS if said.endswith(TAPS) else "")  # "half" is float16 in every report
 
 
 def known_deviation(adapter: Adapter, spec: ConvSpec) -> str:

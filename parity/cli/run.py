@@ -149,8 +149,8 @@ def _plan(case: Case, backend: str) -> tuple[str, str]:
 
     try:
         adapter = adapters.get(backend)
-        reason = runner.memory_refusal(case.spec) or adapter.available() or \
-            runner.checked_reason(adapter.supports(case.spec), "supports(spec)")
+        reason = (runner.memory_refusal(case.spec) or runner.checked_reason(adapter.available(), "available()")
+                  or runner.checked_reason(adapter.supports(case.spec), "supports(spec)"))
     except (Exception, SystemExit) as error:
         return "error", f"{type(error).__name__}: {one_line(error)[:200]}"
     return ("skip", one_line(reason)) if reason else ("run", "")
@@ -202,7 +202,8 @@ def fuzz(args: argparse.Namespace) -> int:
     from parity.running import fuzz
 
     backends = parse_backends(args.backends)
-    require_available(backends)
+    for name, reason in require_available(backends).items():  # every backend must run: fuzz judges each one
+        raise ValueError(f"--backends must name backends that can run here, got {name}: {reason}")
     started = time.perf_counter()
     outcome = fuzz.fuzz(args.examples, backends, args.seed)
     elapsed = time.perf_counter() - started

@@ -77,7 +77,7 @@ class ParitySession:
         try:
             adapter = adapters.get(backend)
             if backend not in self._unavailable:  # a search of sys.path per call: once per backend
-                self._unavailable[backend] = adapter.available() or ""
+                self._unavailable[backend] = runner.checked_reason(adapter.available(), "available()") or ""
             return (runner.memory_refusal(case.spec) or self._unavailable[backend]
                     or runner.checked_reason(adapter.supports(case.spec), "supports(spec)") or "")
         except (Exception, SystemExit):
@@ -209,7 +209,7 @@ class ParitySession:
         if not self.results:
             return
         from parity.running.environment import headline
-        from parity.report.text import format_fingerprints, format_table, summarize
+        from parity.report.text import count_line, format_fingerprints, format_table, summarize
 
         write = terminalreporter.write_line
         terminalreporter.section("parity summary")
@@ -217,7 +217,7 @@ class ParitySession:
         write(format_fingerprints(self.results))
         write(f"declared unsupported (not collected): {sum(self.declared.values())} case x backend combinations")
         for (backend, reason), count in sorted(self.declared.items(), key=lambda item: -item[1])[:20]:
-            write(f"  {count:6d}  {backend}: {reason}")
+            write(count_line(count, backend, reason))
         write(f"environment: {headline(self.environment)}")
         if self.verdict is not None:
             from parity.report import baseline

@@ -91,13 +91,18 @@ def _columns(header: list[str], body: list[list[str]]) -> list[str]:
     return [lines[0], "  ".join("-" * w for w in widths).rstrip(), *lines[1:]]
 
 
+def count_line(count: int, backend: str, reason: str) -> str:
+    """``  <count>  backend: reason`` on one line (a multi-line reason joined)."""
+    return f"  {count:6d}  {backend}: {' '.join(reason.split())}"
+
+
 def format_skips(results: Iterable[Result], most: int = 10) -> list[str]:
     """The skipped comparisons with the reference, counted per backend and reason, most first (none: [])."""
     counts = Counter((r.backend, r.reason) for r in results if r.status == "skip" and r.against == "reference")
     if not counts:
         return []
     lines = [f"skipped against the reference, by backend and reason ({sum(counts.values())}):"]
-    lines += [f"  {n:6d}  {backend}: {reason}" for (backend, reason), n in counts.most_common(most)]
+    lines += [count_line(n, backend, reason) for (backend, reason), n in counts.most_common(most)]
     return lines + ([f"  ... {len(counts) - most} more reasons (see --json)"] if len(counts) > most else [])
 
 

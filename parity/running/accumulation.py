@@ -21,6 +21,7 @@ import numpy as np
 from parity import adapters
 from parity.adapters.base import PROBE, Adapter, accumulation, default_accumulation
 from parity.verdict.fingerprint import fingerprint
+from parity.core.dtypes import np_dtype
 from parity.core.inputs import cotangent, generate
 from parity.reference.conv import reference
 from parity.core.spec import ConvSpec
@@ -112,7 +113,8 @@ def _shown(backend: str, canary: ConvSpec, operands: list[np.ndarray], isolate: 
         output = call(backend, adapters.get(backend), canary, [a.copy() for a in operands], isolate)
     except Exception:  # the case's own run reports the failure
         return ""
-    if not isinstance(output, np.ndarray) or output.shape != canary.result_shape:
-        return ""
+    if not isinstance(output, np.ndarray) or (output.shape, output.dtype) != (canary.result_shape,
+                                                                               np_dtype(canary.dtype)):
+        return ""  # the case's own comparison names the mismatch
     label = fingerprint(canary, reference(canary, *operands), output, operands) or ""
     return label.removesuffix(" accumulation")

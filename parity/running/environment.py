@@ -210,4 +210,3 @@ def _versioned(backend: str, info: Any) -> str:
         return backend
     plain = _canonical(distribution).startswith(_canonical(backend))  # tensorflow on tensorflow-cpu
     return f"{backend} {version}" if plain else f"{backend} ({distribution} {version})"
-

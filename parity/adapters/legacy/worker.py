@@ -96,7 +96,10 @@ class Worker:
         element of ``shape``, for the caller to compare); :class:`WorkerError` otherwise."""
         fresh = self._process is None or self._process.poll() is not None
         if fresh and self.warmup is not None:
-            self._request(self.warmup, {}, (1,), np.dtype(np.float64), self.startup, True)
+            try:
+                self._request(self.warmup, {}, (1,), np.dtype(np.float64), self.startup, True)
+            except WorkerError as error:  # the worker was killed with it: the next case starts a fresh one
+                raise WorkerError(f"warm-up (loading the backend in a fresh worker): {error}") from None
             fresh = False
         return self._request(call, arrays, shape, dtype, self.timeout + (self.startup if fresh else 0.0), exact)
 
@@ -213,10 +216,12 @@ def _output(reply: Mapping[str, Any], directory: str, shape: tuple[int, ...], dt
     path = reply.get("output")
     if not isinstance(path, str) or Path(path).resolve().parent != Path(directory).resolve():
         raise WorkerError(f"worker output must be a .npy path in the request's directory, got {path!r}")
+    limit = 8 * math.prod(shape) + 1024  # no bigger than it should be
     try:
-        array = files.load_npy(path, "worker output", 8 * math.prod(shape) + 1024)  # no bigger than it should be
+        array = files.load_npy(path, "worker output", limit)
     except ValueError as error:
-        raise WorkerError(str(error)) from None
+        raise WorkerError(str(error) if exact else f"worker output must be at most {limit} bytes (8 per element "
+                          f"of the expected shape {shape}), got more") from None
     if not isinstance(array, np.ndarray) or exact and (array.dtype != dtype or array.shape != shape):
         got = f"{array.dtype} {array.shape}" if isinstance(array, np.ndarray) else type(array).__name__
         raise WorkerError(f"worker output must be {dtype} {shape}, got {got}")
@@ -270,4 +275,6 @@ def run_adapter(worker: Worker, backend: str, spec: ConvSpec, operands: list[np.
     dtype = np.dtype(np.uint16) if bits else DTYPES[spec.dtype]
     call = {"backend": backend, "spec": spec.as_dict(), "bits": bits}
     output = worker.call(call, arrays, spec.result_shape, dtype, exact=False)  # compared like an in-process one
-    return output.view(DTYPES["bfloat16"]) if bits and output.dtype == np.uint16 else output
+    if bits and output.dtype == np.uint16 or output.dtype.kind == "V" and output.dtype.itemsize == 2:
+        return output.view(DTYPES["bfloat16"])  # the bits of a bfloat16 case, or bfloat16 where it should not be
+    return output

@@ -137,6 +137,16 @@ def test_verification_passes_when_both_are_installed(pair):
     assert "max_abs" in result.verification and "bound_ratio" in result.verification
 
 
+def test_a_verification_that_could_not_have_failed_says_not_verified():
+    spec = ConvSpec(spatial=(8, 8), kernel=3, in_channels=64, out_channels=8, padding=((1, 1), (1, 1)),
+                    dtype="bfloat16")
+    result = translate.translate("numpy", "numpy", spec)
+    assert result.passed is None, result.verification
+    assert "# not verified: insensitive: a reference with the kernel flipped passes this bound too" in \
+        result.verification
+    assert translate.translate("numpy", "numpy", dataclasses.replace(spec, dtype="float32")).passed is True
+
+
 def test_missing_framework_is_not_verified(monkeypatch):
     monkeypatch.setattr(adapters.get("torch"), "available", lambda: "torch is not installed (pip install ...)")
     result = translate.translate("numpy", "torch", SPECS["causal-1d"])

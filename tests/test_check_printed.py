@@ -144,3 +144,10 @@ def test_huge_ulp_counts_say_what_they_mean():
     y = -oracle.forward(x, w, (1,), ((0, 0),))  # every sign wrong
     text = check(x, w, y).format()
     assert "max_ulp >2^52 (a sign or a factor 2 apart)" in text and "9197" not in text
+
+
+def test_readings_that_compute_the_same_are_no_ambiguity():
+    x, w = RNG.standard_normal((1, 2, 6, 6)), RNG.standard_normal((3, 2, 1, 1))  # 1x1: flipped or dilated, the same
+    y = oracle.forward(x, w, (1, 1), ((0, 0), (0, 0)))
+    result = check(_printout(x, 6), _printout(w, 6), _printout(y, 6))
+    assert result.matches and result.ambiguous == "" and result.doubt == "", result.format()

@@ -229,3 +229,11 @@ def test_malformed_printout_exits_2_naming_the_line(tmp_path, files, capsys):
 def test_two_arrays_from_standard_input_exit_2(files, capsys):
     assert main(["check", "--input", "-", "--kernel", "-", "--output", str(files["y"])]) == 2
     assert "standard input (-) must be given to one of" in capsys.readouterr().err
+
+
+def test_a_y_only_a_pad_beyond_the_kernel_could_give_exits_2(files, tmp_path, capsys):
+    np.save(tmp_path / "big.npy", RNG.standard_normal((1, 4, 100, 100)).astype(np.float32))  # x is 12x12
+    files = {**files, "big": tmp_path / "big.npy"}
+    assert main(_args(files, "big")) == 2
+    assert capsys.readouterr().err.strip().endswith("got (1, 4, 100, 100); no convention change tried gives Y's "
+                                                   "shape either")

@@ -143,10 +143,11 @@ def explicit_count(reading: Reading, spatial: Sequence[int], kernel: Sequence[in
 
 
 def _pads(n: int, span: int, stride: int, m: int) -> Iterator[tuple[int, int]]:
-    """(lo, hi) with lo < span giving m outputs; hi = lo where that works, else the smallest hi."""
+    """(lo, hi) with lo, hi < span giving m outputs; hi = lo where that works, else the smallest hi. A pad of a
+    whole span or more on one side only adds outputs whose window is all padding: no convention does that."""
     for lo in range(span):
         least = (m - 1) * stride + span - n - lo  # hi in [least, least + stride) gives m outputs
-        valid = range(max(least, 0), least + stride)
+        valid = range(max(least, 0), min(least + stride, span))
         if valid:
             yield lo, lo if lo in valid else valid[0]
 

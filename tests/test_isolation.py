@@ -58,15 +58,20 @@ BROKEN = textwrap.dedent('''
 ''')
 
 
-@pytest.fixture
-def broken(tmp_path, monkeypatch):
-    (tmp_path / "broken_adapters.py").write_text(BROKEN)
+def _installed(tmp_path, monkeypatch, module: str, source: str):
+    """``module`` importable here and in worker processes, for one test (adapters looked up afresh)."""
+    (tmp_path / f"{module}.py").write_text(source)
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))  # the worker process imports it too
     adapters.get.cache_clear()
     yield
     adapters.get.cache_clear()
-    sys.modules.pop("broken_adapters", None)
+    sys.modules.pop(module, None)
+
+
+@pytest.fixture
+def broken(tmp_path, monkeypatch):
+    yield from _installed(tmp_path, monkeypatch, "broken_adapters", BROKEN)
 
 
 CASES = select(collect("smoke"), "conv1d")
@@ -171,11 +176,7 @@ BAD_DECLARATIONS = textwrap.dedent('''
 
 @pytest.fixture
 def declares(tmp_path, monkeypatch):
-    (tmp_path / "declares.py").write_text(BAD_DECLARATIONS)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setenv("PYTHONPATH", str(tmp_path))  # the worker process imports it too
-    yield
-    sys.modules.pop("declares", None)
+    yield from _installed(tmp_path, monkeypatch, "declares", BAD_DECLARATIONS)
 
 
 @pytest.mark.parametrize("name, words", [("TYPO", "accumulation(spec) must return a dtype name"),

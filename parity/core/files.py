@@ -167,11 +167,16 @@ def _header(stream, where: str) -> tuple[tuple[int, ...], np.dtype, int]:
 def float_array(label: str, array: Any) -> np.ndarray:
     """A float array of one of parity's dtypes; a 2-byte void array (how numpy saves bfloat16) is read
     as bfloat16. A torch tensor is read as it is, detached and on the CPU."""
-    array = np.asarray(numpy_of(array, label))
-    if array.dtype.kind == "V" and array.dtype.itemsize == 2 and array.dtype.names is None:
-        array = array.view(DTYPES["bfloat16"])
+    array = void_as_bfloat16(np.asarray(numpy_of(array, label)))
     if array.dtype.name not in DTYPES:
         raise ValueError(f"{label} must be a {', '.join(DTYPES)} array, got dtype {array.dtype.str!r}")
+    return array
+
+
+def void_as_bfloat16(array: np.ndarray) -> np.ndarray:
+    """A 2-byte void array (what ``np.save`` writes for ml_dtypes' bfloat16) viewed as bfloat16; else ``array``."""
+    if array.dtype.kind == "V" and array.dtype.itemsize == 2 and array.dtype.names is None:
+        return array.view(DTYPES["bfloat16"])
     return array
 
 

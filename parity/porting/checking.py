@@ -24,6 +24,7 @@ from parity.porting import evidence
 from parity.porting import explain
 from parity.core import reading as rd
 from parity.porting import framed
+from parity.verdict import sensitivity
 from parity.porting.check_inputs import Inputs, load  # noqa: F401 (load is the CLI's)
 from parity.porting.check_report import CheckResult, Explanation
 from parity.verdict.comparison import Comparison, compare, total_bound
@@ -164,18 +165,14 @@ def _ambiguous_match(context: _Context) -> str:
     if not found.found:
         return ""
     arrays = (np.asarray(inputs.x[:keep], np.float64), np.asarray(inputs.w, np.float64), inputs.y[:keep])
-    stated = framed.compute(rd.frame(context.stated, *arrays))[0]
+    stated, _, scale = framed.compute(rd.frame(context.stated, *arrays))
     # a 1x1 kernel flipped, transposed or dilated is the same computation: nothing for the printing to tell apart
-    others = [item for item in found.found if not _same(framed.compute(item.frame)[0], stated)]
+    others = [item for item in found.found if not sensitivity.harmless(framed.compute(item.frame)[0], stated, scale)]
     if not others:
         return ""
     names = ", ".join(f"[{', '.join(c.id for c in item.changes)}]" for item in others[:3])
     return (f"the printing is too coarse to tell the stated conventions from {names}, which also reproduce Y "
             "within it: this match is no evidence against them; print more digits")
-
-
-def _same(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.shape == b.shape and bool(np.allclose(a, b, rtol=0, atol=1e-12 * float(np.max(np.abs(b), initial=1))))
 
 
 def _hint(context: _Context, outcome: _Stated) -> str:

@@ -41,10 +41,11 @@ def fuzz(examples: int, backends: list[str], seed: int = 0) -> FuzzOutcome:
         nonlocal tried
         tried += 1
         results = run_case(Case(spec.slug(), spec), backends)
-        for r in results:
-            if r.against == "reference":
-                compared[r.backend] += r.decisive
-                skipped[r.backend][r.reason] += not r.decisive
+        for r in (r for r in results if r.against == "reference"):
+            if r.decisive:
+                compared[r.backend] += 1
+            else:
+                skipped[r.backend][r.reason] += 1
         bad = [r for r in results if r.status in ("fail", "error")]
         return f"{bad[0].backend} vs {bad[0].against}: {bad[0].status}: {bad[0].reason}" if bad else ""
 

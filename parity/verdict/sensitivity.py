@@ -80,8 +80,9 @@ def _kernel_mutant(spec: "ConvSpec", ref: Reference, operands: list[np.ndarray],
     return Mutant(name, lambda r: compute(spec, x, changed, *rest, scaled=False, rows=r)[0], rows)
 
 
-def _harmless(value: np.ndarray, ref: Reference) -> bool:
-    return bool(np.all(np.abs(value - ref.value) <= _HARMLESS * ref.scale))
+def harmless(value: np.ndarray, reference: np.ndarray, scale: np.ndarray) -> bool:
+    """Whether ``value`` is numerically the reference's result: within 2**-40 of its error scale everywhere."""
+    return bool(np.all(np.abs(value - reference) <= _HARMLESS * scale))
 
 
 def insensitivity(found: list[Mutant], ref: Reference, dtype: str, bound: np.ndarray) -> str:
@@ -102,7 +103,7 @@ def admitted(found: list[Mutant], ref: Reference, dtype: str, bound: np.ndarray)
             head = (slice(None), slice(None), slice(mutant.rows))
             if not _inside(_error(mutant.head, target[head], dtype), bound[head]):
                 continue
-        if _harmless(mutant.value, ref):
+        if harmless(mutant.value, ref.value, ref.scale):
             continue
         error = _error(mutant.value, target, dtype)
         if _inside(error, bound):

@@ -275,6 +275,6 @@ def run_adapter(worker: Worker, backend: str, spec: ConvSpec, operands: list[np.
     dtype = np.dtype(np.uint16) if bits else DTYPES[spec.dtype]
     call = {"backend": backend, "spec": spec.as_dict(), "bits": bits}
     output = worker.call(call, arrays, spec.result_shape, dtype, exact=False)  # compared like an in-process one
-    if bits and output.dtype == np.uint16 or output.dtype.kind == "V" and output.dtype.itemsize == 2:
-        return output.view(DTYPES["bfloat16"])  # the bits of a bfloat16 case, or bfloat16 where it should not be
-    return output
+    if bits and output.dtype == np.uint16:
+        return output.view(DTYPES["bfloat16"])
+    return files.void_as_bfloat16(output)  # bfloat16 where it should not be, compared as such

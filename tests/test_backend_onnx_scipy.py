@@ -21,7 +21,8 @@ from parity.adapters import onnx_reference as onnx_reference_adapter
 from parity.core.dtypes import np_dtype
 from parity.core.spec import ConvSpec
 from parity.running.registry import Case
-from parity.running.runner import CaseRun, Result
+from parity.running.runner import CaseRun
+from parity.running.result import Result
 from parity.verdict.comparison import ulp_distance
 
 MODULE = {"onnx_reference": "onnx", "onnxruntime": "onnxruntime", "onnxruntime_noopt": "onnxruntime",

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from parity.report import baseline
-from parity.running.runner import Result
+from parity.running.result import Result
 from parity.core.spec import ConvSpec
 from rounding_adapter import SOURCE
 

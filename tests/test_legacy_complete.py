@@ -16,6 +16,7 @@ from parity.adapters.legacy.worker import WorkerError, call_in_env
 from parity.core import convert
 from parity.core.spec import ConvSpec
 from parity.running import runner
+from parity.running.result import Result
 from parity.running.accumulation import declared
 from parity.running.registry import Case
 
@@ -28,12 +29,12 @@ def _spec(**fields) -> ConvSpec:
                        "op": "conv_transpose", "layout": "channels_last", **fields})
 
 
-def _result(backend: str, spec: ConvSpec) -> runner.Result:
+def _result(backend: str, spec: ConvSpec) -> Result:
     """``backend`` against the exact reference, as ``parity run`` compares it (declared or probed accumulation)."""
     return runner.run_case(Case(spec.slug(), spec), [backend])[0]
 
 
-def _passes(backend: str, spec: ConvSpec) -> runner.Result:
+def _passes(backend: str, spec: ConvSpec) -> Result:
     result = _result(backend, spec)
     assert result.status == "pass", result
     return result

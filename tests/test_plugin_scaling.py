@@ -118,7 +118,7 @@ def test_items_grow_like_the_backends_and_name_each_failing_pair(pytester):
 
 def test_a_known_deviation_from_the_reference_is_an_xfail_even_where_a_pair_passes(pytester):
     pytester.makepyfile(test_one='''
-from parity.running.runner import Result
+from parity.running.result import Result
 
 def test_known(parity_verify):
     parity_verify(Result("c", None, "b", "reference", "known", "known: b rounds its taps", 0.0, 0.0, 9, 3.0),
@@ -132,7 +132,7 @@ def test_known(parity_verify):
 
 def test_a_failing_pair_fails_an_item_whose_own_comparison_is_known(pytester):
     pytester.makepyfile(test_one='''
-from parity.running.runner import Result
+from parity.running.result import Result
 
 def test_known_and_failing(parity_verify):
     parity_verify(Result("c", None, "b", "reference", "known", "known: b rounds its taps", 0.0, 0.0, 9, 3.0),
@@ -146,7 +146,7 @@ def test_known_and_failing(parity_verify):
 
 def test_an_insensitive_comparison_is_a_skip_with_its_reason(pytester):
     pytester.makepyfile(test_one='''
-from parity.running.runner import Result
+from parity.running.result import Result
 
 def test_insensitive(parity_verify):
     parity_verify(Result("c", None, "b", "reference", "insensitive", "insensitive: a reference with the kernel "

@@ -11,7 +11,8 @@ import numpy as np
 import parity
 from parity.report import text as report
 from parity.running.registry import Case
-from parity.running.runner import CaseRun, Result
+from parity.running.runner import CaseRun
+from parity.running.result import Result
 from parity.core.spec import ConvSpec
 
 NUMPY = parity.adapters.get("numpy")
@@ -69,7 +70,7 @@ def test_the_short_table_puts_failures_first_and_says_what_it_left():
 def test_reproduce_line_names_the_pythonpath_of_a_one_off_adapter(tmp_path, monkeypatch):
     from parity.report.text import reproduce
     from parity.running.environment import source
-    from parity.running.runner import Result
+    from parity.running.result import Result
 
     (tmp_path / "mylab").mkdir()
     (tmp_path / "mylab" / "__init__.py").write_text("")

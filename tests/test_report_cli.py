@@ -11,7 +11,7 @@ from parity.cli.main import main
 from parity.core.spec import ConvSpec
 from parity.report import text
 from parity.report.text import worse
-from parity.running.runner import Result
+from parity.running.result import Result
 
 FRAMEWORKS = ("torch", "tensorflow", "jax", "keras", "onnxruntime", "pytensor")
 

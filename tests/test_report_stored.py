@@ -9,7 +9,7 @@ from parity.cli.main import main
 from parity.core import files
 from parity.core.spec import ConvSpec
 from parity.report import baseline, stored
-from parity.running.runner import Result
+from parity.running.result import Result
 
 SPEC = ConvSpec(spatial=(4, 4), kernel=3)
 ENV = {"cpu": {"flags": ["avx2"]}, "threads": {}, "numpy": {}, "frameworks": {"torch": {"version": "2.13"}}}

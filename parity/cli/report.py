@@ -16,7 +16,7 @@ from parity.cli.common import text as non_blank
 from parity.core import files
 
 if TYPE_CHECKING:
-    from parity.running.runner import Result
+    from parity.running.result import Result
 
 GROUPABLE = ("dtype", "distribution", "layout", "groups", "padding")
 _SHOWN = 20  # failures printed; the rest are in --json

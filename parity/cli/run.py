@@ -23,7 +23,7 @@ from parity.cli.report import against_baseline, check_outputs, exit_code, output
 from parity.running.registry import Case
 
 if TYPE_CHECKING:
-    from parity.running.runner import Result
+    from parity.running.result import Result
 
 
 class Stopped(KeyboardInterrupt):
@@ -164,7 +164,7 @@ def unreadable_recordings(keyword: str | None) -> list["Result"]:
     if where is None:
         return []
     from parity.core.keyword import matcher
-    from parity.running.runner import REFERENCE, Result
+    from parity.running.result import REFERENCE, Result
 
     match = matcher(keyword) if keyword else (lambda _: True)
     return [Result(recorded.case_id(bad.path), None, "recorded", REFERENCE, "error",

@@ -26,7 +26,7 @@ from parity.plugin.session import PROPERTY, ParitySession
 
 if TYPE_CHECKING:
     from parity.running.registry import Case
-    from parity.running.runner import Result
+    from parity.running.result import Result
 
 TIERS = ("smoke", "default", "full")  # parity.running.registry.TIERS, without importing numpy into every project
 

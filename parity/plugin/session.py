@@ -11,7 +11,8 @@ import pytest
 
 if TYPE_CHECKING:
     from parity.running.registry import Case
-    from parity.running.runner import CaseRun, Result
+    from parity.running.runner import CaseRun
+    from parity.running.result import Result
 
 PROPERTY = "parity"  # the name of the user property that carries a result on a test report
 _CACHE_SIZE = 16
@@ -145,7 +146,7 @@ class ParitySession:
             return
         for name, value in report.user_properties:
             if name == PROPERTY:
-                from parity.running.runner import Result
+                from parity.running.result import Result
 
                 result = Result.from_dict(json.loads(value))
                 if result not in self._recorded:  # two tests may record one comparison: it is one result

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Iterable
 
-from parity.running.runner import Result
+from parity.running.result import Result
 
 RATIO_FACTOR: Final = 4.0
 RATIO_SLACK: Final = 0.05

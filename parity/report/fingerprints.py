@@ -10,7 +10,7 @@ from parity.verdict.fingerprint import CORRECTLY_ROUNDED, NOT_IDENTIFIED, contra
 
 if TYPE_CHECKING:
     from parity.core.spec import ConvSpec
-    from parity.running.runner import Result
+    from parity.running.result import Result
 
 
 def quantity_label(spec: "ConvSpec | None") -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from parity.report.fingerprints import quantity_label
 from parity.report.text import STATUSES, reproduce, ulp_cell
-from parity.running.runner import REFERENCE, Result
+from parity.running.result import REFERENCE, Result
 
 _STYLE = """
 body{font:14px system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}

@@ -13,7 +13,7 @@ from typing import Any, Final
 from parity.report.fingerprints import summarize as fingerprints
 from parity.report.text import STATUSES
 from parity.running.registry import TIERS
-from parity.running.runner import Result
+from parity.running.result import Result
 
 FORMAT: Final = "parity-report/1"
 _BASE64: Final = re.compile(r"[A-Za-z0-9+/]*={0,2}")

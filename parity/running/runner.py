@@ -9,10 +9,10 @@ and results on integer cases carry the backend's arithmetic fingerprint (see :mo
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
-from functools import cached_property, lru_cache
+from dataclasses import dataclass
+from functools import cached_property
 from itertools import combinations
-from typing import Any, Callable, Iterable, Iterator, Literal
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -24,67 +24,12 @@ from parity.running.accumulation import call, declared, stated
 from parity.core.inputs import cotangent, generate
 from parity.reference.conv import Reference, reference
 from parity.core.limits import memory_budget
-from parity.core.spec import ConvSpec
 from parity.running.registry import Case
 from parity.verdict.sensitivity import Mutant, insensitivity, mutants
+from parity.running.result import REFERENCE, Result, Status
 
-Status = Literal["pass", "fail", "skip", "error", "insensitive", "known"]
-REFERENCE = "reference"
-# Cases whose operands alone (as the float64 copies the reference makes) exceed PARITY_MEMORY_GIB (default 8)
-# are refused up front; the reference itself works in chunks of parity.reference.conv.CHUNK_BYTES.
-@dataclass(frozen=True)
-class Result:
-    """One comparison: ``backend`` against the reference or against another backend."""
-
-    case: str
-    spec: ConvSpec | None  # None: a result with no spec to read (an unreadable recording)
-    backend: str
-    against: str
-    status: Status
-    reason: str = ""
-    max_abs: float | None = None
-    max_rel: float | None = None
-    max_ulp: int | None = None
-    bound_ratio: float | None = None
-    worst_index: tuple[int, ...] | None = None
-    accumulation: str | None = None
-    fingerprint: str | None = None
-    error_map: str | None = None  # failures: base64 PNG of |difference| per output channel (the first 64)
-
-    @property
-    def decisive(self) -> bool:
-        """Whether this comparison could have failed (it was neither skipped nor insensitive)."""
-        return self.status not in ("skip", "insensitive")
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready: non-finite figures become strings ("inf", "nan")."""
-        return {f.name: self.spec.as_dict() if f.name == "spec" and self.spec else _jsonable(getattr(self, f.name))
-                for f in fields(self)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Result":
-        figures = {k: float(data[k]) if data.get(k) is not None else None for k in ("max_abs", "max_rel", "bound_ratio")}
-        index, spec = data.get("worst_index"), data.get("spec")
-        return cls(**{**data, **figures, "worst_index": tuple(index) if index is not None else None,
-                      "spec": _spec(_frozen(list(spec.items()))) if spec else None})
-
-
-@lru_cache(maxsize=4096)
-def _spec(items: tuple[tuple[str, Any], ...]) -> ConvSpec:
-    """One validated ConvSpec per distinct spec read back: a case's results repeat it (the xdist controller read
-    6,000 results of 1,028 cases, 0.45 s of its CPU in validating them)."""
-    return ConvSpec(**dict(items))
-
-
-def _frozen(value: Any) -> Any:
-    """JSON lists as tuples, at every depth (explicit padding is a list of pairs): a hashable spec."""
-    return tuple(map(_frozen, value)) if isinstance(value, (list, tuple)) else value
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return list(value) if isinstance(value, tuple) else value
+if TYPE_CHECKING:
+    from parity.core.spec import ConvSpec
 
 
 @dataclass(frozen=True)
@@ -233,8 +178,10 @@ def error_map(actual: np.ndarray, target: np.ndarray, channels: int = 64) -> str
     return base64.b64encode(png.encode(png.error_map(error[:, :channels]))).decode("ascii")
 
 
-def memory_refusal(spec, budget_gib: float | None = None) -> str:
-    """Why the case is refused for memory ('' if it fits): its operands as float64 exceed the budget."""
+def memory_refusal(spec: "ConvSpec", budget_gib: float | None = None) -> str:
+    """Why the case is refused for memory ('' if it fits): its operands, as the float64 copies the reference
+    makes, exceed the budget (PARITY_MEMORY_GIB, default 8; the reference itself works in chunks of
+    parity.reference.conv.CHUNK_BYTES)."""
     budget = memory_budget() if budget_gib is None else budget_gib
     shapes = [spec.input_shape, spec.kernel_shape, spec.output_shape] + ([spec.output_shape] if spec.quantity != "output" else [])
     need = 8 * sum(math.prod(shape) for shape in shapes) / 2**30

@@ -81,6 +81,23 @@ def test_declared_limits_are_counted_not_collected(pytester):
                                  f"*{three_d}  picky: picky: no 3-D convolution"])
 
 
+def test_declared_counts_under_a_narrower_selection_say_they_are_the_tiers(pytester):
+    pytester.makepyfile(test_regression=REGRESSION)
+    pytester.makeconftest(PICKY)
+    three_d = sum(case.spec.rank == 3 for case in SMOKE)
+    case = next(c for c in SMOKE if c.spec.rank == 2)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--parity-tier", "smoke", "-k", case.id,
+                                           "--parity-backends", "numpy,picky", "--parity-json", "out.json")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines([f"declared unsupported (not collected) in the whole tier smoke (the selection ran 2 "
+                                 f"of its {2 * len(SMOKE) - three_d} parity tests; *): {three_d} case x backend *"])
+    assert json.loads((pytester.path / "out.json").read_text())["declared_unsupported_scope"] == "tier"
+    whole = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--parity-tier", "smoke",
+                                          "--parity-backends", "numpy,picky", "--parity-json", "all.json")
+    assert json.loads((pytester.path / "all.json").read_text())["declared_unsupported_scope"] == "selection"
+    assert "in the whole tier" not in whole.stdout.str()
+
+
 # numpy with the kernel flipped on every spatial axis
 FLIPPED = PICKY + '''
 class Flipped:

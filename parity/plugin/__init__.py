@@ -113,6 +113,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         raise pytest.UsageError(f"parity: {error}") from None
     if names == {"parity_case", "parity_backend"}:
         combos = [(c, b) for c in cases for b in backends if not session.refusal(c, b)]
+        session.generated += len(combos)
         metafunc.parametrize(("parity_case", "parity_backend"), [_param((c, b), c, f"{c.id}-{b}") for c, b in combos])
     elif names >= {"parity_case", "parity_pairs"}:
         _parametrize_pairs(metafunc, session, cases, backends, "parity_backend" in names)
@@ -136,6 +137,7 @@ def _parametrize_pairs(metafunc: pytest.Metafunc, session: ParitySession, cases:
         running = [b for b in backends if not session.refusal(case, b)]
         params += [_param((case, *([b] if with_backend else []), tuple((a, b) for a in running[:i])), case,
                           f"{case.id}-{b}") for i, b in enumerate(running) if i or with_backend]
+    session.generated += len(params)
     metafunc.parametrize(("parity_case", *(["parity_backend"] if with_backend else []), "parity_pairs"), params)
 
 

@@ -39,6 +39,7 @@ class ParitySession:
         self._environment: dict[str, Any] | None = None
         self.nothing = ""  # why the session fails for having compared nothing
         self.selected = 0  # selected items that ask for parity_case (the largest count a worker reports)
+        self.generated = 0  # the items parametrized with a case, before any selection (-k, -m, node ids)
 
     @property
     def backends(self) -> list[str]:
@@ -93,6 +94,11 @@ class ParitySession:
         return self._declared
 
     @property
+    def narrowed(self) -> bool:
+        """Whether -k, -m or node ids left out some of the parity tests: the declared counts are the tier's."""
+        return self.selected < self.generated
+
+    @property
     def environment(self) -> dict[str, Any]:
         """What ran the suite (from an xdist worker when there are workers: the controller imports no
         framework of its own)."""
@@ -122,6 +128,7 @@ class ParitySession:
         if self._environment is None and "parity_environment" in output:
             self._environment = output["parity_environment"]
         self.selected = max(self.selected, output.get("parity_selected", 0))
+        self.generated = max(self.generated, output.get("parity_generated", 0))
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.selected = sum("parity_case" in getattr(item, "fixturenames", ()) for item in session.items)
@@ -156,6 +163,7 @@ class ParitySession:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if hasattr(self.config, "workerinput"):
             self.config.workeroutput["parity_selected"] = self.selected
+            self.config.workeroutput["parity_generated"] = self.generated
             if self._cases is not None:  # this worker collected parity items: hand the controller its figures
                 self.config.workeroutput["parity_declared"] = [[b, r, n] for (b, r), n in self.declared.items()]
                 # plain JSON types only: execnet cannot send, e.g., torch's TorchVersion (a str subclass)
@@ -190,7 +198,8 @@ class ParitySession:
 
             meta = {"tier": self.tier, "backends": self.backends, "environment": env,
                     "declared_unsupported": [{"backend": b, "reason": r, "cases": n}
-                                             for (b, r), n in sorted(self.declared.items())]}
+                                             for (b, r), n in sorted(self.declared.items())],
+                    "declared_unsupported_scope": "tier" if self.narrowed else "selection"}
             _write(self.config.getoption("parity_json"), stored.json_text(self.results, meta))
 
     @pytest.hookimpl(tryfirst=True)
@@ -216,7 +225,9 @@ class ParitySession:
         terminalreporter.section("parity summary")
         write(format_table(summarize(self.results), most=None if self.config.getoption("parity_full") else 30))
         write(format_fingerprints(self.results))
-        write(f"declared unsupported (not collected): {sum(self.declared.values())} case x backend combinations")
+        scope = (f" in the whole tier {self.tier} (the selection ran {self.selected} of its {self.generated} parity "
+                 "tests; combinations never collected cannot be selected)" if self.narrowed else "")
+        write(f"declared unsupported (not collected){scope}: {sum(self.declared.values())} case x backend combinations")
         for (backend, reason), count in sorted(self.declared.items(), key=lambda item: -item[1])[:20]:
             write(count_line(count, backend, reason))
         write(f"environment: {headline(self.environment)}")

@@ -105,3 +105,19 @@ def test_report_loads_in_headless_chromium(tmp_path, page_html):
         assert page.locator("section.failure img").first.evaluate("img => img.naturalWidth") > 0
         browser.close()
     assert problems == []
+
+
+def test_an_unreadable_recording_is_in_the_html_counts_and_failures(tmp_path, monkeypatch, capsys):
+    from parity.cli.main import main
+
+    (tmp_path / "recs" / "bad").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    argv = ["run", "--tier", "smoke", "-k", "recorded", "--recorded", "recs", "--backends", "numpy"]
+    assert main([*argv, "--json", "r.json", "--html", "r.html"]) == 1
+    assert "\n1 cases x 1 backends, 1 comparisons" in capsys.readouterr().out  # as `parity report` counts them
+    page = (tmp_path / "r.html").read_text()
+    assert "1 comparisons, 0 pass, 0 fail, 0 skip, 1 error" in page
+    failure = page.split("<h2>Failures</h2>")[1].split("<h2>")[0]
+    assert "<h3>recorded-bad</h3>" in failure and "unreadable recording" in failure
+    assert main(["report", "r.json", "--html", "again.html"]) == 1
+    assert (tmp_path / "again.html").read_text() == page

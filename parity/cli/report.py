@@ -74,7 +74,7 @@ def report(args: argparse.Namespace) -> int:
     partial = " (partial: the run was interrupted)" if meta.get("partial") else ""
     print_lines(summary(results, args) + [f"{cases} cases x {len(backends)} backends, {len(results)} comparisons, "
                                           f"read from {args.report}{partial}"])
-    write_reports(args, results, [r for r in results if r.spec is not None], meta)
+    write_reports(args, results, meta)
     return exit_code(results, against_baseline(saved, results, meta) if saved is not None else False)
 
 
@@ -142,9 +142,8 @@ def against_baseline(saved: dict, results: list["Result"], meta: dict) -> bool:
     return bool(verdict.drifts)
 
 
-def write_reports(args: argparse.Namespace, results: list["Result"], drawn: list["Result"], meta: dict) -> None:
-    """--json, --save-baseline and --html (of ``drawn``: results with a spec; unreadable recordings have none
-    to draw and are in the table, the JSON and the exit code)."""
+def write_reports(args: argparse.Namespace, results: list["Result"], meta: dict) -> None:
+    """--json, --save-baseline and --html, each of every result (unreadable recordings included)."""
     from parity.report import baseline, html, stored
 
     texts = {}
@@ -155,7 +154,7 @@ def write_reports(args: argparse.Namespace, results: list["Result"], drawn: list
         document = baseline.snapshot(results, meta.get("environment", {}), kept)
         texts["--save-baseline", args.save_baseline] = json.dumps(document, indent=1) + "\n"
     if args.html:
-        texts["--html", args.html] = html.render(drawn, meta)
+        texts["--html", args.html] = html.render(results, meta)
     for (flag, path), document_text in texts.items():
         try:
             files.write_atomic(path, document_text)

@@ -70,13 +70,13 @@ def run(cases: list[Case], args: argparse.Namespace) -> int:
     results = ran + unreadable_recordings(args.keyword)
     done = len({r.case for r in ran})
     insensitive, known = (sum(r.status == status for r in results) for status in ("insensitive", "known"))
-    print_lines(summary(results, args) + [
-        f"{done} cases x {len(backends)} backends, {len(results)} comparisons in {elapsed:.1f} s"
+    print_lines(summary(results, args) + [  # cases as `parity report` counts them: unreadable recordings too
+        f"{len({r.case for r in results})} cases x {len(backends)} backends, {len(results)} comparisons in {elapsed:.1f} s"
         + (f"; {insensitive} insensitive (could not have failed)" if insensitive else "")
         + (f"; {known} known deviations (declared by their backends)" if known else "")])
     meta = {"tier": args.tier, "backends": backends, "keyword": args.keyword, "partial": stopped is not None,
             "environment": environment.describe(backends)}
-    write_reports(args, results, ran, meta)
+    write_reports(args, results, meta)
     drifted = against_baseline(saved, results, meta) if saved is not None else False
     if stopped is not None:
         code, why = stopped

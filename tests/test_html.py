@@ -112,6 +112,7 @@ def test_an_unreadable_recording_is_in_the_html_counts_and_failures(tmp_path, mo
 
     (tmp_path / "recs" / "bad").mkdir(parents=True)
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PARITY_RECORDED", "")  # --recorded sets it for this process: undone after the test
     argv = ["run", "--tier", "smoke", "-k", "recorded", "--recorded", "recs", "--backends", "numpy"]
     assert main([*argv, "--json", "r.json", "--html", "r.html"]) == 1
     assert "\n1 cases x 1 backends, 1 comparisons" in capsys.readouterr().out  # as `parity report` counts them

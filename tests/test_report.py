@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import shutil
 import textwrap
+from pathlib import Path
 
 import numpy as np
 
@@ -79,11 +81,54 @@ def test_reproduce_line_names_the_pythonpath_of_a_one_off_adapter(tmp_path, monk
     __import__("mylab.adapters")
     assert (source("mylab.adapters:ADAPTER"), source("numpy")) == (str(tmp_path), None)
     result = Result("c", ConvSpec(spatial=(4,), kernel=1), "mylab.adapters:ADAPTER", "numpy", "fail", "off")
-    sources = {"mylab.adapters:ADAPTER": str(tmp_path)}
-    assert reproduce(result, "smoke", sources)[0] == (f"reproduce: PYTHONPATH={tmp_path} parity run --tier smoke "
-                                                      "--backends mylab.adapters:ADAPTER,numpy -k c")
+    frameworks = {"mylab.adapters:ADAPTER": {"source": str(tmp_path)}, "numpy": {"versions": {}}}
+    assert reproduce(result, "smoke", frameworks)[0] == (f"reproduce: PYTHONPATH={tmp_path} parity run --tier smoke "
+                                                         "--backends mylab.adapters:ADAPTER,numpy -k c")
     shipped = Result("c", ConvSpec(spatial=(4,), kernel=1), "numpy", "reference", "fail", "off")
-    assert reproduce(shipped, "smoke", sources)[0] == "reproduce: parity run --tier smoke --backends numpy -k c"
+    assert reproduce(shipped, "smoke", frameworks)[0] == "reproduce: parity run --tier smoke --backends numpy -k c"
+
+
+def test_reproduce_line_is_quoted_for_the_shell_and_names_what_a_report_lacks_not():
+    """A folder with a space, and a report from elsewhere whose case id or folder holds shell syntax."""
+    import shlex
+
+    from parity.report.text import reproduce
+    from parity.running.result import Result
+
+    frameworks = {"my:ADAPTER": {"source": "/tmp/my ads"}, "recorded": {"folder": "/r $(touch x)"}}
+    result = Result("x $(touch /tmp/pwned)", None, "my:ADAPTER", "recorded", "error", "bad")
+    line = reproduce(result, None, frameworks)[0].removeprefix("reproduce: ")
+    assert shlex.split(line) == ["PYTHONPATH=/tmp/my ads", "parity", "run", "--recorded", "/r $(touch x)",
+                                 "--backends", "my:ADAPTER,recorded", "-k", "x $(touch /tmp/pwned)"]  # no --tier None
+
+
+def test_reproducer_of_a_recorded_backend_replays_the_same_folder(tmp_path, monkeypatch):
+    """The run line and the Python snippet both name the recordings (without them: '-k must match at least one
+    case', and the snippet's adapter finds no recording)."""
+    import os
+    import subprocess
+    import sys
+
+    from parity.cli.main import main
+    from parity.report.stored import read_json
+    from parity.report.text import reproduce
+
+    monkeypatch.setenv("PARITY_RECORDED", "")  # --recorded sets it for this process: undone after the test
+    source = Path(__file__).parents[1] / "examples" / "recorded" / "conv2d-nhwc-hwio-flipped-same-s2-numpy"
+    recording = tmp_path / "recs" / "one"
+    shutil.copytree(source, recording)
+    np.save(recording / "output.npy", np.load(recording / "output.npy") + 1)  # a broken recording
+    report = tmp_path / "r.json"
+    assert main(["run", "--recorded", str(tmp_path / "recs"), "--backends", "recorded", "-k", "recorded",
+                 "--json", str(report)]) == 1
+    results, meta = read_json(report)
+    failed = next(r for r in results if r.status == "fail")
+    lines = reproduce(failed, meta["tier"], meta["environment"]["frameworks"])
+    assert f"--recorded {tmp_path / 'recs'} " in lines[0]
+    snippet = textwrap.dedent("\n".join(lines[2:]))
+    done = subprocess.run([sys.executable, "-c", snippet], capture_output=True, text=True,
+                          env={k: v for k, v in os.environ.items() if k != "PARITY_RECORDED"})
+    assert done.returncode == 0 and "fail" in done.stdout, done.stderr[-500:]
 
 
 def test_results_come_back_from_their_json_unchanged():

@@ -184,7 +184,8 @@ def parity_verify(request: pytest.FixtureRequest) -> Callable[["Result"], None]:
             request.node.user_properties.append((PROPERTY, json.dumps(result.as_dict())))
         failed = [r for r in results if r.status in ("fail", "error")]
         if failed:
-            pytest.fail("\n".join(failure_message(r, session.tier) for r in failed), pytrace=False)
+            frameworks = session.environment.get("frameworks", {})
+            pytest.fail("\n".join(failure_message(r, session.tier, frameworks) for r in failed), pytrace=False)
         known = [r for r in results if r.status == "known"]
         own = [r for r in known if r.against == "reference"]  # the backend's own declared deviation
         if any(r.status == "pass" for r in results) and not own:
@@ -202,11 +203,10 @@ def _skip_reason(result: "Result") -> str:
     return result.reason if result.against == "reference" else f"{result.backend} vs {result.against}: {result.reason}"
 
 
-def failure_message(result: "Result", tier: str) -> str:
-    """The failure plus the exact commands that reproduce it."""
+def failure_message(result: "Result", tier: str, frameworks: dict[str, Any]) -> str:
+    """The failure plus the exact commands that reproduce it (``frameworks``: the session's environment of
+    each backend, which names an outside adapter's folder and the recordings replayed)."""
     from parity.report.text import reproduce
-    from parity.running.environment import source
 
     head = f"{result.case}: {result.backend} vs {result.against}: {result.status}: {result.reason}"
-    sources = {name: source(name) for name in (result.backend, result.against)}
-    return "\n".join([head, *reproduce(result, tier, {k: v for k, v in sources.items() if v})])
+    return "\n".join([head, *reproduce(result, tier, frameworks)])

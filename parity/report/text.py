@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import math
 import os
+import shlex
 from collections import Counter
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from parity.report.fingerprints import quantity_label, row_label
 from parity.report.fingerprints import summarize as fingerprints
@@ -156,20 +157,26 @@ def ulp_cell(max_ulp: int) -> str:
     return "inf" if max_ulp >= ULP_INFINITE else str(max_ulp)
 
 
-def reproduce(result: Result, tier: str, sources: Mapping[str, str] = MappingProxyType({})) -> list[str]:
+def reproduce(result: Result, tier: str | None, frameworks: Mapping[str, Any] = MappingProxyType({})) -> list[str]:
     """The exact commands that reproduce a result: a ``parity run`` line and a Python snippet that runs the
     compared side(s) and prints the very comparison that failed (for a pair, each side against the exact
-    result too, so that the snippet shows which side is off). ``sources``: the folder of each ``module:ATTR``
-    backend imported from outside the installed packages (:func:`parity.running.environment.source`)."""
+    result too, so that the snippet shows which side is off). ``frameworks``: the run's environment of each
+    backend, where a ``module:ATTR`` backend imported from outside the installed packages has its ``source``
+    (:func:`parity.running.environment.source`) and ``recorded`` the ``folder`` it replayed. Every word of the
+    shell line is quoted as the shell needs it (a report may come from elsewhere)."""
     pair = result.against != "reference"
-    backends = f"{result.backend},{result.against}" if pair else result.backend
+    names = [result.backend, result.against] if pair else [result.backend]
+    folder = _field_of(frameworks, "recorded", "folder") if "recorded" in names else None
+    run = (f"reproduce: {_pythonpath(names, frameworks)}parity run{f' --tier {shlex.quote(tier)}' if tier else ''}"
+           f"{f' --recorded {shlex.quote(folder)}' if folder else ''} --backends {shlex.quote(','.join(names))} "
+           f"-k {shlex.quote(result.case)}")
     if result.spec is None:  # no spec to rebuild (an unreadable recording): the run line alone
-        return [f"reproduce: {_pythonpath(backends.split(','), sources)}parity run --tier {tier} --backends {backends} "
-                f"-k {result.case}"]
+        return [run]
     spec = ", ".join(f"{k}={tuple(v) if isinstance(v, list) else v!r}" for k, v in result.spec.as_dict().items())
     lines = [
-        f"reproduce: {_pythonpath(backends.split(','), sources)}parity run --tier {tier} --backends {backends} -k {result.case}",
+        run,
         "or in Python:",
+        *([f"    import os; os.environ['PARITY_RECORDED'] = {folder!r}"] if folder else []),
         "    import parity",
         f"    spec = parity.ConvSpec({spec})",
         "    x, w, dy = *parity.generate(spec), parity.cotangent(spec)",
@@ -190,8 +197,15 @@ def reproduce(result: Result, tier: str, sources: Mapping[str, str] = MappingPro
     ]
 
 
-def _pythonpath(backends: list[str], sources: Mapping[str, str]) -> str:
+def _pythonpath(backends: list[str], frameworks: Mapping[str, Any]) -> str:
     """``PYTHONPATH=<folders> `` for the ``module:ATTRIBUTE`` backends the run imported from outside the installed
-    packages (``sources``: backend -> folder, as the run's environment recorded them), else ''."""
-    roots = [sources[name] for name in backends if isinstance(sources.get(name), str)]
-    return f"PYTHONPATH={os.pathsep.join(dict.fromkeys(roots))} " if roots else ""
+    packages (their ``source`` in the run's environment), else ''."""
+    roots = [root for name in backends if (root := _field_of(frameworks, name, "source"))]
+    return f"PYTHONPATH={shlex.quote(os.pathsep.join(dict.fromkeys(roots)))} " if roots else ""
+
+
+def _field_of(frameworks: Mapping[str, Any], backend: str, name: str) -> str | None:
+    """A string field of a backend's environment (None where the report has none)."""
+    info = frameworks.get(backend)
+    value = info.get(name) if isinstance(info, Mapping) else None
+    return value if isinstance(value, str) else None

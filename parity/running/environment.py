@@ -183,11 +183,19 @@ def _legacy(name: str) -> Callable[[], dict[str, Any]]:
 
 
 # Numerics switches read from the framework itself (imported by the run already).
+def _recorded() -> dict[str, Any]:
+    """The folder of recordings the run replayed (reproducers name it again)."""
+    from parity.adapters.legacy import recordings
+
+    where = recordings.folder()
+    return {"folder": str(where.resolve())} if where else {}
+
+
 _READERS: Final[dict[str, Callable[[], dict[str, Any]]]] = {
     **dict.fromkeys(("torch", "torch_compile", "torch_cuda", "torch_cuda_tf32"), _torch),
     **dict.fromkeys(("tensorflow", "tensorflow_xla"), _tensorflow),
     **dict.fromkeys(("jax", "jax_gpu", "jax_gpu_default"), _jax), "keras": _keras, "pytensor": _pytensor,
-    "tf1": _legacy("tf1"), "tflearn": _legacy("tf1"), "theano": _legacy("theano"),
+    "tf1": _legacy("tf1"), "tflearn": _legacy("tf1"), "theano": _legacy("theano"), "recorded": _recorded,
 }
 
 

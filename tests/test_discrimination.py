@@ -176,6 +176,29 @@ def test_a_bound_that_admits_a_flipped_kernel_is_insensitive(install_backends):
     assert wide.accumulation == "float16" and narrow.accumulation == "float32"
 
 
+class _CopiesLastChannel(_Declares):
+    """numpy's result with its last output channel a copy of the one before, declaring bfloat16 sums."""
+
+    def run(self, spec, x, w, dy=None):
+        y = NUMPY.run(spec, x, w)
+        y[:, -1] = y[:, -2]  # the spec's layout is channels-first below
+        return y
+
+
+def test_a_bound_that_rejects_every_mutant_by_a_little_passes_only_a_result_far_closer_to_the_truth(install_backends):
+    """bfloat16 sums declared over 256 terms: the bound rejects a flipped kernel by 1.2x only, so a result with
+    one output channel copied (1/128 of the output wrong) fits it; it is insensitive, the correct one passes
+    (helper-22's WaveNet layer)."""
+    install_backends({"copies": _CopiesLastChannel("bfloat16"), "right": _Declares("bfloat16")})
+    spec = ConvSpec(spatial=(64,), kernel=2, dilations=8, padding="CAUSAL", in_channels=128, out_channels=128,
+                    dtype="bfloat16", layout="NCW")
+    run = CaseRun(Case(spec.slug(), spec))
+    copies, right = run.against_reference("copies"), run.against_reference("right")
+    assert (copies.status, copies.bound_ratio <= 1, right.status) == ("insensitive", True, "pass"), copies.reason
+    assert copies.reason.startswith("insensitive: this bound rejects a reference with the ") and \
+        "and the result is not 10 times closer to what it is compared with" in copies.reason
+
+
 def test_integer_cases_stay_sensitive_under_16bit_accumulation(install_backends):
     install_backends({"wide": _Declares("float16")})
     spec = _spec(512, "float16", "sparse")

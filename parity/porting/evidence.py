@@ -12,8 +12,7 @@ from parity.core.reading import Frame
 from parity.reference.conv import Reference
 from parity.verdict import sensitivity
 
-# Where Y's bound admits a mistaken convention too, Y must be this many times closer to the stated one.
-MARGIN: Final = 10.0
+MARGIN: Final = sensitivity.MARGIN  # how much closer Y must be to the stated result than to what the bound fails to reject
 _ZEROS: Final = "all-zero output"
 
 
@@ -21,19 +20,21 @@ def doubt(fr: Frame, ref: Reference, bound: np.ndarray, distance: float) -> tupl
     """Whether a Y within the bound is evidence for the stated conventions, and what the bound also admits.
 
     The bound of a short type over long sums can admit a mistaken convention (the kernel flipped, the padding
-    shifted: :mod:`parity.verdict.sensitivity`) or an all-zero output; a match is then evidence only if Y is
-    MARGIN times closer (largest absolute difference) to the stated result than to each of those.
+    shifted: :mod:`parity.verdict.sensitivity`) or an all-zero output, or reject one by less than sensitivity.NEAR (on a
+    few elements: a Y wrong on a part of its output fits too); a match is then evidence only if Y is MARGIN
+    times closer (largest absolute difference) to the stated result than to each of those.
     """
     found = sensitivity.mutants(fr.spec, ref, fr.x, fr.w)
     found.append(sensitivity.Mutant(_ZEROS, lambda _: np.zeros_like(ref.value)))
-    admits = list(sensitivity.admitted(found, ref, fr.spec.dtype, bound))
+    admits = sensitivity.near(found, ref, fr.spec.dtype, bound)
     if not admits:
         return True, ""
     y = np.asarray(fr.y, np.float64)
     away = {mutant.name: float(np.nanmax(np.abs(y - mutant.value), initial=0.0)) for mutant, _ in admits}
     nearest = min(away, key=away.get)
     listed = ", ".join(f"{mutant.name} ({ratio:.3g}x the bound)" for mutant, ratio in admits)
-    said = (f"the {fr.spec.dtype} bound over sums of {fr.spec.accumulation_length} terms also admits: {listed}; ")
+    verb = "also admits" if all(ratio <= 1 for _, ratio in admits) else f"admits or rejects by less than {sensitivity.NEAR:g}x"
+    said = f"the {fr.spec.dtype} bound over sums of {fr.spec.accumulation_length} terms {verb}: {listed}; "
     near = away[nearest]
     if distance * MARGIN <= near:
         times = "exactly the stated result" if distance == 0 else f"{near / distance:.3g} times closer"

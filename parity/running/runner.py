@@ -25,7 +25,7 @@ from parity.core.inputs import cotangent, generate
 from parity.reference.conv import Reference, reference
 from parity.core.limits import memory_budget
 from parity.running.registry import Case
-from parity.verdict.sensitivity import Mutant, insensitivity, mutants
+from parity.verdict.sensitivity import Mutant, indistinct, mutants, near
 from parity.running.result import REFERENCE, Result, Status
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ class CaseRun:
         self.case, self.isolate = case, isolate
         self._outcomes: dict[str, Outcome] = {}
         self._bounds: dict[tuple[str, ...], np.ndarray] = {}
-        self._insensitive: dict[tuple[str, ...], str] = {}
+        self._near: dict[tuple[str, ...], list[tuple[Mutant, float]]] = {}
         self._known: dict[str, str] = {}
         self._probed: dict[str, str] = {}
 
@@ -101,12 +101,13 @@ class CaseRun:
                                                       accumulations)
         return self._bounds[accumulations]
 
-    def insensitivity(self, accumulations: tuple[str, ...]) -> str:
-        """Why a comparison with this bound could not have failed ('' if it could)."""
-        if accumulations not in self._insensitive:
-            self._insensitive[accumulations] = insensitivity(self.mutants, self.reference, self.case.spec.dtype,
-                                                             self.bound(accumulations))
-        return self._insensitive[accumulations]
+    def insensitivity(self, accumulations: tuple[str, ...], arrays: tuple[np.ndarray, np.ndarray]) -> str:
+        """Why a comparison of ``arrays`` within this bound could not have failed ('' if it could): the bound
+        admits a mutant, or rejects one by so little that the result is not much closer to what it is compared
+        with than to it (:mod:`parity.verdict.sensitivity`)."""
+        if accumulations not in self._near:
+            self._near[accumulations] = near(self.mutants, self.reference, self.case.spec.dtype, self.bound(accumulations))
+        return indistinct(self._near[accumulations], *arrays)
 
     def against_reference(self, backend: str) -> Result:
         outcome = self.outcome(backend)
@@ -155,7 +156,7 @@ class CaseRun:
                          names: list[str]) -> Result:
         status, reason, picture = c.status, c.reason, None
         if c.passed:
-            reason = self.insensitivity(accumulations)
+            reason = self.insensitivity(accumulations, arrays)
             status = "insensitive" if reason else "pass"
         elif c.kind in ("bound", "nonfinite"):
             picture = error_map(*arrays)

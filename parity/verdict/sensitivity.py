@@ -14,6 +14,15 @@ shows no violation. The head's elements are the same sums as the whole mutant's 
 in another BLAS blocking, so the verdict is the whole evaluation's unless an element's error equals its
 bound to within float64 rounding. A weight gradient sums over every output position: its padding mutants
 are computed whole.
+
+A bound that rejects a mutant by less than NEAR (its largest error is under NEAR x the bound) is about as wide
+as the differences a changed convention makes: it rejects the mutant on a few elements by a little, and a
+wrong result of that size confined to a part of the output (one output channel copied from another) still
+fits. A result within such a bound counts only if it is MARGIN times closer to what it is compared with than
+to each such mutant (:func:`indistinct`); a correct one is hundreds of times closer (its rounding error
+against a changed convention's differences). A bound that rejects every mutant by NEAR or more needs no such
+test: it also rejects a result rounded to the nearest of the output type that differs from the truth by a
+few units in the last place, so a closeness test there would doubt correctly rounded results.
 """
 from __future__ import annotations
 
@@ -31,6 +40,8 @@ if TYPE_CHECKING:
 # A mutant within this fraction of the error scale of the reference is numerically the same result.
 _HARMLESS: Final = 2.0 ** -40
 HEAD: Final = 8  # the head is the first 1/HEAD of the first output spatial axis (at least one position)
+NEAR: Final = 2.0  # a bound that rejects a mutant by less than this needs a result MARGIN times closer to the truth
+MARGIN: Final = 10.0
 
 
 class Mutant:
@@ -89,24 +100,58 @@ def insensitivity(found: list[Mutant], ref: Reference, dtype: str, bound: np.nda
     """'' when every mutant that differs from the reference, rounded to ``dtype``, lies outside ``bound``
     somewhere; else the reason naming the first that does not."""
     for mutant, ratio in admitted(found, ref, dtype, bound):
-        return (f"insensitive: a reference with the {mutant.name} passes this bound too "
-                f"(its error is {ratio:.3g}x the bound)")
+        return _passes_too(mutant, ratio)
     return ""
 
 
-def admitted(found: list[Mutant], ref: Reference, dtype: str, bound: np.ndarray) -> Iterator[tuple[Mutant, float]]:
-    """Each mutant that differs from the reference but lies within ``bound`` once rounded to ``dtype``, with
-    its largest error as a fraction of the bound; computed lazily, in order."""
+def near(found: list[Mutant], ref: Reference, dtype: str, bound: np.ndarray) -> list[tuple[Mutant, float]]:
+    """The mutants that ``bound`` admits or rejects by less than NEAR (see the module docstring), with their
+    largest errors as fractions of the bound."""
+    return list(admitted(found, ref, dtype, bound, NEAR))
+
+
+def indistinct(close: list[tuple[Mutant, float]], output: np.ndarray, target: np.ndarray) -> str:
+    """Why a result ``output`` within the bound of :func:`near`'s ``close`` could not have failed against
+    ``target`` ('' if it could): the bound admits a mutant, or ``output`` is not MARGIN times closer (largest
+    absolute difference) to ``target`` than to a mutant it rejects by less than NEAR."""
+    for mutant, ratio in close:
+        if ratio <= 1:
+            return _passes_too(mutant, ratio)
+    distance = _farthest(output, target) if close else 0.0
+    for mutant, ratio in close:
+        away = _farthest(output, mutant.value)
+        if distance * MARGIN > away:
+            return (f"insensitive: this bound rejects a reference with the {mutant.name} by only {ratio:.3g}x, and the "
+                    f"result is not {MARGIN:g} times closer to what it is compared with ({distance:.3g}) than to "
+                    f"that one ({away:.3g})")
+    return ""
+
+
+def _passes_too(mutant: Mutant, ratio: float) -> str:
+    return f"insensitive: a reference with the {mutant.name} passes this bound too (its error is {ratio:.3g}x the bound)"
+
+
+def _farthest(a: np.ndarray, b: np.ndarray) -> float:
+    """The largest |a - b| in float64, NaNs left out."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        return float(np.nanmax(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)), initial=0.0))
+
+
+def admitted(found: list[Mutant], ref: Reference, dtype: str, bound: np.ndarray,
+             within: float = 1.0) -> Iterator[tuple[Mutant, float]]:
+    """Each mutant that differs from the reference but lies within ``within`` x ``bound`` once rounded to
+    ``dtype``, with its largest error as a fraction of the bound; computed lazily, in order."""
     target = ref.value if ref.low is None else ref.value + ref.low
+    limit = bound if within == 1.0 else within * bound
     for mutant in found:
         if mutant.head is not None:
             head = (slice(None), slice(None), slice(mutant.rows))
-            if not _inside(_error(mutant.head, target[head], dtype), bound[head]):
+            if not _inside(_error(mutant.head, target[head], dtype), limit[head]):
                 continue
         if harmless(mutant.value, ref.value, ref.scale):
             continue
         error = _error(mutant.value, target, dtype)
-        if _inside(error, bound):
+        if _inside(error, limit):
             yield mutant, float(np.max(np.divide(error, bound, out=np.zeros_like(error), where=bound > 0)))
 
 

@@ -105,6 +105,24 @@ def _same(spec: ConvSpec) -> bool:
     return spec.padding == "SAME" and not spec.transposed and _asymmetric(spec)
 
 
+def _first_two_images(spec: ConvSpec, operands: list[np.ndarray]) -> np.ndarray:
+    """A weight gradient summed over the first two images of the batch only."""
+    x, w, dy = operands
+    return _in_dtype(dataclasses.replace(spec, batch=2), [x[:2], w, dy[:2]])
+
+
+def _height_width_swapped(spec: ConvSpec, operands: list[np.ndarray]) -> np.ndarray:
+    """An NDHWC volume read as NDWHC (the same shape where height equals width)."""
+    x, *rest = operands
+    return _in_dtype(spec, [np.ascontiguousarray(np.swapaxes(x, -2, -1)), *rest])
+
+
+def _square_volume(spec: ConvSpec) -> bool:
+    return (spec.rank == 3 and spec.layout == "channels_last" and spec.spatial[1] == spec.spatial[2]
+            and spec.quantity == "output" and not spec.transposed)
+
+
+_SHORT = ("float16", "float32")  # the dtypes of the mix-up cases (parity/cases/mixups.py)
 MUTANTS = (
     Mutant("flip-all", lambda s: max(s.kernel) > 1, _kernel_changed(lambda k: np.flip(k, tuple(range(2, k.ndim))))),
     Mutant("flip-one-axis", lambda s: s.kernel[-1] > 1, _kernel_changed(lambda k: np.flip(k, -1))),
@@ -124,4 +142,12 @@ MUTANTS = (
     Mutant("16bit-accumulation", lambda s: s.op == "conv" and s.quantity == "output" and s.groups == 1,
            _short_accumulation, dtypes=("float16", "bfloat16")),
     Mutant("one-ulp-off", lambda s: s.distribution in INTEGER, _one_ulp_off),
+    Mutant("weight-gradient-of-two-images", lambda s: s.quantity == "grad_weight" and s.batch > 2, _first_two_images,
+           dtypes=_SHORT),
+    Mutant("dilations-reversed", lambda s: len(set(s.dilations)) > 1 and s.quantity == "output" and not s.transposed,
+           lambda s, ops: _in_dtype(s, ops, dilations=s.dilations[::-1]), dtypes=_SHORT),
+    Mutant("height-width-swapped", _square_volume, _height_width_swapped, dtypes=_SHORT),
+    Mutant("transposed-kernel-read-as-OI", lambda s: s.transposed and s.kernel_shape[0] == s.kernel_shape[1] > 1
+           and s.quantity in ("output", "grad_weight") and s.rank >= 2, _kernel_changed(lambda k: np.swapaxes(k, 0, 1)),
+           dtypes=_SHORT),
 )

@@ -59,7 +59,7 @@ def valid_specs(draw: st.DrawFn, op: st.SearchStrategy[str] = ops,
         full = geometry.full_transposed(spatial, kernel, strides, dilations)
         padding = tuple((min(lo, f - 1), min(hi, f - 1 - min(lo, f - 1))) for (lo, hi), f in zip(padding, full))
     spec = ConvSpec(spatial=spatial, kernel=kernel, strides=strides, dilations=dilations, padding=padding,
-                    op=chosen_op, quantity=draw(quantity), output_padding=extra, batch=draw(st.integers(1, 2)),
+                    op=chosen_op, quantity=draw(quantity), output_padding=extra, batch=draw(st.integers(1, 3)),
                     dtype=draw(dtypes), layout=draw(layouts), seed=draw(st.integers(0, 3)), **draw(channels()))
     distribution = draw(st.sampled_from(DISTRIBUTIONS))
     if distribution == "int" and spec.accumulation_length > 2 ** precision_bits(spec.dtype):

@@ -21,7 +21,7 @@ from typing import Final, Literal, Sequence, Union
 
 import numpy as np
 
-from parity.core.dtypes import canonical_name, precision_bits, ulp, unit_roundoff
+from parity.core.dtypes import canonical_name, np_dtype, precision_bits, ulp, unit_roundoff
 from parity.reference.conv import Reference
 
 Status = Literal["pass", "fail"]
@@ -89,11 +89,13 @@ def _distance(oa: np.ndarray, ob: np.ndarray) -> np.ndarray:
 
 
 def _max_ulp(actual: np.ndarray, target: np.ndarray) -> int:
-    """The largest :func:`ulp_distance` between two arrays of finite numbers (``target`` is rounded to
-    ``actual``'s dtype first), without the NaN bookkeeping."""
+    """The largest :func:`ulp_distance` between two arrays without NaN (``target`` is rounded to ``actual``'s
+    dtype first: a target beyond the type's range rounds to the infinity a correct ``actual`` holds),
+    without the NaN bookkeeping."""
     if not actual.size:
         return 0
-    rounded = np.asarray(target).astype(actual.dtype, copy=False)
+    with np.errstate(over="ignore"):
+        rounded = np.asarray(target).astype(actual.dtype, copy=False)
     return int(_distance(_ordered(actual), _ordered(rounded)).max())
 
 
@@ -147,11 +149,12 @@ def compare(actual: np.ndarray, ref: Reference, dtype: str, *, expected: np.ndar
     if problem:
         return Comparison("fail", problem[0], np.nan, np.nan, int(ULP_INFINITE), np.inf, None, problem[1])
     actual64, target64 = np.asarray(actual, np.float64), np.asarray(target, np.float64)
+    total = total_bound(ref, dtype, computations, accumulation) if bound is None else bound
+    actual64 = _overflowed(actual64, target64, total, dtype, computations)
     err, max_ulp, nonfinite = _errors(actual, target, actual64, target64, ref.low if expected is None else None)
     # Where the error is 0 the ratio is 0, even where the bound is 0 (exact integer sums; half an ULP of
     # 0 underflowing float64); elsewhere a 0 bound makes any error infinitely many bounds.
     with np.errstate(divide="ignore"):
-        total = total_bound(ref, dtype, computations, accumulation) if bound is None else bound
         ratio = np.divide(err, total, out=np.zeros_like(err), where=err > 0)
     rel = np.divide(err, np.abs(target64), out=np.where(err > 0, np.inf, 0.0), where=target64 != 0)
     worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(ratio)), ratio.shape)) if ratio.size else None
@@ -176,8 +179,25 @@ def _errors(actual: np.ndarray, target: np.ndarray, actual64: np.ndarray, target
     diff = np.where(finite, diff, 0.0)
     if low is not None:
         diff = np.where(finite, diff - low, 0.0)
-    ulps = ulp_distance(actual, target.astype(actual.dtype))
+    with np.errstate(over="ignore"):
+        ulps = ulp_distance(actual, target.astype(actual.dtype))
     return np.abs(diff), int(np.where(finite, ulps, 0).max(initial=0)), _nonfinite_problem(actual64, target64)
+
+
+def _overflowed(actual64: np.ndarray, target64: np.ndarray, total: np.ndarray, dtype: str,
+                computations: int) -> np.ndarray:
+    """``actual64`` with each infinity of the target's sign replaced by the target (agreement: error 0; the
+    ULP distance of the two in ``dtype`` is 0 already) where the target plus the bound's accumulation error
+    (the bound less its final half ULPs) reaches the values that round to infinity: 1.2e5 is inf in float16,
+    whose largest finite value is 65504 and whose values from 65520 on round to inf; exact 65510 is not."""
+    if dtype == "float64" or not np.isinf(actual64).any():
+        return actual64
+    largest = float(np.finfo(np_dtype(dtype)).max)
+    half = 0.5 * float(ulp(np.asarray(largest), dtype))
+    with np.errstate(invalid="ignore"):
+        reach = np.abs(target64) + total - computations * half
+        agree = np.isinf(actual64) & (np.sign(actual64) == np.sign(target64)) & (reach >= largest + half)
+    return np.where(agree, target64, actual64) if agree.any() else actual64
 
 
 def total_bound(ref: Reference, dtype: str, computations: int = 1, accumulation: Accumulation = None) -> np.ndarray:

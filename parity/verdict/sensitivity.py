@@ -158,7 +158,8 @@ def admitted(found: list[Mutant], ref: Reference, dtype: str, bound: np.ndarray,
 def _error(value: np.ndarray, target: np.ndarray, dtype: str) -> np.ndarray:
     """|value rounded to ``dtype`` - target|: 0 where both are the same non-finite value (a NaN input reaches
     a mutant's outputs as it reaches the reference's), NaN where only one is non-finite (never within a bound)."""
-    rounded = value.astype(np_dtype(dtype)).astype(np.float64)
+    with np.errstate(over="ignore"):  # beyond the type's range: the infinity a correct result holds
+        rounded = value.astype(np_dtype(dtype)).astype(np.float64)
     with np.errstate(invalid="ignore"):
         error = np.abs(rounded - target)
     undefined = np.isnan(error)  # NaN on either side, or the same infinity on both

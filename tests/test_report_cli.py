@@ -120,13 +120,13 @@ def test_run_and_report_print_the_matrix(saved, capsys):
                                         "--json, pytest --parity-json), got '{path}': format 'parity-baseline/1'"),
     ('{"results": 3}', "REPORT results must be a list of results, got 3, in '{path}'"),
     ('{"results": [{"case": "c"}]}', "REPORT results[0] must be a result as parity writes it, got '{path}': "
-                                     "TypeError"),
+                                     "ValueError: a result's fields must be "),
     ('{"results": [{"case": "c", "spec": null, "backend": "b", "against": "reference", "status": "bogus"}]}',
      "REPORT results[0] must be a result as parity writes it, got '{path}': ValueError: status must be one of "
      "pass, fail, skip, error, insensitive, known, got 'bogus'"),
     ('{"results": [{"case": "c", "spec": null, "backend": "b", "against": "reference", "status": "pass", '
      '"max_ulp": "7"}]}', "REPORT results[0] must be a result as parity writes it, got '{path}': ValueError: "
-                          "max_ulp must be an integer or null, got '7'"),
+                          "max_ulp must be an integer >= 0 or null, got \"7\""),
 ])
 def test_bad_reports_are_one_line_naming_the_rule(tmp_path, capsys, content, message):
     path = tmp_path / "bad.json"

@@ -41,7 +41,7 @@ def _document(result=(), **meta):
                                           'are objects, got {"cpu": "x"}'),
     (_document({"case": 5}), "case must be a string, got 5"),
     (_document({"fingerprint": 5}), "fingerprint must be a string or null, got 5"),
-    (_document({"max_ulp": True}), "max_ulp must be an integer or null, got True"),
+    (_document({"max_ulp": True}), "max_ulp must be an integer >= 0 or null, got true"),
     (_document({"status": "fail", "error_map": "AAAA"}), "error_map must be a base64 PNG given with max_abs"),
     (_document({"spec": None, "fingerprint": "correctly rounded"}),
      "spec must be given with figures or a fingerprint, got null"),
@@ -108,8 +108,9 @@ def test_the_table_shows_thirty_rows_unless_full(tmp_path, capsys, full):
 
 
 def test_an_interrupted_run_says_so_on_its_last_line(tmp_path, capsys):
-    assert main(["report", str(_report_file(tmp_path, [_result()], partial=True))]) == 0
-    assert capsys.readouterr().out.splitlines()[-1].endswith(" (partial: the run was interrupted)")
+    assert main(["report", str(_report_file(tmp_path, [_result()], partial=True))]) == 1  # it passes nothing
+    out, err = capsys.readouterr()
+    assert out.splitlines()[-1].endswith(" (partial: the run was interrupted)") and "holds a partial run" in err
 
 
 def test_a_keyword_narrows_the_run_s_keyword_and_the_baseline_records_both(tmp_path):
@@ -140,11 +141,13 @@ def test_a_full_disk_is_one_line(tmp_path, capsys, monkeypatch):
                                        f"No space left on device\n")
 
 
-def test_the_html_report_leaves_out_unreadable_recordings(tmp_path):
+def test_the_html_report_draws_unreadable_recordings_too(tmp_path):
     unreadable = Result("rec", None, "torch", "reference", "error", "recording unreadable")
     report = _report_file(tmp_path, [_result(), unreadable])
     assert main(["report", str(report), "--html", str(tmp_path / "r.html")]) == 1
-    assert "backends <b>torch</b>: 1 comparisons" in (tmp_path / "r.html").read_text()
+    page = (tmp_path / "r.html").read_text()
+    assert "backends <b>torch</b>: 2 comparisons, 1 pass, 0 fail, 0 skip, 1 error" in page
+    assert "<h3>rec</h3>" in page and "recording unreadable" in page
 
 
 def test_a_result_given_twice_is_one_result_and_two_verdicts_are_refused(tmp_path):
@@ -194,7 +197,7 @@ def test_the_report_of_a_one_off_adapter_keeps_the_run_s_pythonpath(tmp_path):
 def test_an_interrupted_run_s_baseline_is_marked_and_refused(tmp_path, capsys):
     report = _report_file(tmp_path, [_result()], partial=True)
     base = tmp_path / "partial.json"
-    assert main(["report", str(report), "--save-baseline", str(base)]) == 0
+    assert main(["report", str(report), "--save-baseline", str(base)]) == 1
     assert json.loads(base.read_text())["partial"] is True
     capsys.readouterr()
     assert main(["report", str(_report_file(tmp_path, [_result()])), "--baseline", str(base)]) == 2

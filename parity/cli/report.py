@@ -75,7 +75,12 @@ def report(args: argparse.Namespace) -> int:
     print_lines(summary(results, args) + [f"{cases} cases x {len(backends)} backends, {len(results)} comparisons, "
                                           f"read from {args.report}{partial}"])
     write_reports(args, results, meta)
-    return exit_code(results, against_baseline(saved, results, meta) if saved is not None else False)
+    code = exit_code(results, against_baseline(saved, results, meta) if saved is not None else False)
+    if partial and code == 0:  # what the run never reached is neither a pass nor, against a baseline, vanished
+        print(f"parity: {args.report} holds a partial run (interrupted): its {cases} cases are those finished before "
+              "the stop, so it passes nothing (exit 1)", file=sys.stderr)
+        return 1
+    return code
 
 
 def exit_code(results: list["Result"], drifted: bool) -> int:

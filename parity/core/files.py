@@ -4,8 +4,10 @@ before anything is allocated). Every problem is a one-line ``ValueError`` naming
 """
 from __future__ import annotations
 
+import json
 import math
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any, Final
@@ -32,6 +34,24 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+JSON_BYTES: Final = 1 << 30  # a JSON report or baseline past 1 GiB is not one parity wrote
+
+
+def read_json(path: str | Path) -> Any:
+    """The JSON document in the regular file ``path``; ``ValueError`` saying why not, in one line (a
+    device, a pipe or a file over JSON_BYTES is refused before it is read: /dev/zero grew without end and
+    a FIFO waited for a writer)."""
+    try:
+        status = os.stat(path)
+        if not stat.S_ISREG(status.st_mode):
+            raise ValueError("it is not a regular file (a folder, device, pipe or socket)")
+        if status.st_size > JSON_BYTES:
+            raise ValueError(f"{status.st_size} bytes, over the {JSON_BYTES} a report can have")
+        return json.loads(Path(path).read_bytes())
+    except (OSError, ValueError, RecursionError, MemoryError, UnicodeDecodeError) as error:
+        raise ValueError(f"{type(error).__name__}: {first_line(error)}") from None
 
 
 def umask() -> int:

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Iterable
 
+from parity.core import files
+from parity.report.text import STATUSES
 from parity.running.result import Result
 
 RATIO_FACTOR: Final = 4.0
@@ -57,15 +59,51 @@ def check_comparable(saved: dict, tier: str | None, flag: str) -> None:
 
 
 def load(path: Path) -> dict[str, Any]:
-    """A saved baseline; ``ValueError`` naming the file and what is wrong with it."""
+    """A saved baseline; ``ValueError`` naming the file, the field and the rule it breaks (checked whole before
+    any run starts: a run must not end in a crash on a file it could have refused)."""
     try:
-        document = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as error:
-        raise ValueError(f"baseline {str(path)!r} must be a readable JSON file, got {type(error).__name__}: {error}") from None
+        document = files.read_json(path)
+    except ValueError as error:
+        raise ValueError(f"baseline {str(path)!r} must be a readable JSON file, got {error}") from None
     if not isinstance(document, dict) or document.get("format") != _FORMAT:
         raise ValueError(f"baseline {str(path)!r} must be a file written by --save-baseline ({_FORMAT}), got "
                          f"format {document.get('format') if isinstance(document, dict) else type(document).__name__!r}")
+    problem = _problem(document)
+    if problem:
+        raise ValueError(f"baseline {str(path)!r} {problem}")
     return document
+
+
+def _problem(document: dict[str, Any]) -> str:
+    """What is wrong with a baseline's fields ('' if nothing)."""
+    checks = (("comparisons", isinstance(document.get("comparisons"), dict), "an object of comparisons"),
+              ("environment", isinstance(document.get("environment", {}), dict), "an object"),
+              ("tier", isinstance(document.get("tier"), (str, type(None))), "a tier name or null"),
+              ("partial", isinstance(document.get("partial", False), bool), "true or false"))
+    for name, good, rule in checks:
+        if not good:
+            return f"{name} must be {rule}, got {json.dumps(document.get(name))[:80]}"
+    for name, figures in document["comparisons"].items():
+        rule = _figures_problem(figures)
+        if rule:
+            return f"comparisons[{json.dumps(name)[:120]}] {rule}"
+    return ""
+
+
+def _figures_problem(figures: Any) -> str:
+    if not isinstance(figures, dict):
+        return f"must be an object of {', '.join(FIGURES)}, got {json.dumps(figures)[:80]}"
+    ratio, ulps = figures.get("bound_ratio"), figures.get("max_ulp")
+    checks = (("status", figures.get("status") in STATUSES, f"one of {', '.join(STATUSES)}"),
+              ("max_ulp", ulps is None or type(ulps) is int and ulps >= 0, "an integer >= 0 or null"),
+              ("bound_ratio", ratio is None or ratio in ("inf", "nan") or type(ratio) in (int, float) and ratio >= 0,
+               'a number >= 0, "inf", "nan" or null'),
+              ("fingerprint", isinstance(figures.get("fingerprint"), (str, type(None))), "a string or null"),
+              ("accumulation", isinstance(figures.get("accumulation"), (str, type(None))), "a string or null"))
+    for name, good, rule in checks:
+        if not good:
+            return f".{name} must be {rule}, got {json.dumps(figures.get(name))[:80]}"
+    return ""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from parity.report.fingerprints import quantity_label
-from parity.report.text import STATUSES, reproduce, ulp_cell
+from parity.report.text import STATUSES, reproduce, severity, ulp_cell
 from parity.running.result import REFERENCE, Result
 
 _STYLE = """
@@ -106,11 +106,11 @@ def _cell(results: list[Result]) -> str:
     measured = [r for r in results if r.bound_ratio is not None]
     if not measured:
         return "<td style='background:#ddd'>no data</td>"
-    ratio = max(r.bound_ratio for r in measured)
+    ratio = max((r.bound_ratio for r in measured), key=severity)  # the text table's worst: NaN above all
     ulp = max(r.max_ulp for r in measured)
     failed = sum(r.status in ("fail", "error") for r in results)
     # green at ratio 0 to red at the bound; failures dark red
-    colour = "#c33" if ratio > 1 or failed else f"hsl({120 * (1 - ratio):.0f},70%,75%)"
+    colour = "#c33" if not ratio <= 1 or failed else f"hsl({120 * (1 - ratio):.0f},70%,75%)"
     return (f"<td style='background:{colour}' title='{len(measured)} compared, {failed} failed'>"
             f"{ulp_cell(ulp)} ULP<br>ratio {ratio:.3g}</td>")
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any, Final
 
+from parity.core import files
 from parity.report.fingerprints import summarize as fingerprints
 from parity.report.text import STATUSES
 from parity.running.registry import TIERS
@@ -31,10 +32,9 @@ def read_json(path: str | Path, flag: str = "REPORT") -> tuple[list[Result], dic
     """(results, meta) of a JSON report written by :func:`json_text` (reports from before its ``format`` key
     are read too); ``ValueError`` naming ``flag``, the file and what is wrong."""
     try:
-        document = json.loads(Path(path).read_text())
-    except (OSError, ValueError, RecursionError) as error:
-        raise ValueError(f"{flag} must be a readable JSON report {_SOURCES}, got {str(path)!r}: "
-                         f"{type(error).__name__}: {error}") from None
+        document = files.read_json(path)
+    except ValueError as error:
+        raise ValueError(f"{flag} must be a readable JSON report {_SOURCES}, got {str(path)!r}: {error}") from None
     if not isinstance(document, dict) or document.get("format", FORMAT) != FORMAT:
         got = (f"format {document.get('format')!r}" if isinstance(document, dict)
                else f"a JSON {type(document).__name__}")
@@ -65,9 +65,23 @@ def read_json(path: str | Path, flag: str = "REPORT") -> tuple[list[Result], dic
     return results, meta
 
 
+_FIELDS: Final = frozenset(f.name for f in fields(Result))
+
+
 def _check_figures(item: Any) -> None:
-    """``ValueError`` unless each figure of a raw result is a number >= 0 (or NaN, or inf written as "inf") or
-    null, and a pass is within its bound."""
+    """``ValueError`` unless a raw result is an object of Result's fields with a spec object (or null), each
+    figure a number >= 0 (or NaN, or inf written as "inf") or null, and a pass within its bound."""
+    if not isinstance(item, dict):
+        raise ValueError(f"a result must be an object, got {json.dumps(item)[:80]}")
+    unknown, missing = sorted(item.keys() - _FIELDS), sorted({"case", "backend", "against", "status"} - item.keys())
+    if unknown or missing:
+        raise ValueError(f"a result's fields must be {', '.join(sorted(_FIELDS))}, got "
+                         + (f"unknown {', '.join(unknown)}" if unknown else f"no {', '.join(missing)}"))
+    if not isinstance(item.get("spec"), (dict, type(None))):
+        raise ValueError(f"spec must be an object or null, got {json.dumps(item['spec'])[:80]}")
+    ulps = item.get("max_ulp")
+    if ulps is not None and not (type(ulps) is int and ulps >= 0):
+        raise ValueError(f"max_ulp must be an integer >= 0 or null, got {json.dumps(ulps)}")
     for name in ("max_abs", "max_rel", "bound_ratio"):
         value = item.get(name)
         number = isinstance(value, (int, float)) and not isinstance(value, bool) or value in ("inf", "nan")

@@ -41,7 +41,7 @@ class PairSummary:
     def concern(self) -> tuple:
         """Sort key of the short view: failures, errors and insensitive first, then the worst ratio."""
         return (-(self.counts["fail"] + self.counts["error"]), -self.counts["insensitive"], -self.counts["known"],
-                -self.bound_ratio)
+                -severity(self.bound_ratio))
 
     def add(self, result: Result) -> None:
         self.counts[result.status] += 1
@@ -51,7 +51,7 @@ class PairSummary:
         self.max_abs = worse(self.max_abs, result.max_abs)
         self.max_ulp = max(self.max_ulp, result.max_ulp)
         # Ties go to the smallest id, so the table does not depend on the order results arrive in (xdist).
-        if (-result.bound_ratio, result.case) < (-self.bound_ratio, self.worst_case or "~"):
+        if (-severity(result.bound_ratio), result.case) < (-severity(self.bound_ratio), self.worst_case or "~"):
             self.bound_ratio, self.worst_case = result.bound_ratio, result.case
 
 
@@ -138,9 +138,14 @@ def format_matrix(results: Iterable[Result], by: str) -> str:
                      [["pair (max_ulp / bound_ratio)", *columns], ["---"] * (len(columns) + 1), *rows])
 
 
+def severity(ratio: float) -> float:
+    """A bound ratio as reports order them: NaN (no bound could judge it) above every number."""
+    return math.inf if math.isnan(ratio) else ratio
+
+
 def worse(a: float, b: float) -> float:
-    """The larger figure, NaN if either is (``max`` keeps whichever comes first beside a NaN)."""
-    return a if math.isnan(a) else b if math.isnan(b) else max(a, b)
+    """The larger figure, NaN if either is (``max`` alone keeps whichever comes first beside a NaN)."""
+    return max(a, b, key=severity)
 
 
 def _column_order(value: str) -> tuple:

@@ -113,6 +113,8 @@ def _cases(args: argparse.Namespace) -> list[Case]:
 
     if getattr(args, "recorded", None) is not None:
         recorded.use(args.recorded, "--recorded")
+    if args.command == "record" and args.out is None and not recorded.output_folder().exists():
+        recorded.make_output_folder()  # $PARITY_RECORDED names where to write, as --out would: made, not refused
     if args.keyword:
         _check_keyword(args.keyword)
     cases = select(collect(args.tier), args.keyword)

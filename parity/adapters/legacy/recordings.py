@@ -85,6 +85,12 @@ def output_folder() -> Path:
     return Path(os.environ.get(ENV) or "recorded")
 
 
+def make_output_folder() -> None:
+    """Make :func:`output_folder` (checked as a folder parity may write first)."""
+    files.check_output_folder(output_folder(), ENV)
+    output_folder().mkdir(parents=True, exist_ok=True)
+
+
 def describe(spec: ConvSpec, backend: str, kernel_layout: str | None = None, flip: bool = False) -> dict[str, Any]:
     """``spec.json`` of a recording of ``spec`` by ``backend``; the kernel stored in ``kernel_layout``
     (default: OI... / ...IO after the data layout, IO... / ...OI transposed), reversed if ``flip``."""
@@ -106,6 +112,11 @@ def record(spec: ConvSpec, backend: str, directory: str | Path, kernel_layout: s
     from parity import adapters
 
     meta = describe(spec, backend, kernel_layout, flip)
+    directory = Path(directory)
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise ValueError(f"{str(directory)!r} must not exist yet, got {'a folder with files' if directory.is_dir() else 'a file'}"
+                         " there (a recording is never overwritten: its output may come from elsewhere; remove it "
+                         "to record it again)")
     adapter = adapters.get(backend)
     reason = adapter.available() or adapter.supports(spec)
     if reason:
@@ -123,8 +134,10 @@ def record(spec: ConvSpec, backend: str, directory: str | Path, kernel_layout: s
     kernel = convert.flip_axes(w, reading.flips)
     stored = (_stored_data(x, reading), convert.kernel_from_canonical(kernel, reading.kernel_layout, spec.groups),
               _stored_data(y, reading))
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"{str(directory)!r} must be a folder parity can make, got {files.first_line(error)}") from None
     files.write_atomic(directory / "spec.json", _json_lines(meta))
     for name, array in zip(FILES, stored):
         np.save(directory / name, np.ascontiguousarray(array), allow_pickle=False)

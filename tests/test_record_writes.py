@@ -1,0 +1,38 @@
+"""`parity record` never overwrites a recording (its output may have been recomputed elsewhere), names a path
+clash as that case's note instead of aborting, and writes to a new $PARITY_RECORDED folder as to a new --out
+(helper-23)."""
+from __future__ import annotations
+
+import numpy as np
+
+from parity.cli.main import main
+
+CASE = "conv1d-nwc-valid-s1-d1-g1-k3-n2c3x11-o5-f32-normal"
+ARGS = ["record", "--backend", "numpy", "--tier", "smoke"]
+
+
+def test_a_recording_is_never_overwritten(tmp_path, capsys):
+    out = tmp_path / "recs"
+    assert main([*ARGS, "-k", CASE, "--out", str(out)]) == 0
+    output = out / f"{CASE}-numpy" / "output.npy"
+    np.save(output, np.load(output) + 1)  # recomputed elsewhere and copied back
+    before = output.read_bytes()
+    capsys.readouterr()
+    assert main([*ARGS, "-k", CASE, "--out", str(out)]) == 2
+    assert "must not exist yet, got a folder with files there" in capsys.readouterr().err
+    assert output.read_bytes() == before
+
+
+def test_a_path_clash_is_one_case_s_note_and_the_others_are_recorded(tmp_path, capsys):
+    (tmp_path / f"{CASE}-numpy").write_text("")
+    assert main([*ARGS, "-k", "conv1d and valid", "--out", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert f"parity: note: not recorded: {CASE}: " in err and "got a file there" in err
+    assert out.strip() and CASE not in out
+
+
+def test_a_new_parity_recorded_folder_is_made(tmp_path, monkeypatch, capsys):
+    target = tmp_path / "new" / "recs"
+    monkeypatch.setenv("PARITY_RECORDED", str(target))
+    assert main([*ARGS, "-k", CASE]) == 0
+    assert (target / f"{CASE}-numpy" / "spec.json").is_file()

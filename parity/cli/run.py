@@ -55,6 +55,11 @@ def run(cases: list[Case], args: argparse.Namespace) -> int:
     if args.timeout is not None and not args.isolate:
         raise ValueError(f"--timeout must come with --isolate (it bounds an isolated backend's case), got "
                          f"--timeout {args.timeout:g} alone")
+    given = [f"{flag} {value}" for flag, value in (("--json", args.json), ("--html", args.html),
+                                                   ("--save-baseline", args.save_baseline), ("--baseline", args.baseline))
+             if value is not None]
+    if args.dry_run and given:
+        raise ValueError(f"--dry-run must come without reports or baselines (it compares nothing), got {given[0]}")
     saved = check_outputs(args, {})
     if saved is not None:
         from parity.report import baseline
@@ -187,7 +192,7 @@ def bench(cases: list[Case], args: argparse.Namespace) -> int:
     sections += [(f"parity run vs hand loop, tier {args.tier}, backends {','.join(backends)}",
                   lambda: bench.run_vs_hand_loop(cases, backends)),
                  ("start-up", lambda: bench.list_startup(args.repeats)),
-                 ("pytest-xdist", lambda: bench.pytest_workers(args.tier, backends)),
+                 ("pytest-xdist", lambda: bench.pytest_workers(args.tier, backends, args.keyword)),
                  ("memory", bench.peak_memory)]
     figures = []
     for title, measure in sections:

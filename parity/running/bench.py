@@ -174,10 +174,11 @@ def list_startup(repeats: int = 3) -> Measured:
 SUITE = Path(__file__).resolve().parents[2] / "tests" / "test_regression.py"
 
 
-def pytest_workers(tier: str, backends: list[str], rounds: int = 2) -> Measured:
+def pytest_workers(tier: str, backends: list[str], keyword: str | None = None, rounds: int = 2) -> Measured:
     """The regression suite with -n 0 and -n 2 (pytest-xdist), alternated ``rounds`` times, the shortest wall
-    time of each (source checkouts only): one run of each had read the ratio as 1.18x where paired medians
-    of four gave 1.27x."""
+    time of each (source checkouts only), on the cases matching ``keyword`` (pytest's -k reads parity's
+    expressions alike: words and and/or/not matched in the test ids, which hold the case ids): one run of
+    each had read the ratio as 1.18x where paired medians of four gave 1.27x."""
     if not SUITE.exists():
         return [f"pytest regression suite: skipped, {SUITE} is not here (run from a source checkout)"], []
     timings: dict[str, float] = {}
@@ -185,15 +186,17 @@ def pytest_workers(tier: str, backends: list[str], rounds: int = 2) -> Measured:
     for workers in ("0", "2") * rounds:
         start = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(SUITE),
-                               f"--parity-tier={tier}", f"--parity-backends={','.join(backends)}", "-n", workers],
+                               f"--parity-tier={tier}", f"--parity-backends={','.join(backends)}", "-n", workers,
+                               *(["-k", keyword] if keyword else [])],
                               capture_output=True, check=False, cwd=SUITE.parent.parent)
         timings[workers] = min(timings.get(workers, math.inf), time.perf_counter() - start)
         codes[workers] = codes.get(workers) or done.returncode
     exits = "" if set(codes.values()) == {0} else f"; pytest exit codes -n 0: {codes['0']}, -n 2: {codes['2']}"
     speedup = timings["0"] / timings["2"]
-    return ([f"pytest regression suite, tier {tier}: -n 0 {timings['0']:.1f}s, -n 2 {timings['2']:.1f}s "
+    selection = f" -k {keyword!r}" if keyword else ""
+    return ([f"pytest regression suite, tier {tier}{selection}: -n 0 {timings['0']:.1f}s, -n 2 {timings['2']:.1f}s "
              f"(best of {rounds} each, alternated; speed-up -n 0 / -n 2: {speedup:.2f}x){exits}"],
-            [Figure(f"regression suite, tier {tier}: `pytest -n 0` / `pytest -n 2` wall time, best of {rounds} "
+            [Figure(f"regression suite, tier {tier}{selection}: `pytest -n 0` / `pytest -n 2` wall time, best of {rounds} "
                     f"({timings['0']:.1f} s / {timings['2']:.1f} s){exits}", f"{speedup:.2f}x", "≥ 1.6x",
                     speedup >= 1.6 and not exits)])
 

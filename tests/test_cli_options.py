@@ -1,0 +1,32 @@
+"""Options that did nothing silently: reports with --dry-run, and parity bench's -k for the pytest rows (helper-23)."""
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from parity.cli.main import main
+from parity.running import bench
+
+
+@pytest.mark.parametrize("flag", ["--json", "--html", "--save-baseline", "--baseline"])
+def test_dry_run_with_a_report_or_baseline_is_a_usage_error(tmp_path, capsys, flag):
+    path = tmp_path / "out.json"
+    assert main(["run", "--tier", "smoke", "--backends", "numpy", "--dry-run", flag, str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"parity: error: --dry-run must come without reports or baselines (it compares nothing), got "
+                   f"{flag} {path}\n"), err
+    assert not path.exists()
+
+
+def test_bench_runs_the_pytest_rows_on_the_selected_cases(monkeypatch):
+    calls = []
+
+    def fake(argv, **_):
+        calls.append(argv)
+        return subprocess.CompletedProcess(argv, 0)
+
+    monkeypatch.setattr(bench.subprocess, "run", fake)
+    lines, figures = bench.pytest_workers("smoke", ["numpy"], "conv1d and f32")
+    assert calls and all(argv[-2:] == ["-k", "conv1d and f32"] for argv in calls)
+    assert "-k 'conv1d and f32'" in lines[0] and "-k 'conv1d and f32'" in figures[0].what

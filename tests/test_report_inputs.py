@@ -106,3 +106,22 @@ def test_a_nan_ratio_is_the_worst_in_the_table_and_in_the_html():
         row = text.summarize(ordered)[0]
         assert (str(row.bound_ratio), row.worst_case) == ("nan", "a")
         assert "ratio nan" in html.render(ordered, {"backends": ["x"]})
+
+
+def test_the_report_of_a_pytest_session_shows_its_declared_counts_and_checks_them(tmp_path, capsys):
+    from parity.report.stored import json_text
+
+    spec = ConvSpec(spatial=(4,), kernel=1)
+    meta = {"tier": "smoke", "backends": ["x"], "declared_unsupported": [{"backend": "x", "reason": "no 3-D", "cases": 4}],
+            "declared_unsupported_scope": "tier", "parity_tests": {"selected": 2, "parametrized": 9}}
+    path = tmp_path / "p.json"
+    path.write_text(json_text([Result("a", spec, "x", "reference", "pass", "", 0.0, 0.0, 0, 0.0)], meta))
+    assert main(["report", str(path), "--html", str(tmp_path / "p.html")]) == 0
+    line = ("declared unsupported (not collected) in the whole tier smoke (the selection ran 2 of its 9 parity tests; "
+            "combinations never collected cannot be selected): 4 case x backend combinations")
+    assert line in capsys.readouterr().out and line in (tmp_path / "p.html").read_text()
+    document = json.loads(path.read_text())
+    document["declared_unsupported"] = "garbage"
+    path.write_text(json.dumps(document))
+    assert main(["report", str(path)]) == 2
+    assert "declared_unsupported must be a list of " in capsys.readouterr().err

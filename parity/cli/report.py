@@ -72,8 +72,11 @@ def report(args: argparse.Namespace) -> int:
         baseline.check_comparable(saved, meta.get("tier"), "--baseline")
     cases, backends = len({r.case for r in results}), meta.get("backends") or sorted({r.backend for r in results})
     partial = " (partial: the run was interrupted)" if meta.get("partial") else ""
-    print_lines(summary(results, args) + [f"{cases} cases x {len(backends)} backends, {len(results)} comparisons, "
-                                          f"read from {args.report}{partial}"])
+    from parity.report.text import format_declared
+
+    declared = format_declared(meta)  # a pytest session's: what it never collected
+    print_lines(summary(results, args) + ([""] + declared if declared else []) + [
+        f"{cases} cases x {len(backends)} backends, {len(results)} comparisons, read from {args.report}{partial}"])
     write_reports(args, results, meta)
     code = exit_code(results, against_baseline(saved, results, meta) if saved is not None else False)
     if partial and code == 0:  # what the run never reached is neither a pass nor, against a baseline, vanished

@@ -93,10 +93,14 @@ class ParitySession:
                                      if (reason := self.refusal(case, b)))
         return self._declared
 
-    @property
-    def narrowed(self) -> bool:
-        """Whether -k, -m or node ids left out some of the parity tests: the declared counts are the tier's."""
-        return self.selected < self.generated
+    def declared_meta(self) -> dict[str, Any]:
+        """The declared-unsupported counts as the JSON report stores them and every summary prints them
+        (:func:`parity.report.text.format_declared`): the tier's, which -k, -m or node ids may narrow
+        (``scope`` says whether they did: a combination never collected cannot be selected)."""
+        return {"tier": self.tier,
+                "declared_unsupported": [{"backend": b, "reason": r, "cases": n} for (b, r), n in sorted(self.declared.items())],
+                "declared_unsupported_scope": "tier" if self.selected < self.generated else "selection",
+                "parity_tests": {"selected": self.selected, "parametrized": self.generated}}
 
     @property
     def environment(self) -> dict[str, Any]:
@@ -196,10 +200,7 @@ class ParitySession:
         if self.config.getoption("parity_json"):
             from parity.report import stored
 
-            meta = {"tier": self.tier, "backends": self.backends, "environment": env,
-                    "declared_unsupported": [{"backend": b, "reason": r, "cases": n}
-                                             for (b, r), n in sorted(self.declared.items())],
-                    "declared_unsupported_scope": "tier" if self.narrowed else "selection"}
+            meta = {"backends": self.backends, "environment": env, **self.declared_meta()}
             _write(self.config.getoption("parity_json"), stored.json_text(self.results, meta))
 
     @pytest.hookimpl(tryfirst=True)
@@ -219,17 +220,14 @@ class ParitySession:
         if not self.results:
             return
         from parity.running.environment import headline
-        from parity.report.text import count_line, format_fingerprints, format_table, summarize
+        from parity.report.text import format_declared, format_fingerprints, format_table, summarize
 
         write = terminalreporter.write_line
         terminalreporter.section("parity summary")
         write(format_table(summarize(self.results), most=None if self.config.getoption("parity_full") else 30))
         write(format_fingerprints(self.results))
-        scope = (f" in the whole tier {self.tier} (the selection ran {self.selected} of its {self.generated} parity "
-                 "tests; combinations never collected cannot be selected)" if self.narrowed else "")
-        write(f"declared unsupported (not collected){scope}: {sum(self.declared.values())} case x backend combinations")
-        for (backend, reason), count in sorted(self.declared.items(), key=lambda item: -item[1])[:20]:
-            write(count_line(count, backend, reason))
+        for line in format_declared(self.declared_meta()):
+            write(line)
         write(f"environment: {headline(self.environment)}")
         if self.verdict is not None:
             from parity.report import baseline

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from parity.report.fingerprints import quantity_label
-from parity.report.text import STATUSES, reproduce, severity, ulp_cell
+from parity.report.text import STATUSES, format_declared, reproduce, severity, ulp_cell
 from parity.running.result import REFERENCE, Result
 
 _STYLE = """
@@ -56,7 +56,7 @@ def render(results: list[Result], meta: dict[str, Any]) -> str:
              "<h2>Backend pairs</h2>", _LEGEND, _matrix(results, meta.get("backends", [])),
              "<h2>Arithmetic fingerprints</h2>", _fingerprints(results),
              "<h2>Failures</h2>", _failures(results, meta.get("tier"), meta.get("environment", {}).get("frameworks", {})),
-             "<h2>Comparisons</h2><p>Click a column header to sort.</p>", _table(results)]
+             *_declared(meta), "<h2>Comparisons</h2><p>Click a column header to sort.</p>", _table(results)]
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>parity report</title>"
             f"<style>{_STYLE}</style></head><body>{''.join(parts)}<script>{_SORT}</script></body></html>")
 
@@ -76,6 +76,12 @@ def _environment(meta: dict[str, Any]) -> str:
 
     return (f"<p>{escape(headline(environment))}</p><details><summary>environment</summary>"
             f"<pre>{escape(json.dumps(environment, indent=1))}</pre></details>")
+
+
+def _declared(meta: dict[str, Any]) -> list[str]:
+    """A pytest session's declared-unsupported counts, as its summary printed them (none for parity run)."""
+    lines = format_declared(meta)
+    return ["<h2>Declared unsupported</h2>", f"<pre>{escape(chr(10).join(lines))}</pre>"] if lines else []
 
 
 def _fingerprints(results: list[Result]) -> str:

@@ -104,6 +104,11 @@ def _meta_problem(meta: dict[str, Any], results: Any) -> str:
         ("environment", isinstance(environment, dict) and all(isinstance(environment.get(k, {}), dict) for k in
                                                               ("cpu", "threads", "numpy", "frameworks")),
          "an object whose cpu, threads, numpy and frameworks are objects"),
+        ("declared_unsupported", _declared(meta.get("declared_unsupported", [])),
+         'a list of {"backend": name, "reason": text, "cases": count}'),
+        ("declared_unsupported_scope", meta.get("declared_unsupported_scope", "tier") in ("tier", "selection"),
+         '"tier" or "selection"'),
+        ("parity_tests", _counts(meta.get("parity_tests", {})), 'an object of counts "selected" and "parametrized"'),
     ]
     for name, good, rule in checks:
         if not good:
@@ -114,6 +119,18 @@ def _meta_problem(meta: dict[str, Any], results: Any) -> str:
     if wrong is None:
         return ""
     return f"environment.frameworks.{wrong} must be an object, got {json.dumps(frameworks[wrong])[:80]}"
+
+
+def _counts(counts: Any) -> bool:
+    return isinstance(counts, dict) and counts.keys() <= {"selected", "parametrized"} and all(
+        type(n) is int and n >= 0 for n in counts.values())
+
+
+def _declared(rows: Any) -> bool:
+    """Whether ``rows`` are the pytest plugin's declared-unsupported counts."""
+    return isinstance(rows, list) and all(
+        isinstance(row, dict) and row.keys() == {"backend", "reason", "cases"} and isinstance(row["backend"], str)
+        and isinstance(row["reason"], str) and type(row["cases"]) is int and row["cases"] >= 0 for row in rows)
 
 
 def _checked(result: Result) -> Result:

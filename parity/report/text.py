@@ -97,6 +97,20 @@ def count_line(count: int, backend: str, reason: str) -> str:
     return f"  {count:6d}  {backend}: {' '.join(reason.split())}"
 
 
+def format_declared(meta: Mapping[str, Any]) -> list[str]:
+    """The pytest summary's declared-unsupported lines, as a JSON report of it stores them ([] without)."""
+    rows = meta.get("declared_unsupported")
+    if rows is None:
+        return []
+    tests = meta.get("parity_tests") or {}
+    scope = (f" in the whole tier {meta.get('tier')} (the selection ran {tests.get('selected')} of its "
+             f"{tests.get('parametrized')} parity tests; combinations never collected cannot be selected)"
+             if meta.get("declared_unsupported_scope") == "tier" else "")
+    counted = sorted(rows, key=lambda row: -row["cases"])
+    return [f"declared unsupported (not collected){scope}: {sum(row['cases'] for row in rows)} case x backend "
+            "combinations", *(count_line(row["cases"], row["backend"], row["reason"]) for row in counted[:20])]
+
+
 def format_skips(results: Iterable[Result], most: int = 10) -> list[str]:
     """The skipped comparisons with the reference, counted per backend and reason, most first (none: [])."""
     counts = Counter((r.backend, r.reason) for r in results if r.status == "skip" and r.against == "reference")

@@ -30,3 +30,11 @@ def test_bench_runs_the_pytest_rows_on_the_selected_cases(monkeypatch):
     lines, figures = bench.pytest_workers("smoke", ["numpy"], "conv1d and f32")
     assert calls and all(argv[-2:] == ["-k", "conv1d and f32"] for argv in calls)
     assert "-k 'conv1d and f32'" in lines[0] and "-k 'conv1d and f32'" in figures[0].what
+
+
+def test_python_dash_m_parity_is_the_parity_command():
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "parity", "list", "--tier", "smoke", "-k", "conv1d"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.split()[0].startswith("conv1d-"), done.stderr

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import conv_oracle as oracle
+from check_support import first_changes, normal
 from parity.porting.checking import check
 from parity.porting.explain import UNCHANGED
 
@@ -14,13 +15,10 @@ RNG = np.random.default_rng(20240601)
 
 
 def _normal(*shape, dtype=np.float32):
-    return RNG.standard_normal(shape).astype(dtype)
+    return normal(RNG, *shape, dtype=dtype)
 
 
-def _first(result):
-    assert not result.matches, result.format()
-    assert result.explanations, result.format()
-    return list(result.explanations[0].changes)
+_first = first_changes
 
 
 # --- matching outputs -----------------------------------------------------------------------------------------

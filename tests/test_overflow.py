@@ -41,3 +41,35 @@ def test_parity_check_matches_an_overflow_to_infinity():
     x, w, _ = _reference(300, 200)
     result = check(x, w, np.full((1, 1, 3), np.inf, np.float16))
     assert result.matches, result.format()
+
+
+def test_a_pair_judges_each_side_s_overflow_against_the_exact_value_in_either_order():
+    """helper-24: only one side's infinity was accepted, and against the other side's rounded value, so
+    inf (right) vs 65504 (wrong, exact 120000) passed with max_abs 0, and the reverse order failed."""
+    _, _, ref = _reference(300, 200)
+    right, wrong = np.full((1, 1, 3), np.inf, np.float16), np.full((1, 1, 3), 65504, np.float16)
+    for a, b in ((right, wrong), (wrong, right)):
+        assert parity.compare(a, ref, "float16", expected=b, computations=2).status == "fail"
+    assert parity.compare(right, ref, "float16", expected=right.copy(), computations=2).passed
+    spec = ConvSpec(spatial=(3,), kernel=3, dtype="float16")  # exact 65512: 65504 with exact sums, inf with float16 ones
+    x, w = np.array([[[32752, 32752, 8]]], np.float16), np.ones((1, 1, 3), np.float16)
+    near = parity.exact(spec, x, w)
+    inf, finite = np.full((1, 1, 1), np.inf, np.float16), np.full((1, 1, 1), 65504, np.float16)
+    verdicts = {parity.compare(a, near, "float16", expected=b, computations=2).status for a, b in ((inf, finite), (finite, inf))}
+    assert verdicts == {"pass"}
+
+
+def test_an_overflow_does_not_make_a_wide_bound_look_sensitive():
+    """helper-24: a mutant rounding to the same infinity as the reference counted as rejected there, so a Y
+    computed with the kernel flipped 'matched' once one pixel made 72 outputs overflow."""
+    from parity.reference.conv import reference
+
+    spec = ConvSpec(spatial=(7, 7), kernel=3, in_channels=512, out_channels=8, padding="SAME", dtype="float16")
+    x, w = parity.generate(spec)
+    w = np.abs(w)
+    x[0, :, 3, 3] = 4000
+    with np.errstate(over="ignore"):
+        flipped = reference(spec, x, np.ascontiguousarray(w[:, :, ::-1, ::-1])).value.astype(np.float16)
+    assert np.isinf(flipped).sum() == 72
+    result = check(x, w, flipped, padding="SAME")
+    assert not result.matches and "admits: kernel flipped" in result.doubt, result.format()

@@ -29,8 +29,7 @@ def doubt(fr: Frame, ref: Reference, bound: np.ndarray, distance: float) -> tupl
     admits = sensitivity.near(found, ref, fr.spec.dtype, bound)
     if not admits:
         return True, ""
-    y = np.asarray(fr.y, np.float64)
-    away = {mutant.name: float(np.nanmax(np.abs(y - mutant.value), initial=0.0)) for mutant, _ in admits}
+    away = {mutant.name: sensitivity.farthest(fr.y, mutant.value, bound, fr.spec.dtype) for mutant, _ in admits}
     nearest = min(away, key=away.get)
     listed = ", ".join(f"{mutant.name} ({ratio:.3g}x the bound)" for mutant, ratio in admits)
     verb = "also admits" if all(ratio <= 1 for _, ratio in admits) else f"admits or rejects by less than {sensitivity.NEAR:g}x"

@@ -127,8 +127,10 @@ def _figures(spec: ConvSpec, x: np.ndarray, w: np.ndarray, source: str, target: 
             f"# against the exact reference: {source} {_line(against[0])}; {target} {_line(against[1])}")
     if not passed:
         return text + "\n# MISMATCH: " + (pair.reason or against[0].reason or against[1].reason), False
-    close = near(mutants(spec, exact, x, w), exact, spec.dtype, total_bound(exact, spec.dtype))
-    doubt = indistinct(close, outputs[1], exact.value) or indistinct(close, outputs[0], exact.value)
+    bound = total_bound(exact, spec.dtype)
+    close = near(mutants(spec, exact, x, w), exact, spec.dtype, bound)
+    doubt = (indistinct(close, outputs[1], exact.value, bound, spec.dtype)
+             or indistinct(close, outputs[0], exact.value, bound, spec.dtype))
     if doubt:  # a verification that could not have failed verifies nothing
         return text + f"\n# not verified: {doubt}; the code is the same in float32: --dtype float32", None
     return text, True

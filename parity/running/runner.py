@@ -107,7 +107,7 @@ class CaseRun:
         with than to it (:mod:`parity.verdict.sensitivity`)."""
         if accumulations not in self._near:
             self._near[accumulations] = near(self.mutants, self.reference, self.case.spec.dtype, self.bound(accumulations))
-        return indistinct(self._near[accumulations], *arrays)
+        return indistinct(self._near[accumulations], *arrays, self.bound(accumulations), self.case.spec.dtype)
 
     def against_reference(self, backend: str) -> Result:
         outcome = self.outcome(backend)

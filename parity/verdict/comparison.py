@@ -150,7 +150,9 @@ def compare(actual: np.ndarray, ref: Reference, dtype: str, *, expected: np.ndar
         return Comparison("fail", problem[0], np.nan, np.nan, int(ULP_INFINITE), np.inf, None, problem[1])
     actual64, target64 = np.asarray(actual, np.float64), np.asarray(target, np.float64)
     total = total_bound(ref, dtype, computations, accumulation) if bound is None else bound
-    actual64 = _overflowed(actual64, target64, total, dtype, computations)
+    actual64 = overflowed(actual64, ref.value, total, dtype, computations)
+    if expected is not None:  # each side's overflow judged against the exact value: order-independent
+        target64 = overflowed(target64, ref.value, total, dtype, computations)
     err, max_ulp, nonfinite = _errors(actual, target, actual64, target64, ref.low if expected is None else None)
     # Where the error is 0 the ratio is 0, even where the bound is 0 (exact integer sums; half an ULP of
     # 0 underflowing float64); elsewhere a 0 bound makes any error infinitely many bounds.
@@ -184,20 +186,21 @@ def _errors(actual: np.ndarray, target: np.ndarray, actual64: np.ndarray, target
     return np.abs(diff), int(np.where(finite, ulps, 0).max(initial=0)), _nonfinite_problem(actual64, target64)
 
 
-def _overflowed(actual64: np.ndarray, target64: np.ndarray, total: np.ndarray, dtype: str,
-                computations: int) -> np.ndarray:
-    """``actual64`` with each infinity of the target's sign replaced by the target (agreement: error 0; the
-    ULP distance of the two in ``dtype`` is 0 already) where the target plus the bound's accumulation error
-    (the bound less its final half ULPs) reaches the values that round to infinity: 1.2e5 is inf in float16,
-    whose largest finite value is 65504 and whose values from 65520 on round to inf; exact 65510 is not."""
-    if dtype == "float64" or not np.isinf(actual64).any():
-        return actual64
+def overflowed(values64: np.ndarray, exact: np.ndarray, total: np.ndarray, dtype: str,
+               computations: int = 1) -> np.ndarray:
+    """``values64`` (a result rounded to ``dtype``, in float64) with each infinity that is a correctly rounded
+    overflow replaced by the exact value (agreement: error 0): one of the exact value's sign where the exact
+    value plus the bound's accumulation error (``total`` less its final half ULPs) reaches the values that
+    round to infinity. 1.2e5 is inf in float16, whose largest finite value is 65504 and whose values from
+    65520 on round to inf; exact 65512 is not, unless float16 partial sums may overflow on the way."""
+    if dtype == "float64" or not np.isinf(values64).any():
+        return values64
     largest = float(np.finfo(np_dtype(dtype)).max)
     half = 0.5 * float(ulp(np.asarray(largest), dtype))
     with np.errstate(invalid="ignore"):
-        reach = np.abs(target64) + total - computations * half
-        agree = np.isinf(actual64) & (np.sign(actual64) == np.sign(target64)) & (reach >= largest + half)
-    return np.where(agree, target64, actual64) if agree.any() else actual64
+        reach = np.abs(exact) + total - computations * half
+        agree = np.isinf(values64) & (np.sign(values64) == np.sign(exact)) & (reach >= largest + half)
+    return np.where(agree, exact, values64) if agree.any() else values64
 
 
 def total_bound(ref: Reference, dtype: str, computations: int = 1, accumulation: Accumulation = None) -> np.ndarray:

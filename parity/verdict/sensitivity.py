@@ -33,6 +33,7 @@ import numpy as np
 
 from parity.core.dtypes import np_dtype
 from parity.reference.conv import Reference, compute
+from parity.verdict.comparison import overflowed
 
 if TYPE_CHECKING:
     from parity.core.spec import ConvSpec
@@ -96,30 +97,23 @@ def harmless(value: np.ndarray, reference: np.ndarray, scale: np.ndarray) -> boo
     return bool(np.all(np.abs(value - reference) <= _HARMLESS * scale))
 
 
-def insensitivity(found: list[Mutant], ref: Reference, dtype: str, bound: np.ndarray) -> str:
-    """'' when every mutant that differs from the reference, rounded to ``dtype``, lies outside ``bound``
-    somewhere; else the reason naming the first that does not."""
-    for mutant, ratio in admitted(found, ref, dtype, bound):
-        return _passes_too(mutant, ratio)
-    return ""
-
-
 def near(found: list[Mutant], ref: Reference, dtype: str, bound: np.ndarray) -> list[tuple[Mutant, float]]:
     """The mutants that ``bound`` admits or rejects by less than NEAR (see the module docstring), with their
     largest errors as fractions of the bound."""
     return list(admitted(found, ref, dtype, bound, NEAR))
 
 
-def indistinct(close: list[tuple[Mutant, float]], output: np.ndarray, target: np.ndarray) -> str:
-    """Why a result ``output`` within the bound of :func:`near`'s ``close`` could not have failed against
+def indistinct(close: list[tuple[Mutant, float]], output: np.ndarray, target: np.ndarray, bound: np.ndarray,
+               dtype: str) -> str:
+    """Why a result ``output`` within ``bound`` (that of :func:`near`'s ``close``) could not have failed against
     ``target`` ('' if it could): the bound admits a mutant, or ``output`` is not MARGIN times closer (largest
-    absolute difference) to ``target`` than to a mutant it rejects by less than NEAR."""
+    absolute difference, :func:`farthest`) to ``target`` than to a mutant it rejects by less than NEAR."""
     for mutant, ratio in close:
         if ratio <= 1:
             return _passes_too(mutant, ratio)
-    distance = _farthest(output, target) if close else 0.0
+    distance = farthest(output, target, bound, dtype) if close else 0.0
     for mutant, ratio in close:
-        away = _farthest(output, mutant.value)
+        away = farthest(output, mutant.value, bound, dtype)
         if distance * MARGIN > away:
             return (f"insensitive: this bound rejects a reference with the {mutant.name} by only {ratio:.3g}x, and the "
                     f"result is not {MARGIN:g} times closer to what it is compared with ({distance:.3g}) than to "
@@ -131,10 +125,13 @@ def _passes_too(mutant: Mutant, ratio: float) -> str:
     return f"insensitive: a reference with the {mutant.name} passes this bound too (its error is {ratio:.3g}x the bound)"
 
 
-def _farthest(a: np.ndarray, b: np.ndarray) -> float:
-    """The largest |a - b| in float64, NaNs left out."""
+def farthest(result: np.ndarray, other: np.ndarray, bound: np.ndarray, dtype: str) -> float:
+    """The largest |result - other| in float64, NaNs left out, where an infinity of ``result`` that is a correct
+    overflow of ``other`` (:func:`~parity.verdict.comparison.overflowed`) is no distance."""
+    other = np.asarray(other, np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
-        return float(np.nanmax(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)), initial=0.0))
+        agreed = overflowed(np.asarray(result, np.float64), other, bound, dtype)
+        return float(np.nanmax(np.abs(agreed - other), initial=0.0))
 
 
 def admitted(found: list[Mutant], ref: Reference, dtype: str, bound: np.ndarray,
@@ -146,20 +143,22 @@ def admitted(found: list[Mutant], ref: Reference, dtype: str, bound: np.ndarray,
     for mutant in found:
         if mutant.head is not None:
             head = (slice(None), slice(None), slice(mutant.rows))
-            if not _inside(_error(mutant.head, target[head], dtype), limit[head]):
+            if not _inside(_error(mutant.head, target[head], dtype, bound[head]), limit[head]):
                 continue
         if harmless(mutant.value, ref.value, ref.scale):
             continue
-        error = _error(mutant.value, target, dtype)
+        error = _error(mutant.value, target, dtype, bound)
         if _inside(error, limit):
             yield mutant, float(np.max(np.divide(error, bound, out=np.zeros_like(error), where=bound > 0)))
 
 
-def _error(value: np.ndarray, target: np.ndarray, dtype: str) -> np.ndarray:
-    """|value rounded to ``dtype`` - target|: 0 where both are the same non-finite value (a NaN input reaches
-    a mutant's outputs as it reaches the reference's), NaN where only one is non-finite (never within a bound)."""
+def _error(value: np.ndarray, target: np.ndarray, dtype: str, bound: np.ndarray) -> np.ndarray:
+    """|value rounded to ``dtype`` - target|, as :func:`parity.verdict.comparison.compare` judges a result: 0
+    where the rounding is a correct overflow (:func:`~parity.verdict.comparison.overflowed`) or both are the same
+    non-finite value (a NaN input reaches a mutant's outputs as it reaches the reference's), NaN where only one
+    is non-finite (never within a bound)."""
     with np.errstate(over="ignore"):  # beyond the type's range: the infinity a correct result holds
-        rounded = value.astype(np_dtype(dtype)).astype(np.float64)
+        rounded = overflowed(value.astype(np_dtype(dtype)).astype(np.float64), target, bound, dtype)
     with np.errstate(invalid="ignore"):
         error = np.abs(rounded - target)
     undefined = np.isnan(error)  # NaN on either side, or the same infinity on both

@@ -98,6 +98,25 @@ def test_declared_counts_under_a_narrower_selection_say_they_are_the_tiers(pytes
     assert "in the whole tier" not in whole.stdout.str()
 
 
+PAIRS_ONLY = REGRESSION + """
+
+def test_pairs_only(parity_case, parity_pairs):
+    pass
+"""
+
+
+def test_the_placeholder_of_a_pairs_test_with_one_backend_counts_as_parametrized(pytester):
+    """A pairs-only test with one backend is one skipped placeholder item: deselecting another item must
+    still read as a narrower selection (it was counted as selected, not as parametrized)."""
+    pytester.makepyfile(test_regression=PAIRS_ONLY)
+    case = SMOKE[0]
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--parity-tier", "smoke", "--parity-backends",
+                                           "numpy", "-k", f"not {case.id}", "--parity-json", "out.json")
+    document = json.loads((pytester.path / "out.json").read_text())
+    assert document["declared_unsupported_scope"] == "tier", result.stdout.str()
+    assert document["parity_tests"] == {"selected": len(SMOKE), "parametrized": len(SMOKE) + 1}
+
+
 # numpy with the kernel flipped on every spatial axis
 FLIPPED = PICKY + '''
 class Flipped:

@@ -81,11 +81,11 @@ def test_reproduce_line_names_the_pythonpath_of_a_one_off_adapter(tmp_path, monk
     __import__("mylab.adapters")
     assert (source("mylab.adapters:ADAPTER"), source("numpy")) == (str(tmp_path), None)
     result = Result("c", ConvSpec(spatial=(4,), kernel=1), "mylab.adapters:ADAPTER", "numpy", "fail", "off")
-    frameworks = {"mylab.adapters:ADAPTER": {"source": str(tmp_path)}, "numpy": {"versions": {}}}
-    assert reproduce(result, "smoke", frameworks)[0] == (f"reproduce: PYTHONPATH={tmp_path} parity run --tier smoke "
-                                                         "--backends mylab.adapters:ADAPTER,numpy -k c")
+    environment = {"frameworks": {"mylab.adapters:ADAPTER": {"source": str(tmp_path)}, "numpy": {"versions": {}}}}
+    assert reproduce(result, "smoke", environment)[0] == (f"reproduce: PYTHONPATH={tmp_path} parity run --tier smoke "
+                                                          "--backends mylab.adapters:ADAPTER,numpy -k c")
     shipped = Result("c", ConvSpec(spatial=(4,), kernel=1), "numpy", "reference", "fail", "off")
-    assert reproduce(shipped, "smoke", frameworks)[0] == "reproduce: parity run --tier smoke --backends numpy -k c"
+    assert reproduce(shipped, "smoke", environment)[0] == "reproduce: parity run --tier smoke --backends numpy -k c"
 
 
 def test_reproduce_line_is_quoted_for_the_shell_and_names_what_a_report_lacks_not():
@@ -95,9 +95,9 @@ def test_reproduce_line_is_quoted_for_the_shell_and_names_what_a_report_lacks_no
     from parity.report.text import reproduce
     from parity.running.result import Result
 
-    frameworks = {"my:ADAPTER": {"source": "/tmp/my ads"}, "recorded": {"folder": "/r $(touch x)"}}
+    environment = {"frameworks": {"my:ADAPTER": {"source": "/tmp/my ads"}}, "recordings": "/r $(touch x)"}
     result = Result("x $(touch /tmp/pwned)", None, "my:ADAPTER", "recorded", "error", "bad")
-    line = reproduce(result, None, frameworks)[0].removeprefix("reproduce: ")
+    line = reproduce(result, None, environment)[0].removeprefix("reproduce: ")
     assert shlex.split(line) == ["PYTHONPATH=/tmp/my ads", "parity", "run", "--recorded", "/r $(touch x)",
                                  "--backends", "my:ADAPTER,recorded", "-k", "x $(touch /tmp/pwned)"]  # no --tier None
 
@@ -123,8 +123,10 @@ def test_reproducer_of_a_recorded_backend_replays_the_same_folder(tmp_path, monk
                  "--json", str(report)]) == 1
     results, meta = read_json(report)
     failed = next(r for r in results if r.status == "fail")
-    lines = reproduce(failed, meta["tier"], meta["environment"]["frameworks"])
+    lines = reproduce(failed, meta["tier"], meta["environment"])
     assert f"--recorded {tmp_path / 'recs'} " in lines[0]
+    numpy_side = Result(failed.case, failed.spec, "numpy", "reference", "fail", "off")  # a recorded case, no recorded backend
+    assert f"--recorded {tmp_path / 'recs'} --backends numpy " in reproduce(numpy_side, "default", meta["environment"])[0]
     snippet = textwrap.dedent("\n".join(lines[2:]))
     done = subprocess.run([sys.executable, "-c", snippet], capture_output=True, text=True,
                           env={k: v for k, v in os.environ.items() if k != "PARITY_RECORDED"})

@@ -125,3 +125,14 @@ def test_the_report_of_a_pytest_session_shows_its_declared_counts_and_checks_the
     path.write_text(json.dumps(document))
     assert main(["report", str(path)]) == 2
     assert "declared_unsupported must be a list of " in capsys.readouterr().err
+
+
+def test_a_tier_scope_needs_its_counts(tmp_path, capsys):
+    from parity.report.stored import json_text
+
+    spec = ConvSpec(spatial=(4,), kernel=1)
+    meta = {"tier": None, "backends": ["x"], "declared_unsupported": [], "declared_unsupported_scope": "tier"}
+    path = tmp_path / "p.json"
+    path.write_text(json_text([Result("a", spec, "x", "reference", "pass", "", 0.0, 0.0, 0, 0.0)], meta))
+    assert main(["report", str(path)]) == 2
+    assert 'parity_tests must be an object of counts "selected" and "parametrized" (both' in capsys.readouterr().err

@@ -48,10 +48,8 @@ def run_options(running: argparse.ArgumentParser) -> None:
                          help="list which backend would run or skip each case, run nothing, exit 0")
 
 
-def run(cases: list[Case], args: argparse.Namespace) -> int:
-    from parity.running import environment
-
-    backends = parse_backends(args.backends)
+def _check_options(args: argparse.Namespace) -> None:
+    """``ValueError`` for options that would do nothing: --timeout without --isolate, reports with --dry-run."""
     if args.timeout is not None and not args.isolate:
         raise ValueError(f"--timeout must come with --isolate (it bounds an isolated backend's case), got "
                          f"--timeout {args.timeout:g} alone")
@@ -60,6 +58,13 @@ def run(cases: list[Case], args: argparse.Namespace) -> int:
              if value is not None]
     if args.dry_run and given:
         raise ValueError(f"--dry-run must come without reports or baselines (it compares nothing), got {given[0]}")
+
+
+def run(cases: list[Case], args: argparse.Namespace) -> int:
+    from parity.running import environment
+
+    backends = parse_backends(args.backends)
+    _check_options(args)
     saved = check_outputs(args, {})
     if saved is not None:
         from parity.report import baseline

@@ -129,6 +129,7 @@ def _parametrize_pairs(metafunc: pytest.Metafunc, session: ParitySession, cases:
     the case, so that items grow like the backends, not like their pairs."""
     if len(backends) < 2 and not with_backend:  # one clear skip instead of an empty parameter set
         reason = f"backend pairs need at least two backends, got {backends}"
+        session.generated += 1
         metafunc.parametrize(("parity_case", "parity_pairs"), [pytest.param(
             None, None, marks=pytest.mark.skip(reason=reason), id="no-pairs")])
         return
@@ -184,8 +185,7 @@ def parity_verify(request: pytest.FixtureRequest) -> Callable[["Result"], None]:
             request.node.user_properties.append((PROPERTY, json.dumps(result.as_dict())))
         failed = [r for r in results if r.status in ("fail", "error")]
         if failed:
-            frameworks = session.environment.get("frameworks", {})
-            pytest.fail("\n".join(failure_message(r, session.tier, frameworks) for r in failed), pytrace=False)
+            pytest.fail("\n".join(failure_message(r, session.tier, session.environment) for r in failed), pytrace=False)
         known = [r for r in results if r.status == "known"]
         own = [r for r in known if r.against == "reference"]  # the backend's own declared deviation
         if any(r.status == "pass" for r in results) and not own:
@@ -203,10 +203,10 @@ def _skip_reason(result: "Result") -> str:
     return result.reason if result.against == "reference" else f"{result.backend} vs {result.against}: {result.reason}"
 
 
-def failure_message(result: "Result", tier: str, frameworks: dict[str, Any]) -> str:
-    """The failure plus the exact commands that reproduce it (``frameworks``: the session's environment of
-    each backend, which names an outside adapter's folder and the recordings replayed)."""
+def failure_message(result: "Result", tier: str, environment: dict[str, Any]) -> str:
+    """The failure plus the exact commands that reproduce it (``environment``: the session's, which names an
+    outside adapter's folder and the recordings replayed)."""
     from parity.report.text import reproduce
 
     head = f"{result.case}: {result.backend} vs {result.against}: {result.status}: {result.reason}"
-    return "\n".join([head, *reproduce(result, tier, frameworks)])
+    return "\n".join([head, *reproduce(result, tier, environment)])

@@ -55,7 +55,7 @@ def render(results: list[Result], meta: dict[str, Any]) -> str:
              f"{' (partial: the run was interrupted)' if meta.get('partial') else ''}</p>", _environment(meta),
              "<h2>Backend pairs</h2>", _LEGEND, _matrix(results, meta.get("backends", [])),
              "<h2>Arithmetic fingerprints</h2>", _fingerprints(results),
-             "<h2>Failures</h2>", _failures(results, meta.get("tier"), meta.get("environment", {}).get("frameworks", {})),
+             "<h2>Failures</h2>", _failures(results, meta.get("tier"), meta.get("environment", {})),
              *_declared(meta), "<h2>Comparisons</h2><p>Click a column header to sort.</p>", _table(results)]
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>parity report</title>"
             f"<style>{_STYLE}</style></head><body>{''.join(parts)}<script>{_SORT}</script></body></html>")
@@ -137,7 +137,7 @@ def _value(result: Result, name: str) -> str:
     return "" if value is None else f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
-def _failures(results: list[Result], tier: str | None, frameworks: dict[str, Any]) -> str:
+def _failures(results: list[Result], tier: str | None, environment: dict[str, Any]) -> str:
     """Each failing case once, with every failing comparison of it."""
     by_case: dict[str, list[Result]] = {}
     for result in results:
@@ -145,15 +145,15 @@ def _failures(results: list[Result], tier: str | None, frameworks: dict[str, Any
             by_case.setdefault(result.case, []).append(result)
     if not by_case:
         return "<p>None.</p>"
-    return "".join(_failure(case, failing, tier, frameworks) for case, failing in by_case.items())
+    return "".join(_failure(case, failing, tier, environment) for case, failing in by_case.items())
 
 
-def _failure(case: str, failing: list[Result], tier: str | None, frameworks: dict[str, Any]) -> str:
+def _failure(case: str, failing: list[Result], tier: str | None, environment: dict[str, Any]) -> str:
     items = []
     for result in failing:
         image = (f"<p>|difference| per output channel (the first 64), black 0 to white "
                  f"{result.max_abs:.3g}:</p><img alt='difference map' "
                  f"src='data:image/png;base64,{escape(result.error_map)}'>") if result.error_map else ""
         items.append(f"<h4>{escape(result.backend)} vs {escape(result.against)}</h4><p class={result.status}>"
-                     f"{escape(result.reason)}</p>{image}<pre>{escape(chr(10).join(reproduce(result, tier, frameworks)))}</pre>")
+                     f"{escape(result.reason)}</p>{image}<pre>{escape(chr(10).join(reproduce(result, tier, environment)))}</pre>")
     return f"<section class=failure><h3>{escape(case)}</h3>{''.join(items)}</section>"

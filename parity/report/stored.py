@@ -108,7 +108,8 @@ def _meta_problem(meta: dict[str, Any], results: Any) -> str:
          'a list of {"backend": name, "reason": text, "cases": count}'),
         ("declared_unsupported_scope", meta.get("declared_unsupported_scope", "tier") in ("tier", "selection"),
          '"tier" or "selection"'),
-        ("parity_tests", _counts(meta.get("parity_tests", {})), 'an object of counts "selected" and "parametrized"'),
+        ("parity_tests", _counts(meta.get("parity_tests", {}), meta.get("declared_unsupported_scope") == "tier"),
+         'an object of counts "selected" and "parametrized" (both, with a tier, where the scope is "tier")'),
     ]
     for name, good, rule in checks:
         if not good:
@@ -121,8 +122,10 @@ def _meta_problem(meta: dict[str, Any], results: Any) -> str:
     return f"environment.frameworks.{wrong} must be an object, got {json.dumps(frameworks[wrong])[:80]}"
 
 
-def _counts(counts: Any) -> bool:
-    return isinstance(counts, dict) and counts.keys() <= {"selected", "parametrized"} and all(
+def _counts(counts: Any, required: bool) -> bool:
+    """Whether ``counts`` are a pytest session's selected and parametrized parity tests (``required``: both)."""
+    names = {"selected", "parametrized"}
+    return isinstance(counts, dict) and (counts.keys() == names if required else counts.keys() <= names) and all(
         type(n) is int and n >= 0 for n in counts.values())
 
 

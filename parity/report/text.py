@@ -103,7 +103,8 @@ def format_declared(meta: Mapping[str, Any]) -> list[str]:
     if rows is None:
         return []
     tests = meta.get("parity_tests") or {}
-    scope = (f" in the whole tier {meta.get('tier')} (the selection ran {tests.get('selected')} of its "
+    tier = f" {meta['tier']}" if isinstance(meta.get("tier"), str) else ""
+    scope = (f" in the whole tier{tier} (the selection ran {tests.get('selected')} of its "
              f"{tests.get('parametrized')} parity tests; combinations never collected cannot be selected)"
              if meta.get("declared_unsupported_scope") == "tier" else "")
     counted = sorted(rows, key=lambda row: -row["cases"])
@@ -176,17 +177,20 @@ def ulp_cell(max_ulp: int) -> str:
     return "inf" if max_ulp >= ULP_INFINITE else str(max_ulp)
 
 
-def reproduce(result: Result, tier: str | None, frameworks: Mapping[str, Any] = MappingProxyType({})) -> list[str]:
+def reproduce(result: Result, tier: str | None, environment: Mapping[str, Any] = MappingProxyType({})) -> list[str]:
     """The exact commands that reproduce a result: a ``parity run`` line and a Python snippet that runs the
     compared side(s) and prints the very comparison that failed (for a pair, each side against the exact
-    result too, so that the snippet shows which side is off). ``frameworks``: the run's environment of each
-    backend, where a ``module:ATTR`` backend imported from outside the installed packages has its ``source``
-    (:func:`parity.running.environment.source`) and ``recorded`` the ``folder`` it replayed. Every word of the
-    shell line is quoted as the shell needs it (a report may come from elsewhere)."""
+    result too, so that the snippet shows which side is off). ``environment``: the run's, whose
+    ``recordings`` is the folder it replayed (named for a recorded case or backend) and whose frameworks give
+    the ``source`` of a ``module:ATTR`` backend imported from outside the installed packages
+    (:func:`parity.running.environment.source`). Every word of the shell line is quoted as the shell needs
+    it (a report may come from elsewhere)."""
     pair = result.against != "reference"
     names = [result.backend, result.against] if pair else [result.backend]
-    folder = _field_of(frameworks, "recorded", "folder") if "recorded" in names else None
-    run = (f"reproduce: {_pythonpath(names, frameworks)}parity run{f' --tier {shlex.quote(tier)}' if tier else ''}"
+    folder = environment.get("recordings")
+    folder = folder if isinstance(folder, str) and ("recorded" in names or result.case.startswith("recorded-")) else None
+    run = (f"reproduce: {_pythonpath(names, environment.get('frameworks', {}))}parity run"
+           f"{f' --tier {shlex.quote(tier)}' if tier else ''}"
            f"{f' --recorded {shlex.quote(folder)}' if folder else ''} --backends {shlex.quote(','.join(names))} "
            f"-k {shlex.quote(result.case)}")
     if result.spec is None:  # no spec to rebuild (an unreadable recording): the run line alone
@@ -219,12 +223,8 @@ def reproduce(result: Result, tier: str | None, frameworks: Mapping[str, Any] = 
 def _pythonpath(backends: list[str], frameworks: Mapping[str, Any]) -> str:
     """``PYTHONPATH=<folders> `` for the ``module:ATTRIBUTE`` backends the run imported from outside the installed
     packages (their ``source`` in the run's environment), else ''."""
-    roots = [root for name in backends if (root := _field_of(frameworks, name, "source"))]
+    infos = [frameworks.get(name) for name in backends]
+    roots = [info["source"] for info in infos if isinstance(info, Mapping) and isinstance(info.get("source"), str)]
     return f"PYTHONPATH={shlex.quote(os.pathsep.join(dict.fromkeys(roots)))} " if roots else ""
 
 
-def _field_of(frameworks: Mapping[str, Any], backend: str, name: str) -> str | None:
-    """A string field of a backend's environment (None where the report has none)."""
-    info = frameworks.get(backend)
-    value = info.get(name) if isinstance(info, Mapping) else None
-    return value if isinstance(value, str) else None

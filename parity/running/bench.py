@@ -176,9 +176,9 @@ SUITE = Path(__file__).resolve().parents[2] / "tests" / "test_regression.py"
 
 def pytest_workers(tier: str, backends: list[str], keyword: str | None = None, rounds: int = 2) -> Measured:
     """The regression suite with -n 0 and -n 2 (pytest-xdist), alternated ``rounds`` times, the shortest wall
-    time of each (source checkouts only), on the cases matching ``keyword`` (pytest's -k reads parity's
-    expressions alike: words and and/or/not matched in the test ids, which hold the case ids): one run of
-    each had read the ratio as 1.18x where paired medians of four gave 1.27x."""
+    time of each (source checkouts only), with ``keyword`` as pytest's -k (pytest matches it without regard to
+    case and also against the backend and test names in the ids, so it may select more than parity's -k): one
+    run of each had read the ratio as 1.18x where paired medians of four gave 1.27x."""
     if not SUITE.exists():
         return [f"pytest regression suite: skipped, {SUITE} is not here (run from a source checkout)"], []
     timings: dict[str, float] = {}

@@ -32,8 +32,20 @@ def describe(backends: Iterable[str] = ()) -> dict[str, Any]:
     """The environment of a run that used ``backends`` (JSON-ready)."""
     return {"parity": _version("parity-conv"), "python": platform.python_version(),
             "os": f"{platform.system()} {platform.release()}", "machine": platform.machine(), "cpu": cpu(),
-            "threads": threads(), "numpy": numpy_build(),
+            "threads": threads(), "numpy": numpy_build(), **_recordings(),
             "frameworks": {name: _framework(name) for name in sorted(set(backends))}}
+
+
+def _recordings() -> dict[str, str]:
+    """The folder of recordings the run replayed (its ``recorded-`` cases and the ``recorded`` backend), if
+    any: reproducers name it again."""
+    from parity.adapters.legacy import recordings
+
+    try:
+        where = recordings.folder()
+    except ValueError:  # a bad $PARITY_RECORDED is the run's error to report, not the environment's
+        return {}
+    return {"recordings": str(where.resolve())} if where else {}
 
 
 def cpu() -> dict[str, Any]:
@@ -183,19 +195,11 @@ def _legacy(name: str) -> Callable[[], dict[str, Any]]:
 
 
 # Numerics switches read from the framework itself (imported by the run already).
-def _recorded() -> dict[str, Any]:
-    """The folder of recordings the run replayed (reproducers name it again)."""
-    from parity.adapters.legacy import recordings
-
-    where = recordings.folder()
-    return {"folder": str(where.resolve())} if where else {}
-
-
 _READERS: Final[dict[str, Callable[[], dict[str, Any]]]] = {
     **dict.fromkeys(("torch", "torch_compile", "torch_cuda", "torch_cuda_tf32"), _torch),
     **dict.fromkeys(("tensorflow", "tensorflow_xla"), _tensorflow),
     **dict.fromkeys(("jax", "jax_gpu", "jax_gpu_default"), _jax), "keras": _keras, "pytensor": _pytensor,
-    "tf1": _legacy("tf1"), "tflearn": _legacy("tf1"), "theano": _legacy("theano"), "recorded": _recorded,
+    "tf1": _legacy("tf1"), "tflearn": _legacy("tf1"), "theano": _legacy("theano"),
 }
 
 

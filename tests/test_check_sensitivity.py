@@ -55,7 +55,22 @@ def test_a_bound_that_rejects_every_mistake_by_a_little_is_no_evidence_for_a_cop
     assert not result.matches and result.bound_ratio <= 1, result.format()
     assert "admits or rejects by less than 2x: " in result.doubt and "Y is not 10 times closer" in result.doubt
     right = check(x, w, right, padding="SAME")
-    assert right.matches and " times closer to the stated conventions than to any of them" in right.doubt
+    assert right.matches and "Y is the stated result correctly rounded, " in right.doubt, right.format()
+
+
+def test_a_correctly_rounded_short_sum_of_positive_terms_is_evidence():
+    """helper-25: bfloat16 depthwise 3x3 (9 terms), positive kernels over a smooth positive image: a flipped
+    kernel's result is 2-5 ULPs away, just outside the bound; the correct result, half an ULP from the truth,
+    was not 10x closer to it than to the flipped one (0.0154 vs 0.0885) and was 'cannot tell'. Distances net
+    of half an ULP make it the truth correctly rounded."""
+    scipy = pytest.importorskip("scipy.ndimage")
+    rng = np.random.default_rng(8552)
+    smooth = scipy.gaussian_filter(rng.random((1, 32, 16, 16)), [0, 0, 3, 3], mode="wrap")
+    x = (0.5 + 0.3 * (smooth - smooth.min()) / (smooth.max() - smooth.min())).astype(ml_dtypes.bfloat16)
+    w = np.abs(rng.normal(0, np.sqrt(2 / 9), (32, 1, 3, 3))).astype(ml_dtypes.bfloat16)
+    exact = oracle.forward(x.astype(np.float64), w.astype(np.float64), (1, 1), ((0, 0), (0, 0)), groups=32)
+    result = check(x, w, exact.astype(ml_dtypes.bfloat16), groups=32)
+    assert result.matches and "rejects by less than 2x: kernel flipped (1." in result.doubt, result.format()
 
 
 def test_a_narrow_bound_has_no_doubt():

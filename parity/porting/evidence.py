@@ -29,15 +29,23 @@ def doubt(fr: Frame, ref: Reference, bound: np.ndarray, distance: float) -> tupl
     admits = sensitivity.near(found, ref, fr.spec.dtype, bound)
     if not admits:
         return True, ""
-    away = {mutant.name: sensitivity.farthest(fr.y, mutant.value, bound, fr.spec.dtype) for mutant, _ in admits}
+    # Only rejected mutants (the NEAR band): distances net of Y's own final rounding, unless Y was printed
+    net = fr.rounding is None and all(ratio > 1 for _, ratio in admits)
+    if net:
+        distance = sensitivity.farthest(fr.y, ref.value, bound, fr.spec.dtype, net=True)
+    away = {mutant.name: sensitivity.farthest(fr.y, mutant.value, bound, fr.spec.dtype, net) for mutant, _ in admits}
     nearest = min(away, key=away.get)
     listed = ", ".join(f"{mutant.name} ({ratio:.3g}x the bound)" for mutant, ratio in admits)
-    verb = "also admits" if all(ratio <= 1 for _, ratio in admits) else f"admits or rejects by less than {sensitivity.NEAR:g}x"
+    verb = f"admits or rejects by less than {sensitivity.NEAR:g}x" if any(r > 1 for _, r in admits) else "also admits"
     said = f"the {fr.spec.dtype} bound over sums of {fr.spec.accumulation_length} terms {verb}: {listed}; "
     near = away[nearest]
-    if distance * MARGIN <= near:
-        times = "exactly the stated result" if distance == 0 else f"{near / distance:.3g} times closer"
-        return True, said + f"Y is {times} to the stated conventions than to any of them ({nearest}: {near:.3g})"
+    if distance * MARGIN <= near and near > 0:
+        if distance == 0:
+            exact = "the stated result correctly rounded" if net else "exactly the stated result"
+            return True, said + f"Y is {exact}, {near:.3g} from the nearest of them ({nearest})"
+        beyond = ", beyond half an ULP," if net else ""
+        return True, said + (f"Y is {near / distance:.3g} times closer{beyond} to the stated conventions than to any "
+                             f"of them ({nearest}: {near:.3g})")
     remedy = "print more digits" if fr.rounding is not None else \
         f"compare a {'float64' if fr.spec.dtype == 'float32' else 'float32'} run of the same call"
     untested = f"this bound cannot test the stated conventions: {remedy}"

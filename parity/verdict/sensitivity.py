@@ -19,8 +19,8 @@ A bound that rejects a mutant by less than NEAR (its largest error is under NEAR
 as the differences a changed convention makes: it rejects the mutant on a few elements by a little, and a
 wrong result of that size confined to a part of the output (one output channel copied from another) still
 fits. A result within such a bound counts only if it is MARGIN times closer to what it is compared with than
-to each such mutant (:func:`indistinct`); a correct one is hundreds of times closer (its rounding error
-against a changed convention's differences). A bound that rejects every mutant by NEAR or more needs no such
+to each such mutant, both distances net of half an ULP, the final rounding a correct result has anyway
+(:func:`indistinct`): a correct result is hundreds of times closer, or the truth correctly rounded. A bound that rejects every mutant by NEAR or more needs no such
 test: it also rejects a result rounded to the nearest of the output type that differs from the truth by a
 few units in the last place, so a closeness test there would doubt correctly rounded results.
 """
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Callable, Final, Iterator
 
 import numpy as np
 
-from parity.core.dtypes import np_dtype
+from parity.core.dtypes import np_dtype, ulp
 from parity.reference.conv import Reference, compute
 from parity.verdict.comparison import overflowed
 
@@ -111,13 +111,13 @@ def indistinct(close: list[tuple[Mutant, float]], output: np.ndarray, target: np
     for mutant, ratio in close:
         if ratio <= 1:
             return _passes_too(mutant, ratio)
-    distance = farthest(output, target, bound, dtype) if close else 0.0
+    distance = farthest(output, target, bound, dtype, net=True) if close else 0.0
     for mutant, ratio in close:
-        away = farthest(output, mutant.value, bound, dtype)
-        if distance * MARGIN > away:
+        away = farthest(output, mutant.value, bound, dtype, net=True)
+        if not distance * MARGIN <= away or away == 0:
             return (f"insensitive: this bound rejects a reference with the {mutant.name} by only {ratio:.3g}x, and the "
                     f"result is not {MARGIN:g} times closer to what it is compared with ({distance:.3g}) than to "
-                    f"that one ({away:.3g})")
+                    f"that one ({away:.3g}), beyond half an ULP")
     return ""
 
 
@@ -125,13 +125,18 @@ def _passes_too(mutant: Mutant, ratio: float) -> str:
     return f"insensitive: a reference with the {mutant.name} passes this bound too (its error is {ratio:.3g}x the bound)"
 
 
-def farthest(result: np.ndarray, other: np.ndarray, bound: np.ndarray, dtype: str) -> float:
+def farthest(result: np.ndarray, other: np.ndarray, bound: np.ndarray, dtype: str, net: bool = False) -> float:
     """The largest |result - other| in float64, NaNs left out, where an infinity of ``result`` that is a correct
-    overflow of ``other`` (:func:`~parity.verdict.comparison.overflowed`) is no distance."""
+    overflow of ``other`` (:func:`~parity.verdict.comparison.overflowed`) is no distance; ``net``: less half an
+    ULP of ``dtype`` at ``other`` per element, the final rounding ``result`` has even where it is ``other``
+    correctly rounded (measured raw, a correctly rounded result of a short sum of positive terms was not 10x
+    closer to the truth than to a flipped kernel's result 2-5 ULPs away)."""
     other = np.asarray(other, np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
-        agreed = overflowed(np.asarray(result, np.float64), other, bound, dtype)
-        return float(np.nanmax(np.abs(agreed - other), initial=0.0))
+        gap = np.abs(overflowed(np.asarray(result, np.float64), other, bound, dtype) - other)
+        if net:
+            gap = np.maximum(gap - 0.5 * ulp(other, dtype), 0.0)
+        return float(np.nanmax(gap, initial=0.0))
 
 
 def admitted(found: list[Mutant], ref: Reference, dtype: str, bound: np.ndarray,

@@ -37,5 +37,6 @@ def test_no_module_imports_from_a_layer_above_its_own(path):
 
 
 def test_every_module_is_in_a_layer():
+    """Besides the layers: the public names (``__init__``) and ``python -m parity`` (``__main__``, the CLI)."""
     assert {p.relative_to(PACKAGE).parts[0].removesuffix(".py") for p in PACKAGE.glob("*")
-            if p.name not in ("__init__.py", "__pycache__")} == set(LAYERS)
+            if p.name not in ("__init__.py", "__main__.py", "__pycache__")} == set(LAYERS)

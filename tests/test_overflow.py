@@ -73,3 +73,17 @@ def test_an_overflow_does_not_make_a_wide_bound_look_sensitive():
     assert np.isinf(flipped).sum() == 72
     result = check(x, w, flipped, padding="SAME")
     assert not result.matches and "admits: kernel flipped" in result.doubt, result.format()
+
+
+def test_the_closeness_test_of_a_pair_judges_each_side_s_overflow_against_the_exact_value():
+    """helper-26: with one side a correct inf, the pair's distance was 0 in one order and inf in the other."""
+    from parity.verdict.comparison import total_bound
+    from parity.verdict.sensitivity import Mutant, indistinct
+
+    spec = ConvSpec(spatial=(3,), kernel=3, dtype="float16")
+    x, w = np.array([[[32752, 32752, 8]]], np.float16), np.ones((1, 1, 3), np.float16)
+    ref = parity.exact(spec, x, w)  # 65512: 65504 or, with float16 sums, inf
+    bound = total_bound(ref, "float16", 2, ("float16", "float16"))
+    inf, finite = np.full((1, 1, 1), np.inf, np.float16), np.full((1, 1, 1), 65504, np.float16)
+    close = [(Mutant("kernel flipped", lambda rows: np.full((1, 1, 1), 60000.0)), 1.5)]
+    assert {indistinct(close, a, b, bound, "float16", ref.value, 2) for a, b in ((inf, finite), (finite, inf))} == {""}

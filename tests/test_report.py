@@ -100,6 +100,8 @@ def test_reproduce_line_is_quoted_for_the_shell_and_names_what_a_report_lacks_no
     line = reproduce(result, None, environment)[0].removeprefix("reproduce: ")
     assert shlex.split(line) == ["PYTHONPATH=/tmp/my ads", "parity", "run", "--recorded", "/r $(touch x)",
                                  "--backends", "my:ADAPTER,recorded", "-k", "x $(touch /tmp/pwned)"]  # no --tier None
+    before = {"frameworks": {"recorded": {"folder": "/recs"}}}  # a report of the release before 'recordings'
+    assert "--recorded /recs " in reproduce(result, None, before)[0]
 
 
 def test_reproducer_of_a_recorded_backend_replays_the_same_folder(tmp_path, monkeypatch):

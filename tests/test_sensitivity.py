@@ -95,3 +95,25 @@ def test_the_insensitive_reason_names_the_mutant_and_its_ratio():
     reason, _ = _judged(spec, operands, "float16")
     assert reason.startswith(f"insensitive: a reference with the {_whole_verdict(spec, operands, 'float16')} "
                              "passes this bound too (its error is ") and reason.endswith("x the bound)")
+
+
+def _mutant_at(value: float):
+    from parity.verdict.sensitivity import Mutant
+
+    return Mutant("kernel flipped", lambda rows: np.array([value]))
+
+
+def test_the_closeness_test_discounts_the_result_s_own_rounding():
+    """A correctly rounded bfloat16 result is half an ULP from the truth: against a mutant 3 ULPs away it is
+    not 10x closer raw, but it is the truth correctly rounded; a result that is the mutant correctly rounded,
+    or a pair of two such results, is doubted (helper-25, helper-26)."""
+    import ml_dtypes
+
+    exact, bound = np.array([4.3593]), np.array([0.1])  # 0.0155 from bfloat16 4.34375: nearly half an ULP
+    mutant = _mutant_at(4.3593 + 3 * 2.0 ** -5)  # 0.109 from 4.34375: 7x, not 10x, raw
+    rounded = exact.astype(ml_dtypes.bfloat16)
+    assert indistinct([(mutant, 1.3)], rounded, exact, bound, "bfloat16") == ""
+    wrong = mutant.value.astype(ml_dtypes.bfloat16)
+    assert "not 10 times closer" in indistinct([(mutant, 1.3)], wrong, exact, bound, "bfloat16")
+    pair = indistinct([(mutant, 1.3)], wrong, wrong.copy(), 2 * bound, "bfloat16", exact, 2)
+    assert "not 10 times closer to what it is compared with (0) than to that one (0)" in pair

@@ -43,12 +43,11 @@ def doubt(fr: Frame, ref: Reference, bound: np.ndarray, distance: float) -> tupl
         if distance == 0:
             exact = "the stated result correctly rounded" if net else "exactly the stated result"
             return True, said + f"Y is {exact}, {near:.3g} from the nearest of them ({nearest})"
-        beyond = ", beyond half an ULP," if net else ""
-        return True, said + (f"Y is {near / distance:.3g} times closer{beyond} to the stated conventions than to any "
-                             f"of them ({nearest}: {near:.3g})")
+        return True, said + (f"Y is {near / distance:.3g} times closer{', beyond half an ULP,' if net else ''} to "
+                             f"the stated conventions than to any of them ({nearest}: {near:.3g})")
     remedy = "print more digits" if fr.rounding is not None else \
         f"compare a {'float64' if fr.spec.dtype == 'float32' else 'float32'} run of the same call"
-    untested = f"this bound cannot test the stated conventions: {remedy}"
+    untested = f"{'distances beyond half an ULP; ' if net else ''}this bound cannot test the stated conventions: {remedy}"
     what = "an all-zero output" if nearest == _ZEROS else f"the result with the {nearest}"
     if near * MARGIN <= distance:
         times = f"exactly {what}, {distance:.3g} from the stated result" if near == 0 else \

@@ -187,7 +187,8 @@ def reproduce(result: Result, tier: str | None, environment: Mapping[str, Any] =
     it (a report may come from elsewhere)."""
     pair = result.against != "reference"
     names = [result.backend, result.against] if pair else [result.backend]
-    folder = environment.get("recordings")
+    old = environment.get("frameworks", {}).get("recorded")  # a report of the release before: the backend's own
+    folder = environment.get("recordings", old.get("folder") if isinstance(old, Mapping) else None)
     folder = folder if isinstance(folder, str) and ("recorded" in names or result.case.startswith("recorded-")) else None
     run = (f"reproduce: {_pythonpath(names, environment.get('frameworks', {}))}parity run"
            f"{f' --tier {shlex.quote(tier)}' if tier else ''}"

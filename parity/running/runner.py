@@ -105,9 +105,10 @@ class CaseRun:
         """Why a comparison of ``arrays`` within this bound could not have failed ('' if it could): the bound
         admits a mutant, or rejects one by so little that the result is not much closer to what it is compared
         with than to it (:mod:`parity.verdict.sensitivity`)."""
+        spec, bound, computations = self.case.spec, self.bound(accumulations), len(accumulations)
         if accumulations not in self._near:
-            self._near[accumulations] = near(self.mutants, self.reference, self.case.spec.dtype, self.bound(accumulations))
-        return indistinct(self._near[accumulations], *arrays, self.bound(accumulations), self.case.spec.dtype)
+            self._near[accumulations] = near(self.mutants, self.reference, spec.dtype, bound, computations)
+        return indistinct(self._near[accumulations], *arrays, bound, spec.dtype, self.reference.value, computations)
 
     def against_reference(self, backend: str) -> Result:
         outcome = self.outcome(backend)

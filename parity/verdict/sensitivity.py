@@ -97,23 +97,25 @@ def harmless(value: np.ndarray, reference: np.ndarray, scale: np.ndarray) -> boo
     return bool(np.all(np.abs(value - reference) <= _HARMLESS * scale))
 
 
-def near(found: list[Mutant], ref: Reference, dtype: str, bound: np.ndarray) -> list[tuple[Mutant, float]]:
-    """The mutants that ``bound`` admits or rejects by less than NEAR (see the module docstring), with their
-    largest errors as fractions of the bound."""
-    return list(admitted(found, ref, dtype, bound, NEAR))
+def near(found: list[Mutant], ref: Reference, dtype: str, bound: np.ndarray,
+         computations: int = 1) -> list[tuple[Mutant, float]]:
+    """The mutants that ``bound`` (the sum of ``computations`` results' bounds) admits or rejects by less than
+    NEAR (see the module docstring), with their largest errors as fractions of the bound."""
+    return list(admitted(found, ref, dtype, bound, NEAR, computations))
 
 
 def indistinct(close: list[tuple[Mutant, float]], output: np.ndarray, target: np.ndarray, bound: np.ndarray,
-               dtype: str) -> str:
+               dtype: str, exact: np.ndarray | None = None, computations: int = 1) -> str:
     """Why a result ``output`` within ``bound`` (that of :func:`near`'s ``close``) could not have failed against
     ``target`` ('' if it could): the bound admits a mutant, or ``output`` is not MARGIN times closer (largest
-    absolute difference, :func:`farthest`) to ``target`` than to a mutant it rejects by less than NEAR."""
+    absolute difference, :func:`farthest`) to ``target`` than to a mutant it rejects by less than NEAR.
+    ``exact``: the exact result, when ``target`` is another rounded result (a pair of ``computations``)."""
     for mutant, ratio in close:
         if ratio <= 1:
             return _passes_too(mutant, ratio)
-    distance = farthest(output, target, bound, dtype, net=True) if close else 0.0
+    distance = farthest(output, target, bound, dtype, True, exact, computations) if close else 0.0
     for mutant, ratio in close:
-        away = farthest(output, mutant.value, bound, dtype, net=True)
+        away = farthest(output, mutant.value, bound, dtype, True, None, computations)
         if not distance * MARGIN <= away or away == 0:
             return (f"insensitive: this bound rejects a reference with the {mutant.name} by only {ratio:.3g}x, and the "
                     f"result is not {MARGIN:g} times closer to what it is compared with ({distance:.3g}) than to "
@@ -125,45 +127,51 @@ def _passes_too(mutant: Mutant, ratio: float) -> str:
     return f"insensitive: a reference with the {mutant.name} passes this bound too (its error is {ratio:.3g}x the bound)"
 
 
-def farthest(result: np.ndarray, other: np.ndarray, bound: np.ndarray, dtype: str, net: bool = False) -> float:
-    """The largest |result - other| in float64, NaNs left out, where an infinity of ``result`` that is a correct
-    overflow of ``other`` (:func:`~parity.verdict.comparison.overflowed`) is no distance; ``net``: less half an
-    ULP of ``dtype`` at ``other`` per element, the final rounding ``result`` has even where it is ``other``
-    correctly rounded (measured raw, a correctly rounded result of a short sum of positive terms was not 10x
-    closer to the truth than to a flipped kernel's result 2-5 ULPs away)."""
+def farthest(result: np.ndarray, other: np.ndarray, bound: np.ndarray, dtype: str, net: bool = False,
+             exact: np.ndarray | None = None, computations: int = 1) -> float:
+    """The largest |result - other| in float64, NaNs left out, where an infinity that is a correct overflow
+    (:func:`~parity.verdict.comparison.overflowed`) of ``exact`` (default: ``other``) is no distance, on either
+    side; ``net``: less half an ULP of ``dtype`` at ``other`` per element and rounded result (``computations``),
+    the final rounding a result has even where it is ``other`` correctly rounded (measured raw, a correctly
+    rounded result of a short sum of positive terms was not 10x closer to the truth than to a flipped
+    kernel's result 2-5 ULPs away)."""
     other = np.asarray(other, np.float64)
+    base = other if exact is None else np.asarray(exact, np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
-        gap = np.abs(overflowed(np.asarray(result, np.float64), other, bound, dtype) - other)
+        result = overflowed(np.asarray(result, np.float64), base, bound, dtype, computations)
+        other = other if exact is None else overflowed(other, base, bound, dtype, computations)
+        gap = np.abs(result - other)
         if net:
-            gap = np.maximum(gap - 0.5 * ulp(other, dtype), 0.0)
+            gap = np.maximum(gap - computations * 0.5 * ulp(other, dtype), 0.0)
         return float(np.nanmax(gap, initial=0.0))
 
 
-def admitted(found: list[Mutant], ref: Reference, dtype: str, bound: np.ndarray,
-             within: float = 1.0) -> Iterator[tuple[Mutant, float]]:
-    """Each mutant that differs from the reference but lies within ``within`` x ``bound`` once rounded to
-    ``dtype``, with its largest error as a fraction of the bound; computed lazily, in order."""
+def admitted(found: list[Mutant], ref: Reference, dtype: str, bound: np.ndarray, within: float = 1.0,
+             computations: int = 1) -> Iterator[tuple[Mutant, float]]:
+    """Each mutant that differs from the reference but lies within ``within`` x ``bound`` (the sum of
+    ``computations`` results' bounds) once rounded to ``dtype``, with its largest error as a fraction of the
+    bound; computed lazily, in order."""
     target = ref.value if ref.low is None else ref.value + ref.low
     limit = bound if within == 1.0 else within * bound
     for mutant in found:
         if mutant.head is not None:
             head = (slice(None), slice(None), slice(mutant.rows))
-            if not _inside(_error(mutant.head, target[head], dtype, bound[head]), limit[head]):
+            if not _inside(_error(mutant.head, target[head], dtype, bound[head], computations), limit[head]):
                 continue
         if harmless(mutant.value, ref.value, ref.scale):
             continue
-        error = _error(mutant.value, target, dtype, bound)
+        error = _error(mutant.value, target, dtype, bound, computations)
         if _inside(error, limit):
             yield mutant, float(np.max(np.divide(error, bound, out=np.zeros_like(error), where=bound > 0)))
 
 
-def _error(value: np.ndarray, target: np.ndarray, dtype: str, bound: np.ndarray) -> np.ndarray:
+def _error(value: np.ndarray, target: np.ndarray, dtype: str, bound: np.ndarray, computations: int) -> np.ndarray:
     """|value rounded to ``dtype`` - target|, as :func:`parity.verdict.comparison.compare` judges a result: 0
     where the rounding is a correct overflow (:func:`~parity.verdict.comparison.overflowed`) or both are the same
     non-finite value (a NaN input reaches a mutant's outputs as it reaches the reference's), NaN where only one
     is non-finite (never within a bound)."""
     with np.errstate(over="ignore"):  # beyond the type's range: the infinity a correct result holds
-        rounded = overflowed(value.astype(np_dtype(dtype)).astype(np.float64), target, bound, dtype)
+        rounded = overflowed(value.astype(np_dtype(dtype)).astype(np.float64), target, bound, dtype, computations)
     with np.errstate(invalid="ignore"):
         error = np.abs(rounded - target)
     undefined = np.isnan(error)  # NaN on either side, or the same infinity on both

@@ -39,7 +39,7 @@ def doubt(fr: Frame, ref: Reference, bound: np.ndarray, distance: float) -> tupl
     verb = f"admits or rejects by less than {sensitivity.NEAR:g}x" if any(r > 1 for _, r in admits) else "also admits"
     said = f"the {fr.spec.dtype} bound over sums of {fr.spec.accumulation_length} terms {verb}: {listed}; "
     near = away[nearest]
-    if distance * MARGIN <= near and near > 0:
+    if sensitivity.closer(distance, near):
         if distance == 0:
             exact = "the stated result correctly rounded" if net else "exactly the stated result"
             return True, said + f"Y is {exact}, {near:.3g} from the nearest of them ({nearest})"

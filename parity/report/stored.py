@@ -79,17 +79,28 @@ def _check_figures(item: Any) -> None:
                          + (f"unknown {', '.join(unknown)}" if unknown else f"no {', '.join(missing)}"))
     if not isinstance(item.get("spec"), (dict, type(None))):
         raise ValueError(f"spec must be an object or null, got {json.dumps(item['spec'])[:80]}")
-    ulps = item.get("max_ulp")
-    if ulps is not None and not (type(ulps) is int and ulps >= 0):
-        raise ValueError(f"max_ulp must be an integer >= 0 or null, got {json.dumps(ulps)}")
-    for name in ("max_abs", "max_rel", "bound_ratio"):
-        value = item.get(name)
-        number = isinstance(value, (int, float)) and not isinstance(value, bool) or value in ("inf", "nan")
-        if value is not None and not (number and not float(value) < 0):
-            raise ValueError(f"{name} must be a number >= 0, \"inf\", \"nan\" or null, got {json.dumps(value)}")
+    problem = count_problem("max_ulp", item.get("max_ulp")) or next(
+        filter(None, (figure_problem(name, item.get(name)) for name in ("max_abs", "max_rel", "bound_ratio"))), "")
+    if problem:
+        raise ValueError(problem)
     ratio = item.get("bound_ratio")
     if item.get("status") == "pass" and ratio is not None and not float(ratio) <= 1:
         raise ValueError(f"bound_ratio of a pass must be at most 1, got {json.dumps(ratio)}")
+
+
+def figure_problem(name: str, value: Any) -> str:
+    """'' if ``value`` is a stored figure (reports and baselines alike): a number >= 0, "inf" or "nan" (how
+    parity writes non-finite figures), or null; else the rule it breaks."""
+    if value is None or value in ("inf", "nan") or type(value) in (int, float) and value >= 0:
+        return ""
+    return f'{name} must be a number >= 0, "inf", "nan" or null, got {json.dumps(value)[:80]}'
+
+
+def count_problem(name: str, value: Any) -> str:
+    """'' if ``value`` is a stored ULP count (an integer >= 0, or null); else the rule it breaks."""
+    if value is None or type(value) is int and value >= 0:
+        return ""
+    return f"{name} must be an integer >= 0 or null, got {json.dumps(value)[:80]}"
 
 
 def _meta_problem(meta: dict[str, Any], results: Any) -> str:

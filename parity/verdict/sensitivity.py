@@ -20,9 +20,10 @@ as the differences a changed convention makes: it rejects the mutant on a few el
 wrong result of that size confined to a part of the output (one output channel copied from another) still
 fits. A result within such a bound counts only if it is MARGIN times closer to what it is compared with than
 to each such mutant, both distances net of half an ULP, the final rounding a correct result has anyway
-(:func:`indistinct`): a correct result is hundreds of times closer, or the truth correctly rounded. A bound that rejects every mutant by NEAR or more needs no such
-test: it also rejects a result rounded to the nearest of the output type that differs from the truth by a
-few units in the last place, so a closeness test there would doubt correctly rounded results.
+(:func:`indistinct`): a correct result is typically hundreds of times closer, or the truth correctly
+rounded. A bound that rejects every mutant by NEAR or more needs no such test: it also rejects a result
+rounded to the nearest of the output type that differs from the truth by a few units in the last place, so
+a closeness test there would doubt correctly rounded results.
 """
 from __future__ import annotations
 
@@ -116,11 +117,17 @@ def indistinct(close: list[tuple[Mutant, float]], output: np.ndarray, target: np
     distance = farthest(output, target, bound, dtype, True, exact, computations) if close else 0.0
     for mutant, ratio in close:
         away = farthest(output, mutant.value, bound, dtype, True, None, computations)
-        if not distance * MARGIN <= away or away == 0:
+        if not closer(distance, away):
             return (f"insensitive: this bound rejects a reference with the {mutant.name} by only {ratio:.3g}x, and the "
                     f"result is not {MARGIN:g} times closer to what it is compared with ({distance:.3g}) than to "
                     f"that one ({away:.3g}), beyond half an ULP")
     return ""
+
+
+def closer(distance: float, away: float) -> bool:
+    """Whether a result ``distance`` from what it is compared with and ``away`` from a mutant is MARGIN times
+    closer to the former (never where it is the mutant as well: ``away`` 0)."""
+    return away > 0 and distance * MARGIN <= away
 
 
 def _passes_too(mutant: Mutant, ratio: float) -> str:

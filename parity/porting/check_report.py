@@ -63,13 +63,14 @@ class CheckResult:
     ambiguous: str = ""  # readings the printing is too coarse to tell apart
     hint: str = ""  # conventions that were assumed, when nothing explains Y
     doubt: str = ""  # what else Y's bound admits (a mistaken convention, zeros), and whether Y is closer to the stated
+    repeats: str = ""  # how the sums' repeated products widened the bound, when they did
 
     def as_dict(self) -> dict[str, Any]:
         return {"matches": self.matches, "dtype": self.dtype, "conventions": self.conventions,
                 "max_abs": self.max_abs, "max_ulp": self.max_ulp, "bound_ratio": self.bound_ratio,
                 "problem": self.problem, "location": self.location, "searched": self.searched, "note": self.note,
                 "nonfinite": self.nonfinite, "read": list(self.read), "printing": self.printing,
-                "ambiguous": self.ambiguous, "hint": self.hint, "doubt": self.doubt,
+                "ambiguous": self.ambiguous, "hint": self.hint, "doubt": self.doubt, "repeats": self.repeats,
                 "explanations": [e.as_dict() for e in self.explanations]}
 
     def format(self) -> str:
@@ -88,6 +89,7 @@ def format_result(result: CheckResult) -> str:
         numbers = figures(result.max_abs, result.max_ulp, result.bound_ratio, result.dtype)
         lines.append(f"{verdict}: {result.nonfinite}; elsewhere {numbers}" if result.nonfinite else
                      f"{verdict}: {numbers}")
+    lines += [f"bound: {result.repeats}"] if result.repeats else []
     lines += [f"sensitivity: {result.doubt}"] if result.doubt else []
     if result.matches or result.doubt:
         return "\n".join(lines + ([f"warning: {result.ambiguous}"] if result.ambiguous else []))

@@ -30,6 +30,7 @@ from parity.porting.check_report import CheckResult, Explanation
 from parity.verdict.comparison import Comparison, compare, total_bound
 from parity.core.reading import Frame
 from parity.reference.conv import Reference
+from parity.reference.repeats import Repeats
 
 SEARCH_OUTPUTS: Final = 1 << 14  # the search looks at the first batch elements holding this many outputs
 CLOSEST_FACTOR: Final = 100.0  # a closest reading must cut the largest error by this factor at least
@@ -216,9 +217,12 @@ def _result(context: _Context, outcome: _Stated, matches: bool, **fields: Any) -
     if printing:
         printing += "; compared within that rounding"
         printing += f" (the bound widened {outcome.widening:.3g}x, median over Y)" if outcome.frame else ""
+    repeats = "" if comparison is None or comparison.bound is None else (
+        f"Y's sums repeat products (sqrt(sum m^2) up to {comparison.repeats:.3g} sqrt(n)); copies of one product "
+        "round alike, so the bound counts them")
     return CheckResult(matches, context.inputs.y.dtype.name, context.stated.describe(), **figures,
                        problem=outcome.problem, error_map=outcome.error_map, nonfinite=nonfinite,
-                       read=context.inputs.notes, printing=printing, **fields)
+                       read=context.inputs.notes, printing=printing, repeats=repeats, **fields)
 
 
 def _compare(fr: Frame, integers: bool) -> tuple[Comparison, Reference, np.ndarray, np.ndarray]:
@@ -226,10 +230,14 @@ def _compare(fr: Frame, integers: bool) -> tuple[Comparison, Reference, np.ndarr
     dtype plus the printing's rounding of x and w (through the convolution) and of Y."""
     value, low, scale = framed.compute(fr, exact=fr.spec.dtype == "float64")
     widen = framed.widening(fr)
-    ref = Reference(value, low, scale if widen is None else scale + widen, fr.spec.accumulation_length, integers)
+    ref = Reference(value, low, scale if widen is None else scale + widen, fr.spec.accumulation_length, integers,
+                    repeats=Repeats(fr.spec, fr.x, fr.w))
     arithmetic = total_bound(ref, fr.spec.dtype)
     bound = arithmetic if fr.rounding is None else arithmetic + (0 if widen is None else widen) + fr.rounding[2]
-    return compare(fr.y, ref, fr.spec.dtype, bound=bound), ref, bound, arithmetic
+    comparison = compare(fr.y, ref, fr.spec.dtype, bound=bound)
+    if comparison.bound is not None:  # repeated products widened it: every later figure uses that bound
+        arithmetic, bound = arithmetic + comparison.bound - bound, comparison.bound
+    return comparison, ref, bound, arithmetic
 
 
 def _error(fr: Frame, value: np.ndarray, low: np.ndarray | None) -> np.ndarray:

@@ -19,14 +19,16 @@ This module must import nothing but numpy (tests block torch and tensorflow whil
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Final, Sequence
 
 import numpy as np
 
 from parity.core import convert, geometry
 from parity.reference import eft
 from parity.reference import gather, phases, taps
+from parity.reference.quantities import plan
+from parity.reference.repeats import Repeats
 from parity.reference.gather import CHUNK_BYTES, Pads, Triple, Window, columns_to_output, im2col, output_to_columns
 from parity.reference.magnitudes import Magnitudes, is_integer, magnitudes
 
@@ -53,6 +55,7 @@ class Reference:
     says every input is an integer: then an element whose scale the dtype holds exactly is computed
     without any rounding, in every summation order. ``taps`` is the kernel volume: a backend that sums
     channels per kernel tap and adds the taps in a shorter type (col2im) rounds over that many terms.
+    ``repeats(mask)`` counts the repeated products of the sums at ``mask`` (:mod:`parity.reference.repeats`).
     """
 
     value: np.ndarray
@@ -61,6 +64,7 @@ class Reference:
     accumulation_length: int
     integer_inputs: bool = False
     taps: int = 1
+    repeats: Callable[[np.ndarray], np.ndarray] | None = field(default=None, repr=False, compare=False)
 
 
 def reference(spec: "ConvSpec", x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> Reference:
@@ -69,7 +73,8 @@ def reference(spec: "ConvSpec", x: np.ndarray, w: np.ndarray, dy: np.ndarray | N
     operands = [np.asarray(a, np.float64) for a in (x, w, dy) if a is not None]
     value, low, scale = compute(spec, *operands, exact=spec.dtype == "float64")
     integers = all(is_integer(a) for a in operands)
-    return Reference(value, low, scale, spec.accumulation_length, integers, math.prod(spec.kernel))
+    return Reference(value, low, scale, spec.accumulation_length, integers, math.prod(spec.kernel),
+                     Repeats(spec, x, w, dy))
 
 
 def compute(spec: "ConvSpec", x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None, *,
@@ -79,31 +84,12 @@ def compute(spec: "ConvSpec", x: np.ndarray, w: np.ndarray, dy: np.ndarray | Non
     the padded length, such as a shift by one, keep every shape); ``scaled=False`` skips the scale (None);
     ``rows`` keeps only the first ``rows`` positions of the first output spatial axis (not for weight
     gradients, whose every element sums over all positions)."""
-    s, d, g = spec.strides, spec.dilations, spec.groups
-    pads = spec.pads if pads is None else pads
-    if spec.quantity == "grad_weight" and rows is not None:
-        raise ValueError("rows: a weight gradient sums over every output position; it has no first rows")
-    options = dict(exact=exact, scaled=scaled, rows=rows)
-    if spec.quantity == "output":
-        if spec.transposed:
-            return conv_transpose(x, w, s, pads, spec.output_padding, d, g, **options)
-        return conv(x, w, s, pads, d, g, **options)
-    if not spec.transposed:
-        if spec.quantity == "grad_input":  # the adjoint of a conv is the transposed conv
-            return conv_transpose(dy, w, s, pads, _fitting_output_padding(spec, pads), d, g, **options)
-        return conv_grad_weight(x, dy, spec.kernel, s, pads, d, g, exact=exact, scaled=scaled)
-    # A transposed conv is the adjoint of the forward conv whose padding is (lo, hi - output_padding).
-    forward = tuple((lo, hi - extra) for (lo, hi), extra in zip(pads, spec.output_padding))
-    if spec.quantity == "grad_input":
-        return conv(dy, w, s, forward, d, g, **options)
-    return conv_grad_weight(dy, x, spec.kernel, s, forward, d, g, exact=exact, scaled=scaled)
-
-
-def _fitting_output_padding(spec: "ConvSpec", pads: Pads) -> tuple[int, ...]:
-    """output_padding that makes the transposed conv of the output grid as long as the input again
-    (the forward conv's floor division dropped up to s-1 input elements at the end)."""
-    full = geometry.full_transposed(spec.output_spatial, spec.kernel, spec.strides, spec.dilations)
-    return tuple(n - (f - lo - hi) for n, f, (lo, hi) in zip(spec.spatial, full, pads))
+    name, args = plan(spec, x, w, dy, pads)
+    if name == "grad_weight":
+        if rows is not None:
+            raise ValueError("rows: a weight gradient sums over every output position; it has no first rows")
+        return conv_grad_weight(*args, exact=exact, scaled=scaled)
+    return (conv_transpose if name == "conv_transpose" else conv)(*args, exact=exact, scaled=scaled, rows=rows)
 
 
 def conv(x: np.ndarray, w: np.ndarray, strides: Sequence[int], pads: Pads, dilations: Sequence[int],

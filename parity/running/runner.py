@@ -101,11 +101,15 @@ class CaseRun:
                                                       accumulations)
         return self._bounds[accumulations]
 
-    def insensitivity(self, accumulations: tuple[str, ...], arrays: tuple[np.ndarray, np.ndarray]) -> str:
-        """Why a comparison of ``arrays`` within this bound could not have failed ('' if it could): the bound
-        admits a mutant, or rejects one by so little that the result is not much closer to what it is compared
-        with than to it (:mod:`parity.verdict.sensitivity`)."""
+    def insensitivity(self, accumulations: tuple[str, ...], arrays: tuple[np.ndarray, np.ndarray],
+                      widened: np.ndarray | None = None) -> str:
+        """Why a comparison of ``arrays`` within this bound (``widened``, where repeated products widened it)
+        could not have failed ('' if it could): the bound admits a mutant, or rejects one by so little that the
+        result is not much closer to what it is compared with than to it (:mod:`parity.verdict.sensitivity`)."""
         spec, bound, computations = self.case.spec, self.bound(accumulations), len(accumulations)
+        if widened is not None:
+            nearest = near(self.mutants, self.reference, spec.dtype, widened, computations)
+            return indistinct(nearest, *arrays, widened, spec.dtype, self.reference.value, computations)
         if accumulations not in self._near:
             self._near[accumulations] = near(self.mutants, self.reference, spec.dtype, bound, computations)
         return indistinct(self._near[accumulations], *arrays, bound, spec.dtype, self.reference.value, computations)
@@ -147,7 +151,7 @@ class CaseRun:
     def _compare(self, arrays: tuple[np.ndarray, np.ndarray], accumulations: tuple[str, ...]) -> Comparison:
         expected = arrays[1] if len(accumulations) == 2 else None
         return compare(arrays[0], self.reference, self.case.spec.dtype, expected=expected,
-                       computations=len(accumulations), bound=self.bound(accumulations))
+                       computations=len(accumulations), accumulation=accumulations, bound=self.bound(accumulations))
 
     def _result(self, backend: str, against: str, status: Status, reason: str) -> Result:
         return Result(self.case.id, self.case.spec, backend, against, status, reason)
@@ -157,7 +161,7 @@ class CaseRun:
                          names: list[str]) -> Result:
         status, reason, picture = c.status, c.reason, None
         if c.passed:
-            reason = self.insensitivity(accumulations, arrays)
+            reason = self.insensitivity(accumulations, arrays, c.bound)
             status = "insensitive" if reason else "pass"
         elif c.kind in ("bound", "nonfinite"):
             picture = error_map(*arrays)
@@ -165,6 +169,7 @@ class CaseRun:
         if known:
             status, reason = "known", f"known: {known}; {c.reason}"
         shown = "+".join(a + (" (probed)" if p else "") for a, p in zip(accumulations, probed))
+        shown += f"; repeated products, sqrt(sum m^2) up to {c.repeats:.3g} sqrt(n)" if c.bound is not None else ""
         return Result(self.case.id, self.case.spec, backend, against, status, reason, c.max_abs, c.max_rel, c.max_ulp,
                       c.bound_ratio, c.worst_index, shown, label, picture)
 

@@ -16,7 +16,7 @@ exactly must come out correctly rounded).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, Literal, Sequence, Union
 
 import numpy as np
@@ -48,6 +48,10 @@ class Comparison:
     bound_ratio: float
     worst_index: tuple[int, ...] | None
     reason: str
+    # Where elements beyond the sqrt(n) bound repeat products: the widened bound they were judged by, and
+    # the largest sqrt(repeats / n) among them (1: the sqrt(n) bound decided).
+    bound: np.ndarray | None = field(default=None, repr=False, compare=False)
+    repeats: float = 1.0
 
     @property
     def passed(self) -> bool:
@@ -99,11 +103,15 @@ def _max_ulp(actual: np.ndarray, target: np.ndarray) -> int:
     return int(_distance(_ordered(actual), _ordered(rounded)).max())
 
 
-def gamma(n: int, u: float) -> float:
+def gamma(n: int, u: float, repeats: np.ndarray | None = None) -> float | np.ndarray:
     """The relative error factor of an n-term dot product accumulated with unit roundoff u: the smaller
-    of the worst case (1 + u)**n - 1 and Higham and Mary's probabilistic gamma~_n(lambda). Always finite."""
+    of the worst case (1 + u)**n - 1 and Higham and Mary's probabilistic gamma~_n(lambda). Always finite.
+    With ``repeats`` (per element: sum(m**2) over its distinct products, :mod:`parity.reference.repeats`),
+    sqrt(repeats) replaces sqrt(n): m copies of one product round alike, one error m times as large."""
     worst = math.expm1(n * math.log1p(u))
     lam = math.sqrt(2 * math.log(2 * n / FAILURE_PROBABILITY)) / (1 - u)
+    if repeats is not None:
+        return np.minimum(worst, np.expm1(lam * np.sqrt(np.maximum(repeats, n)) * u + n * u * u / (1 - u)))
     return min(worst, math.expm1(lam * math.sqrt(n) * u + n * u * u / (1 - u)))
 
 
@@ -119,14 +127,15 @@ def error_bound(ref: Reference, dtype: str, accumulation: str | None = None) -> 
     return _rounding(ref, dtype, accumulation) + 0.5 * ulp(ref.value, dtype)
 
 
-def _rounding(ref: Reference, dtype: str, accumulation: str | None) -> np.ndarray:
-    """The accumulation part of :func:`error_bound` (everything but the final half ULP)."""
+def _rounding(ref: Reference, dtype: str, accumulation: str | None, repeats: np.ndarray | None = None) -> np.ndarray:
+    """The accumulation part of :func:`error_bound` (everything but the final half ULP); ``repeats`` (see
+    :func:`gamma`) per element of ``ref.scale``, or None."""
     short = canonical_name((accumulation or dtype).removesuffix(TAPS))
     if accumulation and accumulation.endswith(TAPS):
-        wide = gamma(ref.accumulation_length, unit_roundoff("float32"))
+        wide = gamma(ref.accumulation_length, unit_roundoff("float32"), repeats)
         factor, exact_below = wide + gamma(ref.taps, unit_roundoff(short)) * (1 + wide), precision_bits(short)
     else:
-        factor, exact_below = gamma(ref.accumulation_length, unit_roundoff(short)), precision_bits(short)
+        factor, exact_below = gamma(ref.accumulation_length, unit_roundoff(short), repeats), precision_bits(short)
     rounding = factor * ref.scale
     if ref.integer_inputs:
         rounding = np.where(ref.scale <= 2.0 ** exact_below, 0.0, rounding)
@@ -140,7 +149,9 @@ def compare(actual: np.ndarray, ref: Reference, dtype: str, *, expected: np.ndar
     ``computations`` is how many independently rounded results the difference contains: 1 against the
     reference, 2 between two backends (each may sit a full bound away, on opposite sides). ``accumulation``
     names the format each of them sums in (one name for all, or one per computation; default: ``dtype``).
-    ``bound`` is the total error bound per element when the caller has it already (it overrides both).
+    ``bound`` is the total error bound per element when the caller has it already: that of ``accumulation``,
+    plus what the caller adds. Elements beyond it are judged again with their sums' repeated products
+    counted (:func:`gamma`), where ``ref.repeats`` can count them; the bound so widened is ``.bound``.
     """
     dtype = canonical_name(dtype)
     actual = np.asarray(actual)
@@ -154,19 +165,44 @@ def compare(actual: np.ndarray, ref: Reference, dtype: str, *, expected: np.ndar
     if expected is not None:  # each side's overflow judged against the exact value: order-independent
         target64 = overflowed(target64, ref.value, total, dtype, computations)
     err, max_ulp, nonfinite = _errors(actual, target, actual64, target64, ref.low if expected is None else None)
-    # Where the error is 0 the ratio is 0, even where the bound is 0 (exact integer sums; half an ULP of
-    # 0 underflowing float64); elsewhere a 0 bound makes any error infinitely many bounds.
-    with np.errstate(divide="ignore"):
-        ratio = np.divide(err, total, out=np.zeros_like(err), where=err > 0)
+    ratio, widened = _ratio(err, total), None
+    if ref.repeats is not None and ratio.max(initial=0.0) > 1:
+        widened = _repeated(ref, dtype, computations, accumulation, total, ratio > 1)
+        ratio = ratio if widened is None else _ratio(err, widened[0])
     rel = np.divide(err, np.abs(target64), out=np.where(err > 0, np.inf, 0.0), where=target64 != 0)
     worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(ratio)), ratio.shape)) if ratio.size else None
     summary = dict(max_abs=float(err.max(initial=0.0)), max_rel=float(rel.max(initial=0.0)), max_ulp=max_ulp,
-                   bound_ratio=float(ratio.max(initial=0.0)), worst_index=worst)
+                   bound_ratio=float(ratio.max(initial=0.0)), worst_index=worst,
+                   **({} if widened is None else dict(bound=widened[0], repeats=widened[1])))
     if nonfinite:
         return Comparison("fail", "nonfinite", **summary, reason=nonfinite)
     if summary["bound_ratio"] > 1:
         return Comparison("fail", "bound", **summary, reason=_bound_reason(summary, actual64, target64))
     return Comparison("pass", "ok", **summary, reason="")
+
+
+def _ratio(err: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """err / total; where the error is 0 the ratio is 0, even where the bound is 0 (exact integer sums; half
+    an ULP of 0 underflowing float64); elsewhere a 0 bound makes any error infinitely many bounds."""
+    with np.errstate(divide="ignore"):
+        return np.divide(err, total, out=np.zeros_like(err), where=err > 0)
+
+
+def _repeated(ref: Reference, dtype: str, computations: int, accumulation: Accumulation, total: np.ndarray,
+              beyond: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """(``total`` widened where ``beyond`` by counting the repeated products of those sums, the largest
+    sqrt(repeats / n) among them), or None where no sum there repeats a product or the factor is the worst
+    case already."""
+    n = ref.accumulation_length
+    counted = ref.repeats(beyond)
+    if not counted.size or counted.max() <= n:
+        return None
+    repeats = np.full(ref.value.shape, float(n))
+    repeats[beyond] = counted
+    extra = sum(_rounding(ref, dtype, name, repeats) - _rounding(ref, dtype, name) for name in _names(accumulation, computations))
+    if not np.any(extra > 0):
+        return None
+    return total + extra, math.sqrt(float(counted.max()) / n)
 
 
 def _errors(actual: np.ndarray, target: np.ndarray, actual64: np.ndarray, target64: np.ndarray,
@@ -205,11 +241,15 @@ def overflowed(values64: np.ndarray, exact: np.ndarray, total: np.ndarray, dtype
 
 def total_bound(ref: Reference, dtype: str, computations: int = 1, accumulation: Accumulation = None) -> np.ndarray:
     """The sum of the error bounds of ``computations`` results, each accumulated as ``accumulation`` says."""
+    half = 0.5 * ulp(ref.value, dtype)  # the same for every computation: computed once
+    return sum(_rounding(ref, dtype, name) + half for name in _names(accumulation, computations))
+
+
+def _names(accumulation: Accumulation, computations: int) -> list[str | None]:
     names = [accumulation] * computations if accumulation is None or isinstance(accumulation, str) else list(accumulation)
     if len(names) != computations:
         raise ValueError(f"accumulation must name one format or one per computation ({computations}), got {accumulation!r}")
-    half = 0.5 * ulp(ref.value, dtype)  # the same for every computation: computed once
-    return sum(_rounding(ref, dtype, name) + half for name in names)
+    return names
 
 
 def _structural_problem(actual: np.ndarray, target: np.ndarray, dtype: str, against_reference: bool,

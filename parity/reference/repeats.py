@@ -1,0 +1,119 @@
+"""How often a sum adds the same product again: what the sqrt(n) of the probabilistic error bound stands for.
+
+Higham and Mary's bound assumes that the n rounding errors of a sum are independent. Adding the same term
+again does not round independently: while the partial sum s stays in one binade, fl(s + t) - (s + t) depends
+only on t modulo ulp(s), so m copies of a term err like one error m times as large. A sum of squares of
+the errors, which sqrt(n) bounds for independent ones, is then sum(m_v**2) over the distinct products v.
+A constant signal through a box filter (m = n) is the extreme case: PyTorch's and TensorFlow's correct
+float32 conv1d of 4096 taps erred 1.25 times the sqrt(n) bound.
+
+:func:`repeats` counts, for chosen elements of a case's result, R = sum(m_v**2) over the distinct products
+|x_i w_j| of its sum, each zero product (an exact addition) counted once: R = n when no product repeats, n**2
+when all are the same. Where counting would sort more than :data:`BUDGET` products, R is bounded instead by
+the repeats of the operand that is the same for every element of an output channel (the kernel of a conv,
+the cotangent of a weight gradient): two equal products of equal pairs share that operand's value.
+
+Imports nothing but numpy.
+"""
+from __future__ import annotations
+
+import math
+from functools import cached_property
+from typing import TYPE_CHECKING, Final
+
+import numpy as np
+
+from parity.core import convert
+from parity.reference import gather
+from parity.reference.quantities import plan
+
+if TYPE_CHECKING:
+    from parity.core.spec import ConvSpec
+
+BUDGET: Final = 1 << 24  # products sorted to count repeats exactly; beyond, the kernel side's bound
+_BATCH: Final = 1 << 20  # products sorted at once
+
+
+class Repeats:
+    """R for elements of one case's result, computed when asked (only a comparison that fails the sqrt(n)
+    bound asks): ``repeats(mask)`` gives R for the elements where ``mask`` (shaped like the result) is set."""
+
+    def __init__(self, spec: "ConvSpec", x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> None:
+        self._spec, self._operands = spec, (x, w, dy)
+
+    @cached_property
+    def _plan(self) -> tuple[bool, tuple]:
+        """(whether it is a weight gradient, the arguments of the conv or weight gradient that computes it)."""
+        name, args = plan(self._spec, *(None if a is None else np.asarray(a, np.float64) for a in self._operands))
+        if name == "conv_transpose":  # the forward conv of the stride-dilated input (its zeros: exact terms)
+            x, w, strides, crops, output_padding, dilations, groups = args
+            pads = convert.transposed_pads(w.shape[2:], dilations, crops, output_padding)
+            args = (convert.dilate_spatial(x, strides), convert.transposed_kernel_to_forward(w, groups),
+                    (1,) * len(strides), pads, dilations, groups)
+        return name == "grad_weight", args
+
+    def __call__(self, mask: np.ndarray) -> np.ndarray:
+        index = np.nonzero(mask)
+        terms = _terms_weight_gradient if self._plan[0] else _terms_conv
+        if index[0].size * self._length() > BUDGET:
+            return self._bounded(index)
+        return np.concatenate([_squares(*terms(self._plan[1], tuple(i[part] for i in index)))
+                               for part in _batches(index[0].size, self._length())] or [np.zeros(0)])
+
+    def _length(self) -> int:
+        if self._plan[0]:
+            dy = self._plan[1][1]
+            return dy.size // dy.shape[1]
+        return math.prod(self._plan[1][1].shape[1:])
+
+    def _bounded(self, index: tuple[np.ndarray, ...]) -> np.ndarray:
+        """R at most the repeats of the output channel's own operand: its kernel, or its cotangent."""
+        if self._plan[0]:
+            dy = self._plan[1][1]
+            side, channel = np.moveaxis(dy, 1, 0).reshape(dy.shape[1], -1), index[0]
+        else:
+            w = self._plan[1][1]
+            side, channel = w.reshape(w.shape[0], -1), index[1]
+        per_channel = np.concatenate([_squares(row, np.ones_like(row)) for row in np.array_split(side, 1 + side.size // _BATCH)])
+        return per_channel[channel]
+
+
+def _batches(count: int, length: int) -> list[slice]:
+    step = max(1, _BATCH // max(length, 1))
+    return [slice(i, i + step) for i in range(0, count, step)]
+
+
+def _terms_conv(args: tuple, index: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(window values, kernel values), each (elements, C/g * kvol), of the conv elements (n, o, *position)."""
+    x, w, strides, pads, dilations, groups = args
+    view = gather.windows(gather.pad(x, pads), w.shape[2:], strides, dilations)  # (N, C, *out, *k)
+    per_group, channels = w.shape[0] // groups, w.shape[1]
+    n, o, *position = index
+    first = (o // per_group) * channels
+    window = view[(n[:, None], first[:, None] + np.arange(channels), *(p[:, None] for p in position))]
+    return window.reshape(len(n), -1), w[o].reshape(len(n), -1)
+
+
+def _terms_weight_gradient(args: tuple, index: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(window values, cotangent values), each (elements, N * positions), of the elements (o, c, *tap)."""
+    x, dy, kernel, strides, pads, dilations, groups = args
+    view = gather.windows(gather.pad(x, pads), kernel, strides, dilations)  # (N, C, *out, *k)
+    per_group, channels = dy.shape[1] // groups, x.shape[1] // groups
+    o, c, *tap = index
+    rank = len(kernel)
+    window = view[(slice(None), (o // per_group) * channels + c, *(slice(None),) * rank, *tap)]  # (E, N, *out)
+    return window.reshape(len(o), -1), np.moveaxis(dy[:, o], 1, 0).reshape(len(o), -1)
+
+
+def _squares(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per row, sum(m**2) over the distinct pairs (|a|, |b|) of nonzero products, each zero product once."""
+    keys = np.where((a != 0) & (b != 0), np.abs(b) + 1j * np.abs(a), complex(np.nan, np.nan))
+    keys.sort(axis=-1)  # lexicographic; NaNs last, and never equal to one another
+    length = keys.shape[-1]
+    if not length:
+        return np.zeros(keys.shape[0])
+    new = np.ones(keys.shape, bool)
+    new[:, 1:] = keys[:, 1:] != keys[:, :-1]
+    position = np.arange(length)
+    start = np.maximum.accumulate(np.where(new, position, 0), axis=-1)
+    return (2 * (position - start) + 1).sum(axis=-1, dtype=np.float64)  # a run of m adds 1 + 3 + ... = m**2

@@ -165,3 +165,15 @@ def test_parity_check_no_longer_calls_a_correct_sum_of_repeated_products_a_misma
     out = capsys.readouterr().out
     assert code == 1 and out.splitlines()[1].startswith("cannot tell: ") and "does not match" not in out, out
     assert "bound: Y's sums repeat products (sqrt(sum m^2) up to 64 sqrt(n))" in out and "float64 run" in out
+
+
+def test_only_elements_the_worst_case_could_admit_are_counted_and_each_once(monkeypatch):
+    spec, x, w = _box()
+    ref = reference(spec, x, w)
+    asked = []
+    monkeypatch.setattr(repeats_module.Repeats, "_count", lambda self, index: asked.append(index[0].size) or
+                        np.full(index[0].size, float(TAPS) ** 2))
+    garbage = np.full(spec.output_shape, -5e37, np.float32)  # an old TF's garbage: beyond any bound
+    assert compare(garbage, ref, "float32").status == "fail" and asked == []
+    y = _sequential(spec, x, w)
+    assert compare(y, ref, "float32").passed and compare(y, ref, "float32").passed and asked == [16]

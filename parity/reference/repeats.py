@@ -40,6 +40,7 @@ class Repeats:
 
     def __init__(self, spec: "ConvSpec", x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None) -> None:
         self._spec, self._operands = spec, (x, w, dy)
+        self._counted: np.ndarray | None = None  # R per element of the result, NaN where not counted yet
 
     @cached_property
     def _plan(self) -> tuple[bool, tuple]:
@@ -53,12 +54,21 @@ class Repeats:
         return name == "grad_weight", args
 
     def __call__(self, mask: np.ndarray) -> np.ndarray:
-        index = np.nonzero(mask)
+        """R at the elements of ``mask``, in their order; each element is counted once per case (every
+        comparison of the case asks of the same sums)."""
+        if self._counted is None:
+            self._counted = np.full(mask.shape, np.nan)
+        missing = mask & np.isnan(self._counted)
+        if missing.any():
+            self._counted[missing] = self._count(np.nonzero(missing))
+        return self._counted[mask]
+
+    def _count(self, index: tuple[np.ndarray, ...]) -> np.ndarray:
         terms = _terms_weight_gradient if self._plan[0] else _terms_conv
         if index[0].size * self._length() > BUDGET:
             return self._bounded(index)
         return np.concatenate([_squares(*terms(self._plan[1], tuple(i[part] for i in index)))
-                               for part in _batches(index[0].size, self._length())] or [np.zeros(0)])
+                               for part in _batches(index[0].size, self._length())])
 
     def _length(self) -> int:
         if self._plan[0]:

@@ -7,7 +7,9 @@ n u >= 1). For long sums in a short format that worst case is far above any real
 the smaller of it and the probabilistic gamma~_n(lambda) of Higham and Mary (2019), which grows like
 sqrt(n) u and holds with probability >= 1 - 2n exp(-lambda**2 (1-u)**2 / 2) when rounding errors behave as
 independent, mean-zero variables; lambda is chosen per n so that this failure probability is
-:data:`FAILURE_PROBABILITY` per element. Per output element the sum is the reference's ``scale``
+:data:`FAILURE_PROBABILITY` per element. Copies of one product do not round independently: elements beyond
+that bound are judged again with sqrt(n) replaced by sqrt(sum m**2) over their sums' distinct products
+(:mod:`parity.reference.repeats`), never above the worst case. Per output element the sum is the reference's ``scale``
 (|x| conv |w|). Half an ULP of the output format is added for the final rounding. ``bound_ratio`` =
 |error| / bound; a result passes when it is <= 1. There are no hand-picked atol/rtol: the bound follows from
 the dtypes, the accumulation length and the data alone (integer data whose sums the accumulation type holds
@@ -167,7 +169,7 @@ def compare(actual: np.ndarray, ref: Reference, dtype: str, *, expected: np.ndar
     err, max_ulp, nonfinite = _errors(actual, target, actual64, target64, ref.low if expected is None else None)
     ratio, widened = _ratio(err, total), None
     if ref.repeats is not None and ratio.max(initial=0.0) > 1:
-        widened = _repeated(ref, dtype, computations, accumulation, total, ratio > 1)
+        widened = _repeated(ref, dtype, computations, accumulation, total, err, ratio > 1)
         ratio = ratio if widened is None else _ratio(err, widened[0])
     rel = np.divide(err, np.abs(target64), out=np.where(err > 0, np.inf, 0.0), where=target64 != 0)
     worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(ratio)), ratio.shape)) if ratio.size else None
@@ -189,20 +191,26 @@ def _ratio(err: np.ndarray, total: np.ndarray) -> np.ndarray:
 
 
 def _repeated(ref: Reference, dtype: str, computations: int, accumulation: Accumulation, total: np.ndarray,
-              beyond: np.ndarray) -> tuple[np.ndarray, float] | None:
+              err: np.ndarray, beyond: np.ndarray) -> tuple[np.ndarray, float] | None:
     """(``total`` widened where ``beyond`` by counting the repeated products of those sums, the largest
-    sqrt(repeats / n) among them), or None where no sum there repeats a product or the factor is the worst
-    case already."""
-    n = ref.accumulation_length
-    counted = ref.repeats(beyond)
-    if not counted.size or counted.max() <= n:
-        return None
+    sqrt(repeats / n) among them), or None where no sum there repeats a product, the factor is the worst
+    case already, or ``err`` exceeds even the worst case (those are not counted)."""
+    n, names = ref.accumulation_length, _names(accumulation, computations)
     repeats = np.full(ref.value.shape, float(n))
-    repeats[beyond] = counted
-    extra = sum(_rounding(ref, dtype, name, repeats) - _rounding(ref, dtype, name) for name in _names(accumulation, computations))
+    ceiling = _widening(ref, dtype, names, np.full(ref.value.shape, float(n) ** 2))  # the worst case
+    beyond = beyond & (err <= total + ceiling)  # only those the worst case could still admit are counted
+    if not beyond.any():
+        return None
+    repeats[beyond] = ref.repeats(beyond)
+    extra = _widening(ref, dtype, names, repeats)
     if not np.any(extra > 0):
         return None
-    return total + extra, math.sqrt(float(counted.max()) / n)
+    return total + extra, math.sqrt(float(repeats.max()) / n)
+
+
+def _widening(ref: Reference, dtype: str, names: list[str | None], repeats: np.ndarray) -> np.ndarray:
+    """How much counting ``repeats`` widens the summed accumulation bounds of ``names``."""
+    return sum(_rounding(ref, dtype, name, repeats) - _rounding(ref, dtype, name) for name in names)
 
 
 def _errors(actual: np.ndarray, target: np.ndarray, actual64: np.ndarray, target64: np.ndarray,

@@ -14,6 +14,7 @@ from parity.running.registry import Case
 from parity.running.runner import CaseRun
 from parity.verdict.comparison import compare, gamma, total_bound
 from parity.core.dtypes import ulp, unit_roundoff
+from parity.verdict.fingerprint import round_to_bits
 
 TAPS = 4096
 
@@ -108,16 +109,29 @@ def test_distinct_products_are_not_widened():
     assert c.status == "fail" and c.bound is None and c.repeats == 1.0
 
 
-def test_over_the_budget_the_kernels_own_repeats_bound_the_count(monkeypatch):
+def test_a_kernel_without_repeats_is_not_counted_and_over_the_budget_nothing_is(monkeypatch):
     spec, x, w = _box(length=64)
     mask = np.ones(spec.output_shape, bool)
-    exact = repeats_module.Repeats(spec, x, w)(mask)
-    monkeypatch.setattr(repeats_module, "BUDGET", 10)
-    bounded = repeats_module.Repeats(spec, x, w)(mask)
-    np.testing.assert_array_equal(exact, np.full(16, 64.0 ** 2))
-    np.testing.assert_array_equal(bounded, exact)  # the box filter alone repeats its one value 64 times
+    np.testing.assert_array_equal(repeats_module.Repeats(spec, x, w)(mask), np.full(16, 64.0 ** 2))
     w2 = np.arange(1, 65, dtype=np.float32).reshape(w.shape)  # distinct kernel values: no pair repeats
-    assert np.all(repeats_module.Repeats(spec, x, w2)(mask) == 64)
+    monkeypatch.setattr(repeats_module, "_terms_conv", None)  # no product may be gathered
+    np.testing.assert_array_equal(repeats_module.Repeats(spec, x, w2)(mask), np.full(16, 64.0))
+    monkeypatch.undo()
+    monkeypatch.setattr(repeats_module, "BUDGET", 10)
+    np.testing.assert_array_equal(repeats_module.Repeats(spec, x, w)(mask), np.full(16, 64.0))
+
+
+@pytest.mark.parametrize("budget", [repeats_module.BUDGET, 10])
+def test_sign_weights_over_normal_data_still_fail_a_result_three_bounds_off(monkeypatch, budget):
+    """A kernel of +-0.05 repeats its two values, but hardly an (x, w) pair repeats: the bound barely widens
+    (helper-27: a kernel-side bound once let this wrong result pass at 0.34)."""
+    monkeypatch.setattr(repeats_module, "BUDGET", budget)
+    spec = parity.ConvSpec(spatial=(6, 6), kernel=3, in_channels=64, out_channels=8, padding="SAME", layout="NCHW")
+    x, _ = generate(spec)
+    w = np.where(np.random.default_rng(1).random(spec.kernel_shape) < 0.5, -0.05, 0.05).astype(np.float32)
+    ref = reference(spec, x, w)
+    c = compare((ref.value + 3 * total_bound(ref, "float32")).astype(np.float32), ref, "float32")
+    assert c.status == "fail" and c.repeats < 1.01 and c.bound_ratio > 2.9, (c.repeats, c.bound_ratio)
 
 
 def test_gamma_with_repeats_equal_to_n_is_the_plain_factor():
@@ -147,7 +161,35 @@ def test_the_runner_passes_a_correct_sum_of_repeated_products_and_says_the_bound
     result = run.against_reference("sequential")
     # Within the counted bound, about one product over 4096 taps, a padding shifted by one passes too.
     assert result.status == "insensitive" and "padding shifted" in result.reason and result.bound_ratio < 0.2
-    assert result.accumulation == "float32; repeated products, sqrt(sum m^2) up to 64 sqrt(n)"
+    assert result.accumulation == "float32"
+
+
+def _constant_1x1(tf32: bool):
+    spec = parity.ConvSpec(spatial=(4,), kernel=1, in_channels=TAPS, out_channels=1, layout="NCW", dtype="f32")
+    x, w = np.full(spec.input_shape, 0.37, np.float32), np.full(spec.kernel_shape, 1 / 3, np.float32)
+    xs, ws = (round_to_bits(a.astype(np.float64), 11).astype(np.float32) for a in (x, w)) if tf32 else (x, w)
+    y = np.cumsum((xs[0, :, :] * ws[0, :, :]).T, axis=-1, dtype=np.float32)[:, -1].reshape(spec.output_shape)
+    return spec, x, w, y
+
+
+@pytest.mark.parametrize("tf32", [False, True])
+def test_within_a_counted_bound_nothing_passes_where_tf32_inputs_would_fit(install_backends, tf32):
+    """1x1 kernel, constant data: no mutant differs, and TF32-rounded inputs fit the counted bound as well as a
+    correct sum: both are insensitive, never a pass (helper-27's reproducer)."""
+    spec, x, w, y = _constant_1x1(tf32)
+    install_backends({"given": _Given(y)})
+    run = CaseRun(Case("constant", spec))
+    run.__dict__["inputs"] = (x, w, None)
+    result = run.against_reference("given")
+    assert result.status == "insensitive" and "inputs rounded to TF32" in result.reason, result.reason
+
+
+class _Given(_Sequential):
+    def __init__(self, y):
+        self.y = y
+
+    def run(self, spec, x, w, dy=None):
+        return self.y.copy()
 
 
 def test_parity_check_no_longer_calls_a_correct_sum_of_repeated_products_a_mismatch(tmp_path, capsys):

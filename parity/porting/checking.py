@@ -27,7 +27,7 @@ from parity.porting import framed
 from parity.verdict import sensitivity
 from parity.porting.check_inputs import Inputs, load  # noqa: F401 (load is the CLI's)
 from parity.porting.check_report import CheckResult, Explanation
-from parity.verdict.comparison import Comparison, compare, total_bound
+from parity.verdict.comparison import Comparison, compare, repeated_doubt, total_bound
 from parity.core.reading import Frame
 from parity.reference.conv import Reference
 from parity.reference.repeats import Repeats
@@ -98,6 +98,7 @@ def _check(x: Any, w: Any, y: Any, *, layout: str | None, kernel_layout: str | N
     if not comparison.passed:
         return _diagnose(context, outcome, explain.locate(fr, ref.value, ref.low, bound))
     closer, doubt = evidence.doubt(fr, ref, bound, comparison.max_abs)
+    closer, doubt = (False, doubt or repeated_doubt(comparison)) if comparison.bound is not None else (closer, doubt)
     if not closer:
         return _result(context, outcome, False, explanations=(), searched=0, location="", doubt=doubt)
     # where the bound admits a mutant, the margin decided: the printing's own ambiguity is that doubt, said once
@@ -219,7 +220,7 @@ def _result(context: _Context, outcome: _Stated, matches: bool, **fields: Any) -
         printing += f" (the bound widened {outcome.widening:.3g}x, median over Y)" if outcome.frame else ""
     repeats = "" if comparison is None or comparison.bound is None else (
         f"Y's sums repeat products (sqrt(sum m^2) up to {comparison.repeats:.3g} sqrt(n)); copies of one product "
-        "round alike, so the bound counts them")
+        "round alike, so the bound counts them (up to the worst case)")
     return CheckResult(matches, context.inputs.y.dtype.name, context.stated.describe(), **figures,
                        problem=outcome.problem, error_map=outcome.error_map, nonfinite=nonfinite,
                        read=context.inputs.notes, printing=printing, repeats=repeats, **fields)

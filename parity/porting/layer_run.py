@@ -76,4 +76,4 @@ def exact(conv: LayerConv, x: np.ndarray) -> Reference:
         return ref
     bias = np.asarray(conv.bias, np.float64).reshape(1, -1, *(1,) * conv.rank)
     return Reference(ref.value + bias, ref.low, ref.scale + np.abs(bias), ref.accumulation_length + 1,
-                     ref.integer_inputs, ref.taps)
+                     ref.integer_inputs, ref.taps, lambda mask: ref.repeats(mask) + 1)  # the bias: one product more

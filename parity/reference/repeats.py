@@ -9,9 +9,10 @@ float32 conv1d of 4096 taps erred 1.25 times the sqrt(n) bound.
 
 :func:`repeats` counts, for chosen elements of a case's result, R = sum(m_v**2) over the distinct products
 |x_i w_j| of its sum, each zero product (an exact addition) counted once: R = n when no product repeats, n**2
-when all are the same. Where counting would sort more than :data:`BUDGET` products, R is bounded instead by
-the repeats of the operand that is the same for every element of an output channel (the kernel of a conv,
-the cotangent of a weight gradient): two equal products of equal pairs share that operand's value.
+when all are the same. Products are told apart by their pair of factors. Where the operand that is the same
+for every element of an output channel (the kernel of a conv, the cotangent of a weight gradient) repeats
+no value, no pair repeats and R = n without counting; where counting would sort more than :data:`BUDGET`
+products, the elements are left at R = n (the sqrt(n) bound stands).
 
 Imports nothing but numpy.
 """
@@ -30,7 +31,7 @@ from parity.reference.quantities import plan
 if TYPE_CHECKING:
     from parity.core.spec import ConvSpec
 
-BUDGET: Final = 1 << 24  # products sorted to count repeats exactly; beyond, the kernel side's bound
+BUDGET: Final = 1 << 22  # products sorted to count repeats; beyond, the sqrt(n) bound stands
 _BATCH: Final = 1 << 20  # products sorted at once
 
 
@@ -64,11 +65,19 @@ class Repeats:
         return self._counted[mask]
 
     def _count(self, index: tuple[np.ndarray, ...]) -> np.ndarray:
+        """R at ``index``: n where the output channel's own operand (the kernel of a conv, the cotangent of a
+        weight gradient) repeats no nonzero value, since equal pairs share that value; n too, uncounted, where
+        counting would sort more than BUDGET products (the sqrt(n) bound then stands); else counted."""
+        length = self._length()
+        result = np.full(index[0].size, float(length))
+        counted = np.flatnonzero(self._side_repeats[index[0] if self._plan[0] else index[1]] > length)
+        if not counted.size or counted.size * length > BUDGET:
+            return result
         terms = _terms_weight_gradient if self._plan[0] else _terms_conv
-        if index[0].size * self._length() > BUDGET:
-            return self._bounded(index)
-        return np.concatenate([_squares(*terms(self._plan[1], tuple(i[part] for i in index)))
-                               for part in _batches(index[0].size, self._length())])
+        chosen = tuple(i[counted] for i in index)
+        result[counted] = np.concatenate([_squares(*terms(self._plan[1], tuple(i[part] for i in chosen)))
+                                          for part in _batches(counted.size, length)])
+        return result
 
     def _length(self) -> int:
         if self._plan[0]:
@@ -76,16 +85,13 @@ class Repeats:
             return dy.size // dy.shape[1]
         return math.prod(self._plan[1][1].shape[1:])
 
-    def _bounded(self, index: tuple[np.ndarray, ...]) -> np.ndarray:
-        """R at most the repeats of the output channel's own operand: its kernel, or its cotangent."""
-        if self._plan[0]:
-            dy = self._plan[1][1]
-            side, channel = np.moveaxis(dy, 1, 0).reshape(dy.shape[1], -1), index[0]
-        else:
-            w = self._plan[1][1]
-            side, channel = w.reshape(w.shape[0], -1), index[1]
-        per_channel = np.concatenate([_squares(row, np.ones_like(row)) for row in np.array_split(side, 1 + side.size // _BATCH)])
-        return per_channel[channel]
+    @cached_property
+    def _side_repeats(self) -> np.ndarray:
+        """sum(m**2) over each output channel's own operand's values (zeros once each): a bound on R."""
+        operand = self._plan[1][1]
+        side = np.moveaxis(operand, 1, 0).reshape(operand.shape[1], -1) if self._plan[0] else \
+            operand.reshape(operand.shape[0], -1)
+        return np.concatenate([_squares(rows, np.ones_like(rows)) for rows in np.array_split(side, 1 + side.size // _BATCH)])
 
 
 def _batches(count: int, length: int) -> list[slice]:

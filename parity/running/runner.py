@@ -18,7 +18,7 @@ import numpy as np
 
 from parity import adapters
 from parity.adapters.base import Refused, known_deviation
-from parity.verdict.comparison import Comparison, compare, total_bound
+from parity.verdict.comparison import Comparison, compare, repeated_doubt, total_bound
 from parity.verdict.fingerprint import fingerprint
 from parity.running.accumulation import call, declared, stated
 from parity.core.inputs import cotangent, generate
@@ -161,15 +161,17 @@ class CaseRun:
                          names: list[str]) -> Result:
         status, reason, picture = c.status, c.reason, None
         if c.passed:
-            reason = self.insensitivity(accumulations, arrays, c.bound)
+            reason = self.insensitivity(accumulations, arrays, c.bound) or \
+                (f"insensitive: {repeated_doubt(c)}" if c.bound is not None else "")
             status = "insensitive" if reason else "pass"
+        elif c.bound is not None:
+            reason = f"{reason}; {repeated_doubt(c)}"
         elif c.kind in ("bound", "nonfinite"):
             picture = error_map(*arrays)
         known = "; ".join(filter(None, map(self.known, names))) if status == "fail" else ""
         if known:
             status, reason = "known", f"known: {known}; {c.reason}"
         shown = "+".join(a + (" (probed)" if p else "") for a, p in zip(accumulations, probed))
-        shown += f"; repeated products, sqrt(sum m^2) up to {c.repeats:.3g} sqrt(n)" if c.bound is not None else ""
         return Result(self.case.id, self.case.spec, backend, against, status, reason, c.max_abs, c.max_rel, c.max_ulp,
                       c.bound_ratio, c.worst_index, shown, label, picture)
 

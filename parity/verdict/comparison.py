@@ -183,6 +183,16 @@ def compare(actual: np.ndarray, ref: Reference, dtype: str, *, expected: np.ndar
     return Comparison("pass", "ok", **summary, reason="")
 
 
+def repeated_doubt(c: Comparison) -> str:
+    """Why a comparison within a bound widened by repeated products cannot tell ('' where none was widened):
+    near the worst case, a subtly wrong result (inputs rounded to TF32, a shorter accumulation) fits too."""
+    if c.bound is None:
+        return ""
+    return (f"the sums repeat products, so the bound counted them (sqrt(sum m^2) up to {c.repeats:.3g} sqrt(n)); "
+            "within it a subtly wrong result (inputs rounded to TF32, a shorter accumulation) fits as well as a "
+            "correct one: compare a float64 run of the same call")
+
+
 def _ratio(err: np.ndarray, total: np.ndarray) -> np.ndarray:
     """err / total; where the error is 0 the ratio is 0, even where the bound is 0 (exact integer sums; half
     an ULP of 0 underflowing float64); elsewhere a 0 bound makes any error infinitely many bounds."""

@@ -27,7 +27,7 @@ from parity.porting import framed
 from parity.verdict import sensitivity
 from parity.porting.check_inputs import Inputs, load  # noqa: F401 (load is the CLI's)
 from parity.porting.check_report import CheckResult, Explanation
-from parity.verdict.comparison import Comparison, compare, repeated_doubt, total_bound
+from parity.verdict.comparison import Comparison, compare, total_bound
 from parity.core.reading import Frame
 from parity.reference.conv import Reference
 from parity.reference.repeats import Repeats
@@ -95,10 +95,11 @@ def _check(x: Any, w: Any, y: Any, *, layout: str | None, kernel_layout: str | N
     comparison, ref, bound, arithmetic = _compare(fr, context.integers)
     widening = 1.0 if fr.rounding is None else float(np.median(bound / arithmetic))
     outcome = _Stated(fr, comparison, _error(fr, ref.value, ref.low), widening=widening)
-    if not comparison.passed:
+    if comparison.status == "fail":
         return _diagnose(context, outcome, explain.locate(fr, ref.value, ref.low, bound))
     closer, doubt = evidence.doubt(fr, ref, bound, comparison.max_abs)
-    closer, doubt = (False, doubt or repeated_doubt(comparison)) if comparison.bound is not None else (closer, doubt)
+    if comparison.status == "insensitive":  # within a bound widened for repeated products: it cannot tell
+        closer, doubt = False, doubt or comparison.reason
     if not closer:
         return _result(context, outcome, False, explanations=(), searched=0, location="", doubt=doubt)
     # where the bound admits a mutant, the margin decided: the printing's own ambiguity is that doubt, said once

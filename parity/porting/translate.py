@@ -125,8 +125,10 @@ def _figures(spec: ConvSpec, x: np.ndarray, w: np.ndarray, source: str, target: 
     passed = pair.passed and all(c.passed for c in against)
     text = (f"# verified on seeded inputs (parity.generate), {spec.dtype}: {target} vs {source}: {_line(pair)}\n"
             f"# against the exact reference: {source} {_line(against[0])}; {target} {_line(against[1])}")
-    if not passed:
+    if any(c.status == "fail" for c in (pair, *against)):
         return text + "\n# MISMATCH: " + (pair.reason or against[0].reason or against[1].reason), False
+    if not passed:  # insensitive: within a bound widened for repeated products
+        return text + "\n# not verified: " + next(c.reason for c in (pair, *against) if not c.passed), None
     bound = total_bound(exact, spec.dtype)
     close = near(mutants(spec, exact, x, w), exact, spec.dtype, bound)
     doubt = (indistinct(close, outputs[1], exact.value, bound, spec.dtype)

@@ -91,7 +91,8 @@ class Repeats:
         operand = self._plan[1][1]
         side = np.moveaxis(operand, 1, 0).reshape(operand.shape[1], -1) if self._plan[0] else \
             operand.reshape(operand.shape[0], -1)
-        return np.concatenate([_squares(rows, np.ones_like(rows)) for rows in np.array_split(side, 1 + side.size // _BATCH)])
+        return np.concatenate([_squares(np.abs(rows), np.ones_like(rows))  # a pair's class shares |value|
+                               for rows in np.array_split(side, 1 + side.size // _BATCH)])
 
 
 def _batches(count: int, length: int) -> list[slice]:
@@ -122,8 +123,9 @@ def _terms_weight_gradient(args: tuple, index: tuple[np.ndarray, ...]) -> tuple[
 
 
 def _squares(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per row, sum(m**2) over the distinct pairs (|a|, |b|) of nonzero products, each zero product once."""
-    keys = np.where((a != 0) & (b != 0), np.abs(b) + 1j * np.abs(a), complex(np.nan, np.nan))
+    """Per row, sum(m**2) over the distinct pairs (a, b) of nonzero products, each zero product once; (a, b)
+    and (-a, -b) are one pair (the same product), (a, -b) another (its rounding errs the other way)."""
+    keys = np.where((a != 0) & (b != 0), np.abs(b) + 1j * np.abs(a) * np.sign(a * b), complex(np.nan, np.nan))
     keys.sort(axis=-1)  # lexicographic; NaNs last, and never equal to one another
     length = keys.shape[-1]
     if not length:

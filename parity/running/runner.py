@@ -18,7 +18,7 @@ import numpy as np
 
 from parity import adapters
 from parity.adapters.base import Refused, known_deviation
-from parity.verdict.comparison import Comparison, compare, repeated_doubt, total_bound
+from parity.verdict.comparison import Comparison, compare, total_bound
 from parity.verdict.fingerprint import fingerprint
 from parity.running.accumulation import call, declared, stated
 from parity.core.inputs import cotangent, generate
@@ -160,12 +160,9 @@ class CaseRun:
                          probed: tuple[bool, ...], label: str | None, arrays: tuple[np.ndarray, np.ndarray],
                          names: list[str]) -> Result:
         status, reason, picture = c.status, c.reason, None
-        if c.passed:
-            reason = self.insensitivity(accumulations, arrays, c.bound) or \
-                (f"insensitive: {repeated_doubt(c)}" if c.bound is not None else "")
+        if c.passed or c.status == "insensitive":
+            reason = self.insensitivity(accumulations, arrays, c.bound) or (f"insensitive: {c.reason}" if c.reason else "")
             status = "insensitive" if reason else "pass"
-        elif c.bound is not None:
-            reason = f"{reason}; {repeated_doubt(c)}"
         elif c.kind in ("bound", "nonfinite"):
             picture = error_map(*arrays)
         known = "; ".join(filter(None, map(self.known, names))) if status == "fail" else ""

@@ -26,7 +26,7 @@ import numpy as np
 from parity.core.dtypes import canonical_name, np_dtype, precision_bits, ulp, unit_roundoff
 from parity.reference.conv import Reference
 
-Status = Literal["pass", "fail"]
+Status = Literal["pass", "fail", "insensitive"]
 Kind = Literal["ok", "bound", "nonfinite", "shape", "dtype"]
 # Values this far beyond the bound are reported as absurd (garbage such as an old TF's -5.3e37).
 ABSURD_RATIO: Final = 1e6
@@ -153,7 +153,8 @@ def compare(actual: np.ndarray, ref: Reference, dtype: str, *, expected: np.ndar
     names the format each of them sums in (one name for all, or one per computation; default: ``dtype``).
     ``bound`` is the total error bound per element when the caller has it already: that of ``accumulation``,
     plus what the caller adds. Elements beyond it are judged again with their sums' repeated products
-    counted (:func:`gamma`), where ``ref.repeats`` can count them; the bound so widened is ``.bound``.
+    counted (:func:`gamma`), where ``ref.repeats`` can count them; the bound so widened is ``.bound``, and a
+    result within it only is ``insensitive`` (not passed): near the worst case, a subtly wrong one fits too.
     """
     dtype = canonical_name(dtype)
     actual = np.asarray(actual)
@@ -179,18 +180,21 @@ def compare(actual: np.ndarray, ref: Reference, dtype: str, *, expected: np.ndar
     if nonfinite:
         return Comparison("fail", "nonfinite", **summary, reason=nonfinite)
     if summary["bound_ratio"] > 1:
-        return Comparison("fail", "bound", **summary, reason=_bound_reason(summary, actual64, target64))
+        reason = _bound_reason(summary, actual64, target64)
+        return Comparison("fail", "bound", **summary, reason=reason + (f"; {_counted(widened[1], True)}" if widened else ""))
+    if widened is not None:
+        return Comparison("insensitive", "ok", **summary, reason=_counted(widened[1], False))
     return Comparison("pass", "ok", **summary, reason="")
 
 
-def repeated_doubt(c: Comparison) -> str:
-    """Why a comparison within a bound widened by repeated products cannot tell ('' where none was widened):
-    near the worst case, a subtly wrong result (inputs rounded to TF32, a shorter accumulation) fits too."""
-    if c.bound is None:
-        return ""
-    return (f"the sums repeat products, so the bound counted them (sqrt(sum m^2) up to {c.repeats:.3g} sqrt(n)); "
-            "within it a subtly wrong result (inputs rounded to TF32, a shorter accumulation) fits as well as a "
-            "correct one: compare a float64 run of the same call")
+def _counted(repeats: float, failed: bool) -> str:
+    """What counting repeated products did to a comparison: a failure says how it was judged; a result within
+    the widened bound cannot tell, since near the worst case a subtly wrong result fits as well."""
+    counted = f"the sums repeat products, so the bound counted them (sqrt(sum m^2) up to {repeats:.3g} sqrt(n))"
+    if failed:
+        return counted
+    return (f"{counted}; within it a subtly wrong result (inputs rounded to TF32, a shorter accumulation) fits as "
+            "well as a correct one: compare a float64 run of the same call")
 
 
 def _ratio(err: np.ndarray, total: np.ndarray) -> np.ndarray:

@@ -274,3 +274,17 @@ def test_a_passing_result_whose_fingerprint_names_16_bit_sums_is_judged_under_th
     monkeypatch.setattr(runner, "fingerprint", lambda *_: "float16-taps accumulation")
     result = CaseRun(Case(spec.slug(), spec)).against_reference("plain")
     assert result.status == "pass" and result.accumulation == "float32 (probed)"
+
+
+def test_a_probing_backend_counts_repeated_products_only_under_its_probed_accumulation(install_backends, monkeypatch):
+    """Its stated comparison fails and is judged again under the probe: counting there would be paid twice
+    (42 MiB of peak memory on a DCGAN float16 layer) for a verdict the probe decides."""
+    from parity.reference import repeats
+
+    install_backends({"short": _Probed("short")})
+    counted = []
+    monkeypatch.setattr(repeats.Repeats, "_count", lambda self, index: counted.append(index[0].size) or
+                        np.full(index[0].size, 1.0))
+    spec = ConvSpec(spatial=(5, 5), kernel=1, in_channels=512, out_channels=4, dtype="float16")
+    result = CaseRun(Case(spec.slug(), spec)).against_reference("short")
+    assert result.accumulation == "float16 (probed)" and counted == []

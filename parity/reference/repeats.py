@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from parity.core.spec import ConvSpec
 
 BUDGET: Final = 1 << 22  # products sorted to count repeats; beyond, the sqrt(n) bound stands
-_BATCH: Final = 1 << 20  # products sorted at once
+_BATCH: Final = 1 << 18  # products sorted at once (about 16 MiB of keys and factors)
 
 
 class Repeats:

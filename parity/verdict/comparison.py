@@ -145,7 +145,8 @@ def _rounding(ref: Reference, dtype: str, accumulation: str | None, repeats: np.
 
 
 def compare(actual: np.ndarray, ref: Reference, dtype: str, *, expected: np.ndarray | None = None,
-            computations: int = 1, accumulation: Accumulation = None, bound: np.ndarray | None = None) -> Comparison:
+            computations: int = 1, accumulation: Accumulation = None, bound: np.ndarray | None = None,
+            count_repeats: bool = True) -> Comparison:
     """Compare ``actual`` with the exact reference (or with ``expected``, another backend's output).
 
     ``computations`` is how many independently rounded results the difference contains: 1 against the
@@ -153,8 +154,9 @@ def compare(actual: np.ndarray, ref: Reference, dtype: str, *, expected: np.ndar
     names the format each of them sums in (one name for all, or one per computation; default: ``dtype``).
     ``bound`` is the total error bound per element when the caller has it already: that of ``accumulation``,
     plus what the caller adds. Elements beyond it are judged again with their sums' repeated products
-    counted (:func:`gamma`), where ``ref.repeats`` can count them; the bound so widened is ``.bound``, and a
-    result within it only is ``insensitive`` (not passed): near the worst case, a subtly wrong one fits too.
+    counted (:func:`gamma`), where ``ref.repeats`` can count them and ``count_repeats``; the bound so widened
+    is ``.bound``, and a result within it only is ``insensitive`` (not passed): near the worst case, a subtly
+    wrong one fits too.
     """
     dtype = canonical_name(dtype)
     actual = np.asarray(actual)
@@ -169,7 +171,7 @@ def compare(actual: np.ndarray, ref: Reference, dtype: str, *, expected: np.ndar
         target64 = overflowed(target64, ref.value, total, dtype, computations)
     err, max_ulp, nonfinite = _errors(actual, target, actual64, target64, ref.low if expected is None else None)
     ratio, widened = _ratio(err, total), None
-    if ref.repeats is not None and ratio.max(initial=0.0) > 1:
+    if count_repeats and ref.repeats is not None and ratio.max(initial=0.0) > 1:
         widened = _repeated(ref, dtype, computations, accumulation, total, err, ratio > 1)
         ratio = ratio if widened is None else _ratio(err, widened[0])
     rel = np.divide(err, np.abs(target64), out=np.where(err > 0, np.inf, 0.0), where=target64 != 0)

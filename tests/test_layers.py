@@ -278,3 +278,32 @@ def test_a_tensor_numpy_cannot_read_is_a_one_line_error():
     for tensor in (torch.ones(1, 1, 4, 4).to_sparse(), torch.ones(1, 1, 4, 4, device="meta")):
         with pytest.raises(ValueError, match="^input must be a dense torch tensor numpy can read, got torch.float32"):
             check(tensor, torch.ones(1, 1, 3, 3), torch.ones(1, 1, 2, 2))
+
+
+def test_layers_on_repeated_products_cannot_tell_instead_of_agreeing(monkeypatch):
+    """Constant activations through constant weights: b (inputs rounded to TF32, channels summed one by one)
+    fits the bound widened for repeated products as well as a correct layer would; before that bound existed
+    as a verdict, this said "b computes what a computes" (helper-28)."""
+    from parity.porting import layer_run, layers
+    from parity.verdict.fingerprint import round_to_bits
+
+    a, b = (torch.nn.Conv1d(4096, 2, 1) for _ in range(2))
+    with torch.no_grad():
+        for layer in (a, b):
+            layer.weight.fill_(1 / 3)
+            layer.bias.fill_(0.25)
+    monkeypatch.setattr(layers, "generate", lambda spec: (np.full(spec.input_shape, 0.37, np.float32), None))
+    plain = layer_run.run
+
+    def run(layer, conv, x):
+        y = plain(layer, conv, x)
+        if layer is not b:
+            return y
+        products = round_to_bits(x.astype(np.float64), 11) * round_to_bits(np.float64(1 / 3), 11)
+        summed = np.cumsum(np.moveaxis(products.astype(np.float32), 1, -1), axis=-1, dtype=np.float32)[..., -1]
+        return (summed[:, None] + np.float32(0.25)) * np.ones_like(y)
+
+    monkeypatch.setattr(layer_run, "run", run)
+    result = check_layers(a, b, input_size=4)
+    assert not result.passed and result.verdict == "cannot tell whether b computes what a computes"
+    assert result.as_dict()["verdict"] == result.verdict and "cannot tell: the sums repeat products" in result.format()

@@ -42,6 +42,13 @@ class SizeCheck:
     def passed(self) -> bool:
         return self.pair.passed and self.conventions.passed
 
+    @property
+    def verdict(self) -> str:
+        """agree, DISAGREE, or cannot tell: b vs a within a bound widened for repeated products only."""
+        if self.passed:
+            return "agree"
+        return "DISAGREE" if "fail" in (self.pair.status, self.conventions.status) else "cannot tell"
+
 
 @dataclass(frozen=True, eq=False)
 class LayerCheck:
@@ -55,12 +62,20 @@ class LayerCheck:
     def passed(self) -> bool:
         return all(size.passed for size in self.sizes)
 
+    @property
+    def verdict(self) -> str:
+        verdicts = {size.verdict for size in self.sizes}
+        if verdicts == {"agree"}:
+            return "b computes what a computes"
+        return "b does not compute what a computes" if "DISAGREE" in verdicts else \
+            "cannot tell whether b computes what a computes"
+
     def as_dict(self) -> dict[str, Any]:
         def figures(c: Comparison) -> dict[str, Any]:
             return {"passed": c.passed, "max_abs": c.max_abs, "max_ulp": c.max_ulp, "bound_ratio": c.bound_ratio,
                     "reason": c.reason}
 
-        return {"passed": self.passed, "a": self.a.describe(), "b": self.b.describe(),
+        return {"passed": self.passed, "verdict": self.verdict, "a": self.a.describe(), "b": self.b.describe(),
                 "sizes": [{"input_shape": list(s.input_shape), "b_vs_a": figures(s.pair),
                            "a_vs_exact": figures(s.a_exact), "b_vs_exact": figures(s.b_exact),
                            "b_exact_vs_a_exact": figures(s.conventions)} for s in self.sizes],
@@ -70,12 +85,13 @@ class LayerCheck:
     def format(self) -> str:
         lines = [f"a: {self.a.describe()}", f"b: {self.b.describe()}"]
         for size in self.sizes:
-            verdict = "agree" if size.passed else "DISAGREE"
             dtype = self.a.dtype
-            lines += [f"input {size.input_shape} (N, C, *spatial), seeded, {dtype}: {verdict}",
+            lines += [f"input {size.input_shape} (N, C, *spatial), seeded, {dtype}: {size.verdict}",
                       f"  b vs a: {_figures(size.pair, dtype)}",
                       f"  a vs its exact reference: {_figures(size.a_exact, dtype)}; b vs its own: "
                       f"{_figures(size.b_exact, dtype)}"]
+            if size.verdict == "cannot tell":
+                lines.append(f"  cannot tell: {size.pair.reason or size.conventions.reason}")
             if size.pair.passed and not size.conventions.passed:
                 lines.append(f"  b's exact result vs a's (float64): {_figures(size.conventions, 'float64')}: the "
                              f"{dtype} bound admits this difference, the conventions differ")
@@ -84,7 +100,7 @@ class LayerCheck:
             lines.append("diagnosis (b's conventions stated, b's weight as it stores it, a's output without its "
                          "bias as Y):")
             lines += ["  " + line for line in self.diagnosis.format().splitlines()]
-        lines.append("b computes what a computes" if self.passed else "b does not compute what a computes")
+        lines.append(self.verdict)
         return "\n".join(lines)
 
 

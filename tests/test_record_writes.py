@@ -36,3 +36,15 @@ def test_a_new_parity_recorded_folder_is_made(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PARITY_RECORDED", str(target))
     assert main([*ARGS, "-k", CASE]) == 0
     assert (target / f"{CASE}-numpy" / "spec.json").is_file()
+
+
+def test_a_new_parity_recorded_folder_is_removed_when_nothing_is_recorded(tmp_path, monkeypatch, capsys):
+    """A -k that matches nothing (or no case the backend can record) is an error that leaves nothing behind;
+    a folder that existed before stays."""
+    target = tmp_path / "new" / "recs"
+    monkeypatch.setenv("PARITY_RECORDED", str(target))
+    assert main([*ARGS, "-k", "nothing_matches_this"]) == 2
+    assert "must match at least one case" in capsys.readouterr().err and list(tmp_path.iterdir()) == []
+    (tmp_path / "kept").mkdir()
+    monkeypatch.setenv("PARITY_RECORDED", str(tmp_path / "kept"))
+    assert main([*ARGS, "-k", "nothing_matches_this"]) == 2 and (tmp_path / "kept").is_dir()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import NoReturn, Sequence
 
 from parity.cli import common as cli_common
@@ -100,12 +101,38 @@ def _dispatch(args: argparse.Namespace) -> int:
             args.command](args)
     if args.command == "fuzz":
         return cli_run.fuzz(args)
-    cases = _cases(args)
     if args.command == "record":
-        return cli_legacy.record(cases, args)
+        return _record(args)
+    cases = _cases(args)
     if args.command == "list":
         return _list(cases, args)
     return cli_run.bench(cases, args) if args.command == "bench" else cli_run.run(cases, args)
+
+
+def _record(args: argparse.Namespace) -> int:
+    """``parity record``; a $PARITY_RECORDED folder it made (as --out would be) is removed again, with the
+    parents it made, when nothing was recorded into it."""
+    from parity.adapters.legacy import recordings as recorded
+
+    made = [] if args.out is not None else _missing(recorded.output_folder())
+    if made:
+        recorded.make_output_folder()
+    try:
+        return cli_legacy.record(_cases(args), args)
+    except ValueError:
+        for folder in made:  # the deepest first; one that holds anything stays
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        raise
+
+
+def _missing(folder: Path) -> list[Path]:
+    """``folder`` and those of its parents that do not exist, the deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
 
 
 def _cases(args: argparse.Namespace) -> list[Case]:
@@ -113,8 +140,6 @@ def _cases(args: argparse.Namespace) -> list[Case]:
 
     if getattr(args, "recorded", None) is not None:
         recorded.use(args.recorded, "--recorded")
-    if args.command == "record" and args.out is None and not recorded.output_folder().exists():
-        recorded.make_output_folder()  # $PARITY_RECORDED names where to write, as --out would: made, not refused
     if args.keyword:
         _check_keyword(args.keyword)
     cases = select(collect(args.tier), args.keyword)

@@ -307,3 +307,16 @@ def test_layers_on_repeated_products_cannot_tell_instead_of_agreeing(monkeypatch
     result = check_layers(a, b, input_size=4)
     assert not result.passed and result.verdict == "cannot tell whether b computes what a computes"
     assert result.as_dict()["verdict"] == result.verdict and "cannot tell: the sums repeat products" in result.format()
+
+
+def test_convert_layer_says_cannot_tell_not_a_parity_bug(monkeypatch):
+    from types import SimpleNamespace
+
+    from parity.porting import layers
+
+    size = SimpleNamespace(passed=False, pair=SimpleNamespace(reason="the sums repeat products"),
+                           conventions=SimpleNamespace(reason=""))
+    monkeypatch.setattr(layers, "check_layers", lambda *a, **k: SimpleNamespace(
+        passed=False, verdict="cannot tell whether b computes what a computes", sizes=(size,)))
+    with pytest.raises(ValueError, match="got: cannot tell: the sums repeat products$"):
+        convert_layer(torch.nn.Conv1d(2, 2, 3), "keras")

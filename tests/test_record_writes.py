@@ -48,3 +48,21 @@ def test_a_new_parity_recorded_folder_is_removed_when_nothing_is_recorded(tmp_pa
     (tmp_path / "kept").mkdir()
     monkeypatch.setenv("PARITY_RECORDED", str(tmp_path / "kept"))
     assert main([*ARGS, "-k", "nothing_matches_this"]) == 2 and (tmp_path / "kept").is_dir()
+
+
+def test_an_existing_folder_behind_dots_stays_and_an_interrupt_cleans_up_too(tmp_path, monkeypatch, capsys):
+    """helper-29: x/../e with e there counted e as made and removed it; an interrupt left the new folder."""
+    from parity.cli import legacy
+
+    (tmp_path / "e").mkdir()
+    monkeypatch.setenv("PARITY_RECORDED", str(tmp_path / "x" / ".." / "e"))
+    assert main([*ARGS, "-k", "nothing_matches_this"]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e"]
+
+    def interrupted(cases, args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(legacy, "record", interrupted)
+    monkeypatch.setenv("PARITY_RECORDED", str(tmp_path / "new" / "recs"))
+    assert main([*ARGS, "-k", CASE]) == 130
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 from typing import NoReturn, Sequence
 
 from parity.cli import common as cli_common
@@ -114,25 +113,14 @@ def _record(args: argparse.Namespace) -> int:
     parents it made, when nothing was recorded into it."""
     from parity.adapters.legacy import recordings as recorded
 
-    made = [] if args.out is not None else _missing(recorded.output_folder())
-    if made:
-        recorded.make_output_folder()
+    made = [] if args.out is not None or recorded.output_folder().exists() else recorded.make_output_folder()
     try:
         return cli_legacy.record(_cases(args), args)
-    except ValueError:
+    except BaseException:  # an error, an interrupt: what it made and left empty goes
         for folder in made:  # the deepest first; one that holds anything stays
-            if folder.is_dir() and not any(folder.iterdir()):
+            if folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir()):
                 folder.rmdir()
         raise
-
-
-def _missing(folder: Path) -> list[Path]:
-    """``folder`` and those of its parents that do not exist, the deepest first."""
-    missing = []
-    while not folder.exists() and folder != folder.parent:
-        missing.append(folder)
-        folder = folder.parent
-    return missing
 
 
 def _cases(args: argparse.Namespace) -> list[Case]:

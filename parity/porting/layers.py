@@ -220,6 +220,9 @@ def convert_layer(layer: Any, to: str = "torch", *, input_size: int | Sequence[i
     size = None if input_size is None else _sizes(conv, input_size)[0]
     built = layer_build.build(conv, to, size)
     verdict = check_layers(layer, built, input_size=input_size)
+    if not verdict.passed and verdict.verdict.startswith("cannot tell"):
+        reason = next(size.pair.reason or size.conventions.reason for size in verdict.sizes if not size.passed)
+        raise ValueError(f"the converted {to} layer must be checked against {conv.kind}, got: cannot tell: {reason}")
     if not verdict.passed:
         worst = max(verdict.sizes, key=lambda item: item.pair.bound_ratio)
         raise ValueError(f"the converted {to} layer must compute what {conv.kind} computes, got "

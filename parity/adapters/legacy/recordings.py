@@ -85,10 +85,17 @@ def output_folder() -> Path:
     return Path(os.environ.get(ENV) or "recorded")
 
 
-def make_output_folder() -> None:
-    """Make :func:`output_folder` (checked as a folder parity may write first)."""
-    files.check_output_folder(output_folder(), ENV)
-    output_folder().mkdir(parents=True, exist_ok=True)
+def make_output_folder() -> list[Path]:
+    """Make :func:`output_folder` (checked as a folder parity may write first), one level at a time; the
+    folders it made, the deepest first (``x/../e`` with ``e`` there makes ``x`` only)."""
+    folder = output_folder()
+    files.check_output_folder(folder, ENV)
+    made = []
+    for level in [*reversed(folder.parents), folder]:
+        if not level.exists():
+            level.mkdir()
+            made.append(level)
+    return made[::-1]
 
 
 def describe(spec: ConvSpec, backend: str, kernel_layout: str | None = None, flip: bool = False) -> dict[str, Any]:

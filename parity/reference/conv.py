@@ -27,7 +27,7 @@ import numpy as np
 from parity.core import convert, geometry
 from parity.reference import eft
 from parity.reference import gather, phases, taps
-from parity.reference.quantities import plan
+from parity.reference.quantities import as_forward, plan
 from parity.reference.repeats import Repeats
 from parity.reference.gather import CHUNK_BYTES, Pads, Triple, Window, columns_to_output, im2col, output_to_columns
 from parity.reference.magnitudes import Magnitudes, is_integer, magnitudes
@@ -131,8 +131,7 @@ def conv_transpose(x: np.ndarray, w: np.ndarray, strides: Sequence[int], crops: 
     adds back at the end. Computed as the forward conv of the stride-dilated input with the flipped,
     in/out-swapped kernel (strided and large: one forward conv of ``x`` itself per output phase, see
     :mod:`parity.reference.phases`); returns (value, low, scale) like :func:`conv`."""
-    pads = convert.transposed_pads(w.shape[2:], dilations, crops, output_padding)
-    forward, ones = convert.transposed_kernel_to_forward(w, groups), (1,) * len(strides)
+    (forward, pads), ones = as_forward(w, crops, output_padding, dilations, groups), (1,) * len(strides)
     if math.prod(strides) > 1 and x.size * math.prod(strides) * w[0].size >= PHASED:
         return _by_phases(x, forward, strides, pads, dilations, groups, exact, scaled, rows)
     return conv(convert.dilate_spatial(x, strides), forward, ones, pads, dilations, groups, exact=exact,

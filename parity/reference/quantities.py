@@ -5,12 +5,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from parity.core import geometry
+from parity.core import convert, geometry
+from parity.reference.gather import Pads
 
 if TYPE_CHECKING:
     from parity.core.spec import ConvSpec
-
-Pads = tuple[tuple[int, int], ...]
 
 
 def plan(spec: "ConvSpec", x: np.ndarray, w: np.ndarray, dy: np.ndarray | None = None,
@@ -40,3 +39,11 @@ def _fitting_output_padding(spec: "ConvSpec", pads: Pads) -> tuple[int, ...]:
     (the forward conv's floor division dropped up to s-1 input elements at the end)."""
     full = geometry.full_transposed(spec.output_spatial, spec.kernel, spec.strides, spec.dilations)
     return tuple(n - (f - lo - hi) for n, f, (lo, hi) in zip(spec.spatial, full, pads))
+
+
+def as_forward(w: np.ndarray, crops: Pads, output_padding: tuple[int, ...], dilations: tuple[int, ...],
+               groups: int) -> tuple[np.ndarray, Pads]:
+    """A transposed conv's (C_in, C_out/g, *k) kernel as the flipped, in/out-swapped kernel of the forward conv
+    over the stride-dilated input, and that conv's pads."""
+    return (convert.transposed_kernel_to_forward(w, groups),
+            convert.transposed_pads(w.shape[2:], dilations, crops, output_padding))

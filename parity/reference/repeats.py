@@ -26,7 +26,7 @@ import numpy as np
 
 from parity.core import convert
 from parity.reference import gather
-from parity.reference.quantities import plan
+from parity.reference.quantities import as_forward, plan
 
 if TYPE_CHECKING:
     from parity.core.spec import ConvSpec
@@ -49,9 +49,8 @@ class Repeats:
         name, args = plan(self._spec, *(None if a is None else np.asarray(a, np.float64) for a in self._operands))
         if name == "conv_transpose":  # the forward conv of the stride-dilated input (its zeros: exact terms)
             x, w, strides, crops, output_padding, dilations, groups = args
-            pads = convert.transposed_pads(w.shape[2:], dilations, crops, output_padding)
-            args = (convert.dilate_spatial(x, strides), convert.transposed_kernel_to_forward(w, groups),
-                    (1,) * len(strides), pads, dilations, groups)
+            forward, pads = as_forward(w, crops, output_padding, dilations, groups)
+            args = (convert.dilate_spatial(x, strides), forward, (1,) * len(strides), pads, dilations, groups)
         return name == "grad_weight", args
 
     def __call__(self, mask: np.ndarray) -> np.ndarray:

@@ -314,8 +314,7 @@ def test_convert_layer_says_cannot_tell_not_a_parity_bug(monkeypatch):
 
     from parity.porting import layers
 
-    size = SimpleNamespace(passed=False, pair=SimpleNamespace(reason="the sums repeat products"),
-                           conventions=SimpleNamespace(reason=""))
+    size = SimpleNamespace(passed=False, reason="the sums repeat products")
     monkeypatch.setattr(layers, "check_layers", lambda *a, **k: SimpleNamespace(
         passed=False, verdict="cannot tell whether b computes what a computes", sizes=(size,)))
     with pytest.raises(ValueError, match="got: cannot tell: the sums repeat products$"):

@@ -49,6 +49,11 @@ class SizeCheck:
             return "agree"
         return "DISAGREE" if "fail" in (self.pair.status, self.conventions.status) else "cannot tell"
 
+    @property
+    def reason(self) -> str:
+        """Why b vs a did not pass (the pair's reason, else the conventions')."""
+        return self.pair.reason or self.conventions.reason
+
 
 @dataclass(frozen=True, eq=False)
 class LayerCheck:
@@ -91,7 +96,7 @@ class LayerCheck:
                       f"  a vs its exact reference: {_figures(size.a_exact, dtype)}; b vs its own: "
                       f"{_figures(size.b_exact, dtype)}"]
             if size.verdict == "cannot tell":
-                lines.append(f"  cannot tell: {size.pair.reason or size.conventions.reason}")
+                lines.append(f"  cannot tell: {size.reason}")
             if size.pair.passed and not size.conventions.passed:
                 lines.append(f"  b's exact result vs a's (float64): {_figures(size.conventions, 'float64')}: the "
                              f"{dtype} bound admits this difference, the conventions differ")
@@ -221,7 +226,7 @@ def convert_layer(layer: Any, to: str = "torch", *, input_size: int | Sequence[i
     built = layer_build.build(conv, to, size)
     verdict = check_layers(layer, built, input_size=input_size)
     if not verdict.passed and verdict.verdict.startswith("cannot tell"):
-        reason = next(size.pair.reason or size.conventions.reason for size in verdict.sizes if not size.passed)
+        reason = next(size.reason for size in verdict.sizes if not size.passed)
         raise ValueError(f"the converted {to} layer must be checked against {conv.kind}, got: cannot tell: {reason}")
     if not verdict.passed:
         worst = max(verdict.sizes, key=lambda item: item.pair.bound_ratio)

@@ -150,3 +150,70 @@ def test_a_baseline_of_another_tier_is_refused_before_the_run(tmp_path, capsys):
                                        "baseline of the 'default' tier\n")
     baseline.check_comparable(baseline.load(path), "default", "--baseline")  # the same tier, or none known, is fine
     baseline.check_comparable({"tier": None}, "smoke", "--baseline")
+
+
+def _pair(case="c1", backend="torch", against="numpy", status="pass", ratio=0.1):
+    return Result(case, SPEC, backend, against, status, "", 0.0, 0.0, 3, ratio, None, "float32", None)
+
+
+def test_a_pair_is_one_comparison_whichever_backend_came_first(tmp_path):
+    saved = _roundtrip(tmp_path, [_pair(backend="torch", against="numpy")])
+    swapped = baseline.compare(saved, [_pair(backend="numpy", against="torch", ratio=0.9)])
+    assert [d.what for d in swapped.drifts] == ["bound_ratio 0.1 -> 0.9 (over 4x + 0.05)"]
+    assert swapped.new == [] and swapped.vanished == []
+    assert not baseline.compare(saved, [_pair(backend="numpy", against="torch")]).drifts
+
+
+def test_a_drift_names_every_way_it_drifted(tmp_path):
+    saved = _roundtrip(tmp_path, [_result(ulp=0, ratio=0.0, fingerprint="correctly rounded")])
+    verdict = baseline.compare(saved, [_result(status="fail", ulp=9, ratio=2.0, fingerprint="TF32 inputs")])
+    assert [d.what for d in verdict.drifts] == [
+        "status pass -> fail; fingerprint correctly rounded -> TF32 inputs; bound_ratio 0 -> 2 (over 4x + 0.05); "
+        "max_ulp 0 -> 9 on an integer case"]
+
+
+@pytest.mark.parametrize("figures, message", [
+    ({"status": "pass", "max_ulp": 0, "fingerprint": None, "accumulation": None},
+     'comparisons["c | a vs reference"] must be an object of status, max_ulp, bound_ratio, fingerprint, '
+     'accumulation, got no bound_ratio'),
+    ({"status": "pass", "max_ulp": 0, "bound_ratio": 5.0, "fingerprint": None, "accumulation": None},
+     'comparisons["c | a vs reference"].bound_ratio of a pass must be at most 1, got 5.0'),
+    ({"status": "pass", "max_ulp": -1, "bound_ratio": 0, "fingerprint": None, "accumulation": None},
+     'comparisons["c | a vs reference"].max_ulp must be an integer >= 0 or null, got -1'),
+])
+def test_a_baseline_comparison_breaking_a_rule_is_refused_naming_it(tmp_path, figures, message):
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps({"format": "parity-baseline/1", "comparisons": {"c | a vs reference": figures}}))
+    with pytest.raises(ValueError) as caught:
+        baseline.load(path)
+    assert str(caught.value) == f"baseline {str(path)!r} {message}"
+
+
+def test_a_run_without_backends_adds_the_baselines_backends_not_installed_here():
+    saved = {"backends": ["numpy", "torch", "mlx", "mine:ADAPTER"]}
+    assert baseline.with_saved_backends(saved, ["numpy", "tensorflow"], ["numpy", "torch", "tensorflow", "mlx"]) == \
+        ["numpy", "tensorflow", "torch", "mlx"]
+
+
+def test_parity_run_without_backends_runs_the_baselines_missing_backend_as_a_drift(tmp_path, monkeypatch, capsys):
+    """A framework uninstalled since the baseline: a run of the installed backends lost its comparisons as
+    'vanished' and exited 0; they are skips with the reason now, a drift."""
+    from types import SimpleNamespace
+
+    from parity import adapters
+    from parity.cli.main import main
+
+    numpy = adapters.get("numpy")
+    mine = SimpleNamespace(name="mine", available=lambda: None, supports=numpy.supports, run=numpy.run)
+    get, names = adapters.get, adapters.names
+    monkeypatch.setattr(adapters, "get", lambda name: mine if name == "mine" else get(name))
+    monkeypatch.setattr(adapters, "names", lambda: [*names(), "mine"])
+    monkeypatch.setattr(adapters, "installed", lambda: ["numpy"])
+    saved, command = tmp_path / "b.json", ["run", "--tier", "smoke", "-k", "conv1d"]
+    assert main([*command, "--backends", "numpy,mine", "--save-baseline", str(saved)]) == 0
+    monkeypatch.setattr(mine, "available", lambda: "mine is not installed here")
+    capsys.readouterr()
+    assert main([*command, "--baseline", str(saved)]) == 1
+    out = capsys.readouterr().out
+    assert " | mine vs reference: status pass -> skip" in out and " | numpy vs mine: status pass -> skip" in out
+    assert " 0 vanished" in out

@@ -108,3 +108,20 @@ def test_the_headline_names_whose_version_it_shows():
                   "mine:ADAPTER": {"versions": {"scipy": "1.17.1"}}, "bare": {}}
     line = headline({"frameworks": frameworks})
     assert line.endswith("; torch 2.13.0, tensorflow 2.21.0, mine:ADAPTER (scipy 1.17.1), bare")
+
+
+@pytest.mark.parametrize("settings, recorded", [
+    (lambda: {"tf32": np.bool_(True), "eps": np.float32(0.5), "n": np.int64(3), 7: float("nan"), "shape": (2, 3),
+              "where": object}, {"tf32": True, "eps": 0.5, "n": 3, "7": "nan", "shape": [2, 3], "where": str(object)}),
+    (lambda: ["tf32"], {"error": "settings() must return a dict, got list"}),
+    (lambda: 1 / 0, {"error": "settings() raised ZeroDivisionError: division by zero"}),
+])
+def test_an_adapters_settings_are_recorded_as_plain_json_whatever_it_returns(monkeypatch, settings, recorded):
+    """numpy scalars in settings() made every report fail to write (TypeError at json.dumps), and a raising
+    settings() replaced the backend's versions with the error."""
+    point = SimpleNamespace(dist=SimpleNamespace(name="mine-conv", version="1.2.3"))
+    monkeypatch.setattr(adapters, "plugins", lambda: {"mine": point})
+    monkeypatch.setattr(adapters, "get", lambda name: SimpleNamespace(name=name, settings=settings))
+    found = environment.describe(["mine"])["frameworks"]["mine"]
+    assert found == {"versions": {"mine-conv": "1.2.3"}, "settings": recorded}
+    json.dumps(found, allow_nan=False)

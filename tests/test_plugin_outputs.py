@@ -135,3 +135,11 @@ def test_a_session_stopped_by_x_saves_a_partial_baseline(suite):
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     saved = json.loads((suite.path / "b.json").read_text())
     assert saved["partial"] is True and len(saved["comparisons"]) < 8  # stopped at the first failing item
+
+
+def test_a_timeout_without_isolation_is_a_usage_error(suite):
+    """--parity-timeout bounds an isolated backend's case; alone it did nothing, and the session exited 0."""
+    result = suite.runpytest_subprocess(*SMOKE_ARGS, "--parity-backends", "numpy", "--parity-timeout", "5")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "ERROR: parity: --parity-timeout must come with --parity-isolate (it bounds an isolated backend's case), " \
+           "got --parity-timeout 5 alone" in result.stderr.str()

@@ -214,7 +214,28 @@ def test_pytest_baseline_passes_unchanged_and_fails_on_a_fingerprint_drift(pytes
     monkeypatch.setenv("TF32", "1")
     drifted = pytester.runpytest_subprocess(*common, f"--parity-baseline={saved}")
     assert drifted.ret == pytest.ExitCode.TESTS_FAILED
-    drifted.stdout.fnmatch_lines(["DRIFT realistic-resnet-3x3-c64-*canary | mine vs reference: status pass -> fail"])
+    drifted.stdout.fnmatch_lines(["DRIFT realistic-resnet-3x3-c64-*canary | mine vs reference: status pass -> fail; "
+                                  "fingerprint correctly rounded -> TF32 inputs; *"])
+
+
+def test_pytest_baseline_fails_when_a_backend_no_longer_runs_its_passing_comparisons(pytester, monkeypatch):
+    """A backend that is gone (or now declares a case unsupported) collects no items: its comparisons must
+    drift to skips with the reason, under xdist too, not vanish (they did, exit 0)."""
+    pytester.makepyfile(test_regression=REGRESSION)
+    pytester.makeconftest(ROUNDING)
+    common = ("-p", "no:cacheprovider", "--parity-backends", "numpy,mine", "-k", "realistic and c64 and f32")
+    saved = pytester.path / "base.json"
+    assert pytester.runpytest_subprocess(*common, f"--parity-save-baseline={saved}").ret == 0
+    monkeypatch.setenv("MINE_GONE", "mine is not installed here")
+    gone = pytester.runpytest_subprocess(*common, "-n", "2", f"--parity-baseline={saved}",
+                                         f"--parity-json={pytester.path / 'run.json'}")
+    assert gone.ret == pytest.ExitCode.TESTS_FAILED
+    gone.stdout.fnmatch_lines(["DRIFT realistic-resnet-3x3-c64-*canary | mine vs reference: status pass -> skip",
+                               "DRIFT realistic-resnet-3x3-c64-*canary | numpy vs mine: status pass -> skip"])
+    assert "0 vanished" in gone.stdout.str()
+    stored = json.loads((pytester.path / "run.json").read_text())["results"]
+    assert {"mine is not installed here", "mine has no output (skip: mine is not installed here)"} <= \
+        {r["reason"] for r in stored if "mine" in (r["backend"], r["against"])}
 
 
 def test_bench_finds_the_regression_suite_of_a_source_checkout():

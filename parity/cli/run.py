@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Iterator, TextIO
 from parity.cli.common import backends as parse_backends
 from parity.cli.common import one_line, print_lines, require_available, seconds
 from parity.cli.report import against_baseline, check_outputs, exit_code, output_options, summary, write_reports
+from parity.running import ISOLATE_TIMEOUT
 from parity.running.registry import Case
 
 if TYPE_CHECKING:
@@ -34,7 +35,6 @@ class Stopped(KeyboardInterrupt):
         self.code = code
 
 
-_TIMEOUT = 120.0  # seconds an isolated backend gets per case by default
 
 
 def run_options(running: argparse.ArgumentParser) -> None:
@@ -43,7 +43,7 @@ def run_options(running: argparse.ArgumentParser) -> None:
     running.add_argument("--isolate", action="store_true",
                          help="run each backend in its own worker process (hangs and crashes become errors)")
     running.add_argument("--timeout", type=seconds, default=None, metavar="S",
-                         help=f"per-case timeout of an isolated backend (with --isolate), seconds (default: {_TIMEOUT})")
+                         help=f"per-case timeout of an isolated backend (with --isolate), seconds (default: {ISOLATE_TIMEOUT:g})")
     running.add_argument("--dry-run", action="store_true",
                          help="list which backend would run or skip each case, run nothing, exit 0")
 
@@ -70,12 +70,16 @@ def run(cases: list[Case], args: argparse.Namespace) -> int:
         from parity.report import baseline
 
         baseline.check_comparable(saved, args.tier, "--baseline")
+        if args.backends is None:
+            from parity import adapters
+
+            backends = baseline.with_saved_backends(saved, backends, adapters.names())
     if args.dry_run:
         return _dry_run(cases, backends)
     for name, reason in require_available(backends).items():
         print(f"parity: note: {name} cannot run here and compares nothing: {reason}", file=sys.stderr)
     started = time.perf_counter()
-    ran, stopped = _collect(cases, backends, (args.timeout or _TIMEOUT) if args.isolate else None)
+    ran, stopped = _collect(cases, backends, (args.timeout or ISOLATE_TIMEOUT) if args.isolate else None)
     elapsed = time.perf_counter() - started
     results = ran + unreadable_recordings(args.keyword)
     done = len({r.case for r in ran})

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import pytest
 
 from parity.plugin.session import PROPERTY, ParitySession
+from parity.running import ISOLATE_TIMEOUT
 
 if TYPE_CHECKING:
     from parity.running.registry import Case
@@ -64,8 +65,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="case tier to parametrize over (default: default)")
     group.addoption("--parity-isolate", action="store_true",
                     help="run each backend in its own worker process: a hang or crash fails one test (default: off)")
-    group.addoption("--parity-timeout", type=_seconds, default=120.0,
-                    help="per-case timeout of an isolated backend in seconds (default: 120)")
+    group.addoption("--parity-timeout", type=_seconds, default=None,
+                    help=f"per-case timeout of an isolated backend in seconds, with --parity-isolate (default: "
+                         f"{ISOLATE_TIMEOUT:g})")
     group.addoption("--parity-recorded", metavar="DIR", default=None,
                     help="also the recordings in DIR as cases (default: none, or $PARITY_RECORDED)")
     group.addoption("--parity-baseline", metavar="FILE", default=None,
@@ -85,14 +87,17 @@ def pytest_configure(config: pytest.Config) -> None:
             from parity.adapters.legacy import recordings as recorded
 
             recorded.use(config.getoption("parity_recorded"), "--parity-recorded")
+        if config.getoption("parity_timeout") is not None and not config.getoption("parity_isolate"):
+            raise ValueError(f"--parity-timeout must come with --parity-isolate (it bounds an isolated backend's "
+                             f"case), got --parity-timeout {config.getoption('parity_timeout'):g} alone")
         session = ParitySession(config)
         if config.getoption("parity_backends") is not None:
             session.backends  # a bad explicit value is a usage error now, not at collection
         if config.getoption("parity_baseline"):
             from parity.report import baseline
 
-            saved = baseline.load(config.getoption("parity_baseline"))
-            baseline.check_comparable(saved, config.getoption("parity_tier"), "--parity-baseline")
+            session.saved = baseline.load(config.getoption("parity_baseline"))
+            baseline.check_comparable(session.saved, config.getoption("parity_tier"), "--parity-baseline")
         if not hasattr(config, "workerinput"):
             _check_outputs(config)
     except ValueError as error:

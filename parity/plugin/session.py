@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from parity.running import ISOLATE_TIMEOUT
+
 if TYPE_CHECKING:
     from parity.running.registry import Case
     from parity.running.runner import CaseRun
@@ -24,11 +26,13 @@ class ParitySession:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.tier: str = config.getoption("parity_tier")
-        self.isolate: float | None = config.getoption("parity_timeout") if config.getoption("parity_isolate") else None
+        self.isolate: float | None = ((config.getoption("parity_timeout") or ISOLATE_TIMEOUT)
+                                      if config.getoption("parity_isolate") else None)
         self.results: list["Result"] = []
         self._recorded: set["Result"] = set()
         self.unreadable: dict[str, str] = {}
         self.verdict: Any = None
+        self.saved: dict[str, Any] | None = None  # the --parity-baseline document
         self.environment_recorded = False
         self._runs: OrderedDict[str, "CaseRun"] = OrderedDict()
         self._cases: list["Case"] | None = None
@@ -47,6 +51,10 @@ class ParitySession:
             from parity import adapters
 
             self._backends = adapters.parse(self.config.getoption("parity_backends"))
+            if self.saved is not None and self.config.getoption("parity_backends") is None:
+                from parity.report import baseline
+
+                self._backends = baseline.with_saved_backends(self.saved, self._backends, adapters.names())
         return self._backends
 
     @property
@@ -132,6 +140,11 @@ class ParitySession:
         if self._environment is None and "parity_environment" in output:
             self._environment = output["parity_environment"]
         self.selected = max(self.selected, output.get("parity_selected", 0))
+        if output.get("parity_refused"):
+            from parity.running.result import Result
+
+            for result in output["parity_refused"]:
+                self._record(Result.from_dict(result))
         self.generated = max(self.generated, output.get("parity_generated", 0))
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -159,10 +172,33 @@ class ParitySession:
             if name == PROPERTY:
                 from parity.running.result import Result
 
-                result = Result.from_dict(json.loads(value))
-                if result not in self._recorded:  # two tests may record one comparison: it is one result
-                    self._recorded.add(result)
-                    self.results.append(result)
+                self._record(Result.from_dict(json.loads(value)))
+
+    def _record(self, result: "Result") -> None:
+        if result not in self._recorded:  # two tests may record one comparison: it is one result
+            self._recorded.add(result)
+            self.results.append(result)
+
+    def refused_passes(self) -> list["Result"]:
+        """A skip, with the refusal, for each comparison that passed in the baseline and that a backend refuses
+        now (not installed, or the case declared unsupported): never collected, it would otherwise vanish from
+        the baseline check instead of drifting, as it does in ``parity run``."""
+        from parity.report import baseline
+        from parity.running.result import Result
+
+        cases, found = {case.id: case for case in self.cases}, []
+        for name, figures in (self.saved or {}).get("comparisons", {}).items():
+            case_id, backend, against = baseline.parse_key(name)
+            case = cases.get(case_id)
+            if figures["status"] != "pass" or case is None:
+                continue
+            refused = [(side, reason) for side in (backend, against)
+                       if side in self.backends and (reason := self.refusal(case, side))]
+            if refused:
+                side, reason = refused[0]
+                why = reason if against == "reference" else f"{side} has no output (skip: {reason})"
+                found.append(Result(case.id, case.spec, backend, against, "skip", why))
+        return found
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if hasattr(self.config, "workerinput"):
@@ -172,7 +208,11 @@ class ParitySession:
                 self.config.workeroutput["parity_declared"] = [[b, r, n] for (b, r), n in self.declared.items()]
                 # plain JSON types only: execnet cannot send, e.g., torch's TorchVersion (a str subclass)
                 self.config.workeroutput["parity_environment"] = json.loads(json.dumps(self.environment, default=str))
+                self.config.workeroutput["parity_refused"] = [r.as_dict() for r in self.refused_passes()]
             return
+        if self._cases is not None:  # -n 0: this process collected
+            for result in self.refused_passes():
+                self._record(result)
         option = self.config.option
         ran = not (option.collectonly or getattr(option, "setuponly", False) or getattr(option, "setupplan", False))
         if ran and self.selected and not any(r.decisive for r in self.results):

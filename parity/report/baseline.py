@@ -47,6 +47,14 @@ def _plain(value: Any) -> Any:
     return str(value) if isinstance(value, float) and not math.isfinite(value) else value
 
 
+def with_saved_backends(saved: dict[str, Any], installed: list[str], registered: Iterable[str]) -> list[str]:
+    """The backends of a run without an explicit backend list against ``saved``: the ``installed`` ones, then
+    each ``registered`` backend the baseline ran that is not installed here (its comparisons become skips with
+    the reason, drift from a pass, instead of vanishing unnoticed)."""
+    known = set(registered)
+    return installed + [b for b in saved.get("backends") or [] if b in known and b not in installed]
+
+
 def check_comparable(saved: dict, tier: str | None, flag: str) -> None:
     """``ValueError`` unless ``saved`` can tell drift: saved from ``tier`` (None: unknown; accepted) by a run
     that finished. Against another tier's baseline, or an interrupted run's, most comparisons would be new,
@@ -80,20 +88,24 @@ def _problem(document: dict[str, Any]) -> str:
     checks = (("comparisons", isinstance(document.get("comparisons"), dict), "an object of comparisons"),
               ("environment", isinstance(document.get("environment", {}), dict), "an object"),
               ("tier", isinstance(document.get("tier"), (str, type(None))), "a tier name or null"),
-              ("partial", isinstance(document.get("partial", False), bool), "true or false"))
+              ("partial", isinstance(document.get("partial", False), bool), "true or false"),
+              ("backends", isinstance(document.get("backends", []), list)
+               and all(isinstance(b, str) for b in document.get("backends", [])), "a list of backend names"))
     for name, good, rule in checks:
         if not good:
             return f"{name} must be {rule}, got {json.dumps(document.get(name))[:80]}"
     for name, figures in document["comparisons"].items():
         rule = _figures_problem(figures)
         if rule:
-            return f"comparisons[{json.dumps(name)[:120]}] {rule}"
+            return f"comparisons[{json.dumps(name)[:120]}]{rule}"
     return ""
 
 
 def _figures_problem(figures: Any) -> str:
-    if not isinstance(figures, dict):
-        return f"must be an object of {', '.join(FIGURES)}, got {json.dumps(figures)[:80]}"
+    missing = [name for name in FIGURES if name not in figures] if isinstance(figures, dict) else FIGURES
+    if missing:
+        got = f"no {', '.join(missing)}" if isinstance(figures, dict) else json.dumps(figures)[:80]
+        return f" must be an object of {', '.join(FIGURES)}, got {got}"
     checks = (("status", figures.get("status") in STATUSES, f"one of {', '.join(STATUSES)}"),
               ("fingerprint", isinstance(figures.get("fingerprint"), (str, type(None))), "a string or null"),
               ("accumulation", isinstance(figures.get("accumulation"), (str, type(None))), "a string or null"))
@@ -102,6 +114,8 @@ def _figures_problem(figures: Any) -> str:
             return f".{name} must be {rule}, got {json.dumps(figures.get(name))[:80]}"
     problem = (stored.count_problem("max_ulp", figures.get("max_ulp"))
                or stored.figure_problem("bound_ratio", figures.get("bound_ratio")))
+    if not problem and figures["status"] == "pass" and not float(figures["bound_ratio"] or 0) <= 1:
+        problem = f"bound_ratio of a pass must be at most 1, got {json.dumps(figures['bound_ratio'])}"
     return f".{problem}" if problem else ""
 
 
@@ -124,31 +138,50 @@ class Verdict:
 
 
 def compare(baseline: dict[str, Any], results: Iterable[Result]) -> Verdict:
+    """The drift of ``results`` from ``baseline``. A pair is one comparison whichever backend came first
+    (``--backends b,a`` against a baseline of ``a,b``): its two keys are matched."""
     before: dict[str, dict[str, Any]] = baseline["comparisons"]
     after = {key(r): {name: _plain(getattr(r, name)) for name in FIGURES} for r in results}
+    saved = {_unordered(name): name for name in before}
+    matched = {name: saved[_unordered(name)] for name in after if _unordered(name) in saved}
     drifts, changes = [], []
-    for name in sorted(before.keys() & after.keys()):
-        what = drift(before[name], after[name])
+    for name in sorted(matched):
+        old, new = before[matched[name]], after[name]
+        what = drift(old, new)
         if what:
-            drifts.append(Drift(name, what, before[name], after[name]))
-        elif before[name]["status"] != after[name]["status"]:
-            changes.append(Drift(name, f"{before[name]['status']} -> {after[name]['status']}", before[name], after[name]))
-    return Verdict(drifts, changes, sorted(after.keys() - before.keys()), sorted(before.keys() - after.keys()))
+            drifts.append(Drift(name, what, old, new))
+        elif old["status"] != new["status"]:
+            changes.append(Drift(name, f"{old['status']} -> {new['status']}", old, new))
+    return Verdict(drifts, changes, sorted(after.keys() - matched.keys()), sorted(before.keys() - set(matched.values())))
+
+
+def parse_key(name: str) -> tuple[str, str, str]:
+    """(case, backend, against) of a comparison's :func:`key`."""
+    case, _, pair = name.rpartition(" | ")
+    backend, _, against = pair.partition(" vs ")
+    return case, backend, against
+
+
+def _unordered(name: str) -> str:
+    """A comparison's key with a pair's two backends in one order."""
+    case, backend, against = parse_key(name)
+    return name if against == "reference" else f"{case} | {' vs '.join(sorted((backend, against)))}"
 
 
 def drift(before: dict[str, Any], after: dict[str, Any]) -> str:
-    """How ``after`` drifted from ``before`` ('' if it did not)."""
+    """How ``after`` drifted from ``before`` ('' if it did not): every way, separated by '; '."""
+    found = []
     if before["status"] == "pass" and after["status"] != "pass":
-        return f"status pass -> {after['status']}"
-    if before.get("fingerprint") != after.get("fingerprint") and before.get("fingerprint") is not None:
-        return f"fingerprint {before['fingerprint']} -> {after.get('fingerprint')}"
+        found.append(f"status pass -> {after['status']}")
+    if None not in (before.get("fingerprint"), after.get("fingerprint")) and before["fingerprint"] != after["fingerprint"]:
+        found.append(f"fingerprint {before['fingerprint']} -> {after.get('fingerprint')}")
     old, new = _number(before.get("bound_ratio")), _number(after.get("bound_ratio"))
     if old is not None and new is not None and new > RATIO_FACTOR * old + RATIO_SLACK:
-        return f"bound_ratio {old:.3g} -> {new:.3g} (over {RATIO_FACTOR:g}x + {RATIO_SLACK:g})"
+        found.append(f"bound_ratio {old:.3g} -> {new:.3g} (over {RATIO_FACTOR:g}x + {RATIO_SLACK:g})")
     if before.get("fingerprint") is not None and None not in (before.get("max_ulp"), after.get("max_ulp")):
         if after["max_ulp"] > ULP_FACTOR * before["max_ulp"] + ULP_SLACK:
-            return f"max_ulp {before['max_ulp']} -> {after['max_ulp']} on an integer case"
-    return ""
+            found.append(f"max_ulp {before['max_ulp']} -> {after['max_ulp']} on an integer case")
+    return "; ".join(found)
 
 
 def _number(value: Any) -> float | None:

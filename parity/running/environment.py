@@ -7,6 +7,8 @@ of those backends (which the run has imported already).
 """
 from __future__ import annotations
 
+import math
+
 import os
 import platform
 import re
@@ -100,13 +102,44 @@ def _framework(backend: str) -> dict[str, Any]:
         with paused(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             adapter = adapters.get(backend)
-            settings = getattr(adapter, "settings", None)
             found = {"versions": _versions(backend, getattr(adapter, "frameworks", None)),
-                     "settings": settings() if settings else {}, "source": source(backend),
-                     **_READERS.get(backend, dict)()}
+                     "settings": _settings(adapter), "source": source(backend), **_READERS.get(backend, dict)()}
     except Exception as error:  # a report must not fail on a framework's introspection
         return {"error": f"{type(error).__name__}: {error}"}
     return {key: value for key, value in found.items() if value not in ({}, None)}
+
+
+def _settings(adapter: object) -> dict[str, Any]:
+    """The adapter's ``settings()`` as plain JSON (a numpy or torch scalar becomes its Python value, anything
+    else JSON cannot hold its text), or ``{"error": ...}`` saying what went wrong: the reports must be written
+    whatever an adapter returns."""
+    settings = getattr(adapter, "settings", None)
+    if settings is None:
+        return {}
+    try:
+        found = settings()
+    except Exception as error:
+        return {"error": f"settings() raised {type(error).__name__}: {error}"}
+    if not isinstance(found, dict):
+        return {"error": f"settings() must return a dict, got {type(found).__name__}"}
+    return _plain(found)
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON types: dict keys as text, a scalar with ``item()`` as its Python value, a non-finite
+    float as "inf" / "nan" (as reports store them), anything else as its text."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if not isinstance(value, (bool, int, float, str, type(None))) and callable(getattr(value, "item", None)):
+        try:
+            value = value.item()
+        except Exception:
+            return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value if isinstance(value, (bool, int, float, str, type(None))) else str(value)
 
 
 def source(backend: str) -> str | None:

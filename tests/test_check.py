@@ -306,3 +306,15 @@ def test_fix_for_a_depthwise_kernel_reproduces_y():
 
     fixed = _run_fix(result.explanations[0].fix, np.moveaxis(x, -1, 1), w_tf, stated)
     np.testing.assert_allclose(fixed, np.moveaxis(y, -1, 1), atol=1e-4)
+
+
+def test_a_float16_bound_that_admits_far_readings_offers_only_the_one_y_is_closest_to():
+    """float16 over 2304 terms: the bound also admitted the kernel read as WHIO (197 from Y), flipped along H
+    or along W alone, listed as readings that 'reproduce Y' beside the flip that made it (0.03 away)."""
+    rng = np.random.default_rng(3)
+    rng.standard_normal((1, 64, 12, 12)), rng.standard_normal((8, 64, 3, 3))
+    x, w = normal(rng, 1, 10, 10, 256, dtype=np.float16), normal(rng, 3, 3, 256, 4, dtype=np.float16)  # NHWC, HWIO
+    canonical_x, canonical_w = x.transpose(0, 3, 1, 2).astype(np.float64), w.transpose(3, 2, 0, 1).astype(np.float64)
+    y = oracle.forward(canonical_x, canonical_w, (1, 1), ((1, 1), (1, 1)), reverse=(0, 1))
+    result = check(x, w, oracle.channels_last(y).astype(np.float16), layout="NHWC", padding="SAME")
+    assert [e.changes for e in result.explanations] == [("flip",)], result.format()

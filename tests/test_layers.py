@@ -319,3 +319,22 @@ def test_convert_layer_says_cannot_tell_not_a_parity_bug(monkeypatch):
         passed=False, verdict="cannot tell whether b computes what a computes", sizes=(size,)))
     with pytest.raises(ValueError, match="got: cannot tell: the sums repeat products$"):
         convert_layer(torch.nn.Conv1d(2, 2, 3), "keras")
+
+
+def test_convert_layer_names_a_source_layer_that_misses_its_own_convolution(monkeypatch):
+    """keras 3.15's Conv2D with channels_first adds the bias along the width wherever the output is as wide as
+    it has filters (its TF ops.add takes a (1, C, 1, 1) bias for NHWC's); converting such a layer said 'a parity
+    bug: please report it'. Here the source layer's output is off by one where it is wider than 8."""
+    from parity.porting import layer_run
+
+    source = torch.nn.Conv2d(3, 4, 3)
+    plain = layer_run.run
+    monkeypatch.setattr(layer_run, "run", lambda layer, conv, x: plain(layer, conv, x) + (
+        1.0 if layer is source and x.shape[-1] > 8 else 0.0))
+    with pytest.raises(ValueError, match=r"^torch.nn.Conv2d must compute its own stated convolution to be converted, "
+                                         r"got max_abs 1 .* against its exact reference at input \(2, 3, 16, 16\) \(a "
+                                         r"framework fault, or a convention parity does not read\), where the converted "
+                                         r"torch layer computes it \(max_abs"):
+        convert_layer(source, "torch")
+    result = check_layers(source, torch.nn.Conv2d(3, 4, 3), input_size=16)
+    assert "  a does not compute its own stated convolution here" in result.format()

@@ -2,7 +2,8 @@
 import math
 
 from parity.running.registry import Case
-from parity.running.runner import CaseRun, memory_refusal
+from parity.core.limits import memory_refusal
+from parity.running.runner import CaseRun
 from parity.core.spec import ConvSpec
 
 HUGE = ConvSpec(spatial=(512, 512, 256), kernel=3, in_channels=16, out_channels=16, batch=2)

@@ -123,7 +123,7 @@ def translate(args: argparse.Namespace) -> int:
 def _check_verifiable(spec: ConvSpec, printing_only: bool) -> None:
     """``ValueError`` for shapes numpy cannot describe, or (unless only printing the code) with the estimate
     when verifying would exceed the memory budget."""
-    from parity.running.runner import memory_refusal
+    from parity.core.limits import memory_refusal
 
     for what, shape in (("input", spec.input_shape), ("kernel", spec.kernel_shape), ("output", spec.output_shape)):
         if math.prod(shape) >= 2**62:

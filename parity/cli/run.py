@@ -159,11 +159,12 @@ def _dry_run(cases: list[Case], backends: list[str]) -> int:
 def _plan(case: Case, backend: str) -> tuple[str, str]:
     """What running ``case`` on ``backend`` would do: ("run", ""), ("skip", why) or ("error", why)."""
     from parity import adapters
+    from parity.core import limits
     from parity.running import runner
 
     try:
         adapter = adapters.get(backend)
-        reason = (runner.memory_refusal(case.spec) or runner.checked_reason(adapter.available(), "available()")
+        reason = (limits.memory_refusal(case.spec) or runner.checked_reason(adapter.available(), "available()")
                   or runner.checked_reason(adapter.supports(case.spec), "supports(spec)"))
     except (Exception, SystemExit) as error:
         return "error", f"{type(error).__name__}: {one_line(error)[:200]}"

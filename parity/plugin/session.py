@@ -80,6 +80,7 @@ class ParitySession:
 
     def _refusal(self, case: "Case", backend: str) -> str:
         from parity import adapters
+        from parity.core import limits
         from parity.running import runner
 
         if case.spec is None:
@@ -88,7 +89,7 @@ class ParitySession:
             adapter = adapters.get(backend)
             if backend not in self._unavailable:  # a search of sys.path per call: once per backend
                 self._unavailable[backend] = runner.checked_reason(adapter.available(), "available()") or ""
-            return (runner.memory_refusal(case.spec) or self._unavailable[backend]
+            return (limits.memory_refusal(case.spec) or self._unavailable[backend]
                     or runner.checked_reason(adapter.supports(case.spec), "supports(spec)") or "")
         except (Exception, SystemExit):
             return ""

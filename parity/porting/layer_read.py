@@ -208,6 +208,9 @@ def _keras(layer: Any) -> LayerConv:
     if not layer.built:
         raise ValueError(f"keras {kind} must be built to have weights (call it once, or layer.build(shape)), "
                          "got an unbuilt layer")
+    if not hasattr(layer, "kernel"):  # SeparableConv*D: a depthwise and a pointwise kernel, two convolutions
+        raise ValueError(f"layer must be a keras Conv*D, DepthwiseConv*D or Conv*DTranspose (one kernel), got {kind} "
+                         f"with {', '.join(w.path.rsplit('/', 1)[-1] for w in layer.weights)}")
     stored, rank = _array(layer.kernel), len(layer.kernel_size)
     letters = convert.layout_name("channels_first", rank)[2:]
     depthwise, transposed = hasattr(layer, "depth_multiplier"), kind.endswith("Transpose")

@@ -24,6 +24,7 @@ from parity.verdict.comparison import Comparison, compare
 from parity.core.inputs import generate
 from parity.porting.layer_read import LayerConv, read
 from parity.core import geometry
+from parity.core.limits import memory_refusal
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,10 @@ class LayerCheck:
                       f"{_figures(size.b_exact, dtype)}"]
             if size.verdict == "cannot tell":
                 lines.append(f"  cannot tell: {size.reason}")
+            for name, own in (("a", size.a_exact), ("b", size.b_exact)):
+                if own.status == "fail":
+                    lines.append(f"  {name} does not compute its own stated convolution here (a framework fault, "
+                                 "or a convention parity does not read)")
             if size.pair.passed and not size.conventions.passed:
                 lines.append(f"  b's exact result vs a's (float64): {_figures(size.conventions, 'float64')}: the "
                              f"{dtype} bound admits this difference, the conventions differ")
@@ -122,7 +127,12 @@ def check_layers(a: Any, b: Any, *, input_size: int | Sequence[int] | None = Non
     _check_compatible(first, second)
     sizes, outputs = [], None
     for spatial in _sizes(first, input_size):
-        x = generate(layer_run.spec(first, spatial, batch))[0]
+        spec = layer_run.spec(first, spatial, batch)
+        refusal = memory_refusal(spec)
+        if refusal:
+            raise ValueError(f"input_size must fit the memory budget, got {'x'.join(map(str, spatial))} with batch "
+                             f"{batch}: {refusal.removeprefix('refused: ')}")
+        x = generate(spec)[0]
         ya, yb = layer_run.run(a, first, x), layer_run.run(b, second, x)
         ref_a, ref_b = layer_run.exact(first, x), layer_run.exact(second, x)
         pair = compare(yb, ref_a, first.dtype, expected=ya, computations=2) if ya.shape == yb.shape else \
@@ -228,6 +238,12 @@ def convert_layer(layer: Any, to: str = "torch", *, input_size: int | Sequence[i
     if not verdict.passed and verdict.verdict.startswith("cannot tell"):
         reason = next(size.reason for size in verdict.sizes if not size.passed)
         raise ValueError(f"the converted {to} layer must be checked against {conv.kind}, got: cannot tell: {reason}")
+    own = next((s for s in verdict.sizes if not s.passed and s.a_exact.status == "fail" and s.b_exact.passed), None)
+    if own is not None:
+        raise ValueError(f"{conv.kind} must compute its own stated convolution to be converted, got "
+                         f"{_figures(own.a_exact)} against its exact reference at input {own.input_shape} (a "
+                         f"framework fault, or a convention parity does not read), where the converted {to} layer "
+                         f"computes it ({_figures(own.b_exact)})")
     if not verdict.passed:
         worst = max(verdict.sizes, key=lambda item: item.pair.bound_ratio)
         raise ValueError(f"the converted {to} layer must compute what {conv.kind} computes, got "

@@ -8,11 +8,10 @@ and results on integer cases carry the backend's arithmetic fingerprint (see :mo
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import combinations
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -23,13 +22,10 @@ from parity.verdict.fingerprint import fingerprint
 from parity.running.accumulation import call, declared, stated
 from parity.core.inputs import cotangent, generate
 from parity.reference.conv import Reference, reference
-from parity.core.limits import memory_budget
+from parity.core.limits import memory_refusal
 from parity.running.registry import Case
 from parity.verdict.sensitivity import Mutant, indistinct, mutants, near
 from parity.running.result import REFERENCE, Result, Status
-
-if TYPE_CHECKING:
-    from parity.core.spec import ConvSpec
 
 
 @dataclass(frozen=True)
@@ -185,19 +181,6 @@ def error_map(actual: np.ndarray, target: np.ndarray, channels: int = 64) -> str
 
     error = np.asarray(actual, np.float64) - np.asarray(target, np.float64)
     return base64.b64encode(png.encode(png.error_map(error[:, :channels]))).decode("ascii")
-
-
-def memory_refusal(spec: "ConvSpec", budget_gib: float | None = None) -> str:
-    """Why the case is refused for memory ('' if it fits): its operands, as the float64 copies the reference
-    makes, exceed the budget (PARITY_MEMORY_GIB, default 8; the reference itself works in chunks of
-    parity.reference.conv.CHUNK_BYTES)."""
-    budget = memory_budget() if budget_gib is None else budget_gib
-    shapes = [spec.input_shape, spec.kernel_shape, spec.output_shape] + ([spec.output_shape] if spec.quantity != "output" else [])
-    need = 8 * sum(math.prod(shape) for shape in shapes) / 2**30
-    if need <= budget:
-        return ""
-    return (f"refused: its operands need {need:.1f} GiB as float64, over the {budget:g} GiB memory budget "
-            "(PARITY_MEMORY_GIB)")
 
 
 def _execute(backend: str, case: Case, inputs: tuple[np.ndarray, np.ndarray, np.ndarray | None],

@@ -243,6 +243,17 @@ def test_bfloat16_torch_layers_are_read_and_run():
     assert check_layers(a, b).passed
 
 
+def test_a_bfloat16_keras_layer_converts_to_torch():
+    """Its weights reach torch through float32 (torch.from_numpy has no bfloat16); this raised "must be
+    expressible by torch, got: can't convert np.ndarray of type ml_dtypes.bfloat16"."""
+    keras.utils.set_random_seed(3)
+    layer = keras.layers.Conv2D(8, 3, padding="same", dtype="bfloat16")
+    layer.build((None, None, None, 16))
+    converted = convert_layer(layer, "torch")
+    assert converted.weight.dtype == torch.bfloat16
+    assert np.array_equal(converted.weight.detach().float().numpy(), np.asarray(layer.kernel, np.float32).transpose(3, 2, 0, 1))
+
+
 def test_torch_tensors_are_checked_as_they_are():
     from parity.porting.checking import check
 

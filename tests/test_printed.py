@@ -154,15 +154,26 @@ def test_fixed_decimals_round_by_the_last_decimal():
 
 def test_whole_numbers_are_exact_and_digits_can_be_given():
     assert not parse("tensor([1., 2., -3.])").rounding.any()
-    assert parse("tensor([1., 2., -3.])").digits == "printed as whole numbers: read as exact"
+    assert parse("tensor([1., 2., -3.])").digits == ("printed as whole numbers: read as exact (if they were rounded "
+                                                     "to whole numbers, say --digits .0)")
     given = parse("1.0 2.0 3.0", digits=3)
     half_ulp = np.spacing(np.float32([1, 2, 3])).astype(np.float64) / 2
     np.testing.assert_allclose(given.rounding, 5e-3 + half_ulp, rtol=1e-12)
     assert given.digits == "printed to 3 significant digits (given)"
     np.testing.assert_allclose(parse("0.25 100.5", digits=".2").rounding, 5e-3 + np.array([2**-25, 2**-17]) / 2)
     assert not parse("0.123 0.5", digits="exact").rounding.any()
-    with pytest.raises(ValueError, match="digits must be N"):
-        parse("1 2", digits="six")
+    np.testing.assert_allclose(parse("3. -1.", digits=".0").rounding, 0.5 + np.array([2**-22, 2**-24]) / 2)
+    for bad in ("six", "0", ".41"):
+        with pytest.raises(ValueError, match=r"digits must be N \(significant digits, 1 to 40\), \.N \(decimals, 0 to "
+                                             r"40\) or 'exact', got "):
+            parse("1 2", digits=bad)
+
+
+def test_numpys_printout_of_a_bfloat16_array_declares_bfloat16():
+    """numpy prints an ml_dtypes array's dtype as dtype=dtype(bfloat16); this was 'line 1: the dtype must be a
+    float or integer type, got 'dtype''."""
+    printed = parse("array([[1.5, -2.25],\n       [0.5, 3]], dtype=dtype(bfloat16))")
+    assert printed.array.dtype.name == "bfloat16" and printed.array.shape == (2, 2)
 
 
 def test_nan_and_inf_are_read_and_not_rounded():

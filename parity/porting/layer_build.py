@@ -92,10 +92,13 @@ def _torch_transposed(conv: LayerConv, common: dict) -> Any:
 def _torch_weights(layer: Any, conv: LayerConv) -> Any:
     import torch
 
+    def tensor(a: np.ndarray) -> "torch.Tensor":  # torch.from_numpy has no bfloat16: through float32, exactly
+        return torch.from_numpy(np.ascontiguousarray(a, np.float32 if a.dtype.name == "bfloat16" else a.dtype))
+
     with torch.no_grad():
-        layer.weight.copy_(torch.from_numpy(np.ascontiguousarray(conv.weight)))
+        layer.weight.copy_(tensor(conv.weight))
         if conv.bias is not None:
-            layer.bias.copy_(torch.from_numpy(np.ascontiguousarray(conv.bias)))
+            layer.bias.copy_(tensor(conv.bias))
     return layer
 
 

@@ -129,7 +129,8 @@ def _rounding(tokens: tuple[str, ...], values: np.ndarray, digits: str | int | N
     if digits is not None:
         significant, decimals, text = given_digits(digits)
     elif all(_whole(t) for t in tokens if _finite(t)):
-        return np.zeros(flat.shape), "printed as whole numbers: read as exact"
+        return np.zeros(flat.shape), "printed as whole numbers: read as exact (if they were rounded to whole " \
+                                     "numbers, say --digits .0)"
     else:
         finite = [t for t in tokens if _finite(t)]
         significant = max(_significant(t) for t in finite)
@@ -152,8 +153,9 @@ def given_digits(digits: str | int) -> tuple[int | None, int | None, str]:
     if text == "exact":
         return None, None, "given as exact"
     match = re.fullmatch(r"(\.?)(\d+)", text)
-    if not match or not 1 <= int(match.group(2)) <= 40:
-        raise ValueError(f"digits must be N (significant digits, 1 to 40), .N (decimals) or 'exact', got {digits!r}")
+    if not match or not (0 if match.group(1) else 1) <= int(match.group(2)) <= 40:
+        raise ValueError(f"digits must be N (significant digits, 1 to 40), .N (decimals, 0 to 40) or 'exact', got "
+                         f"{digits!r}")
     count = int(match.group(2))
     if match.group(1):
         return None, count, f"printed to {_count(count, 'decimal')} (given)"

@@ -143,7 +143,8 @@ def _flatten(nested: list, line: int) -> tuple[list[str], tuple[int, ...]]:
 
 
 def _declared_dtype(text: str) -> str | None:
-    match = re.search(r"dtype=(?:torch\.|tf\.|jnp\.|np\.)?(\w+)", text)
+    # numpy prints an ml_dtypes array's dtype as dtype=dtype(bfloat16)
+    match = re.search(r"dtype=(?:dtype\()?(?:torch\.|tf\.|jnp\.|np\.)?(\w+)", text)
     return match.group(1) if match else None
 
 

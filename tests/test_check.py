@@ -318,3 +318,17 @@ def test_a_float16_bound_that_admits_far_readings_offers_only_the_one_y_is_close
     y = oracle.forward(canonical_x, canonical_w, (1, 1), ((1, 1), (1, 1)), reverse=(0, 1))
     result = check(x, w, oracle.channels_last(y).astype(np.float16), layout="NHWC", padding="SAME")
     assert [e.changes for e in result.explanations] == [("flip",)], result.format()
+
+
+def test_a_tensorflow_depthwise_kernel_is_found_without_groups_stated():
+    """kernel-layout:HWIM was tried with groups 1, which no depthwise kernel fits: 'no convention change tried
+    gives Y's shape either'. A depthwise kernel has one group per input channel."""
+    rng = np.random.default_rng(5)
+    x, w = normal(rng, 1, 9, 9, 4), normal(rng, 3, 3, 4, 2)  # NHWC; HWIM: output channel i*2 + m
+    canonical_w = w.transpose(2, 3, 0, 1).reshape(8, 1, 3, 3)
+    y = oracle.forward(x.transpose(0, 3, 1, 2), canonical_w, (1, 1), ((1, 1), (1, 1)), groups=4)
+    result = check(x, w, oracle.channels_last(y).astype(np.float32), layout="NHWC", padding="SAME")
+    assert [e.changes for e in result.explanations][:1] == [("kernel-layout:HWIM",)], result.format()
+    assert result.explanations[0].fix.splitlines()[-1] == "groups=4  # in the call"
+    assert check(x, w, oracle.channels_last(y).astype(np.float32), layout="NHWC", kernel_layout="HWIM",
+                 padding="SAME").matches

@@ -73,9 +73,10 @@ def _call(stated: rd.Reading, x: np.ndarray, w: np.ndarray, arguments: dict) -> 
         padding = tuple((p, p) if isinstance(p, int) else p for p in padding) if not isinstance(padding, str) \
             else padding
         fields["output_padding"] = arguments.get("output_padding", stated.output_padding)
-    out_channels = wc.shape[1] * stated.groups if stated.transposed else wc.shape[0]
+    groups = arguments.get("groups", stated.groups)
+    out_channels = wc.shape[1] * groups if stated.transposed else wc.shape[0]
     spec = ConvSpec(spatial=xc.shape[2:], kernel=wc.shape[2:], in_channels=xc.shape[1], out_channels=out_channels,
-                    groups=stated.groups, padding=padding, op="conv_transpose" if stated.transposed else "conv",
+                    groups=groups, padding=padding, op="conv_transpose" if stated.transposed else "conv",
                     **fields)
     y = _compute(spec, xc, wc)
     return convert.to_channels_last(y) if last else y

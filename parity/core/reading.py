@@ -124,16 +124,22 @@ def canonical(reading: Reading, x: np.ndarray, w: np.ndarray, y: np.ndarray) -> 
 def make_spec(reading: Reading, xc: np.ndarray, wc: np.ndarray, yc: np.ndarray, w_shape: tuple[int, ...],
               y_shape: tuple[int, ...]) -> ConvSpec:
     """The spec canonical arrays make under ``reading``; ``ValueError`` naming any contradiction."""
-    out_channels = wc.shape[1] * reading.groups if reading.transposed else wc.shape[0]
+    groups = reading.groups
+    if reading.kernel_layout.depthwise:  # TF's depthwise kernel: one group per input channel, said or not
+        if groups not in (1, xc.shape[1]):
+            raise ValueError(f"kernel read as {reading.kernel_layout.name} (depthwise) must come with groups equal to "
+                             f"the {xc.shape[1]} input channels, got groups={groups}")
+        groups = xc.shape[1]
+    out_channels = wc.shape[1] * groups if reading.transposed else wc.shape[0]
     spec = ConvSpec(spatial=xc.shape[2:], kernel=wc.shape[2:], in_channels=xc.shape[1], out_channels=out_channels,
                     batch=xc.shape[0], strides=reading.strides, dilations=reading.dilations,
-                    groups=reading.groups, padding=reading.padding, dtype=yc.dtype, layout=reading.layout,
+                    groups=groups, padding=reading.padding, dtype=yc.dtype, layout=reading.layout,
                     op="conv_transpose" if reading.transposed else "conv",
                     output_padding=reading.output_padding if reading.transposed else 0)
     if wc.shape != spec.kernel_shape:
         raise ValueError(f"kernel read as {reading.kernel_layout.name} must have shape "
                          f"{_order(spec.kernel_shape, reading)} for {xc.shape[1]} input channels and "
-                         f"groups={reading.groups}, got {w_shape}")
+                         f"groups={groups}, got {w_shape}")
     if yc.shape != spec.output_shape:
         batch, channels, *out = spec.output_shape
         expected = (batch, *out, channels) if reading.layout == "channels_last" else spec.output_shape

@@ -8,7 +8,7 @@ stated layout (crops), and last the result's conversion back to Y's layout.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Final, Sequence
 
 import numpy as np
@@ -91,7 +91,11 @@ def _kernel_layout(change: Change, stated: Reading, fr: Frame, changes: Sequence
         return f"The kernel's spatial axes are transposed: it is {actual.name}, not {told.name}.", fix
     suffix = actual.name[len(actual.spatial):] if actual.name.startswith(actual.spatial) else ""
     hint = _KERNELS.get((suffix, actual.transposed))
-    return f"The kernel is stored {actual.name}{f' ({hint})' if hint else ''}, not {told.name}.", fix
+    sentence = f"The kernel is stored {actual.name}{f' ({hint})' if hint else ''}, not {told.name}."
+    if actual.depthwise and fr.spec.groups != stated.groups:
+        sentence += f" A depthwise kernel has one group per input channel: groups={fr.spec.groups}, not {stated.groups}."
+        fix = replace(fix, arguments=(f"groups={fr.spec.groups}",))
+    return sentence, fix
 
 
 def _padding(change: Change, stated: Reading, fr: Frame, changes: Sequence[Change]) -> tuple[str, _Fix]:

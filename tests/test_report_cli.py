@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from html import escape as html_escape
 import subprocess
 import sys
 
@@ -76,6 +77,10 @@ def test_a_stored_failure_exits_1_and_drifts_from_the_baseline(saved, capsys):
     assert any(line.startswith("FAIL conv1d-") and line.endswith(": error 3x the bound") for line in out.splitlines())
     assert "baseline: 1 drift(s), 0 other change(s), 0 new and 0 vanished comparison(s)" in out
     assert sum(line.startswith("DRIFT ") and "status pass -> fail" in line for line in out.splitlines()) == 1
+    drift = next(line for line in out.splitlines() if line.startswith("DRIFT "))
+    _report(capsys, failing, "--baseline", folder / "run.base", "--html", folder / "failing.html")
+    page = (folder / "failing.html").read_text()
+    assert "<h2>Baseline</h2><pre>baseline: 1 drift(s), 0 other change(s)" in page and html_escape(drift) in page
 
 
 def test_a_report_from_before_the_format_key_is_read(saved, capsys):

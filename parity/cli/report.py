@@ -77,8 +77,10 @@ def report(args: argparse.Namespace) -> int:
     declared = format_declared(meta)  # a pytest session's: what it never collected
     print_lines(summary(results, args) + ([""] + declared if declared else []) + [
         f"{cases} cases x {len(backends)} backends, {len(results)} comparisons, read from {args.report}{partial}"])
-    write_reports(args, results, meta)
-    code = exit_code(results, against_baseline(saved, results, meta) if saved is not None else False)
+    drifted, drift = against_baseline(saved, results, meta) if saved is not None else (False, [])
+    write_reports(args, results, meta, drift)
+    print_lines(drift)
+    code = exit_code(results, drifted)
     if partial and code == 0:  # what the run never reached is neither a pass nor, against a baseline, vanished
         print(f"parity: {args.report} holds a partial run (interrupted): its {cases} cases are those finished before "
               "the stop, so it passes nothing (exit 1)", file=sys.stderr)
@@ -141,17 +143,18 @@ def summary(results: list["Result"], args: argparse.Namespace) -> list[str]:
     return lines
 
 
-def against_baseline(saved: dict, results: list["Result"], meta: dict) -> bool:
-    """Print the drift report; whether anything drifted."""
+def against_baseline(saved: dict, results: list["Result"], meta: dict) -> tuple[bool, list[str]]:
+    """Whether anything drifted, and the drift report's lines (the terminal's and the HTML report's)."""
     from parity.report import baseline
 
     verdict = baseline.compare(saved, results)
-    print_lines(baseline.format_verdict(verdict, saved.get("environment", {}), meta.get("environment", {})))
-    return bool(verdict.drifts)
+    return bool(verdict.drifts), baseline.format_verdict(verdict, saved.get("environment", {}),
+                                                         meta.get("environment", {}))
 
 
-def write_reports(args: argparse.Namespace, results: list["Result"], meta: dict) -> None:
-    """--json, --save-baseline and --html, each of every result (unreadable recordings included)."""
+def write_reports(args: argparse.Namespace, results: list["Result"], meta: dict, drift: list[str]) -> None:
+    """--json, --save-baseline and --html, each of every result (unreadable recordings included); ``drift``: the
+    --baseline verdict's lines, which the HTML report shows first."""
     from parity.report import baseline, html, stored
 
     texts = {}
@@ -162,7 +165,7 @@ def write_reports(args: argparse.Namespace, results: list["Result"], meta: dict)
         document = baseline.snapshot(results, meta.get("environment", {}), kept)
         texts["--save-baseline", args.save_baseline] = json.dumps(document, indent=1) + "\n"
     if args.html:
-        texts["--html", args.html] = html.render(results, meta)
+        texts["--html", args.html] = html.render(results, meta, drift)
     for (flag, path), document_text in texts.items():
         try:
             files.write_atomic(path, document_text)

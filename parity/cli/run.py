@@ -90,8 +90,9 @@ def run(cases: list[Case], args: argparse.Namespace) -> int:
         + (f"; {known} known deviations (declared by their backends)" if known else "")])
     meta = {"tier": args.tier, "backends": backends, "keyword": args.keyword, "partial": stopped is not None,
             "environment": environment.describe(backends)}
-    write_reports(args, results, meta)
-    drifted = against_baseline(saved, results, meta) if saved is not None else False
+    drifted, drift = against_baseline(saved, results, meta) if saved is not None else (False, [])
+    write_reports(args, results, meta, drift)
+    print_lines(drift)
     if stopped is not None:
         code, why = stopped
         print(f"parity: {why}; the table and reports hold the {done} of {len(cases)} cases finished before "

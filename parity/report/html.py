@@ -47,12 +47,14 @@ def write(path: Path, results: list[Result], meta: dict[str, Any]) -> None:
     write_atomic(path, render(results, meta))
 
 
-def render(results: list[Result], meta: dict[str, Any]) -> str:
+def render(results: list[Result], meta: dict[str, Any], drift: list[str] | None = None) -> str:
+    """The HTML report; ``drift``: the lines of a --baseline verdict, shown first."""
     counts = {status: sum(r.status == status for r in results) for status in STATUSES}
     summary = ", ".join(f"{n} {status}" for status, n in counts.items())
     parts = [f"<h1>parity report</h1><p>tier <b>{escape(str(meta.get('tier')))}</b>, backends "
              f"<b>{escape(', '.join(meta.get('backends', [])))}</b>: {len(results)} comparisons, {summary}"
-             f"{' (partial: the run was interrupted)' if meta.get('partial') else ''}</p>", _environment(meta),
+             f"{' (partial: the run was interrupted)' if meta.get('partial') else ''}</p>", *_drift(drift),
+             _environment(meta),
              "<h2>Backend pairs</h2>", _LEGEND, _matrix(results, meta.get("backends", [])),
              "<h2>Arithmetic fingerprints</h2>", _fingerprints(results),
              "<h2>Failures</h2>", _failures(results, meta.get("tier"), meta.get("environment", {})),
@@ -66,6 +68,10 @@ _LEGEND = ("<p class=legend>Each cell: the largest ULP distance and the largest 
            "<span style='background:hsl(120,70%,75%)'>0</span><span style='background:hsl(60,70%,75%)'>0.5</span>"
            "<span style='background:hsl(0,70%,75%)'>1</span><span style='background:#c33;color:#fff'>fail or "
            "error</span><span style='background:#ddd'>no comparison</span></p>")
+
+
+def _drift(lines: list[str] | None) -> list[str]:
+    return [f"<h2>Baseline</h2><pre>{escape(chr(10).join(lines))}</pre>"] if lines else []
 
 
 def _environment(meta: dict[str, Any]) -> str:

@@ -244,3 +244,15 @@ def test_bench_finds_the_regression_suite_of_a_source_checkout():
     from parity.running import bench
 
     assert bench.SUITE == Path(__file__).resolve().parent / "test_regression.py"
+
+
+def test_a_session_whose_backends_run_nothing_skips_with_their_reasons_and_fails(pytester, monkeypatch):
+    """The only backend unavailable: the skip read pytest's 'got empty parameter set for (parity_case, ...)'."""
+    pytester.makepyfile(test_regression=REGRESSION)
+    pytester.makeconftest(ROUNDING)
+    monkeypatch.setenv("MINE_GONE", "mine is not installed here")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rs", "--parity-backends", "mine",
+                                           "--parity-tier", "smoke")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["parity: a session must compare at least one output*",
+                                 "SKIPPED * no backend runs any case of the tier: mine: mine is not installed here"])

@@ -119,7 +119,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if names == {"parity_case", "parity_backend"}:
         combos = [(c, b) for c in cases for b in backends if not session.refusal(c, b)]
         session.generated += len(combos)
-        metafunc.parametrize(("parity_case", "parity_backend"), [_param((c, b), c, f"{c.id}-{b}") for c, b in combos])
+        params = [_param((c, b), c, f"{c.id}-{b}") for c, b in combos] or [_nothing_runs(session, 2)]
+        metafunc.parametrize(("parity_case", "parity_backend"), params)
     elif names >= {"parity_case", "parity_pairs"}:
         _parametrize_pairs(metafunc, session, cases, backends, "parity_backend" in names)
     else:
@@ -144,7 +145,18 @@ def _parametrize_pairs(metafunc: pytest.Metafunc, session: ParitySession, cases:
         params += [_param((case, *([b] if with_backend else []), tuple((a, b) for a in running[:i])), case,
                           f"{case.id}-{b}") for i, b in enumerate(running) if i or with_backend]
     session.generated += len(params)
-    metafunc.parametrize(("parity_case", *(["parity_backend"] if with_backend else []), "parity_pairs"), params)
+    metafunc.parametrize(("parity_case", *(["parity_backend"] if with_backend else []), "parity_pairs"),
+                         params or [_nothing_runs(session, 2 + with_backend)])
+
+
+def _nothing_runs(session: ParitySession, arguments: int) -> Any:
+    """One skip naming why no backend runs any case (instead of pytest's "got empty parameter set"): the
+    session then fails for having compared nothing."""
+    reasons = sorted({f"{backend}: {reason}" for backend, reason in session.declared})
+    listed = "; ".join(reasons[:3]) + (f"; and {len(reasons) - 3} more" if len(reasons) > 3 else "")
+    session.generated += 1
+    return pytest.param(*(None,) * arguments, id="nothing-runs",
+                        marks=pytest.mark.skip(reason=f"no backend runs any case of the tier: {listed}"))
 
 
 def _param(values: tuple, case: "Case", ident: str) -> Any:

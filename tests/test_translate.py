@@ -145,6 +145,15 @@ def test_a_verification_that_could_not_have_failed_says_not_verified():
     assert "# not verified: insensitive: a reference with the kernel flipped passes this bound too" in \
         result.verification
     assert translate.translate("numpy", "numpy", dataclasses.replace(spec, dtype="float32")).passed is True
+    assert result.verification.endswith("; the code is the same in float32: --dtype float32")
+
+
+def test_an_insensitive_float32_verification_points_to_float64():
+    """It said '--dtype float32', the dtype it already had (helper-31's review)."""
+    spec = ConvSpec(spatial=(3, 3), kernel=3, in_channels=400_000, out_channels=1, padding="VALID", dtype="float32")
+    result = translate.translate("numpy", "numpy", spec)
+    assert result.passed is None, result.verification
+    assert result.verification.endswith("; the code is the same in float64: --dtype float64")
 
 
 def test_missing_framework_is_not_verified(monkeypatch):

@@ -139,6 +139,8 @@ def _translate_spec(args: argparse.Namespace, rank: int, layout: str | None) -> 
              ("kernel", "input_size", "in_channels", "out_channels", "batch", "strides", "dilations", "groups",
               "output_padding")}
     spatial = sizes.pop("input_size")
+    if min((spatial,) if isinstance(spatial, int) else spatial) < 1:
+        raise ValueError(f"--input-size must be sizes >= 1, got {args.input_size!r}")
     return ConvSpec(spatial=(spatial,) * rank if isinstance(spatial, int) else spatial, padding=args.padding,
                     dtype=args.dtype, layout=layout or "channels_first",
                     op="conv_transpose" if args.transposed else "conv", **sizes)

@@ -134,7 +134,8 @@ def _figures(spec: ConvSpec, x: np.ndarray, w: np.ndarray, source: str, target: 
     doubt = (indistinct(close, outputs[1], exact.value, bound, spec.dtype)
              or indistinct(close, outputs[0], exact.value, bound, spec.dtype))
     if doubt:  # a verification that could not have failed verifies nothing
-        return text + f"\n# not verified: {doubt}; the code is the same in float32: --dtype float32", None
+        wider = "float64" if spec.dtype == "float32" else "float32"
+        return text + f"\n# not verified: {doubt}; the code is the same in {wider}: --dtype {wider}", None
     return text, True
 
 

@@ -332,3 +332,17 @@ def test_a_tensorflow_depthwise_kernel_is_found_without_groups_stated():
     assert result.explanations[0].fix.splitlines()[-1] == "groups=4  # in the call"
     assert check(x, w, oracle.channels_last(y).astype(np.float32), layout="NHWC", kernel_layout="HWIM",
                  padding="SAME").matches
+
+
+def test_bfloat16_values_stored_as_float32_say_what_the_bfloat16_bound_admits():
+    """Y made with the kernel flipped, all in bfloat16 and saved as float32: it said 'nothing reproduces Y',
+    the flip 55x its float32 bound; as bfloat16 (as the .npy of the same values says) the bound admits the flip
+    and the stated result alike, and Y is far closer to the flip."""
+    import ml_dtypes
+
+    rng = np.random.default_rng(11)
+    x, w = (normal(rng, *shape).astype(ml_dtypes.bfloat16).astype(np.float32) for shape in ((1, 64, 8, 8), (8, 64, 3, 3)))
+    y = oracle.forward(x.astype(np.float64), w.astype(np.float64), (1, 1), ((1, 1), (1, 1)), reverse=(0, 1))
+    result = check(x, w, y.astype(ml_dtypes.bfloat16).astype(np.float32), padding=1)
+    assert result.read[-1] == "Y: float32 holding bfloat16 values only: compared as bfloat16, the type it was computed in"
+    assert not result.matches and "times closer to the result with the kernel flipped" in result.doubt, result.format()

@@ -346,3 +346,15 @@ def test_bfloat16_values_stored_as_float32_say_what_the_bfloat16_bound_admits():
     result = check(x, w, y.astype(ml_dtypes.bfloat16).astype(np.float32), padding=1)
     assert result.read[-1] == "Y: float32 holding bfloat16 values only: compared as bfloat16, the type it was computed in"
     assert not result.matches and "times closer to the result with the kernel flipped" in result.doubt, result.format()
+
+
+def test_tf_same_with_an_output_shape_is_named_as_such():
+    """tf.nn.conv2d_transpose(..., output_shape=9, strides=2, padding='SAME') from 5x5 crops (1, 1): it was called
+    'symmetric, like PyTorch's integer padding, not (0, 1) (TF SAME)', which misleads a TF user."""
+    rng = np.random.default_rng(2)
+    x, w = normal(rng, 1, 4, 5, 5), normal(rng, 4, 3, 3, 3)
+    y = oracle.transposed(x, w, (2, 2), ((1, 1), (1, 1)), (0, 0))
+    result = check(x, w, y.astype(np.float32), transposed=True, strides=2, padding="SAME")
+    assert y.shape[2:] == (9, 9) and result.explanations[0].changes == ("padding:1:1,1:1",), result.format()
+    assert result.explanations[0].sentence.startswith("Y was cropped (1, 1) on every spatial axis: TF SAME with an "
+                                                      "output_shape of 9x9 (without output_shape")

@@ -107,6 +107,10 @@ def _padding(change: Change, stated: Reading, fr: Frame, changes: Sequence[Chang
     what = "cropped" if stated.transposed else "padded"
     sentence = (f"Y was {what} {_pads(spec.pads)} ({_mode(padding)}), not {_pads(told)} "
                 f"({_mode(stated.padding)}).")
+    sized = spec.output_shape[2:]
+    if stated.transposed and stated.padding == "SAME" and spec.pads == resolve("SAME", *geometry, outputs=sized):
+        sentence = (f"Y was cropped {_pads(spec.pads)}: TF SAME with an output_shape of {'x'.join(map(str, sized))} "
+                    f"(without output_shape, SAME gives n*s elements, cropped {_pads(told)}).")
     channels_last = stated.layout == "channels_last"
     return sentence, _crop_fix(fr, channels_last) if stated.transposed else _pad_fix(fr, channels_last)
 

@@ -22,20 +22,21 @@ def transposed_kernel_to_forward(w: np.ndarray, groups: int) -> np.ndarray:
 
 
 def transpose_crops(padding: str | Pads, spatial: Sequence[int], kernel: Sequence[int],
-                    strides: Sequence[int], dilations: Sequence[int]) -> Pads:
+                    strides: Sequence[int], dilations: Sequence[int], outputs: Sequence[int] | None = None) -> Pads:
     """(lo, hi) crop of a transposed conv's full output, (n-1)*s + d*(k-1) + 1 long, PyTorch's ``padding``.
 
-    TF's transposed convs are gradients of forward convs: "VALID" crops nothing, "SAME" yields n*s
-    elements, cropping at the start what the forward SAME conv of n*s elements pads there (hi may come out
-    negative: the full output is then extended with zeros).
+    TF's transposed convs are gradients of forward convs: "VALID" crops nothing, "SAME" yields ``outputs``
+    elements (TF's ``output_shape``; default n*s), cropping at the start what the forward SAME conv of that
+    many elements pads there (hi may come out negative: the full output is then extended with zeros).
     """
     if not isinstance(padding, str):
         return tuple(padding)
     if padding == "VALID":
         return tuple((0, 0) for _ in spatial)
-    lows = [same_pads(n * s, k, s, d)[0] for n, k, s, d in zip(spatial, kernel, strides, dilations)]
+    sizes = outputs or [n * s for n, s in zip(spatial, strides)]
+    lows = [same_pads(m, k, s, d)[0] for m, k, s, d in zip(sizes, kernel, strides, dilations)]
     full = full_transposed(spatial, kernel, strides, dilations)
-    return tuple((lo, f - lo - n * s) for lo, f, n, s in zip(lows, full, spatial, strides))
+    return tuple((lo, f - lo - m) for lo, f, m in zip(lows, full, sizes))
 
 
 def torch_transpose_args(crops: Pads, output_padding: Sequence[int], strides: Sequence[int],

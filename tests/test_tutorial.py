@@ -4,6 +4,7 @@ this environment stays as it was) and its backend runs through the entry point i
 `parity run` and pytest, with the README's regression-suite module."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -38,8 +39,13 @@ def test_the_tutorial_package_runs_through_its_entry_point(tmp_path):
     listed = _run(*parity, "backends", env=env, cwd=tmp_path)
     assert re.search(r"^mylab_correlate +installed +parity-scipy \(parity_scipy:ADAPTER\)$", listed.stdout, re.M), listed
 
-    ran = _run(*parity, "run", "--backends", "numpy,mylab_correlate", "-k", "conv2d and f64", env=env, cwd=tmp_path)
+    ran = _run(*parity, "run", "--backends", "numpy,mylab_correlate", "-k", "conv2d and f64", "--json", "run.json",
+               env=env, cwd=tmp_path)
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-2000:]
+    from importlib import metadata
+
+    recorded = json.loads((tmp_path / "run.json").read_text())["environment"]["frameworks"]["mylab_correlate"]
+    assert recorded["versions"] == {"scipy": metadata.version("scipy")}  # its frameworks: scipy's, not the package's
     row = re.search(r"^mylab_correlate +reference +conv +(\d+) +(\d+) ", ran.stdout, re.M)
     assert row and int(row.group(1)) > 0 and row.group(2) == "0", ran.stdout[-3000:]
 

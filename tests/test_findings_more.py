@@ -221,3 +221,20 @@ def test_xla_cpu_float32_weight_gradient_with_a_low_crop_and_high_pad_is_wrong()
     assert result.status == "known" and "crops at the start and pads at the end" in result.reason
     assert adapters.get("jax").known(ConvSpec(**{**spec.as_dict(), "dtype": "float64"})) is None
     assert adapters.get("jax").known(ConvSpec(**{**spec.as_dict(), "quantity": "grad_input"})) is None
+
+
+def test_keras_adds_a_channels_first_bias_along_the_width_when_the_output_is_as_wide_as_its_filters():
+    """README, "Porting a layer": keras.ops.add on TensorFlow takes a (1, C, 1, 1) bias for an NHWC one whenever
+    the last axis has C elements (its tf.nn.bias_add shortcut). Zero input and kernel: the output is the bias."""
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip(f"the shortcut is the TensorFlow backend's; Keras runs on {keras.backend.backend()}")
+    layer = keras.layers.Conv2D(8, 3, strides=2, padding="same", data_format="channels_first")
+    layer.build((None, 3, None, None))
+    layer.set_weights([np.zeros((3, 3, 3, 8), np.float32), np.arange(8, dtype=np.float32)])
+    wide = np.asarray(layer(np.zeros((1, 3, 16, 16), np.float32)))  # 8x8 outputs of 8 channels
+    narrow = np.asarray(layer(np.zeros((1, 3, 17, 17), np.float32)))  # 9x9
+    np.testing.assert_array_equal(wide[0, :, 0, :], np.tile(np.arange(8), (8, 1)))  # bias[w], not bias[c]
+    np.testing.assert_array_equal(narrow[0, :, 0, 0], np.arange(8))
+    found = parity.check_layers(layer, layer, input_size=16)
+    assert "a does not compute its own stated convolution here" in found.format()

@@ -217,3 +217,16 @@ def test_parity_run_without_backends_runs_the_baselines_missing_backend_as_a_dri
     out = capsys.readouterr().out
     assert " | mine vs reference: status pass -> skip" in out and " | numpy vs mine: status pass -> skip" in out
     assert " 0 vanished" in out
+
+
+def test_a_baseline_saved_with_another_keyword_says_so(tmp_path, capsys):
+    from parity.cli.main import main
+
+    saved, command = tmp_path / "b.json", ["run", "--tier", "smoke", "--backends", "numpy"]
+    assert main([*command, "-k", "conv1d", "--save-baseline", str(saved)]) == 0
+    capsys.readouterr()
+    assert main([*command, "-k", "conv1d and f32", "--baseline", str(saved)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("baseline: 0 drift(s)"))
+    assert lines[start + 1] == ("note: the baseline was saved with -k 'conv1d', this run with -k 'conv1d and f32': "
+                                "what only one of them selects is new or vanished, not compared")

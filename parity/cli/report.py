@@ -148,8 +148,11 @@ def against_baseline(saved: dict, results: list["Result"], meta: dict) -> tuple[
     from parity.report import baseline
 
     verdict = baseline.compare(saved, results)
-    return bool(verdict.drifts), baseline.format_verdict(verdict, saved.get("environment", {}),
-                                                         meta.get("environment", {}))
+    lines = baseline.format_verdict(verdict, saved.get("environment", {}), meta.get("environment", {}))
+    if "keyword" in saved and "keyword" in meta and saved["keyword"] != meta["keyword"]:
+        lines.insert(1, f"note: the baseline was saved with -k {saved['keyword']!r}, this run with -k "
+                        f"{meta['keyword']!r}: what only one of them selects is new or vanished, not compared")
+    return bool(verdict.drifts), lines
 
 
 def write_reports(args: argparse.Namespace, results: list["Result"], meta: dict, drift: list[str]) -> None:

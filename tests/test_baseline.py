@@ -230,3 +230,11 @@ def test_a_baseline_saved_with_another_keyword_says_so(tmp_path, capsys):
     start = next(i for i, line in enumerate(lines) if line.startswith("baseline: 0 drift(s)"))
     assert lines[start + 1] == ("note: the baseline was saved with -k 'conv1d', this run with -k 'conv1d and f32': "
                                 "what only one of them selects is new or vanished, not compared")
+
+
+def test_a_baseline_naming_a_backend_twice_is_refused(tmp_path):
+    """It ran that backend twice, with a pair of it against itself (helper-33's review)."""
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps({"format": "parity-baseline/1", "backends": ["numpy", "tf1", "tf1"], "comparisons": {}}))
+    with pytest.raises(ValueError, match=r"backends must be a list of distinct backend names, got "):
+        baseline.load(path)

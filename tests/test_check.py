@@ -358,3 +358,14 @@ def test_tf_same_with_an_output_shape_is_named_as_such():
     assert y.shape[2:] == (9, 9) and result.explanations[0].changes == ("padding:1:1,1:1",), result.format()
     assert result.explanations[0].sentence.startswith("Y was cropped (1, 1) on every spatial axis: TF SAME with an "
                                                       "output_shape of 9x9 (without output_shape")
+
+
+def test_a_crop_tf_cannot_make_is_not_called_tf_same():
+    """Stride 1, 8x8 cropped (1, 0) to 9x9: SAME's low crop for 9, but TF refuses output_shape 9 for 8 inputs at
+    stride 1 (its forward SAME conv of 9 gives 9, not 8)."""
+    rng = np.random.default_rng(3)
+    x, w = normal(rng, 1, 2, 8, 8), normal(rng, 2, 3, 3, 3)
+    y = oracle.transposed(x, w, (1, 1), ((1, 0), (1, 0)), (0, 0))
+    result = check(x, w, y.astype(np.float32), transposed=True, padding="SAME")
+    assert y.shape[2:] == (9, 9) and result.explanations, result.format()
+    assert not any("TF SAME with an output_shape" in e.sentence for e in result.explanations)

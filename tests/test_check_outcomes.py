@@ -39,6 +39,15 @@ def test_a_nan_at_the_border_is_not_called_a_padding_difference():
     assert "padding" not in result.location
 
 
+def test_a_border_error_beside_an_interior_nan_is_not_called_a_padding_difference():
+    x, w = _normal(1, 3, 10, 10), _normal(4, 3, 3, 3)
+    y = oracle.forward(x, w, (1, 1), ((1, 1), (1, 1))).astype(np.float32)
+    y[0, 0, 0, 0] += 5.0
+    y[0, 1, 5, 5] = np.nan
+    result = check(x, w, y, padding="SAME")
+    assert "1 of 400 outputs (0.25%) exceed" in result.location and "padding" not in result.location
+
+
 def test_random_output_has_no_explanation():
     x, w = _normal(1, 2, 8, 8), _normal(2, 2, 3, 3)
     result = check(x, w, _normal(1, 2, 6, 6))

@@ -236,6 +236,15 @@ def test_pytest_baseline_fails_when_a_backend_no_longer_runs_its_passing_compari
     stored = json.loads((pytester.path / "run.json").read_text())["results"]
     assert {"mine is not installed here", "mine has no output (skip: mine is not installed here)"} <= \
         {r["reason"] for r in stored if "mine" in (r["backend"], r["against"])}
+    # narrower: one case selected, and numpy (mine's pair in the baseline) left out for torch; then a
+    # collection that runs nothing
+    case = next(r["case"] for r in stored if r["case"].endswith("-canary"))
+    narrow = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--parity-backends", "torch,mine", "-k", case,
+                                           f"--parity-baseline={saved}")
+    drifts = [line for line in narrow.stdout.lines if line.startswith("DRIFT ")]
+    assert drifts == [f"DRIFT {case} | mine vs reference: status pass -> skip"], narrow.stdout.str()[-3000:]
+    listed = pytester.runpytest_subprocess(*common, "--collect-only", f"--parity-baseline={saved}")
+    assert listed.ret == 0 and "DRIFT" not in listed.stdout.str()
 
 
 def test_bench_finds_the_regression_suite_of_a_source_checkout():

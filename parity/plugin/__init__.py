@@ -146,17 +146,17 @@ def _parametrize_pairs(metafunc: pytest.Metafunc, session: ParitySession, cases:
                           f"{case.id}-{b}") for i, b in enumerate(running) if i or with_backend]
     session.generated += len(params)
     metafunc.parametrize(("parity_case", *(["parity_backend"] if with_backend else []), "parity_pairs"),
-                         params or [_nothing_runs(session, 2 + with_backend)])
+                         params or [_nothing_runs(session, 2 + with_backend, "" if with_backend else "two ")])
 
 
-def _nothing_runs(session: ParitySession, arguments: int) -> Any:
-    """One skip naming why no backend runs any case (instead of pytest's "got empty parameter set"): the
-    session then fails for having compared nothing."""
+def _nothing_runs(session: ParitySession, arguments: int, how_many: str = "") -> Any:
+    """One skip naming why no backend (``how_many``="two ": no two backends) runs any case, instead of pytest's
+    "got empty parameter set": the session then fails for having compared nothing."""
     reasons = sorted({f"{backend}: {reason}" for backend, reason in session.declared})
     listed = "; ".join(reasons[:3]) + (f"; and {len(reasons) - 3} more" if len(reasons) > 3 else "")
     session.generated += 1
-    return pytest.param(*(None,) * arguments, id="nothing-runs",
-                        marks=pytest.mark.skip(reason=f"no backend runs any case of the tier: {listed}"))
+    return pytest.param(*(None,) * arguments, id="nothing-runs", marks=pytest.mark.skip(
+        reason=f"no {how_many}backend{'s' if how_many else ''} run{'' if how_many else 's'} any case of the tier: {listed}"))
 
 
 def _param(values: tuple, case: "Case", ident: str) -> Any:

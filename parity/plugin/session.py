@@ -43,6 +43,7 @@ class ParitySession:
         self._environment: dict[str, Any] | None = None
         self.nothing = ""  # why the session fails for having compared nothing
         self.selected = 0  # selected items that ask for parity_case (the largest count a worker reports)
+        self._selected_cases: set[str] = set()  # the cases of those items
         self.generated = 0  # the items parametrized with a case, before any selection (-k, -m, node ids)
 
     @property
@@ -150,6 +151,7 @@ class ParitySession:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.selected = sum("parity_case" in getattr(item, "fixturenames", ()) for item in session.items)
+        self._selected_cases = {case.id for item in session.items if (case := _case_of(item)) is not None}
 
     def run(self, case: "Case") -> "CaseRun":
         """The (cached) run of ``case``, shared by its items in this process."""
@@ -183,18 +185,22 @@ class ParitySession:
     def refused_passes(self) -> list["Result"]:
         """A skip, with the refusal, for each comparison that passed in the baseline and that a backend refuses
         now (not installed, or the case declared unsupported): never collected, it would otherwise vanish from
-        the baseline check instead of drifting, as it does in ``parity run``."""
+        the baseline check instead of drifting, as it does in ``parity run``. Only for cases the session selected
+        (some item of theirs: what -k, -m or node ids leave out is new or vanished, as in ``parity run``), and
+        only for a session that runs them (not --collect-only)."""
         from parity.report import baseline
         from parity.running.result import Result
 
-        cases, found = {case.id: case for case in self.cases}, []
-        for name, figures in (self.saved or {}).get("comparisons", {}).items():
+        if self.saved is None or self.config.option.collectonly:
+            return []
+        cases, found = {case.id: case for case in self.cases if case.id in self._selected_cases}, []
+        for name, figures in self.saved.get("comparisons", {}).items():
             case_id, backend, against = baseline.parse_key(name)
             case = cases.get(case_id)
-            if figures["status"] != "pass" or case is None:
+            sides = (backend,) if against == "reference" else (backend, against)
+            if figures["status"] != "pass" or case is None or not set(sides) <= set(self.backends):
                 continue
-            refused = [(side, reason) for side in (backend, against)
-                       if side in self.backends and (reason := self.refusal(case, side))]
+            refused = [(side, reason) for side in sides if (reason := self.refusal(case, side))]
             if refused:
                 side, reason = refused[0]
                 why = reason if against == "reference" else f"{side} has no output (skip: {reason})"

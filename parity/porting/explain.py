@@ -108,7 +108,10 @@ def _padding(change: Change, stated: Reading, fr: Frame, changes: Sequence[Chang
     sentence = (f"Y was {what} {_pads(spec.pads)} ({_mode(padding)}), not {_pads(told)} "
                 f"({_mode(stated.padding)}).")
     sized = spec.output_shape[2:]
-    if stated.transposed and stated.padding == "SAME" and spec.pads == resolve("SAME", *geometry, outputs=sized):
+    # TF takes an output_shape m for n inputs only where its forward SAME conv maps m back to n = ceil(m / s)
+    shaped = all(-(-m // s) == n for m, s, n in zip(sized, stated.strides, spec.spatial))
+    if stated.transposed and stated.padding == "SAME" and shaped and spec.pads == resolve("SAME", *geometry,
+                                                                                          outputs=sized):
         sentence = (f"Y was cropped {_pads(spec.pads)}: TF SAME with an output_shape of {'x'.join(map(str, sized))} "
                     f"(without output_shape, SAME gives n*s elements, cropped {_pads(told)}).")
     channels_last = stated.layout == "channels_last"
@@ -171,7 +174,7 @@ def locate(fr: Frame, value: np.ndarray, low: np.ndarray | None, bound: np.ndarr
     count, total = int(bad.sum()), bad.size
     parts.append(f"{count} of {total} outputs ({100 * count / total:.3g}%) exceed the bound")
     wrong = bad | nonfinite
-    if not fr.spec.transposed and count and not bad[(slice(None), slice(None), *_interior(fr))].any():
+    if not fr.spec.transposed and count and not wrong[(slice(None), slice(None), *_interior(fr))].any():
         parts.append("all where the kernel window overlaps the padding (the padding differs: its values, e.g. "
                      "reflect or replicate padding, if no padding change explains Y)")
     channels = np.flatnonzero(wrong.any(axis=tuple(a for a in range(wrong.ndim) if a != 1)))

@@ -134,8 +134,9 @@ def _figures(spec: ConvSpec, x: np.ndarray, w: np.ndarray, source: str, target: 
     doubt = (indistinct(close, outputs[1], exact.value, bound, spec.dtype)
              or indistinct(close, outputs[0], exact.value, bound, spec.dtype))
     if doubt:  # a verification that could not have failed verifies nothing
-        wider = "float64" if spec.dtype == "float32" else "float32"
-        return text + f"\n# not verified: {doubt}; the code is the same in {wider}: --dtype {wider}", None
+        wider = {"float32": "float64", "float16": "float32", "bfloat16": "float32"}.get(spec.dtype)
+        hint = f"; the code is the same in {wider}: --dtype {wider}" if wider else ""
+        return text + f"\n# not verified: {doubt}{hint}", None
     return text, True
 
 

@@ -90,7 +90,9 @@ def _problem(document: dict[str, Any]) -> str:
               ("tier", isinstance(document.get("tier"), (str, type(None))), "a tier name or null"),
               ("partial", isinstance(document.get("partial", False), bool), "true or false"),
               ("backends", isinstance(document.get("backends", []), list)
-               and all(isinstance(b, str) for b in document.get("backends", [])), "a list of backend names"))
+               and all(isinstance(b, str) for b in document.get("backends", []))
+               and len(set(document.get("backends", []))) == len(document.get("backends", [])),
+               "a list of distinct backend names"))
     for name, good, rule in checks:
         if not good:
             return f"{name} must be {rule}, got {json.dumps(document.get(name))[:80]}"

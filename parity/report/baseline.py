@@ -175,7 +175,9 @@ def drift(before: dict[str, Any], after: dict[str, Any]) -> str:
     found = []
     if before["status"] == "pass" and after["status"] != "pass":
         found.append(f"status pass -> {after['status']}")
-    if None not in (before.get("fingerprint"), after.get("fingerprint")) and before["fingerprint"] != after["fingerprint"]:
+    gone = after.get("fingerprint") is None and not found  # said by the status drift already, if there is one
+    if before.get("fingerprint") is not None and before["fingerprint"] != after.get("fingerprint") and \
+            (after.get("fingerprint") is not None or gone):
         found.append(f"fingerprint {before['fingerprint']} -> {after.get('fingerprint')}")
     old, new = _number(before.get("bound_ratio")), _number(after.get("bound_ratio"))
     if old is not None and new is not None and new > RATIO_FACTOR * old + RATIO_SLACK:

@@ -175,9 +175,8 @@ def drift(before: dict[str, Any], after: dict[str, Any]) -> str:
     found = []
     if before["status"] == "pass" and after["status"] != "pass":
         found.append(f"status pass -> {after['status']}")
-    gone = after.get("fingerprint") is None and not found  # said by the status drift already, if there is one
-    if before.get("fingerprint") is not None and before["fingerprint"] != after.get("fingerprint") and \
-            (after.get("fingerprint") is not None or gone):
+    label = after.get("fingerprint")  # None with no output: then the status drift, if any, says it
+    if before.get("fingerprint") not in (None, label) and (label is not None or not found):
         found.append(f"fingerprint {before['fingerprint']} -> {after.get('fingerprint')}")
     old, new = _number(before.get("bound_ratio")), _number(after.get("bound_ratio"))
     if old is not None and new is not None and new > RATIO_FACTOR * old + RATIO_SLACK:

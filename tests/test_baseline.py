@@ -243,7 +243,7 @@ def test_a_baseline_naming_a_backend_twice_is_refused(tmp_path):
 def test_a_fingerprint_that_disappears_is_a_drift_unless_the_status_drift_says_so(tmp_path):
     saved = _roundtrip(tmp_path, [_result(status="known", ulp=5, ratio=2.0, fingerprint="TF32 inputs")])
     errored = baseline.compare(saved, [_result(status="error", ulp=None, ratio=None)])
-    assert [d.what for d in errored.drifts] == ["fingerprint TF32 inputs -> None"]
+    assert [d.what for d in errored.drifts] == ["fingerprint TF32 inputs -> None (known -> error)"]
     passed = _roundtrip(tmp_path, [_result(ulp=0, ratio=0.0, fingerprint="correctly rounded")])
     skipped = baseline.compare(passed, [_result(status="skip", ulp=None, ratio=None)])
     assert [d.what for d in skipped.drifts] == ["status pass -> skip"]

@@ -48,6 +48,15 @@ def test_a_border_error_beside_an_interior_nan_is_not_called_a_padding_differenc
     assert "1 of 400 outputs (0.25%) exceed" in result.location and "padding" not in result.location
 
 
+def test_an_error_where_every_window_overlaps_the_padding_is_not_blamed_on_it():
+    """3x3 input, 5x5 kernel, SAME: no output's window misses the padding, so that says nothing."""
+    x, w = _normal(1, 2, 3, 3), _normal(2, 2, 5, 5)
+    y = oracle.forward(x, w, (1, 1), ((2, 2), (2, 2))).astype(np.float32)
+    y[0, 0, 1, 1] += 5.0
+    result = check(x, w, y, padding="SAME")
+    assert "1 of 18 outputs" in result.location and "padding" not in result.location
+
+
 def test_random_output_has_no_explanation():
     x, w = _normal(1, 2, 8, 8), _normal(2, 2, 3, 3)
     result = check(x, w, _normal(1, 2, 6, 6))

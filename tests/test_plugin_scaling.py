@@ -243,8 +243,27 @@ def test_pytest_baseline_fails_when_a_backend_no_longer_runs_its_passing_compari
                                            f"--parity-baseline={saved}")
     drifts = [line for line in narrow.stdout.lines if line.startswith("DRIFT ")]
     assert drifts == [f"DRIFT {case} | mine vs reference: status pass -> skip"], narrow.stdout.str()[-3000:]
-    listed = pytester.runpytest_subprocess(*common, "--collect-only", f"--parity-baseline={saved}")
-    assert listed.ret == 0 and "DRIFT" not in listed.stdout.str()
+    for nothing_runs in ("--collect-only", "--setup-plan"):
+        listed = pytester.runpytest_subprocess(*common, nothing_runs, f"--parity-baseline={saved}")
+        assert listed.ret == 0 and "DRIFT" not in listed.stdout.str(), nothing_runs
+    # a module that makes no pairs: only its own kind of comparison drifts
+    pytester.makepyfile(test_regression=REFERENCE_ONLY)
+    alone = pytester.runpytest_subprocess(*common, f"--parity-baseline={saved}")
+    drifts = [line for line in alone.stdout.lines if line.startswith("DRIFT ")]
+    assert drifts and all(line.endswith("| mine vs reference: status pass -> skip") for line in drifts), drifts
+
+
+REFERENCE_ONLY = """
+def test_backend_agrees(parity_case, parity_backend, parity_session, parity_verify):
+    parity_verify(parity_session.run(parity_case).against_reference(parity_backend))
+"""
+
+
+def test_the_plugin_registers_xdist_group_for_runs_without_xdist(pytester):
+    pytester.makepyfile(test_regression=REGRESSION)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:xdist", "--strict-markers",
+                                           "--parity-backends", "numpy", "--parity-tier", "smoke", "-k", "conv1d")
+    assert result.ret == 0, result.stdout.str()[-2000:]
 
 
 def test_bench_finds_the_regression_suite_of_a_source_checkout():

@@ -82,6 +82,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # items carry xdist's mark for --dist loadgroup; without xdist (-p no:xdist) it must still be known
+    config.addinivalue_line("markers", "xdist_group(name): pytest-xdist's --dist loadgroup group (a parity case)")
     try:
         if config.getoption("parity_recorded") is not None:
             from parity.adapters.legacy import recordings as recorded
@@ -111,6 +113,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if not names:
         return
     session = metafunc.config.stash[_SESSION]
+    session.kinds |= {name == "parity_backend" for name in names - {"parity_case"}}
     _first_use(metafunc.config)
     try:
         cases, backends = session.cases, session.backends

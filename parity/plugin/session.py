@@ -43,8 +43,8 @@ class ParitySession:
         self._environment: dict[str, Any] | None = None
         self.nothing = ""  # why the session fails for having compared nothing
         self.selected = 0  # selected items that ask for parity_case (the largest count a worker reports)
-        self._selected_cases: set[str] = set()  # the cases of those items
         self.generated = 0  # the items parametrized with a case, before any selection (-k, -m, node ids)
+        self.kinds: set[bool] = set()  # what the tests compare: True against the reference (parity_backend), False pairs
 
     @property
     def backends(self) -> list[str]:
@@ -151,7 +151,6 @@ class ParitySession:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.selected = sum("parity_case" in getattr(item, "fixturenames", ()) for item in session.items)
-        self._selected_cases = {case.id for item in session.items if (case := _case_of(item)) is not None}
 
     def run(self, case: "Case") -> "CaseRun":
         """The (cached) run of ``case``, shared by its items in this process."""
@@ -182,28 +181,28 @@ class ParitySession:
             self._recorded.add(result)
             self.results.append(result)
 
-    def refused_passes(self) -> list["Result"]:
-        """A skip, with the refusal, for each comparison that passed in the baseline and that a backend refuses
-        now (not installed, or the case declared unsupported): never collected, it would otherwise vanish from
-        the baseline check instead of drifting, as it does in ``parity run``. Only for cases the session selected
-        (some item of theirs: what -k, -m or node ids leave out is new or vanished, as in ``parity run``), and
-        only for a session that runs them (not --collect-only)."""
+    def refused(self) -> list["Result"]:
+        """A skip, with the refusal, for each baseline comparison that a backend refuses now (not installed,
+        or the case declared unsupported): never collected, it would otherwise vanish from the baseline check
+        instead of drifting, as it does in ``parity run``. Only for cases that ran here (an item recorded a
+        result: what -k, -m, node ids, -x or an interruption left out is new or vanished, as in ``parity
+        run``), only for the kinds of comparison its tests ask for (:attr:`kinds`), and only where both backends
+        of a pair are chosen."""
         from parity.report import baseline
-        from parity.running.result import Result
+        from parity.running.result import REFERENCE, Result
 
-        if self.saved is None or self.config.option.collectonly:
-            return []
-        cases, found = {case.id: case for case in self.cases if case.id in self._selected_cases}, []
-        for name, figures in self.saved.get("comparisons", {}).items():
+        ran = {result.case for result in self.results}
+        cases, found = {case.id: case for case in self.cases if case.id in ran}, []
+        for name in (self.saved or {}).get("comparisons", {}):
             case_id, backend, against = baseline.parse_key(name)
             case = cases.get(case_id)
-            sides = (backend,) if against == "reference" else (backend, against)
-            if figures["status"] != "pass" or case is None or not set(sides) <= set(self.backends):
+            sides = (backend,) if against == REFERENCE else (backend, against)
+            if case is None or (against == REFERENCE) not in self.kinds or not set(sides) <= set(self.backends):
                 continue
             refused = [(side, reason) for side in sides if (reason := self.refusal(case, side))]
             if refused:
                 side, reason = refused[0]
-                why = reason if against == "reference" else f"{side} has no output (skip: {reason})"
+                why = reason if against == REFERENCE else f"{side} has no output (skip: {reason})"
                 found.append(Result(case.id, case.spec, backend, against, "skip", why))
         return found
 
@@ -215,10 +214,10 @@ class ParitySession:
                 self.config.workeroutput["parity_declared"] = [[b, r, n] for (b, r), n in self.declared.items()]
                 # plain JSON types only: execnet cannot send, e.g., torch's TorchVersion (a str subclass)
                 self.config.workeroutput["parity_environment"] = json.loads(json.dumps(self.environment, default=str))
-                self.config.workeroutput["parity_refused"] = [r.as_dict() for r in self.refused_passes()]
+                self.config.workeroutput["parity_refused"] = [r.as_dict() for r in self.refused()]
             return
         if self._cases is not None:  # -n 0: this process collected
-            for result in self.refused_passes():
+            for result in self.refused():
                 self._record(result)
         option = self.config.option
         ran = not (option.collectonly or getattr(option, "setuponly", False) or getattr(option, "setupplan", False))

@@ -174,7 +174,8 @@ def locate(fr: Frame, value: np.ndarray, low: np.ndarray | None, bound: np.ndarr
     count, total = int(bad.sum()), bad.size
     parts.append(f"{count} of {total} outputs ({100 * count / total:.3g}%) exceed the bound")
     wrong = bad | nonfinite
-    if not fr.spec.transposed and count and not wrong[(slice(None), slice(None), *_interior(fr))].any():
+    interior = wrong[(slice(None), slice(None), *_interior(fr))]  # outputs whose window misses the padding
+    if not fr.spec.transposed and count and interior.size and not interior.any():
         parts.append("all where the kernel window overlaps the padding (the padding differs: its values, e.g. "
                      "reflect or replicate padding, if no padding change explains Y)")
     channels = np.flatnonzero(wrong.any(axis=tuple(a for a in range(wrong.ndim) if a != 1)))

@@ -177,7 +177,8 @@ def drift(before: dict[str, Any], after: dict[str, Any]) -> str:
         found.append(f"status pass -> {after['status']}")
     label = after.get("fingerprint")  # None with no output: then the status drift, if any, says it
     if before.get("fingerprint") not in (None, label) and (label is not None or not found):
-        found.append(f"fingerprint {before['fingerprint']} -> {after.get('fingerprint')}")
+        moved = f" ({before['status']} -> {after['status']})" if label is None else ""
+        found.append(f"fingerprint {before['fingerprint']} -> {label}{moved}")
     old, new = _number(before.get("bound_ratio")), _number(after.get("bound_ratio"))
     if old is not None and new is not None and new > RATIO_FACTOR * old + RATIO_SLACK:
         found.append(f"bound_ratio {old:.3g} -> {new:.3g} (over {RATIO_FACTOR:g}x + {RATIO_SLACK:g})")

@@ -369,3 +369,18 @@ def test_a_crop_tf_cannot_make_is_not_called_tf_same():
     result = check(x, w, y.astype(np.float32), transposed=True, padding="SAME")
     assert y.shape[2:] == (9, 9) and result.explanations, result.format()
     assert not any("TF SAME with an output_shape" in e.sentence for e in result.explanations)
+
+
+def test_a_y_of_bfloat16_values_from_float32_inputs_gets_a_hint():
+    """model.bfloat16() on float32 data, its output stored as float32: x and w are not bfloat16 values, so
+    nothing narrows, and 'nothing explains Y' said nothing of the cause (helper-31's review)."""
+    import ml_dtypes
+
+    rng = np.random.default_rng(13)
+    x, w = normal(rng, 1, 16, 8, 8), normal(rng, 4, 16, 3, 3)
+    rounded = [a.astype(ml_dtypes.bfloat16).astype(np.float64) for a in (x, w)]
+    y = oracle.forward(*rounded, (1, 1), ((1, 1), (1, 1))).astype(ml_dtypes.bfloat16).astype(np.float32)
+    result = check(x, w, y, padding=1)
+    assert not result.matches
+    assert "every element of Y is a bfloat16 value, x and w are not" in result.hint, result.format()
+    assert check(*(a.astype(ml_dtypes.bfloat16) for a in (x, w)), y.astype(ml_dtypes.bfloat16), padding=1).matches

@@ -79,6 +79,22 @@ def computed_in(x: Any, w: Any, y: Any) -> str | None:
     return None
 
 
+def y_only_in(x: Any, w: Any, y: Any) -> str | None:
+    """The 16-bit type narrower than Y's in which every element of Y is exact while x or w is not (a call run
+    in that type on inputs it rounded first, a model cast to it, stored wider), or None (also for printed
+    arrays, and for a Y of integers, which every type holds)."""
+    if any(isinstance(a, Printed) for a in (x, w, y)):
+        return None
+    arrays = [files.float_array(label, a) for label, a in zip(LABELS, (x, w, y))]
+    if np.array_equal(arrays[2], np.round(arrays[2])):
+        return None
+    for name in ("bfloat16", "float16"):
+        narrow = np_dtype(name)
+        if narrow.itemsize < arrays[2].dtype.itemsize and _exact_in(arrays[2], narrow):
+            return None if all(_exact_in(a, narrow) for a in arrays[:2]) else name
+    return None
+
+
 def _exact_in(a: np.ndarray, dtype: np.dtype) -> bool:
     with np.errstate(over="ignore", invalid="ignore"):
         return bool(np.array_equal(a.astype(dtype).astype(a.dtype), a, equal_nan=True))

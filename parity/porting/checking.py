@@ -58,7 +58,7 @@ def check(x: Any, w: Any, y: Any, *, layout: str | None = None, kernel_layout: s
     result = _check(x, w, y, **options)
     narrow = None if result.matches or result.problem else check_inputs.computed_in(x, w, y)
     if narrow is None:
-        return result
+        return result if result.matches or result.problem else _y_narrow_hint(result, x, w, y)
     narrowed = _check(x, w, files.float_array("output", y).astype(np_dtype(narrow)), **options)
     # within the narrow type's bound but no evidence there ('cannot tell'), it says what that bound admits
     within = narrowed.bound_ratio is not None and narrowed.bound_ratio <= 1
@@ -66,6 +66,16 @@ def check(x: Any, w: Any, y: Any, *, layout: str | None = None, kernel_layout: s
         return result
     return dataclasses.replace(narrowed, read=(*narrowed.read, f"Y: {result.dtype} holding {narrow} values only: "
                                                f"compared as {narrow}, the type it was computed in"))
+
+
+def _y_narrow_hint(result: CheckResult, x: Any, w: Any, y: Any) -> CheckResult:
+    """A result that does not match, with a hint where Y holds only 16-bit values and x or w does not."""
+    name = check_inputs.y_only_in(x, w, y)
+    if name is None:
+        return result
+    said = (f"every element of Y is a {name} value, x and w are not: if the call ran in {name} (a model cast to "
+            f"it), it rounded x and w first; compare those (x.astype({name}), w.astype({name})) with Y")
+    return dataclasses.replace(result, hint="; ".join(filter(None, (result.hint, said))))
 
 
 def _reproduced(result: CheckResult) -> bool:

@@ -73,7 +73,7 @@ def _ints(text: str, field: str) -> int | tuple[int, ...]:
 
 
 def check(args: argparse.Namespace) -> int:
-    from parity.porting import checking
+    from parity.porting import check_inputs, checking
     from parity.core import png
 
     for path, flag in ((args.json, "--json"), (args.plot, "--plot")):
@@ -85,7 +85,7 @@ def check(args: argparse.Namespace) -> int:
         raise ValueError("standard input (-) must be given to one of --input, --kernel, --output, got more")
     if args.digits is not None:
         given_digits(args.digits)
-    x, w, y = (checking.load(path, flag, format=args.format, digits=args.digits) for path, flag in paths)
+    x, w, y = (check_inputs.load(path, flag, format=args.format, digits=args.digits) for path, flag in paths)
     given = [f"--{name} {getattr(args, name)}" for name in ("format", "digits") if getattr(args, name) is not None]
     if given and not any(isinstance(a, Printed) for a in (x, w, y)):
         raise ValueError(f"{given[0].split()[0]} must come with a printed array (a text file), got "

@@ -54,6 +54,11 @@ def read_json(path: str | Path) -> Any:
         raise ValueError(f"{type(error).__name__}: {first_line(error)}") from None
 
 
+def json_float(value: Any) -> Any:
+    """A non-finite float as its text ("inf", "nan"), as reports and baselines store it; anything else as is."""
+    return str(value) if isinstance(value, float) and not math.isfinite(value) else value
+
+
 def umask() -> int:
     """The process's umask (for files made by mkstemp/mkdtemp, which ignore it)."""
     mask = os.umask(0)

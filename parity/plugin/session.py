@@ -191,13 +191,13 @@ class ParitySession:
         from parity.report import baseline
         from parity.running.result import REFERENCE, Result
 
-        ran = {result.case for result in self.results}
+        ran, chosen = {result.case for result in self.results}, set(self.backends)
         cases, found = {case.id: case for case in self.cases if case.id in ran}, []
         for name in (self.saved or {}).get("comparisons", {}):
             case_id, backend, against = baseline.parse_key(name)
             case = cases.get(case_id)
             sides = (backend,) if against == REFERENCE else (backend, against)
-            if case is None or (against == REFERENCE) not in self.kinds or not set(sides) <= set(self.backends):
+            if case is None or (against == REFERENCE) not in self.kinds or not chosen.issuperset(sides):
                 continue
             refused = [(side, reason) for side in sides if (reason := self.refusal(case, side))]
             if refused:

@@ -18,6 +18,7 @@ import numpy as np
 
 from parity.core import files
 from parity.core.dtypes import np_dtype
+from parity.porting import check_hints
 from parity.porting import check_inputs
 from parity.porting import diagnose
 from parity.porting import evidence
@@ -25,7 +26,7 @@ from parity.porting import explain
 from parity.core import reading as rd
 from parity.porting import framed
 from parity.verdict import sensitivity
-from parity.porting.check_inputs import Inputs, load  # noqa: F401 (load is the CLI's)
+from parity.porting.check_inputs import Inputs
 from parity.porting.check_report import CheckResult, Explanation
 from parity.verdict.comparison import Comparison, compare, total_bound
 from parity.core.reading import Frame
@@ -58,7 +59,7 @@ def check(x: Any, w: Any, y: Any, *, layout: str | None = None, kernel_layout: s
     result = _check(x, w, y, **options)
     narrow = None if result.matches or result.problem else check_inputs.computed_in(x, w, y)
     if narrow is None:
-        return result if result.matches or result.problem else _y_narrow_hint(result, x, w, y)
+        return result if result.matches or result.problem else check_hints.y_narrow(result, x, w, y)
     narrowed = _check(x, w, files.float_array("output", y).astype(np_dtype(narrow)), **options)
     # within the narrow type's bound but no evidence there ('cannot tell'), it says what that bound admits
     within = narrowed.bound_ratio is not None and narrowed.bound_ratio <= 1
@@ -66,16 +67,6 @@ def check(x: Any, w: Any, y: Any, *, layout: str | None = None, kernel_layout: s
         return result
     return dataclasses.replace(narrowed, read=(*narrowed.read, f"Y: {result.dtype} holding {narrow} values only: "
                                                f"compared as {narrow}, the type it was computed in"))
-
-
-def _y_narrow_hint(result: CheckResult, x: Any, w: Any, y: Any) -> CheckResult:
-    """A result that does not match, with a hint where Y holds only 16-bit values and x or w does not."""
-    name = check_inputs.y_only_in(x, w, y)
-    if name is None:
-        return result
-    said = (f"every element of Y is a {name} value, x and w are not: if the call ran in {name} (a model cast to "
-            f"it), it rounded x and w first; compare those (x.astype({name}), w.astype({name})) with Y")
-    return dataclasses.replace(result, hint="; ".join(filter(None, (result.hint, said))))
 
 
 def _reproduced(result: CheckResult) -> bool:
@@ -150,7 +141,7 @@ def _diagnose(context: _Context, outcome: _Stated, location: str = "") -> CheckR
                                                           enumerate(inputs.rounding))
     found = diagnose.search(context.stated, inputs.x[:keep], inputs.w, inputs.y[:keep], rounding)
     if outcome.frame is None and not found.feasible:
-        hint = _layout_hint(context)
+        hint = check_hints.layout(inputs)
         raise ValueError(f"{outcome.problem}; no convention change tried gives Y's shape either"
                          + (f"; {hint}" if hint else ""))
     explanations = tuple(_explanations(found.found, context))
@@ -164,7 +155,7 @@ def _diagnose(context: _Context, outcome: _Stated, location: str = "") -> CheckR
     matched = [e for e in explanations if e.matches]
     ambiguous = "" if inputs.rounding is None or len(matched) < 2 else (
         f"the printing is too coarse to tell these {len(matched)} readings apart: print more digits")
-    hint = _hint(context, outcome) if not explanations else ""
+    hint = check_hints.assumed(context.assumed, outcome.problem, inputs) if not explanations else ""
     return _result(context, outcome, False, explanations=explanations, searched=found.feasible,
                    location=location, note=note, ambiguous=ambiguous, hint=hint)
 
@@ -188,25 +179,6 @@ def _ambiguous_match(context: _Context) -> str:
     names = ", ".join(f"[{', '.join(c.id for c in item.changes)}]" for item in others[:3])
     return (f"the printing is too coarse to tell the stated conventions from {names}, which also reproduce Y "
             "within it: this match is no evidence against them; print more digits")
-
-
-def _hint(context: _Context, outcome: _Stated) -> str:
-    """What was assumed rather than stated, when that may be why nothing explains Y."""
-    parts = [f"{name} {value}" for name, value in context.assumed.items()]
-    relevant = "padding" in context.assumed or bool(outcome.problem)  # an assumed stride alone rarely is the cause
-    hint = "" if not (parts and relevant) else (f"not stated, so assumed: {', '.join(parts)}; state the values of your call (e.g. "
-                                 "--padding SAME or --padding 1:1,1:1) to see where the error sits")
-    layout = _layout_hint(context)
-    return "; ".join(filter(None, (hint, layout)))
-
-
-def _layout_hint(context: _Context) -> str:
-    """For a 3-axis x read with the default layout: the 2-D reading without a batch axis, to state."""
-    x = context.inputs.x
-    if context.inputs.layout is not None or x.ndim != 3:
-        return ""
-    return (f"x {x.shape} was read as NCW (batch {x.shape[0]}, {x.shape[1]} channels, width {x.shape[2]}); if it "
-            "is an image without its batch axis, state --layout HWC (or CHW)")
 
 
 def _nonfinite_only_in_y(inputs: Inputs) -> bool:

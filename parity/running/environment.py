@@ -7,7 +7,6 @@ of those backends (which the run has imported already).
 """
 from __future__ import annotations
 
-import math
 
 import os
 import platform
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Final, Iterable
 
 from parity.adapters._probes import quiet_import
+from parity.core import files
 from parity.core.collector import paused
 
 # CPU flags that change what kernels frameworks pick, and so their rounding.
@@ -137,9 +137,7 @@ def _plain(value: Any) -> Any:
             value = value.item()
         except Exception:
             return str(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return value if isinstance(value, (bool, int, float, str, type(None))) else str(value)
+    return files.json_float(value) if isinstance(value, (bool, int, float, str, type(None))) else str(value)
 
 
 def source(backend: str) -> str | None:

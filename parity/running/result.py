@@ -4,11 +4,11 @@ Imports no framework and no part of the run: reports read results without import
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Any, Literal
 
+from parity.core import files
 from parity.core.spec import ConvSpec
 
 Status = Literal["pass", "fail", "skip", "error", "insensitive", "known"]
@@ -63,6 +63,4 @@ def _frozen(value: Any) -> Any:
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return list(value) if isinstance(value, tuple) else value
+    return list(value) if isinstance(value, tuple) else files.json_float(value)

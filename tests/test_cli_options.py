@@ -38,3 +38,16 @@ def test_python_dash_m_parity_is_the_parity_command():
     done = subprocess.run([sys.executable, "-m", "parity", "list", "--tier", "smoke", "-k", "conv1d"],
                           capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.split()[0].startswith("conv1d-"), done.stderr
+
+
+def test_every_option_of_every_command_says_what_it_is():
+    """`parity <command> --help` explains each option (translate's --from, --strides, ... had no text)."""
+    import argparse
+
+    from parity.cli.main import _parser
+
+    commands = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    silent = [f"{name} {action.option_strings[-1]}" for name, sub in commands.choices.items()
+              for action in sub._actions
+              if action.option_strings and not action.help and action.help != argparse.SUPPRESS]
+    assert silent == []

@@ -19,11 +19,16 @@ def _conventions(sub: argparse.ArgumentParser, defaults: bool = True) -> None:
     sub.add_argument("--padding", default="VALID" if defaults else None,
                      help='VALID, SAME, SAME_LOWER, CAUSAL, FULL or "lo:hi,lo:hi,..." (transposed: the crop; '
                           'default: VALID)')
-    sub.add_argument("--strides", default="1" if defaults else None, metavar="S[,S...]")
-    sub.add_argument("--dilations", default="1" if defaults else None, metavar="D[,D...]")
-    sub.add_argument("--groups", default="1" if defaults else None, metavar="G")
+    unstated = "" if defaults else ", assumed and said so when not given"
+    sub.add_argument("--strides", default="1" if defaults else None, metavar="S[,S...]",
+                     help=f"one per spatial axis, or one for all (default: 1{unstated})")
+    sub.add_argument("--dilations", default="1" if defaults else None, metavar="D[,D...]",
+                     help=f"one per spatial axis, or one for all (default: 1{unstated})")
+    sub.add_argument("--groups", default="1" if defaults else None, metavar="G",
+                     help=f"feature groups (default: 1{unstated})")
     sub.add_argument("--transposed", action="store_true", help="a transposed conv (PyTorch semantics)")
-    sub.add_argument("--output-padding", default="0", metavar="P[,P...]", help="transposed conv only")
+    sub.add_argument("--output-padding", default="0", metavar="P[,P...]",
+                     help="transposed conv only: extra outputs on the high side (default: %(default)s)")
 
 
 def check_parser(commands) -> None:
@@ -47,16 +52,17 @@ def check_parser(commands) -> None:
 
 def translate_parser(commands) -> None:
     sub = commands.add_parser("translate", help="write the same convolution for another framework")
-    sub.add_argument("--from", dest="source", required=True, metavar="BACKEND")
-    sub.add_argument("--to", dest="target", required=True, metavar="BACKEND")
-    sub.add_argument("--op", required=True, choices=("conv1d", "conv2d", "conv3d"))
+    sub.add_argument("--from", dest="source", required=True, metavar="BACKEND",
+                     help="the framework of the call you have (parity backends lists them)")
+    sub.add_argument("--to", dest="target", required=True, metavar="BACKEND", help="the framework to write it for")
+    sub.add_argument("--op", required=True, choices=("conv1d", "conv2d", "conv3d"), help="the spatial rank")
     sub.add_argument("--layout", type=text, help="layout of your x and y (default: the source framework's)")
     _conventions(sub)
     sub.add_argument("--kernel", default="3", metavar="K[,K...]", help="kernel size (default: %(default)s)")
     sub.add_argument("--input-size", default="16", metavar="N[,N...]", help="spatial size (default: %(default)s)")
-    sub.add_argument("--in-channels", default="4", metavar="C")
-    sub.add_argument("--out-channels", default="8", metavar="O")
-    sub.add_argument("--batch", default="1", metavar="N")
+    sub.add_argument("--in-channels", default="4", metavar="C", help="(default: %(default)s)")
+    sub.add_argument("--out-channels", default="8", metavar="O", help="(default: %(default)s)")
+    sub.add_argument("--batch", default="1", metavar="N", help="(default: %(default)s)")
     sub.add_argument("--dtype", default="float32", help="float16, bfloat16, float32, float64 (default: %(default)s)")
     sub.add_argument("--no-verify", action="store_true", help="print the programs without running them")
 
@@ -153,7 +159,8 @@ def layers_parser(commands) -> None:
                          help=f"layer {name} ({'the one to match' if name == 'a' else 'the port'}): an attribute "
                               "of a Python file or module (a function is called with no arguments)")
     sub.add_argument("--input-size", metavar="N[,N...]", help="spatial input size (default: an even and an odd one)")
-    sub.add_argument("--batch", default="2", metavar="N")
+    sub.add_argument("--batch", default="2", metavar="N",
+                     help="batch size of the inputs run through both layers (default: %(default)s)")
     sub.add_argument("--json", metavar="REPORT.json", help="write the report as JSON")
 
 

@@ -217,6 +217,17 @@ def test_parity_layers_cli(tmp_path, capsys):
     assert len(err) == 2 and "got none called 'nope'" in err[0] and "must exist" in err[1]
 
 
+def test_parity_layers_refuses_a_json_report_over_a_layer_file(tmp_path, capsys):
+    from parity.cli.main import main
+
+    source = tmp_path / "ly.py"
+    source.write_text("a = b = None\n")
+    assert main(["layers", f"{source}:a", f"{source}:b", "--json", str(source)]) == 2
+    assert capsys.readouterr().err == (f"parity: error: --json must name a file of its own, got {str(source)!r}, "
+                                       "which is also layer A's file\n")
+    assert source.read_text() == "a = b = None\n"
+
+
 def test_a_flipped_float16_kernel_disagrees_where_the_bound_would_admit_it():
     a = torch.nn.Conv2d(256, 8, 3, padding=1, bias=False).half()
     b = torch.nn.Conv2d(256, 8, 3, padding=1, bias=False).half()

@@ -143,3 +143,14 @@ def test_a_timeout_without_isolation_is_a_usage_error(suite):
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "ERROR: parity: --parity-timeout must come with --parity-isolate (it bounds an isolated backend's case), " \
            "got --parity-timeout 5 alone" in result.stderr.str()
+
+
+def test_fuzz_save_appends_the_minimal_failing_spec_to_the_regression_cases(mine, capsys, tmp_path, monkeypatch):
+    from parity.cases import regressions
+
+    monkeypatch.setattr(regressions, "SAVED", tmp_path / "regressions.json")  # it looked under parity/running/
+    assert main(["fuzz", "--examples", "3", "--backends", "mine:ZEROS", "--save"]) == 1
+    saved = list(regressions.regressions())
+    assert len(saved) == 1 and f"saved to {regressions.SAVED} as {saved[0].slug()}" in capsys.readouterr().out
+    assert main(["fuzz", "--examples", "3", "--backends", "mine:ZEROS", "--save"]) == 1
+    assert "already in" in capsys.readouterr().out and len(list(regressions.regressions())) == 1

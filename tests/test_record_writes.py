@@ -66,3 +66,17 @@ def test_an_existing_folder_behind_dots_stays_and_an_interrupt_cleans_up_too(tmp
     monkeypatch.setenv("PARITY_RECORDED", str(tmp_path / "new" / "recs"))
     assert main([*ARGS, "-k", CASE]) == 130
     assert sorted(p.name for p in tmp_path.iterdir()) == ["e"]
+
+
+def test_a_run_s_report_may_not_replace_a_file_of_the_recordings_it_replays(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("PARITY_RECORDED", raising=False)  # --recorded sets it for this process: restored after
+    out = tmp_path / "recs"
+    assert main([*ARGS, "-k", CASE, "--out", str(out)]) == 0
+    target = out / f"{CASE}-numpy" / "input.npy"
+    before = target.read_bytes()
+    capsys.readouterr()
+    assert main(["run", "--tier", "smoke", "--recorded", str(out), "-k", "recorded", "--backends", "numpy",
+                 "--html", str(target)]) == 2
+    assert capsys.readouterr().err == (f"parity: error: --html must be outside the folder of recordings "
+                                       f"{str(out.resolve())!r} (a file of it would be lost), got {str(target)!r}\n")
+    assert target.read_bytes() == before

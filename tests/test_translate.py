@@ -219,7 +219,12 @@ def test_adapter_without_snippet_is_a_value_error(monkeypatch):
 
 @pytest.mark.parametrize("argv, message", [
     (["--from", "numpy", "--to", "nope", "--op", "conv2d"], "backend must be one of"),
-    (["--from", "numpy", "--to", "numpy", "--op", "conv2d", "--strides", "0"], "strides must contain only ints"),
+    (["--from", "numpy", "--to", "numpy", "--op", "conv2d", "--strides", "0"], "--strides must contain only ints"),
+    (["--from", "numpy", "--to", "numpy", "--op", "conv2d", "--input-size", "3,3,3"],
+     "--input-size must be one size >= 1 or 2 for conv2d, got '3,3,3'"),
+    (["--from", "numpy", "--to", "numpy", "--op", "conv1d", "--output-padding", "1"],
+     "--output-padding must come with --transposed, got '1' without"),
+    (["--from", "numpy", "--to", "numpy", "--op", "conv2d", "--in-channels", "0"], "--in-channels must be"),
     (["--from", "numpy", "--to", "numpy", "--op", "conv2d", "--padding", "CAUSAL"], "rank 1"),
     (["--from", "numpy", "--to", "numpy", "--op", "conv2d", "--groups", "3"], "groups=3 must divide"),
     (["--from", "numpy", "--to", "numpy", "--op", "conv2d", "--layout", "NCW"], "for rank 2"),

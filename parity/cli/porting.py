@@ -145,11 +145,23 @@ def _translate_spec(args: argparse.Namespace, rank: int, layout: str | None) -> 
              ("kernel", "input_size", "in_channels", "out_channels", "batch", "strides", "dilations", "groups",
               "output_padding")}
     spatial = sizes.pop("input_size")
-    if min((spatial,) if isinstance(spatial, int) else spatial) < 1:
-        raise ValueError(f"--input-size must be sizes >= 1, got {args.input_size!r}")
-    return ConvSpec(spatial=(spatial,) * rank if isinstance(spatial, int) else spatial, padding=args.padding,
-                    dtype=args.dtype, layout=layout or "channels_first",
-                    op="conv_transpose" if args.transposed else "conv", **sizes)
+    spatial = (spatial,) * rank if isinstance(spatial, int) else spatial
+    if min(spatial) < 1 or len(spatial) != rank:
+        raise ValueError(f"--input-size must be one size >= 1 or {rank} for {args.op}, got {args.input_size!r}")
+    if not args.transposed and any(sizes["output_padding"] if isinstance(sizes["output_padding"], tuple)
+                                   else (sizes["output_padding"],)):
+        raise ValueError(f"--output-padding must come with --transposed, got {args.output_padding!r} without")
+    try:
+        return ConvSpec(spatial=spatial, padding=args.padding, dtype=args.dtype, layout=layout or "channels_first",
+                        op="conv_transpose" if args.transposed else "conv", **sizes)
+    except ValueError as error:  # the spec names its field: the user gave it as an option
+        field = str(error).split()[0]
+        raise ValueError(f"--{field.replace('_', '-')}{str(error)[len(field):]}" if field in _OPTIONS
+                         else str(error)) from None
+
+
+_OPTIONS = ("kernel", "in_channels", "out_channels", "batch", "strides", "dilations", "groups", "output_padding",
+            "padding", "dtype", "layout")
 
 
 def layers_parser(commands) -> None:
@@ -169,6 +181,8 @@ def layers(args: argparse.Namespace) -> int:
     from parity.porting import layers as module
 
     files.check_writable(args.json, "--json")
+    sources = {f"layer {label}'s file": text.rpartition(":")[0] for label, text in (("A", args.a), ("B", args.b))}
+    files.check_distinct({"--json": args.json}, {label: path for label, path in sources.items() if path.endswith(".py")})
     size = None if args.input_size is None else _ints(args.input_size, "input-size")
     a, b = layer_load.load(args.a, "a"), layer_load.load(args.b, "b")
     batch = _ints(args.batch, "batch")

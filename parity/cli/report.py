@@ -9,6 +9,7 @@ import argparse
 import json
 import sys
 from collections import Counter
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from parity.cli.common import one_line, print_lines
@@ -50,14 +51,17 @@ def report_parser(commands: Any) -> None:
     output_options(parser)
 
 
-def check_outputs(args: argparse.Namespace, inputs: dict[str, str | None]) -> dict[str, Any] | None:
-    """Check the output paths before any work (none may be an input); the saved baseline, if one is given."""
+def check_outputs(args: argparse.Namespace, inputs: dict[str, str | None],
+                  recordings: Path | None = None) -> dict[str, Any] | None:
+    """Check the output paths before any work (none may be an input, nor in the ``recordings`` replayed); the
+    saved baseline, if one is given."""
     from parity.report import baseline
 
     outputs = {"--json": getattr(args, "json", None), "--html": args.html, "--save-baseline": args.save_baseline}
     for flag, path in outputs.items():
         files.check_writable(path, flag)
     files.check_distinct(outputs, {**inputs, "--baseline": args.baseline})
+    files.check_outside(outputs, recordings, "the folder of recordings")
     return baseline.load(args.baseline) if args.baseline else None
 
 

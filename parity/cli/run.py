@@ -65,7 +65,9 @@ def run(cases: list[Case], args: argparse.Namespace) -> int:
 
     backends = parse_backends(args.backends)
     _check_options(args)
-    saved = check_outputs(args, {})
+    from parity.adapters.legacy import recordings
+
+    saved = check_outputs(args, {}, recordings.folder())
     if saved is not None:
         from parity.report import baseline
 
@@ -235,12 +237,14 @@ def fuzz(args: argparse.Namespace) -> int:
         return 0
     print_lines([f"minimal failing spec: {outcome.minimal!r}", outcome.problem])
     if args.save:
+        from parity.cases import regressions
+
         try:
-            saved = fuzz.save(outcome.minimal)
+            saved = regressions.save(outcome.minimal)
         except OSError as error:
-            raise ValueError(f"--save must be able to write {fuzz.REGRESSIONS}, got: "
+            raise ValueError(f"--save must be able to write {regressions.SAVED}, got: "
                              f"{error.strerror or error}") from None
-        print_lines([f"{'saved to' if saved else 'already in'} {fuzz.REGRESSIONS} as {outcome.minimal.slug()}"])
+        print_lines([f"{'saved to' if saved else 'already in'} {regressions.SAVED} as {outcome.minimal.slug()}"])
     return 1
 
 

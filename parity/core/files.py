@@ -97,6 +97,17 @@ def check_distinct(outputs: dict[str, str | Path | None], inputs: dict[str, str 
         seen.setdefault(where, flag)
 
 
+def check_outside(outputs: dict[str, str | Path | None], folder: Path | None, what: str) -> None:
+    """``ValueError`` when an output lies inside ``folder`` (``what`` names it), whose files it could replace."""
+    if folder is None:
+        return
+    inside = folder.resolve()
+    for flag, path in outputs.items():
+        if path is not None and inside in Path(path).resolve().parents:
+            raise ValueError(f"{flag} must be outside {what} {str(folder)!r} (a file of it would be lost), "
+                             f"got {str(path)!r}")
+
+
 def check_folder(path: str | Path, flag: str) -> Path:
     """``ValueError`` unless ``path`` is an existing folder; returns it."""
     text = str(path)

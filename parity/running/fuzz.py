@@ -1,28 +1,21 @@
 """``parity fuzz``: many hypothesis-drawn specs through the reference and every chosen backend.
 
 The first spec whose results include a ``fail`` or ``error`` is shrunk by hypothesis to a minimal one;
-``save`` appends it to ``parity/cases/regressions.json``, which ``parity/cases/regressions.py`` turns into cases of
-the default tier.
+``parity fuzz --save`` appends it to the regression cases (:func:`parity.cases.regressions.save`).
 """
 from __future__ import annotations
 
-import json
 import random
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
 from hypothesis import HealthCheck, Phase, find, settings
 from hypothesis.errors import NoSuchExample
 
-from parity.core.files import write_atomic
 from parity.running.registry import Case
 from parity.running.runner import run_case
 from parity.core.spec import ConvSpec
 from parity.running.strategies import valid_specs
-
-REGRESSIONS = Path(__file__).resolve().parent / "cases" / "regressions.json"
-
 
 @dataclass(frozen=True)
 class FuzzOutcome:
@@ -58,13 +51,3 @@ def fuzz(examples: int, backends: list[str], seed: int = 0) -> FuzzOutcome:
     said = problem(minimal) if minimal is not None else ""
     reasons = {name: counts.most_common(1)[0][0] for name, counts in skipped.items() if counts}
     return FuzzOutcome(tried, minimal, said, dict(compared), reasons)
-
-
-def save(spec: ConvSpec, path: Path = REGRESSIONS) -> bool:
-    """Append ``spec`` to the regression file; False if it was already there."""
-    saved = json.loads(path.read_text()) if path.exists() else []
-    entry = spec.as_dict()
-    if entry in saved:
-        return False
-    write_atomic(path, json.dumps([*saved, entry], indent=1) + "\n")
-    return True

@@ -117,3 +117,26 @@ def test_a_backend_that_overwrites_its_inputs_is_still_probed_right(install_back
     spec = ConvSpec(spatial=(5, 5), kernel=1, in_channels=512, out_channels=4, dtype="float16")
     result = CaseRun(Case(spec.slug(), spec)).against_reference("inplace")
     assert result.accumulation == "float16 (probed)"
+
+
+def test_an_accumulation_bound_that_a_wrong_result_fits_identifies_nothing():
+    """bfloat16 accumulation over 576 terms allows an error of 8.5x the sum of |products| (helper-35: a flipped
+    kernel and all zeros were labelled 'bfloat16 accumulation')."""
+    spec = _canary("bfloat16")
+    x, w = parity.generate(spec)
+    ref = reference(spec, x, w)
+    flipped = reference(spec, x, np.ascontiguousarray(w[:, :, ::-1, ::-1])).value.astype(x.dtype)
+    for wrong in (flipped, np.zeros_like(flipped)):
+        assert fingerprint(spec, ref, wrong, [x, w]) == "not identified"
+
+
+class _Zeros(_Canary):
+    def run(self, spec, x, w, dy=None):
+        return np.zeros(spec.result_shape, x.dtype)
+
+
+def test_a_probe_never_widens_the_bound_to_admit_an_all_zero_result(install_backends):
+    install_backends({"zeros": _Zeros("zeros")})
+    spec = ConvSpec(spatial=(14, 14), kernel=3, in_channels=64, out_channels=8, padding="SAME", dtype="bfloat16")
+    result = CaseRun(Case(spec.slug(), spec)).against_reference("zeros")
+    assert (result.status, result.accumulation) == ("fail", "float32 (probed)")

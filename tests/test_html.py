@@ -122,3 +122,5 @@ def test_an_unreadable_recording_is_in_the_html_counts_and_failures(tmp_path, mo
     assert "<h3>recorded-bad</h3>" in failure and "unreadable recording" in failure
     assert main(["report", "r.json", "--html", "again.html"]) == 1
     assert (tmp_path / "again.html").read_text() == page
+    assert main(["report", "r.json", "--backends", "numpy"]) == 1  # narrowed, it keeps the case's error
+    assert "\n1 cases x 1 backends, 1 comparisons" in capsys.readouterr().out

@@ -157,7 +157,7 @@ _BROKEN = {  # edit of a real report -> the one-line error it must give
                              "threads, numpy and frameworks are objects, got \"x\""),
     "framework a string": (lambda d: d["environment"]["frameworks"].update(numpy="1.0"),
                            "environment.frameworks.numpy must be an object, got \"1.0\""),
-    "backends a string": (lambda d: d.update(backends="numpy"), "backends must be a list of backend names, got "
+    "backends a string": (lambda d: d.update(backends="numpy"), "backends must be a list of distinct backend names, got "
                           "\"numpy\""),
     "keyword a number": (lambda d: d.update(keyword=5), "keyword must be a string or null, got 5"),
 }

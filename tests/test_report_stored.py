@@ -26,7 +26,14 @@ def _document(result=(), **meta):
 
 
 @pytest.mark.parametrize("document, message", [
-    (_document(backends=[5]), "backends must be a list of backend names, got [5]"),
+    (_document(backends=[5]), "backends must be a list of distinct backend names, got [5]"),
+    (_document(backends=["b", "b"]), 'backends must be a list of distinct backend names, got ["b", "b"]'),
+    (_document(backends=["a"]), "results must compare backends it lists (a) with the reference or with each other, "
+                                "got b vs reference (c)"),
+    (_document({"against": "b"}, backends=["b"]), "results must compare backends it lists (b) with the reference or "
+                                                  "with each other, got b vs b (c)"),
+    (_document({"against": "x"}, backends=["b"]), "results must compare backends it lists (b) with the reference or "
+                                                  "with each other, got b vs x (c)"),
     (_document(tier=5), "tier must be one of smoke, default, full or null, got 5"),
     (_document(tier="bogus"), 'tier must be one of smoke, default, full or null, got "bogus"'),
     (_document({"status": "pass", "bound_ratio": 7, "max_abs": 1, "max_rel": 1, "max_ulp": 1}),

@@ -12,12 +12,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
-from parity.adapters.base import Adapter, opt_in
+from parity.adapters.base import Adapter, checked_reason, opt_in
 
 GROUP = "parity.adapters"
 _NOT_BACKENDS = frozenset({"base", "legacy"})
 _LEGACY_HELPERS = frozenset({"envs", "recordings", "worker", "workers"})
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
+RESERVED = frozenset({"reference"})  # the exact result's column in every report
 
 
 @cache
@@ -36,9 +37,14 @@ def plugins() -> dict[str, metadata.EntryPoint]:
     ``ValueError`` for a name that is not a lowercase identifier or that a shipped backend already has."""
     found = {}
     for point in metadata.entry_points(group=GROUP):
-        if not _NAME.fullmatch(point.name) or point.name in shipped():
-            rule = "taken by a backend parity ships" if point.name in shipped() else "a lowercase identifier"
-            raise ValueError(f"entry point {GROUP} {point.name!r} (from {point.value}) must be {rule}")
+        rule = ("a lowercase identifier" if not _NAME.fullmatch(point.name) else
+                "a name no backend parity ships has" if point.name in shipped() else
+                f"another name than {point.name!r}, which reports give the exact result" if point.name in RESERVED
+                else "")
+        if rule:
+            package = point.dist.name if point.dist else "an installed package"
+            raise ValueError(f"entry point {GROUP} {point.name!r} of {package} ({point.value}) must be {rule}; "
+                             f"uninstall or fix {package}")
         found[point.name] = point
     return found
 
@@ -84,7 +90,9 @@ def _checked(name: str, source: str, load: Callable[[], object]) -> Adapter:
         raise ValueError(f"backend {name!r} must name an adapter instance, got the class {adapter.__name__} "
                          f"(an instance: {adapter.__name__}())")
     if not isinstance(adapter, Adapter):
-        raise ValueError(f"backend {name!r} must have name, available, supports and run, got {type(adapter).__name__}")
+        missing = [member for member in ("name", "available", "supports", "run") if not hasattr(adapter, member)]
+        raise ValueError(f"backend {name!r} must have name, available, supports and run, got "
+                         f"{type(adapter).__name__} without {', '.join(missing) or 'them callable'}")
     return adapter
 
 
@@ -98,9 +106,10 @@ def origin(name: str) -> str:
 
 
 def reason(name: str) -> str | None:
-    """None if backend ``name`` can run here, else why not: its ``available()`` or the error loading it."""
+    """None if backend ``name`` can run here, else why not: its ``available()`` or the error loading it or
+    asking it (then starting with ``error:``)."""
     try:
-        return get(name).available()
+        return checked_reason(get(name).available(), "available()")
     except Exception as error:
         return f"error: {type(error).__name__}: {error}"
 
@@ -115,16 +124,16 @@ def installed() -> list[str]:
 def _available(name: str) -> bool:
     try:
         adapter = get(name)
-        return adapter.available() is None and not opt_in(adapter)
+        return checked_reason(adapter.available(), "available()") is None and not opt_in(adapter)
     except Exception:
         return True
 
 
 def status(name: str) -> tuple[str, str]:
-    """(``installed``, ``opt-in`` or ``missing``, and why) for ``parity backends``."""
+    """(``installed``, ``opt-in``, ``missing`` or ``error``, and why) for ``parity backends``."""
     why = reason(name)
     if why is not None:
-        return "missing", why
+        return ("error", why.removeprefix("error: ")) if why.startswith("error: ") else ("missing", why)
     chosen = opt_in(get(name))
     return ("opt-in", f"runs where named (--backends): {chosen}") if chosen else ("installed", "")
 

@@ -99,6 +99,14 @@ def accumulation(adapter: Adapter, spec: ConvSpec) -> str:
     return name + (TAPS if said.endswith(TAPS) else "")  # "half" is float16 in every report
 
 
+def checked_reason(value: object, method: str) -> str | None:
+    """An adapter's answer to ``available()`` or ``supports(spec)``: None (it can) or why not, in words;
+    ``ValueError`` for anything else (42, False, an empty reason)."""
+    if value is not None and not (isinstance(value, str) and value.strip()):
+        raise ValueError(f"{method} must return None or a reason string, got {value!r}")
+    return value
+
+
 def known_deviation(adapter: Adapter, spec: ConvSpec) -> str:
     """What ``adapter`` declares it is known to get wrong on ``spec`` ('' if nothing): its optional
     ``known(spec)``. The case still runs and is compared: a comparison that fails, or a run that raises, is
@@ -106,7 +114,10 @@ def known_deviation(adapter: Adapter, spec: ConvSpec) -> str:
     small integers for a bfloat16 rounding, passes). The evidence belongs in a test that pins the finding
     with its figure, so that the declaration cannot outlive the behaviour it describes."""
     declare = getattr(adapter, "known", None)
-    return (declare(spec) or "") if declare is not None else ""
+    said = declare(spec) if declare is not None else None
+    if said is not None and not isinstance(said, str):
+        raise ValueError(f"known(spec) must return None or a reason string, got {said!r}")
+    return said or ""
 
 
 def opt_in(adapter: Adapter) -> str:

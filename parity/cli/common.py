@@ -121,7 +121,7 @@ def unavailable(names: list[str]) -> dict[str, str]:
     """Why each backend that cannot run here cannot (a backend whose adapter raises counts as available:
     its cases report the error)."""
     from parity import adapters
-    from parity.running.runner import checked_reason
+    from parity.adapters.base import checked_reason
 
     reasons = {}
     for name in names:

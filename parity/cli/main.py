@@ -19,7 +19,7 @@ from parity.cli import legacy as cli_legacy
 from parity.cli import report as cli_report
 from parity.cli import porting as cli_porting
 from parity.cli import run as cli_run
-from parity.cli.common import integer, print_lines, text
+from parity.cli.common import integer, one_line, print_lines, text
 from parity.running.registry import TIERS, Case, collect, select
 from parity.core import collector
 
@@ -149,7 +149,8 @@ def _backends() -> int:
 
     rows = [(name, *adapters.status(name), adapters.origin(name)) for name in adapters.names()]
     width = max(len(name) for name, *_ in rows)
-    print_lines(f"{name:<{width}}  {state:<9}  {where}" + (f": {why}" if why else "") for name, state, why, where in rows)
+    print_lines(f"{name:<{width}}  {state:<9}  {where}" + (f": {one_line(why)}" if why else "")
+                for name, state, why, where in rows)
     return 0
 
 

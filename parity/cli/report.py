@@ -121,8 +121,8 @@ def selected(results: list["Result"], meta: dict[str, Any], keyword: str | None,
         chosen = [name.strip() for name in backends.split(",")]
         if not set(chosen) <= set(stored):
             raise ValueError(f"--backends must name backends of the report ({', '.join(stored)}), got {backends!r}")
-        kept = {*chosen, "reference"}
-        results = [r for r in results if r.backend in kept and r.against in kept]
+        kept = {*chosen, "reference"}  # and an unreadable recording's error (no spec), which every run reports
+        results = [r for r in results if r.backend in kept and r.against in kept or r.spec is None]
         environment = meta.get("environment", {})
         frameworks = {name: info for name, info in environment.get("frameworks", {}).items() if name in chosen}
         meta = {**meta, "backends": [name for name in stored if name in chosen],

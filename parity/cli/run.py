@@ -162,13 +162,13 @@ def _dry_run(cases: list[Case], backends: list[str]) -> int:
 def _plan(case: Case, backend: str) -> tuple[str, str]:
     """What running ``case`` on ``backend`` would do: ("run", ""), ("skip", why) or ("error", why)."""
     from parity import adapters
+    from parity.adapters.base import checked_reason
     from parity.core import limits
-    from parity.running import runner
 
     try:
         adapter = adapters.get(backend)
-        reason = (limits.memory_refusal(case.spec) or runner.checked_reason(adapter.available(), "available()")
-                  or runner.checked_reason(adapter.supports(case.spec), "supports(spec)"))
+        reason = (limits.memory_refusal(case.spec) or checked_reason(adapter.available(), "available()")
+                  or checked_reason(adapter.supports(case.spec), "supports(spec)"))
     except (Exception, SystemExit) as error:
         return "error", f"{type(error).__name__}: {one_line(error)[:200]}"
     return ("skip", one_line(reason)) if reason else ("run", "")

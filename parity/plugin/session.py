@@ -82,16 +82,16 @@ class ParitySession:
     def _refusal(self, case: "Case", backend: str) -> str:
         from parity import adapters
         from parity.core import limits
-        from parity.running import runner
+        from parity.adapters.base import checked_reason
 
         if case.spec is None:
             return ""
         try:
             adapter = adapters.get(backend)
             if backend not in self._unavailable:  # a search of sys.path per call: once per backend
-                self._unavailable[backend] = runner.checked_reason(adapter.available(), "available()") or ""
+                self._unavailable[backend] = checked_reason(adapter.available(), "available()") or ""
             return (limits.memory_refusal(case.spec) or self._unavailable[backend]
-                    or runner.checked_reason(adapter.supports(case.spec), "supports(spec)") or "")
+                    or checked_reason(adapter.supports(case.spec), "supports(spec)") or "")
         except (Exception, SystemExit):
             return ""
 

@@ -14,7 +14,7 @@ from parity.core import files
 from parity.report.fingerprints import summarize as fingerprints
 from parity.report.text import STATUSES
 from parity.running.registry import TIERS
-from parity.running.result import Result
+from parity.running.result import REFERENCE, Result
 
 FORMAT: Final = "parity-report/1"
 _BASE64: Final = re.compile(r"[A-Za-z0-9+/]*={0,2}")
@@ -58,6 +58,9 @@ def read_json(path: str | Path, flag: str = "REPORT") -> tuple[list[Result], dic
         elif item != document["results"][first]:  # the same comparison twice is one result; two verdicts are none
             raise ValueError(f"{flag} results[{index}] must agree with results[{first}], the same comparison "
                              f"({' | '.join(key)}), got {str(path)!r}: they differ")
+    outside = _outside(results, meta.get("backends"))
+    if outside:
+        raise ValueError(f"{flag} {outside}, in {str(path)!r}")
     stored_rows = document.get("fingerprints")
     if stored_rows is not None and stored_rows != [asdict(row) for row in fingerprints(results)]:
         raise ValueError(f"{flag} fingerprints must be the rows of its results' fingerprints, got {str(path)!r}: "
@@ -113,7 +116,8 @@ def _meta_problem(meta: dict[str, Any], results: Any) -> str:
     environment, backends = meta.get("environment", {}), meta.get("backends", [])
     checks = [
         ("results", isinstance(results, list), "a list of results"),
-        ("backends", isinstance(backends, list) and all(isinstance(b, str) for b in backends), "a list of backend names"),
+        ("backends", isinstance(backends, list) and all(isinstance(b, str) for b in backends)
+         and len(set(backends)) == len(backends), "a list of distinct backend names"),
         ("tier", meta.get("tier") in (*TIERS, None), f"one of {', '.join(TIERS)} or null"),
         ("keyword", isinstance(meta.get("keyword", ""), (str, type(None))), "a string or null"),
         ("partial", isinstance(meta.get("partial", False), bool), "true or false"),
@@ -136,6 +140,20 @@ def _meta_problem(meta: dict[str, Any], results: Any) -> str:
     if wrong is None:
         return ""
     return f"environment.frameworks.{wrong} must be an object, got {json.dumps(frameworks[wrong])[:80]}"
+
+
+def _outside(results: list[Result], backends: list[str] | None) -> str:
+    """What compares a backend the report does not list, or a backend with itself ('' if nothing; an
+    unreadable recording's error, which has no spec, belongs to no backend)."""
+    if backends is None:  # a report from before the list
+        return ""
+    sides = {*backends, REFERENCE}
+    for result in results:
+        if result.spec is not None and (result.backend not in backends or result.against not in sides
+                                        or result.against == result.backend):
+            return (f"results must compare backends it lists ({', '.join(backends) or 'none'}) with the reference or "
+                    f"with each other, got {result.backend} vs {result.against} ({result.case})")
+    return ""
 
 
 def _counts(counts: Any, required: bool) -> bool:

@@ -16,7 +16,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from parity import adapters
-from parity.adapters.base import Refused, known_deviation
+from parity.adapters.base import Refused, checked_reason, known_deviation
 from parity.verdict.comparison import Comparison, compare, total_bound
 from parity.verdict.fingerprint import fingerprint
 from parity.running.accumulation import call, declared, stated
@@ -206,13 +206,6 @@ def _execute(backend: str, case: Case, inputs: tuple[np.ndarray, np.ndarray, np.
     if not isinstance(output, np.ndarray):
         return Outcome(None, "error", f"run() must return a numpy array, got {type(output).__name__}")
     return Outcome(output, "pass", "", summed_in, probe)
-
-
-def checked_reason(value: object, method: str) -> str | None:
-    """An adapter's answer to ``available()`` or ``supports(spec)``: None (it can) or why not, in words."""
-    if value is not None and not isinstance(value, str):
-        raise ValueError(f"{method} must return None or a reason string, got {value!r}")
-    return value
 
 
 def _known(adapter: adapters.Adapter, case: Case) -> str:

@@ -10,7 +10,8 @@ On integer inputs the exact result is known, so the way a backend misses it name
   error bound of summing channels in float32 and adding the kernel taps in the 16-bit type (col2im);
 - ``float16 accumulation`` / ``bfloat16 accumulation``: within the bound of summing everything in the
   16-bit output type;
-- ``not identified``: none of these.
+- ``not identified``: none of these, or within an accumulation bound so wide that a zero result or a mutated
+  reference (:mod:`parity.verdict.sensitivity`) fits it too, which is no evidence of that accumulation.
 The canary distribution (see :func:`parity.core.inputs.integer_plan`) is what separates them; on small integers
 every one of these arithmetics is exact, and the fingerprint says ``correctly rounded``.
 """
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Final
 import numpy as np
 
 from parity.verdict.comparison import TAPS, error_bound
+from parity.verdict.sensitivity import admitted, mutants
 from parity.core.dtypes import np_dtype
 from parity.reference.conv import Reference, compute
 
@@ -58,10 +60,20 @@ def fingerprint(spec: "ConvSpec", ref: Reference, actual: np.ndarray, operands: 
             return f"{label} and output"
     if spec.dtype in ("float16", "bfloat16"):
         for accumulation in (spec.dtype + TAPS, spec.dtype):
+            bound = error_bound(ref, spec.dtype, accumulation)
             with np.errstate(invalid="ignore"):
-                if np.all(np.abs(got - ref.value) <= error_bound(ref, spec.dtype, accumulation)):
-                    return f"{accumulation} accumulation"
+                if np.all(np.abs(got - ref.value) <= bound):
+                    return f"{accumulation} accumulation" if _telling(spec, ref, bound, operands) else NOT_IDENTIFIED
     return NOT_IDENTIFIED
+
+
+def _telling(spec: "ConvSpec", ref: Reference, bound: np.ndarray, operands: list[np.ndarray]) -> bool:
+    """Whether a result within ``bound`` is evidence of that accumulation: the bound rejects a zero result and
+    each mutated reference (over long sums a 16-bit accumulation bound exceeds the result itself, and an
+    all-zero or flipped-kernel output fitted it: a probe then widened the case's bound to admit them)."""
+    if np.all(np.abs(ref.value) <= bound):
+        return False
+    return next(admitted(mutants(spec, ref, *operands), ref, spec.dtype, bound), None) is None
 
 
 def _equal(got: np.ndarray, exact: np.ndarray, dtype: str) -> bool:

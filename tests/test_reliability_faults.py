@@ -16,6 +16,7 @@ import pytest
 from parity import adapters
 from parity.adapters.legacy import envs
 from parity.cli.main import main
+from parity.running import ISOLATE_TIMEOUT
 
 PARITY = Path(sys.executable).with_name("parity")
 SMOKE = ["--tier", "smoke", "-k", "conv1d-nwc"]  # 4 cases: f32 and f16, VALID and SAME
@@ -82,8 +83,10 @@ def test_a_broken_adapter_costs_only_its_results(broken, capsys, fault, isolate)
     backend = f"broken_adapters:{fault}"
     argv = ["run", *SMOKE, "--backends", f"numpy,{backend}", "--json", "r.json"] + ["--isolate"] * isolate
     assert main(argv) == 1 and "Traceback" not in capsys.readouterr().err
-    results = json.loads(Path("r.json").read_text())["results"]
-    assert len(results) == 4 * 3 and not json.loads(Path("r.json").read_text())["partial"]
+    document = json.loads(Path("r.json").read_text())
+    results = document["results"]
+    assert len(results) == 4 * 3 and not document["partial"]
+    assert document["environment"].get("isolate") == (ISOLATE_TIMEOUT if isolate else None)  # reproducers isolate
     assert {r["status"] for r in results if r["backend"] == "numpy" and r["against"] == "reference"} == {"pass"}
     errors = [r for r in results if r["status"] == "error"]
     everywhere = fault in ("SUPPORTS", "AVAILABLE_EXIT")

@@ -88,6 +88,15 @@ def test_reproduce_line_names_the_pythonpath_of_a_one_off_adapter(tmp_path, monk
     assert reproduce(shipped, "smoke", environment)[0] == "reproduce: parity run --tier smoke --backends numpy -k c"
 
 
+def test_reproduce_line_of_an_isolated_run_isolates_too():
+    """A backend that hangs or aborts the process, run as printed without --isolate, hangs the shell (helper-35)."""
+    from parity.core.spec import ConvSpec
+    from parity.running.result import Result
+
+    result = Result("c", ConvSpec(spatial=(4,), kernel=1), "mine", "reference", "error", "timed out")
+    assert report.reproduce(result, None, {"isolate": 5})[0] == "reproduce: parity run --backends mine --isolate --timeout 5 -k c"
+
+
 def test_reproduce_line_is_quoted_for_the_shell_and_names_what_a_report_lacks_not():
     """A folder with a space, and a report from elsewhere whose case id or folder holds shell syntax."""
     import shlex

@@ -131,7 +131,7 @@ def test_run_and_report_print_the_matrix(saved, capsys):
      "pass, fail, skip, error, insensitive, known, got 'bogus'"),
     ('{"results": [{"case": "c", "spec": null, "backend": "b", "against": "reference", "status": "pass", '
      '"max_ulp": "7"}]}', "REPORT results[0] must be a result as parity writes it, got '{path}': ValueError: "
-                          "max_ulp must be an integer >= 0 or null, got \"7\""),
+                          "max_ulp must be an integer from 0 to 2**64 - 1 or null, got \"7\""),
 ])
 def test_bad_reports_are_one_line_naming_the_rule(tmp_path, capsys, content, message):
     path = tmp_path / "bad.json"

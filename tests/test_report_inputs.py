@@ -45,8 +45,8 @@ def _first(document, **changes):
     (lambda d: d.update(environment="x"), 'environment must be an object, got "x"'),
     (lambda d: d["comparisons"].update(x="pass"), 'comparisons["x"] must be an object of status, '),
     (lambda d: _first(d, status="weird"), ".status must be one of pass, fail"),
-    (lambda d: _first(d, bound_ratio="0.1"), '.bound_ratio must be a number >= 0, "inf", "nan" or null, got "0.1"'),
-    (lambda d: _first(d, max_ulp=-1), ".max_ulp must be an integer >= 0 or null, got -1"),
+    (lambda d: _first(d, bound_ratio="0.1"), '.bound_ratio must be a number from 0 to 1.8e308, "inf", "nan" or null, got "0.1"'),
+    (lambda d: _first(d, max_ulp=-1), ".max_ulp must be an integer from 0 to 2**64 - 1 or null, got -1"),
 ])
 def test_a_malformed_baseline_is_refused_before_the_run(saved, capsys, edit, message):
     bad = _edited(saved, "run.base", "bad.base", edit)
@@ -73,7 +73,7 @@ def test_a_report_or_baseline_that_is_not_a_regular_file_is_refused_unread(saved
 @pytest.mark.parametrize("edit, message", [
     (lambda r: r.update(zzz=1), "a result's fields must be "),
     (lambda r: r.update(spec="x"), 'spec must be an object or null, got "x"'),
-    (lambda r: r.update(max_ulp=-1), "max_ulp must be an integer >= 0 or null, got -1"),
+    (lambda r: r.update(max_ulp=-1), "max_ulp must be an integer from 0 to 2**64 - 1 or null, got -1"),
     (lambda r: r.pop("status"), "got no status"),
 ])
 def test_a_result_with_impossible_fields_is_named(saved, capsys, edit, message):

@@ -81,7 +81,8 @@ def run(cases: list[Case], args: argparse.Namespace) -> int:
     for name, reason in require_available(backends).items():
         print(f"parity: note: {name} cannot run here and compares nothing: {reason}", file=sys.stderr)
     started = time.perf_counter()
-    ran, stopped = _collect(cases, backends, (args.timeout or ISOLATE_TIMEOUT) if args.isolate else None)
+    isolate = (args.timeout or ISOLATE_TIMEOUT) if args.isolate else None
+    ran, stopped = _collect(cases, backends, isolate)
     elapsed = time.perf_counter() - started
     results = ran + unreadable_recordings(args.keyword)
     done = len({r.case for r in ran})
@@ -91,7 +92,7 @@ def run(cases: list[Case], args: argparse.Namespace) -> int:
         + (f"; {insensitive} insensitive (could not have failed)" if insensitive else "")
         + (f"; {known} known deviations (declared by their backends)" if known else "")])
     meta = {"tier": args.tier, "backends": backends, "keyword": args.keyword, "partial": stopped is not None,
-            "environment": environment.describe(backends)}
+            "environment": environment.describe(backends, isolate)}
     drifted, drift = against_baseline(saved, results, meta) if saved is not None else (False, [])
     write_reports(args, results, meta, drift)
     print_lines(drift)

@@ -119,7 +119,7 @@ class ParitySession:
         if self._environment is None:
             from parity.running import environment
 
-            self._environment = environment.describe(self.backends)
+            self._environment = environment.describe(self.backends, self.isolate)
         return self._environment
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any, Final
@@ -92,9 +93,9 @@ def _check_figures(item: Any) -> None:
 def figure_problem(name: str, value: Any) -> str:
     """'' if ``value`` is a stored figure (reports and baselines alike): a number >= 0, "inf" or "nan" (how
     parity writes non-finite figures), or null; else the rule it breaks."""
-    if value is None or value in ("inf", "nan") or type(value) in (int, float) and value >= 0:
+    if value is None or value in ("inf", "nan") or type(value) in (int, float) and 0 <= value <= sys.float_info.max:
         return ""
-    return f'{name} must be a number >= 0, "inf", "nan" or null, got {json.dumps(value)[:80]}'
+    return f'{name} must be a number from 0 to 1.8e308, "inf", "nan" or null, got {json.dumps(value)[:80]}'
 
 
 def pass_problem(status: Any, ratio: Any) -> str:
@@ -106,9 +107,9 @@ def pass_problem(status: Any, ratio: Any) -> str:
 
 def count_problem(name: str, value: Any) -> str:
     """'' if ``value`` is a stored ULP count (an integer >= 0, or null); else the rule it breaks."""
-    if value is None or type(value) is int and value >= 0:
+    if value is None or type(value) is int and 0 <= value < 2 ** 64:
         return ""
-    return f"{name} must be an integer >= 0 or null, got {json.dumps(value)[:80]}"
+    return f"{name} must be an integer from 0 to 2**64 - 1 or null, got {json.dumps(value)[:80]}"
 
 
 def _meta_problem(meta: dict[str, Any], results: Any) -> str:
@@ -135,11 +136,26 @@ def _meta_problem(meta: dict[str, Any], results: Any) -> str:
         if not good:
             value = results if name == "results" else meta.get(name)
             return f"{name} must be {rule}, got {json.dumps(value)[:80]}"
-    frameworks = environment.get("frameworks", {})
-    wrong = next((name for name, info in frameworks.items() if not isinstance(info, dict)), None)
-    if wrong is None:
-        return ""
-    return f"environment.frameworks.{wrong} must be an object, got {json.dumps(frameworks[wrong])[:80]}"
+    return _environment_problem(environment)
+
+
+def _environment_problem(environment: dict[str, Any]) -> str:
+    """What is wrong with the environment's fields that reports read ('' if nothing)."""
+    frameworks, flags = environment.get("frameworks", {}), environment.get("cpu", {}).get("flags", [])
+    isolate = environment.get("isolate", 1)
+    checks = [("cpu.flags", flags, isinstance(flags, list) and all(isinstance(f, str) for f in flags),
+               "a list of flag names"),
+              ("isolate", isolate, type(isolate) in (int, float) and 0 < isolate <= sys.float_info.max,
+               "a timeout in seconds > 0")]
+    for name, info in frameworks.items():
+        versions = info.get("versions", {}) if isinstance(info, dict) else {}
+        checks += [(f"frameworks.{name}", info, isinstance(info, dict), "an object"),
+                   (f"frameworks.{name}.versions", versions, isinstance(versions, dict) and all(
+                       isinstance(v, (str, type(None))) for v in versions.values()), "an object of version strings")]
+    for name, value, good, rule in checks:
+        if not good:
+            return f"environment.{name} must be {rule}, got {json.dumps(value)[:80]}"
+    return ""
 
 
 def _outside(results: list[Result], backends: list[str] | None) -> str:

@@ -190,10 +190,12 @@ def reproduce(result: Result, tier: str | None, environment: Mapping[str, Any] =
     old = environment.get("frameworks", {}).get("recorded")  # a report of the release before: the backend's own
     folder = environment.get("recordings", old.get("folder") if isinstance(old, Mapping) else None)
     folder = folder if isinstance(folder, str) and ("recorded" in names or result.case.startswith("recorded-")) else None
+    isolate = environment.get("isolate")
+    isolate = f" --isolate --timeout {isolate:g}" if type(isolate) in (int, float) and isolate > 0 else ""
     run = (f"reproduce: {_pythonpath(names, environment.get('frameworks', {}))}parity run"
            f"{f' --tier {shlex.quote(tier)}' if tier else ''}"
-           f"{f' --recorded {shlex.quote(folder)}' if folder else ''} --backends {shlex.quote(','.join(names))} "
-           f"-k {shlex.quote(result.case)}")
+           f"{f' --recorded {shlex.quote(folder)}' if folder else ''} --backends {shlex.quote(','.join(names))}"
+           f"{isolate} -k {shlex.quote(result.case)}")
     if result.spec is None:  # no spec to rebuild (an unreadable recording): the run line alone
         return [run]
     spec = ", ".join(f"{k}={tuple(v) if isinstance(v, list) else v!r}" for k, v in result.spec.as_dict().items())

@@ -30,11 +30,13 @@ THREAD_VARIABLES: Final = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_T
                            "TF_NUM_INTEROP_THREADS", "TF_ENABLE_ONEDNN_OPTS", "OPENBLAS_CORETYPE", "XLA_FLAGS")
 
 
-def describe(backends: Iterable[str] = ()) -> dict[str, Any]:
-    """The environment of a run that used ``backends`` (JSON-ready)."""
+def describe(backends: Iterable[str] = (), isolate: float | None = None) -> dict[str, Any]:
+    """The environment of a run that used ``backends`` (JSON-ready); ``isolate``: the per-case timeout of a
+    run whose backends ran in worker processes (reproducers isolate too: a backend that hangs or aborts)."""
     return {"parity": _version("parity-conv"), "python": platform.python_version(),
             "os": f"{platform.system()} {platform.release()}", "machine": platform.machine(), "cpu": cpu(),
             "threads": threads(), "numpy": numpy_build(), **_recordings(),
+            **({"isolate": isolate} if isolate else {}),
             "frameworks": {name: _framework(name) for name in sorted(set(backends))}}
 
 

@@ -120,9 +120,10 @@ def test_max_ulp_of_a_comparison_is_the_largest_distance(dtype):
     assert compare(actual, ref, dtype).max_ulp == expected
     assert compare(actual, ref, dtype, expected=rounded, computations=2).max_ulp == expected
     with_nan = actual.copy()
-    with_nan[0, 1, 0, 0] = np.nan  # a NaN where the reference is finite: distance not counted, kind nonfinite
+    with_nan[0, 1, 0, 0] = np.nan  # a NaN where the reference is finite: no finite figure describes it
     result = compare(with_nan, ref, dtype)
-    assert result.kind == "nonfinite" and result.max_ulp == expected
+    assert result.kind == "nonfinite" and result.max_ulp == 2 ** 64 - 1
+    assert (result.max_abs, result.bound_ratio) == (np.inf, np.inf)  # a failing row read 0.99 of the bound
 
 
 def test_format_facts_match_numpy_and_ml_dtypes():
@@ -303,3 +304,18 @@ def test_integer_inputs_give_exact_results(dtype):
     assert result.passed and result.max_ulp == 0 and result.max_abs == 0 and result.bound_ratio == 0
     if ref.low is not None:
         assert not ref.low.any()
+
+
+def test_between_two_backends_neither_side_is_called_the_expectation():
+    """'numpy vs X: shape mismatch: got (6, 5), expected (6, 4)' presented X's wrong shape as the expectation
+    (helper-35); likewise 'NaN in expected only'."""
+    _, ref = _case("float32")
+    right = ref.value.astype(np.float32)
+    wrong = np.pad(right, ((0, 0), (0, 0), (0, 0), (0, 1)))
+    result = compare(right, ref, "float32", expected=wrong, computations=2)
+    assert result.reason == (f"shape mismatch: this side has {right.shape}, the other side {wrong.shape}; the "
+                             f"case's result has {ref.value.shape}")
+    broken = right.copy()
+    broken[0, 0, 0, 0] = np.nan
+    result = compare(right, ref, "float32", expected=broken, computations=2)
+    assert result.reason == "NaN in the other side only: 1 element(s), first at (0, 0, 0, 0)"

@@ -125,3 +125,10 @@ def test_an_adapters_settings_are_recorded_as_plain_json_whatever_it_returns(mon
     found = environment.describe(["mine"])["frameworks"]["mine"]
     assert found == {"versions": {"mine-conv": "1.2.3"}, "settings": recorded}
     json.dumps(found, allow_nan=False)
+
+
+def test_a_frameworks_string_is_recorded_as_the_adapter_s_error(monkeypatch):
+    """``frameworks = ("numpy")`` is a str: the report recorded no versions and said nothing (helper-35)."""
+    monkeypatch.setattr(adapters, "get", lambda name: SimpleNamespace(name=name, frameworks=("numpy")))
+    found = environment.describe(["mine"])["frameworks"]["mine"]
+    assert found == {"error": "ValueError: frameworks must be a tuple of module names, got 'numpy'"}

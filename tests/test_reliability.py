@@ -119,7 +119,7 @@ USAGE = [  # (argv, words the one line must hold: the field, the value and the r
      "--kernel must be at most 2147483647", "9" * 23),
     (["translate", "--from", "numpy", "--to", "torch", "--op", "conv4d"], "--op must be one of conv1d", "'conv4d'"),
     (["translate", "--from", "numpy", "--to", "torch", "--op", "conv2d", "--input-size", "-1"],
-     "--input-size must be sizes >= 1", "'-1'"),
+     "--input-size must be one size >= 1 or 2 for conv2d", "'-1'"),
     (["translate", "--from", "numpy", "--to", "torch", "--op", "conv2d", "--kernel", "2147483647", "--input-size",
       "2147483647", "--no-verify"], "the input must have fewer than 2**62 elements", "2147483647"),
     ([*CHECK[:2], "/dev/zero", *CHECK[3:]], "--input '/dev/zero' must be a regular .npy file", "a device"),

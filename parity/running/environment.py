@@ -161,6 +161,8 @@ def _versions(backend: str, modules: tuple[str, ...] | None) -> dict[str, str | 
     module of ``module:ATTRIBUTE``)."""
     from parity import adapters
 
+    if modules is not None and (isinstance(modules, str) or not all(isinstance(m, str) for m in modules)):
+        raise ValueError(f"frameworks must be a tuple of module names, got {modules!r}")  # ("numpy") is a str
     if modules is None:
         point = adapters.plugins().get(backend)
         if point is not None and point.dist is not None:

@@ -169,7 +169,8 @@ def compare(actual: np.ndarray, ref: Reference, dtype: str, *, expected: np.ndar
     actual64 = overflowed(actual64, ref.value, total, dtype, computations)
     if expected is not None:  # each side's overflow judged against the exact value: order-independent
         target64 = overflowed(target64, ref.value, total, dtype, computations)
-    err, max_ulp, nonfinite = _errors(actual, target, actual64, target64, ref.low if expected is None else None)
+    err, max_ulp, nonfinite = _errors(actual, target, actual64, target64, ref.low if expected is None else None,
+                                      expected is None)
     ratio, widened = _ratio(err, total), None
     if count_repeats and ref.repeats is not None and ratio.max(initial=0.0) > 1:
         widened = _repeated(ref, dtype, computations, accumulation, total, err, ratio > 1)
@@ -179,7 +180,8 @@ def compare(actual: np.ndarray, ref: Reference, dtype: str, *, expected: np.ndar
     summary = dict(max_abs=float(err.max(initial=0.0)), max_rel=float(rel.max(initial=0.0)), max_ulp=max_ulp,
                    bound_ratio=float(ratio.max(initial=0.0)), worst_index=worst,
                    **({} if widened is None else dict(bound=widened[0], repeats=widened[1])))
-    if nonfinite:
+    if nonfinite:  # a NaN or Inf where the other side is finite is no finite error: the figures say so
+        summary.update(max_abs=np.inf, max_rel=np.inf, max_ulp=int(ULP_INFINITE), bound_ratio=np.inf)
         return Comparison("fail", "nonfinite", **summary, reason=nonfinite)
     if summary["bound_ratio"] > 1:
         reason = _bound_reason(summary, actual64, target64)
@@ -230,7 +232,7 @@ def _widening(ref: Reference, dtype: str, names: list[str | None], repeats: np.n
 
 
 def _errors(actual: np.ndarray, target: np.ndarray, actual64: np.ndarray, target64: np.ndarray,
-            low: np.ndarray | None) -> tuple[np.ndarray, int, str]:
+            low: np.ndarray | None, against_reference: bool) -> tuple[np.ndarray, int, str]:
     """(|actual - exact| per element, max ULP distance, NaN/Inf problem) with non-finite elements counted
     as error 0 and distance 0; ``low`` (float64 references) is the part of the exact value below
     ``target``. The common case, every difference finite, skips the NaN/Inf bookkeeping."""
@@ -243,7 +245,8 @@ def _errors(actual: np.ndarray, target: np.ndarray, actual64: np.ndarray, target
         diff = np.where(finite, diff - low, 0.0)
     with np.errstate(over="ignore"):
         ulps = ulp_distance(actual, target.astype(actual.dtype))
-    return np.abs(diff), int(np.where(finite, ulps, 0).max(initial=0)), _nonfinite_problem(actual64, target64)
+    return (np.abs(diff), int(np.where(finite, ulps, 0).max(initial=0)),
+            _nonfinite_problem(actual64, target64, against_reference))
 
 
 def overflowed(values64: np.ndarray, exact: np.ndarray, total: np.ndarray, dtype: str,
@@ -278,6 +281,9 @@ def _names(accumulation: Accumulation, computations: int) -> list[str | None]:
 
 def _structural_problem(actual: np.ndarray, target: np.ndarray, dtype: str, against_reference: bool,
                         result_shape: tuple[int, ...]) -> tuple[Kind, str] | None:
+    if actual.shape != target.shape and not against_reference:  # neither side is the expectation
+        return "shape", (f"shape mismatch: this side has {actual.shape}, the other side {target.shape}; the case's "
+                         f"result has {result_shape}")
     if actual.shape != target.shape:
         return "shape", f"shape mismatch: got {actual.shape}, expected {target.shape}"
     if actual.shape != result_shape:  # two backends agreeing on a wrong shape: no bound to judge them by
@@ -296,15 +302,15 @@ def _dtype_name(dtype: np.dtype) -> str | None:
         return None
 
 
-def _nonfinite_problem(actual: np.ndarray, target: np.ndarray) -> str:
+def _nonfinite_problem(actual: np.ndarray, target: np.ndarray, against_reference: bool) -> str:
     """Name NaN/Inf positions that differ between the two sides ('' when they agree)."""
     for label, test in (("NaN", np.isnan), ("Inf", np.isinf)):
         got, want = test(actual), test(target)
         wrong = got != want
         if wrong.any():
             first = tuple(int(i) for i in np.argwhere(wrong)[0])
-            where = "output" if got[first] else "expected"
-            return f"{label} in {where} only: {int(wrong.sum())} element(s), first at {first}"
+            sides = ("output", "expected") if against_reference else ("this side", "the other side")
+            return f"{label} in {sides[0] if got[first] else sides[1]} only: {int(wrong.sum())} element(s), first at {first}"
     return ""
 
 

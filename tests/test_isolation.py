@@ -55,6 +55,13 @@ BROKEN = textwrap.dedent('''
 
     CROPPED = Cropped("cropped", None)
     REFUSE = Broken("refuse", refuse)
+
+    class Stuck(Broken):
+        """Hangs on every call, the warm-up's tiny conv too."""
+        def run(self, spec, x, w, dy=None):
+            time.sleep(600)
+
+    STUCK = Stuck("stuck", None)
 ''')
 
 
@@ -219,3 +226,19 @@ def test_a_fresh_worker_loads_its_backend_before_the_first_case(declares):
     there, under the start-up allowance, and no case times out for it."""
     results = list(run(CASES[:2], ["declares:SLOW_START"], isolate=1.0))
     assert [r.status for r in results if r.against == "reference"] == ["pass", "pass"], [r.reason for r in results]
+
+
+def test_once_a_warm_up_fails_later_ones_get_the_case_s_timeout(broken, monkeypatch):
+    """A backend that hangs on every call cost the full start-up allowance (60 s) per case, whatever --timeout
+    said (helper-35: 7 hours over the default tier)."""
+    from parity.running import isolation
+
+    monkeypatch.setattr(isolation, "STARTUP", 4.0)
+    isolation._worker.cache_clear()
+    try:
+        mine = [r for r in run(CASES[:3], ["broken_adapters:STUCK"], isolate=1.0) if r.against == "reference"]
+    finally:
+        isolation._worker.cache_clear()
+    assert [r.status for r in mine] == ["error"] * 3
+    assert ["within 4 s" in mine[0].reason, *("within 1 s" in r.reason for r in mine[1:])] == [True] * 3, mine
+    assert all("warm-up (loading the backend and running a tiny conv in a fresh worker)" in r.reason for r in mine)

@@ -87,6 +87,7 @@ class Worker:
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._stderr: Any = None
         self.started = 0  # processes started so far (reuse is visible in tests)
+        self.warmups_failed = 0
         atexit.register(self.close)
 
     def call(self, call: Mapping[str, Any], arrays: Mapping[str, np.ndarray], shape: tuple[int, ...],
@@ -96,10 +97,15 @@ class Worker:
         element of ``shape``, for the caller to compare); :class:`WorkerError` otherwise."""
         fresh = self._process is None or self._process.poll() is not None
         if fresh and self.warmup is not None:
+            # once a warm-up has failed, the backend's own call is the likely culprit (one that hangs cost the
+            # full start-up allowance per case): later ones get the case's timeout, if that is shorter
+            allowance = min(self.startup, self.timeout) if self.warmups_failed else self.startup
             try:
-                self._request(self.warmup, {}, (1,), np.dtype(np.float64), self.startup, True)
+                self._request(self.warmup, {}, (1,), np.dtype(np.float64), allowance, True)
             except WorkerError as error:  # the worker was killed with it: the next case starts a fresh one
-                raise WorkerError(f"warm-up (loading the backend in a fresh worker): {error}") from None
+                self.warmups_failed += 1
+                raise WorkerError(f"warm-up (loading the backend and running a tiny conv in a fresh worker): "
+                                  f"{error}") from None
             fresh = False
         return self._request(call, arrays, shape, dtype, self.timeout + (self.startup if fresh else 0.0), exact)
 

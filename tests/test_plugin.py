@@ -123,7 +123,7 @@ def test_unknown_backend_is_a_usage_error(suite):
     result = suite.runpytest_subprocess("-p", "no:cacheprovider", "--parity-backends", "nope")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "'nope'" in result.stderr.str()
-    result.stderr.fnmatch_lines(["*parity: backend must be one of*got 'nope'*"])
+    result.stderr.fnmatch_lines(["*parity: --parity-backends must name backends among*got 'nope'*"])
 
 
 def test_unknown_tier_is_a_usage_error(suite):

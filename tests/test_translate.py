@@ -218,7 +218,8 @@ def test_adapter_without_snippet_is_a_value_error(monkeypatch):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--from", "numpy", "--to", "nope", "--op", "conv2d"], "backend must be one of"),
+    (["--from", "numpy", "--to", "nope", "--op", "conv2d"], "--to must name backends among"),
+    (["--from", "numpy,torch", "--to", "numpy", "--op", "conv2d"], "--from must name one backend, got 'numpy,torch'"),
     (["--from", "numpy", "--to", "numpy", "--op", "conv2d", "--strides", "0"], "--strides must contain only ints"),
     (["--from", "numpy", "--to", "numpy", "--op", "conv2d", "--input-size", "3,3,3"],
      "--input-size must be one size >= 1 or 2 for conv2d, got '3,3,3'"),

@@ -138,16 +138,20 @@ def status(name: str) -> tuple[str, str]:
     return ("opt-in", f"runs where named (--backends): {chosen}") if chosen else ("installed", "")
 
 
-def parse(text: str | None) -> list[str]:
-    """``"numpy,torch"`` -> ["numpy", "torch"] (validated); None -> every installed backend."""
+def parse(text: str | None, flag: str = "backends") -> list[str]:
+    """``"numpy,torch"`` -> ["numpy", "torch"] (validated; errors name ``flag``, the option it came from);
+    None -> every installed backend."""
     if text is None:
         return installed()
     chosen = [part.strip() for part in text.split(",")]
     if not any(chosen):
-        raise ValueError(f"backends must name at least one of {', '.join(names())}, got {text!r}")
+        raise ValueError(f"{flag} must name at least one of {', '.join(names())}, got {text!r}")
     if not all(chosen):
-        raise ValueError(f"backends must be names separated by single commas, got {text!r} (an empty name)")
+        raise ValueError(f"{flag} must be names separated by single commas, got {text!r} (an empty name)")
     for name in chosen:
-        if ":" in name or name not in names():  # named adapters are imported when their cases run
+        if ":" not in name and name not in names():
+            raise ValueError(f"{flag} must name backends among {', '.join(names())} or module:ATTRIBUTE, "
+                             f"got {name!r}")
+        if ":" in name:  # named adapters are imported when their cases run
             get(name)
     return list(dict.fromkeys(chosen))

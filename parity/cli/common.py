@@ -101,7 +101,10 @@ def adapter(name: str, flag: str) -> object:
     by calling ``sys.exit``)."""
     from parity import adapters
 
-    return adapters.get(backend_name(name, flag))
+    chosen = adapters.parse(backend_name(name, flag), flag)
+    if len(chosen) != 1:
+        raise ValueError(f"{flag} must name one backend, got {name!r}")
+    return adapters.get(chosen[0])
 
 
 def backends(text: str | None) -> list[str]:
@@ -111,7 +114,7 @@ def backends(text: str | None) -> list[str]:
     for name in (text or "").split(","):
         if ":" in name:  # the user's module is imported now, so that its failure is a usage error
             adapter(name, "--backends")
-    chosen = adapters.parse(text)
+    chosen = adapters.parse(text, "--backends")
     if not chosen:
         raise ValueError("--backends must include an installed backend, got none installed")
     return chosen

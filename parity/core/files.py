@@ -72,7 +72,7 @@ def check_writable(path: str | Path | None, flag: str) -> None:
     if path is None:
         return
     text = str(path)
-    if not text.strip():
+    if not text.strip() or text.endswith(os.sep):  # realpath drops a trailing slash: 'new/' wrote a file 'new'
         raise ValueError(f"{flag} must be a file path, got {text!r}")
     where = Path(os.path.realpath(text))
     if where.is_dir():

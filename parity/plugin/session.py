@@ -51,7 +51,7 @@ class ParitySession:
         if self._backends is None:
             from parity import adapters
 
-            self._backends = adapters.parse(self.config.getoption("parity_backends"))
+            self._backends = adapters.parse(self.config.getoption("parity_backends"), "--parity-backends")
             if self.saved is not None and self.config.getoption("parity_backends") is None:
                 from parity.report import baseline
 

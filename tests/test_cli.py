@@ -178,6 +178,10 @@ def test_keyword_precedence(expression, matching):
     assert {s for s in universe if match(s)} == matching
 
 
+def test_keyword_ignores_case_as_pytest_does():
+    assert [matcher(e)("conv2d-nchw-f32") for e in ("CONV2D", "Nchw and F32", "not F32")] == [True, True, False]
+
+
 @pytest.mark.parametrize("expression", ["", "  ", "and and", "a and", "a or", "not", "(a", "a)", "()", "a b"])
 def test_keyword_malformed_raises(expression):
     with pytest.raises(ValueError, match="-k expression"):

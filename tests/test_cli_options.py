@@ -14,9 +14,16 @@ def test_dry_run_with_a_report_or_baseline_is_a_usage_error(tmp_path, capsys, fl
     path = tmp_path / "out.json"
     assert main(["run", "--tier", "smoke", "--backends", "numpy", "--dry-run", flag, str(path)]) == 2
     err = capsys.readouterr().err
-    assert err == (f"parity: error: --dry-run must come without reports or baselines (it compares nothing), got "
-                   f"{flag} {path}\n"), err
+    assert err == (f"parity: error: --dry-run must come without reports, baselines or table options (it compares "
+                   f"nothing), got {flag} {path}\n"), err
     assert not path.exists()
+
+
+@pytest.mark.parametrize("options", [["--by", "dtype"], ["--matrix", "dtype"], ["--full"]])
+def test_dry_run_with_a_table_option_is_a_usage_error(capsys, options):
+    assert main(["run", "--tier", "smoke", "--backends", "numpy", "--dry-run", *options]) == 2
+    assert capsys.readouterr().err == ("parity: error: --dry-run must come without reports, baselines or table "
+                                       f"options (it compares nothing), got {' '.join(options)}\n")
 
 
 def test_bench_runs_the_pytest_rows_on_the_selected_cases(monkeypatch):

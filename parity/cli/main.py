@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     for sub in (listing, running, bench):
         sub.add_argument("--tier", default="default", choices=TIERS, help="case tier (default: %(default)s)")
         sub.add_argument("-k", dest="keyword", metavar="EXPR", type=text,
-                         help="only cases whose id matches EXPR: substrings with and/or/not, like pytest -k")
+                         help="only cases whose id matches EXPR: substrings with and/or/not, ignoring case, like pytest -k")
     for sub in (listing, running):
         sub.add_argument("--recorded", metavar="DIR", help="also the recordings in DIR as cases (see parity record)")
     for sub in (running, bench):

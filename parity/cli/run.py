@@ -54,10 +54,12 @@ def _check_options(args: argparse.Namespace) -> None:
         raise ValueError(f"--timeout must come with --isolate (it bounds an isolated backend's case), got "
                          f"--timeout {args.timeout:g} alone")
     given = [f"{flag} {value}" for flag, value in (("--json", args.json), ("--html", args.html),
-                                                   ("--save-baseline", args.save_baseline), ("--baseline", args.baseline))
-             if value is not None]
+                                                   ("--save-baseline", args.save_baseline), ("--baseline", args.baseline),
+                                                   ("--by", args.by), ("--matrix", args.matrix))
+             if value is not None] + (["--full"] if args.full else [])
     if args.dry_run and given:
-        raise ValueError(f"--dry-run must come without reports or baselines (it compares nothing), got {given[0]}")
+        raise ValueError(f"--dry-run must come without reports, baselines or table options (it compares nothing), "
+                         f"got {given[0]}")
 
 
 def run(cases: list[Case], args: argparse.Namespace) -> int:

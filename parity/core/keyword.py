@@ -65,4 +65,5 @@ def _not(tokens: list[str], text: str) -> tuple[Matcher, list[str]]:
         return inner, rest[1:]
     if head in ("and", "or", ")"):
         raise ValueError(f"-k expression must be well formed, got unexpected {head!r} in {text!r}")
-    return (lambda s: head in s), rest
+    needle = head.lower()  # as pytest's -k: case-insensitive
+    return (lambda s: needle in s.lower()), rest

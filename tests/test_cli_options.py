@@ -58,3 +58,28 @@ def test_every_option_of_every_command_says_what_it_is():
               for action in sub._actions
               if action.option_strings and not action.help and action.help != argparse.SUPPRESS]
     assert silent == []
+
+
+def test_bench_leaves_a_backend_that_cannot_run_out_of_its_timings_and_says_so(monkeypatch, capsys,
+                                                                                install_backends):
+    """`parity bench --backends tf1,numpy` counted tf1 (its environment not built) in the ratios, silently."""
+    from types import SimpleNamespace
+
+    from parity import adapters
+
+    missing = SimpleNamespace(name="tf1", available=lambda: "tf1 environment missing", supports=lambda spec: None)
+    install_backends({"numpy": adapters.get("numpy"), "tf1": missing})
+    timed = []
+
+    def measure(*args):
+        timed.append(args)
+        return [], []
+
+    for name in ("main_job", "reference_vs_torch", "run_vs_hand_loop", "list_startup", "pytest_workers",
+                 "peak_memory"):
+        monkeypatch.setattr(bench, name, measure)
+    monkeypatch.setattr(bench, "table", lambda figures: [])
+    assert main(["bench", "--tier", "smoke", "--backends", "tf1,numpy", "-k", "conv1d"]) == 0
+    assert "parity: note: tf1 cannot run here and is left out of the timings: tf1 environment missing" in \
+        capsys.readouterr().err
+    assert ("smoke", ["numpy"], "conv1d") in timed

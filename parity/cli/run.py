@@ -198,7 +198,10 @@ def bench(cases: list[Case], args: argparse.Namespace) -> int:
     from parity.running import bench
 
     backends = parse_backends(args.backends)
-    require_available(backends)
+    unable = require_available(backends)
+    for name, reason in unable.items():
+        print(f"parity: note: {name} cannot run here and is left out of the timings: {reason}", file=sys.stderr)
+    backends = [name for name in backends if name not in unable]
     sections = [(f"main job, tier {args.tier}", lambda: bench.main_job(args.tier, backends, args.keyword))]
     if "torch" in adapters.installed():
         sections.append(("reference vs torch float64 conv2d (k=3, SAME), best of runs",

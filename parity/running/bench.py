@@ -85,8 +85,8 @@ def best_of(fn: Callable[[], object], repeats: int, budget: float = 0.25) -> flo
 def reference_vs_torch(repeats: int = 3) -> Measured:
     import torch
 
-    lines = [f"{'case':<8}{'shape':<22}{'torch f64':>11}{'one GEMM':>10}{'ratio':>7}{'ref (f32 case)':>16}"
-             f"{'ratio':>7}{'ref (f64 exact)':>17}{'ratio':>7}"]
+    lines = [f"{'case':<8}{'shape':<20}{'torch f64':>11}{'one GEMM':>11}{'ratio':>9}{'ref (f32 case)':>16}"
+             f"{'ratio':>9}{'ref (f64 exact)':>17}{'ratio':>9}"]
     figures = []
     for label, size in SIZES.items():
         spec = ConvSpec(kernel=3, padding="SAME", dtype="float32", **size)
@@ -100,8 +100,8 @@ def reference_vs_torch(repeats: int = 3) -> Measured:
         t_plain = best_of(lambda: reference(spec, x, w), repeats)
         t_exact = best_of(lambda: reference(exact, x, w), repeats)
         shape = "x".join(map(str, spec.input_shape))
-        lines.append(f"{label:<8}{shape:<22}{t_torch:>10.4f}s{t_gemm:>9.4f}s{t_gemm / t_torch:>6.2f}x"
-                     f"{t_plain:>15.4f}s{t_plain / t_torch:>6.2f}x{t_exact:>16.4f}s{t_exact / t_torch:>6.2f}x")
+        lines.append(f"{label:<8}{shape:<20} {t_torch:>9.4f}s {t_gemm:>9.4f}s {t_gemm / t_torch:>7.2f}x"
+                     f" {t_plain:>14.4f}s {t_plain / t_torch:>7.2f}x {t_exact:>15.4f}s {t_exact / t_torch:>7.2f}x")
         figures += [Figure(f"numpy float64 GEMM of the conv's size alone (no gather) vs torch float64 conv2d, {shape}",
                            f"{t_gemm / t_torch:.2f}x"),
                     _at_most(f"reference (16/32-bit case) vs torch float64 conv2d, {shape}", t_plain / t_torch, 1.0),

@@ -54,6 +54,8 @@ def _document(result=(), **meta):
      'environment.frameworks.torch.versions must be an object of version strings, got "x"'),
     (_document(environment={"frameworks": {"torch": 5}}), "environment.frameworks.torch must be an object, got 5"),
     (_document(environment={"isolate": 0}), "environment.isolate must be a timeout in seconds > 0, got 0"),
+    (_document({"status": "skip", "max_abs": 0.5}), "max_abs of a skip must be null (it compared nothing), got 0.5"),
+    (_document({"status": "pass", "max_abs": "inf", "bound_ratio": 0.5}), 'max_abs of a pass must be finite, got "inf"'),
     (_document({"case": 5}), "case must be a string, got 5"),
     (_document({"fingerprint": 5}), "fingerprint must be a string or null, got 5"),
     (_document({"max_ulp": True}), "max_ulp must be an integer from 0 to 2**64 - 1 or null, got true"),

@@ -85,9 +85,23 @@ def _check_figures(item: Any) -> None:
         raise ValueError(f"spec must be an object or null, got {json.dumps(item['spec'])[:80]}")
     problem = count_problem("max_ulp", item.get("max_ulp")) or next(
         filter(None, (figure_problem(name, item.get(name)) for name in ("max_abs", "max_rel", "bound_ratio"))), "")
-    problem = problem or pass_problem(item.get("status"), item.get("bound_ratio"))
+    problem = problem or pass_problem(item.get("status"), item.get("bound_ratio")) or _figured(item)
     if problem:
         raise ValueError(problem)
+
+
+_FIGURES: Final = ("max_abs", "max_rel", "max_ulp", "bound_ratio")
+
+
+def _figured(item: dict[str, Any]) -> str:
+    """'' unless a result's figures contradict its status: a skip or error compared nothing, and a pass is
+    within a finite distance."""
+    status, given = item.get("status"), [name for name in _FIGURES if item.get(name) is not None]
+    if status in ("skip", "error") and given:
+        return f"{given[0]} of a {status} must be null (it compared nothing), got {json.dumps(item[given[0]])}"
+    if status == "pass" and item.get("max_abs") in ("inf", "nan"):  # (max_rel is inf where 0 was expected)
+        return f"max_abs of a pass must be finite, got {json.dumps(item['max_abs'])}"
+    return ""
 
 
 def figure_problem(name: str, value: Any) -> str:

@@ -237,3 +237,13 @@ def test_a_y_only_a_pad_beyond_the_kernel_could_give_exits_2(files, tmp_path, ca
     assert main(_args(files, "big")) == 2
     assert capsys.readouterr().err.strip().endswith("got (1, 4, 100, 100); no convention change tried gives Y's "
                                                    "shape either")
+
+
+def test_an_npz_archive_is_named_as_one(tmp_path, files, capsys):
+    """It was read as a printed array and its zip bytes shown as a bad number (helper-36)."""
+    archive = tmp_path / "x.npz"
+    np.savez(archive, x=np.load(files["x"]))
+    files["x"] = archive
+    assert main(_args(files)) == 2
+    assert capsys.readouterr().err == (f"parity: error: --input {str(archive)!r} must be a .npy file or a printed "
+                                       "array, got a zip archive (.npz): save the one array with np.save\n")

@@ -83,3 +83,11 @@ def test_bench_leaves_a_backend_that_cannot_run_out_of_its_timings_and_says_so(m
     assert "parity: note: tf1 cannot run here and is left out of the timings: tf1 environment missing" in \
         capsys.readouterr().err
     assert ("smoke", ["numpy"], "conv1d") in timed
+
+
+def test_parity_version_is_the_installed_distribution_s(capsys):
+    from importlib import metadata
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out == f"parity {metadata.version('parity-conv')}\n"

@@ -67,12 +67,12 @@ def text(value: str) -> str:
 
 
 _REWRITES: tuple[tuple[re.Pattern, Callable[[re.Match], str]], ...] = (
-    (re.compile(r"argument (?P<f>[^:]+): (?P<rule>must .*)"), lambda m: f"{m['f']} {m['rule']}"),
-    (re.compile(r"argument (?P<f>[^:]+): invalid choice: (?P<v>.*) \(choose from (?P<c>.*)\)"),
+    (re.compile(r"argument (?P<f>.+?): (?P<rule>must .*)"), lambda m: f"{m['f']} {m['rule']}"),
+    (re.compile(r"argument (?P<f>.+?): invalid choice: (?P<v>.*) \(choose from (?P<c>.*)\)"),
      lambda m: f"{m['f']} must be one of {m['c'].replace(chr(39), '')}, got {m['v']}"),
-    (re.compile(r"argument (?P<f>[^:]+): invalid (?P<t>\w+) value: (?P<v>.*)"),
+    (re.compile(r"argument (?P<f>.+?): invalid (?P<t>\w+) value: (?P<v>.*)"),
      lambda m: f"{m['f']} must be {'an integer' if m['t'] == 'int' else 'a number'}, got {m['v']}"),
-    (re.compile(r"argument (?P<f>[^:]+): expected one argument"), 
+    (re.compile(r"argument (?P<f>.+?): expected one argument"), 
      lambda m: f"{m['f']} must be followed by a value (write {m['f']}=VALUE for one starting with '-'), got none"),
     (re.compile(r"the following arguments are required: (?P<f>.*)"), lambda m: f"{m['f']} must be given, got nothing"),
     (re.compile(r"unrecognized arguments: (?P<v>.*)"), lambda m: f"arguments must be ones --help lists, got {m['v']}"),

@@ -14,6 +14,7 @@ import os
 import sys
 from typing import NoReturn, Sequence
 
+import parity
 from parity.cli import common as cli_common
 from parity.cli import legacy as cli_legacy
 from parity.cli import report as cli_report
@@ -33,6 +34,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="parity", description="Cross-framework convolution parity harness.")
+    parser.add_argument("--version", action="version", version=f"parity {parity.__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="list the case ids of a tier (imports no framework)")
     commands.add_parser("backends", help="list every backend, installed or not, where it comes from, and why "

@@ -111,15 +111,22 @@ def load(path: str | Path, label: str, *, format: str | None = None, digits: str
 
     if str(path) != "-" and _is_npy(path):
         return files.load_float_npy(path, label)
+    if str(path) != "-" and _starts_with(path, b"PK\x03\x04"):  # np.savez's zip archive
+        raise ValueError(f"{label} {str(path)!r} must be a .npy file or a printed array, got a zip archive (.npz): "
+                         "save the one array with np.save")
     return printed.read(str(path), label, format=format, digits=digits)
+
+
+def _starts_with(path: str | Path, magic: bytes, unreadable: bool = False) -> bool:
+    try:
+        with open(path, "rb") as stream:
+            return stream.read(len(magic)) == magic
+    except OSError:
+        return unreadable
 
 
 def _is_npy(path: str | Path) -> bool:
     """Whether ``path`` is meant as a .npy file: its name says so, or it starts with numpy's magic."""
     if str(path).endswith(".npy") or (Path(path).exists() and not Path(path).is_file()):
         return True  # a .npy name, or a folder, device or pipe: the .npy loader names the problem
-    try:
-        with open(path, "rb") as stream:
-            return stream.read(len(files.NPY_MAGIC)) == files.NPY_MAGIC
-    except OSError:
-        return True  # let the .npy loader name the problem
+    return _starts_with(path, files.NPY_MAGIC, unreadable=True)  # unreadable: the .npy loader names the problem

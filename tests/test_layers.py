@@ -171,10 +171,11 @@ def test_activation_is_a_difference_and_cannot_be_converted():
 
 
 @pytest.mark.parametrize("a, b, message", [
-    (lambda: torch.nn.Linear(2, 3), lambda: torch.nn.Conv2d(2, 3, 3), r"must be a torch.nn.Conv\*d"),
+    (lambda: torch.nn.Linear(2, 3), lambda: torch.nn.Conv2d(2, 3, 3), r"^a: layer must be a torch.nn.Conv\*d"),
+    (lambda: torch.nn.Conv2d(2, 3, 3), lambda: torch.nn.Linear(2, 3), r"^b: layer must be a torch.nn.Conv\*d"),
     (lambda: torch.nn.Conv2d(2, 3, 3), lambda: torch.nn.Conv2d(4, 3, 3), "same in_channels"),
     (lambda: keras.layers.Conv2D(2, 3), lambda: torch.nn.Conv2d(2, 2, 3), "must be built"),
-    (lambda: "conv", lambda: torch.nn.Conv2d(2, 2, 3), "must be a torch, keras or flax"),
+    (lambda: "conv", lambda: torch.nn.Conv2d(2, 2, 3), "^a: layer must be a torch, keras or flax"),
     (lambda: torch.nn.Conv2d(2, 2, 3), lambda: torch.nn.Conv2d(2, 2, 3).double(), "same dtype"),
 ])
 def test_bad_layers_are_one_line_errors(a, b, message):

@@ -247,3 +247,12 @@ def test_skips_are_counted_by_backend_and_reason(tmp_path, capsys):
     out = capsys.readouterr().out.splitlines()
     start = out.index("skipped against the reference, by backend and reason (3):")
     assert out[start + 1] == "       3  tensorflow: TF: 'NCW is not supported'" and out[start + 2].startswith("4 cases x 2")
+
+
+def test_a_check_report_is_named_as_not_a_run_report(tmp_path):
+    """It said 'results must be a list of results, got null' (helper-36)."""
+    path = tmp_path / "check.json"
+    path.write_text('{"matches": true, "dtype": "float32"}')
+    with pytest.raises(ValueError, match=r"got .*: an object with neither format nor results \(a parity check or "
+                                         r"layers report\?\)$"):
+        stored.read_json(path)

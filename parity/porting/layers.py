@@ -120,10 +120,18 @@ def _figures(comparison: Comparison, dtype: str = "float32") -> str:
     return figures(comparison.max_abs, comparison.max_ulp, comparison.bound_ratio, dtype)
 
 
+def _read(layer: Any, label: str) -> Any:
+    """:func:`read`, its refusal naming which layer it is about (``a`` or ``b``)."""
+    try:
+        return read(layer)
+    except ValueError as error:
+        raise ValueError(f"{label}: {error}") from None
+
+
 def check_layers(a: Any, b: Any, *, input_size: int | Sequence[int] | None = None, batch: int = 2) -> LayerCheck:
     """Whether layer ``b`` computes what layer ``a`` computes (``a`` is the one to match), on seeded input of
     ``input_size`` per spatial axis (default: an even and an odd size, where TF's SAME pads differ)."""
-    first, second = read(a), read(b)
+    first, second = _read(a, "a"), _read(b, "b")
     _check_compatible(first, second)
     sizes, outputs = [], None
     for spatial in _sizes(first, input_size):

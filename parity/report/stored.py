@@ -36,9 +36,11 @@ def read_json(path: str | Path, flag: str = "REPORT") -> tuple[list[Result], dic
         document = files.read_json(path)
     except ValueError as error:
         raise ValueError(f"{flag} must be a readable JSON report {_SOURCES}, got {str(path)!r}: {error}") from None
-    if not isinstance(document, dict) or document.get("format", FORMAT) != FORMAT:
-        got = (f"format {document.get('format')!r}" if isinstance(document, dict)
-               else f"a JSON {type(document).__name__}")
+    if not isinstance(document, dict) or document.get("format", FORMAT) != FORMAT or not document.keys() & {
+            "format", "results"}:  # (reports from before the format key have results)
+        got = (f"format {document.get('format')!r}" if isinstance(document, dict) and "format" in document
+               else "an object with neither format nor results (a parity check or layers report?)"
+               if isinstance(document, dict) else f"a JSON {type(document).__name__}")
         raise ValueError(f"{flag} must be a JSON report of format {FORMAT} {_SOURCES}, got {str(path)!r}: {got}")
     meta = {key: value for key, value in document.items() if key not in ("format", "fingerprints", "results")}
     problem = _meta_problem(meta, document.get("results"))

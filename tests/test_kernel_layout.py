@@ -110,3 +110,13 @@ def test_transpose_code_and_index():
     assert codegen.transpose("x", "NHWC", "NCHW") == ["x = x.transpose(0, 3, 1, 2)  # NHWC -> NCHW"]
     assert codegen.transpose("x", "NCHW", "NCHW") == []
     assert codegen.index(4, {2: "::-1"}) == "[:, :, ::-1]"
+
+
+def test_a_depthwise_layout_of_a_kernel_with_several_input_channels_per_group_is_named():
+    """`parity record --kernel-layout HWIM` of a dense case said 'cannot reshape array of size 135' (helper-36)."""
+    from parity.core import convert
+
+    layout = convert.kernel_layout("HWIM", 2, False)
+    with pytest.raises(ValueError, match=r"^kernel layout HWIM \(depthwise\) must come with one input channel per "
+                                         r"group \(groups = input channels\), got 3 per group$"):
+        convert.kernel_from_canonical(np.zeros((5, 3, 3, 3)), layout, 1)

@@ -115,6 +115,9 @@ def kernel_to_canonical(w: np.ndarray, layout: KernelLayout) -> np.ndarray:
 def kernel_from_canonical(w: np.ndarray, layout: KernelLayout, groups: int) -> np.ndarray:
     """The inverse of :func:`kernel_to_canonical`; a depthwise layout needs groups = input channels."""
     if layout.depthwise:
+        if w.shape[1] != 1:
+            raise ValueError(f"kernel layout {layout.name} (depthwise) must come with one input channel per group "
+                             f"(groups = input channels), got {w.shape[1]} per group")
         split = w.reshape(groups, w.shape[0] // groups, *w.shape[2:])
         return split.transpose(letter_permutation("IM" + SPATIAL_LETTERS[w.ndim - 2], layout.name))
     return w.transpose(letter_permutation(layout.canonical, layout.name))

@@ -69,9 +69,9 @@ def test_an_existing_folder_behind_dots_stays_and_an_interrupt_cleans_up_too(tmp
 
 
 def test_a_run_s_report_may_not_replace_a_file_of_the_recordings_it_replays(tmp_path, monkeypatch, capsys):
-    monkeypatch.delenv("PARITY_RECORDED", raising=False)  # --recorded sets it for this process: restored after
     out = tmp_path / "recs"
     assert main([*ARGS, "-k", CASE, "--out", str(out)]) == 0
+    monkeypatch.setenv("PARITY_RECORDED", str(out))  # --recorded sets it for this process: undone after the test
     target = out / f"{CASE}-numpy" / "input.npy"
     before = target.read_bytes()
     capsys.readouterr()

@@ -180,10 +180,16 @@ def test_a_drift_names_every_way_it_drifted(tmp_path):
      'comparisons["c | a vs reference"].bound_ratio of a pass must be at most 1, got 5.0'),
     ({"status": "pass", "max_ulp": -1, "bound_ratio": 0, "fingerprint": None, "accumulation": None},
      'comparisons["c | a vs reference"].max_ulp must be an integer from 0 to 2**64 - 1 or null, got -1'),
+    ({"status": "pass", "max_ulp": 0, "bound_ratio": 0, "fingerprint": 5, "accumulation": None},
+     'comparisons["c | a vs reference"].fingerprint must be a string or null, got 5'),
+    ({"status": "pass", "max_ulp": 0, "bound_ratio": 1, "fingerprint": None, "accumulation": None}, None),
 ])
 def test_a_baseline_comparison_breaking_a_rule_is_refused_naming_it(tmp_path, figures, message):
     path = tmp_path / "b.json"
     path.write_text(json.dumps({"format": "parity-baseline/1", "comparisons": {"c | a vs reference": figures}}))
+    if message is None:  # a pass exactly at its bound is a pass
+        assert baseline.load(path)["comparisons"]["c | a vs reference"] == figures
+        return
     with pytest.raises(ValueError) as caught:
         baseline.load(path)
     assert str(caught.value) == f"baseline {str(path)!r} {message}"
@@ -230,6 +236,15 @@ def test_a_baseline_saved_with_another_keyword_says_so(tmp_path, capsys):
     start = next(i for i, line in enumerate(lines) if line.startswith("baseline: 0 drift(s)"))
     assert lines[start + 1] == ("note: the baseline was saved with -k 'conv1d', this run with -k 'conv1d and f32': "
                                 "what only one of them selects is new or vanished, not compared")
+
+
+@pytest.mark.parametrize("field, value, rule", [("tier", 5, "a tier name or null"), ("partial", "no", "true or false")])
+def test_a_baseline_field_of_the_wrong_type_is_refused(tmp_path, field, value, rule):
+    """(mutation testing, helper-37: both checks could be deleted unnoticed)"""
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps({"format": "parity-baseline/1", "comparisons": {}, field: value}))
+    with pytest.raises(ValueError, match=f"{field} must be {rule}, got {json.dumps(value)}$"):
+        baseline.load(path)
 
 
 def test_a_baseline_naming_a_backend_twice_is_refused(tmp_path):

@@ -117,3 +117,15 @@ def test_the_closeness_test_discounts_the_result_s_own_rounding():
     assert "not 10 times closer" in indistinct([(mutant, 1.3)], wrong, exact, bound, "bfloat16")
     pair = indistinct([(mutant, 1.3)], wrong, wrong.copy(), 2 * bound, "bfloat16", exact, 2)
     assert "not 10 times closer to what it is compared with (0) than to that one (0)" in pair
+
+
+@pytest.mark.parametrize("kernel, names", [
+    ((1, 1), ["padding shifted to the start", "padding shifted to the end"]),
+    ((2, 1), ["kernel flipped", "padding shifted to the start", "padding shifted to the end"]),
+    ((2, 2), ["kernel flipped", "kernel axes transposed", "padding shifted to the start", "padding shifted to the end"]),
+])
+def test_every_kernel_wider_than_one_has_its_flip_judged(kernel, names):
+    """A 2-tap kernel flipped is a different convolution (mutation testing, helper-37: 'max(kernel) > 2' survived)."""
+    spec = ConvSpec(spatial=(5, 5), kernel=kernel, in_channels=2, out_channels=2, padding="SAME", dtype="float32")
+    x, w = parity.generate(spec)
+    assert [m.name for m in mutants(spec, reference(spec, x, w), x, w)] == names

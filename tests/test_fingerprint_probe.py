@@ -140,3 +140,23 @@ def test_a_probe_never_widens_the_bound_to_admit_an_all_zero_result(install_back
     spec = ConvSpec(spatial=(14, 14), kernel=3, in_channels=64, out_channels=8, padding="SAME", dtype="bfloat16")
     result = CaseRun(Case(spec.slug(), spec)).against_reference("zeros")
     assert (result.status, result.accumulation) == ("fail", "float32 (probed)")
+
+
+def _one(dtype, xs, ws, output):
+    """The fingerprint of ``output`` on a 1x1 conv of one position over ``len(xs)`` channels of integers."""
+    spec = ConvSpec(spatial=(1,), kernel=1, in_channels=len(xs), out_channels=1, dtype=dtype, distribution="int")
+    x = np.array(xs, np.float64).reshape(spec.input_shape).astype(spec.dtype)
+    w = np.array(ws, np.float64).reshape(spec.kernel_shape).astype(spec.dtype)
+    return fingerprint(spec, reference(spec, x, w), np.full((1, 1, 1), output, spec.dtype), [x, w])
+
+
+@pytest.mark.parametrize("dtype, xs, output, label", [
+    ("float32", [4097], 4096, "TF32 inputs"),  # bfloat16 rounds 4097 to 4096 too: TF32 is tried first
+    ("float64", [2 ** 25 + 5], 2 ** 25 + 4, "float32 inputs"),  # 24 bits (23 would give 2**25 + 8)
+    ("float64", [257], 256, "bfloat16 inputs"),
+    ("float32", [2 ** 24, 1, 1], 2 ** 24, "not identified"),  # float32 sums are no accumulation label of float32
+])
+def test_each_input_rounding_is_named_by_its_own_width(dtype, xs, output, label):
+    """Cases from mutation testing (helper-37): each entry of the input-rounding table could be reordered,
+    narrowed or dropped with every test passing."""
+    assert _one(dtype, xs, [1] * len(xs), output) == label

@@ -129,3 +129,14 @@ def test_every_kernel_wider_than_one_has_its_flip_judged(kernel, names):
     spec = ConvSpec(spatial=(5, 5), kernel=kernel, in_channels=2, out_channels=2, padding="SAME", dtype="float32")
     x, w = parity.generate(spec)
     assert [m.name for m in mutants(spec, reference(spec, x, w), x, w)] == names
+
+
+def test_closeness_at_exactly_the_margin_counts_and_a_pair_nets_half_an_ulp_per_side():
+    """Edges from mutation testing (helper-37): 10 times closer is closer; a pair's distance is net of two
+    roundings, one per backend."""
+    from parity.verdict.sensitivity import MARGIN, closer, farthest
+
+    assert MARGIN == 10 and closer(1.0, 10.0) and not closer(1.0, 9.99)
+    one_ulp = np.array([1 + 2.0 ** -23], np.float32)
+    assert farthest(one_ulp, np.array([1.0], np.float32), np.ones(1), "float32", net=True, computations=2) == 0.0
+    assert farthest(one_ulp, np.array([1.0], np.float32), np.ones(1), "float32", net=True) == 2.0 ** -24

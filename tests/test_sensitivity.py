@@ -25,7 +25,7 @@ def _whole_verdict(spec: ConvSpec, operands: list[np.ndarray], accumulation: str
                compute(spec, x, np.ascontiguousarray(change(w)), *rest)[0]) for name, change in changes]
     for name, step in (("padding shifted to the start", 1), ("padding shifted to the end", -1)):
         values.append((name, compute(spec, x, w, *rest, pads=tuple((lo + step, hi - step) for lo, hi in spec.pads))[0]))
-    target = ref.value if ref.low is None else ref.value + ref.low
+    target = ref.value
     bound = total_bound(ref, spec.dtype, 1, accumulation)
     for name, value in values:
         if np.all(np.abs(value - ref.value) <= 2.0 ** -40 * ref.scale):
@@ -140,3 +140,42 @@ def test_closeness_at_exactly_the_margin_counts_and_a_pair_nets_half_an_ulp_per_
     one_ulp = np.array([1 + 2.0 ** -23], np.float32)
     assert farthest(one_ulp, np.array([1.0], np.float32), np.ones(1), "float32", net=True, computations=2) == 0.0
     assert farthest(one_ulp, np.array([1.0], np.float32), np.ones(1), "float32", net=True) == 2.0 ** -24
+
+
+def test_a_mutant_within_a_float32_bound_is_judged_however_close_it_lies():
+    """A flipped kernel 2**-26 of the error scale from the truth is a different convolution that a float32 bound
+    (about 2**-18 of the scale over 72 terms) cannot see: insensitive. Only a mutant within 2**-40 of the scale is
+    the reference's own result (mutation testing, helper-37 N01: 2**-20 there survived)."""
+    spec = ConvSpec(spatial=(6, 6), kernel=(3, 3), in_channels=8, out_channels=2, padding="SAME", dtype="float32")
+    x = parity.generate(spec)[0]
+    w = np.ones((2, 8, 3, 3), np.float32)
+    w[:, :, 0, 0] = 1 + 2.0 ** -20  # flipped, the extra 2**-20 moves to tap (2, 2): 2**-20 / 72 taps of the scale
+    reason, _ = _judged(spec, [x, w], "float32")
+    assert reason.startswith("insensitive: a reference with the kernel flipped passes this bound too")
+
+
+def test_a_mutant_equal_to_the_reference_where_a_window_holds_only_zeros_is_harmless():
+    """A symmetric kernel's flip and transpose are the reference itself, also on outputs whose window holds only
+    zeros (error scale 0): not judged, so a bound that rejects the padding mutants is sensitive (helper-37 N10:
+    '<' for '<=' there made every such case insensitive)."""
+    spec = ConvSpec(spatial=(9, 9), kernel=(3, 3), in_channels=2, out_channels=2, padding="SAME", dtype="float32")
+    x = parity.generate(spec)[0]
+    x[:, :, 2:7, 2:7] = 0  # the 3x3 windows centred on (3..5, 3..5) see zeros only
+    w = np.ones((2, 2, 3, 3), np.float32)
+    reason, found = _judged(spec, [x, w], "float32")
+    assert reason == "" and [m.name for m in found][:2] == ["kernel flipped", "kernel axes transposed"]
+    assert np.all(found[0].value == reference(spec, x, w).value)
+
+
+def test_the_transposed_kernel_mutant_swaps_the_first_two_square_axes():
+    """With a cubic kernel the mutant swaps the first two spatial axes of the kernel, as the module says
+    (helper-37 N26: the last two survived); its value is the independent loops' result."""
+    import conv_oracle as oracle
+
+    spec = ConvSpec(spatial=(5, 5, 5), kernel=(3, 3, 3), in_channels=2, out_channels=2, padding="SAME",
+                    dtype="float64")
+    x, w = parity.generate(spec)
+    transposed = [m for m in mutants(spec, reference(spec, x, w), x, w) if m.name == "kernel axes transposed"][0]
+    pads = [(1, 1)] * 3
+    np.testing.assert_allclose(transposed.value, oracle.forward(x, np.swapaxes(w, 2, 3), (1, 1, 1), pads), rtol=1e-12)
+    assert not np.allclose(transposed.value, oracle.forward(x, np.swapaxes(w, 3, 4), (1, 1, 1), pads), rtol=1e-6)

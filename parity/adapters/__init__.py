@@ -105,37 +105,31 @@ def origin(name: str) -> str:
     return f"{point.dist.name if point.dist else 'an installed package'} ({point.value})"
 
 
+def status(name: str) -> tuple[str, str]:
+    """(``installed``, ``opt-in``, ``missing`` or ``error``, and why) for backend ``name``: ``error`` when
+    loading it or asking it raises, or it answers against the contract."""
+    try:
+        adapter = get(name)
+        why, chosen = checked_reason(adapter.available(), "available()"), opt_in(adapter)
+    except Exception as error:
+        return "error", f"{type(error).__name__}: {error}"
+    if why is not None:
+        return "missing", why
+    return ("opt-in", f"runs where named (--backends): {chosen}") if chosen else ("installed", "")
+
+
 def reason(name: str) -> str | None:
     """None if backend ``name`` can run here, else why not: its ``available()`` or the error loading it or
     asking it (then starting with ``error:``)."""
-    try:
-        return checked_reason(get(name).available(), "available()")
-    except Exception as error:
-        return f"error: {type(error).__name__}: {error}"
+    state, why = status(name)
+    return {"missing": why, "error": f"error: {why}"}.get(state)
 
 
 def installed() -> list[str]:
     """Backends whose framework can be imported here, less the opt-in ones (they run where they are named).
     A backend whose module or ``available()`` raises is listed too, so that its cases report the error
     instead of the backend vanishing from the run."""
-    return [name for name in names() if _available(name)]
-
-
-def _available(name: str) -> bool:
-    try:
-        adapter = get(name)
-        return checked_reason(adapter.available(), "available()") is None and not opt_in(adapter)
-    except Exception:
-        return True
-
-
-def status(name: str) -> tuple[str, str]:
-    """(``installed``, ``opt-in``, ``missing`` or ``error``, and why) for ``parity backends``."""
-    why = reason(name)
-    if why is not None:
-        return ("error", why.removeprefix("error: ")) if why.startswith("error: ") else ("missing", why)
-    chosen = opt_in(get(name))
-    return ("opt-in", f"runs where named (--backends): {chosen}") if chosen else ("installed", "")
+    return [name for name in names() if status(name)[0] in ("installed", "error")]
 
 
 def parse(text: str | None, flag: str = "backends") -> list[str]:

@@ -11,9 +11,11 @@ import math
 import os
 import re
 import sys
-from typing import Callable, Iterable
+from contextlib import contextmanager
+from typing import Callable, Iterable, Iterator
 
 from parity.adapters.legacy.worker import MAX_SECONDS
+from parity.core.errors import FieldError
 
 _EXTERNAL = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
 
@@ -77,6 +79,18 @@ _REWRITES: tuple[tuple[re.Pattern, Callable[[re.Match], str]], ...] = (
     (re.compile(r"the following arguments are required: (?P<f>.*)"), lambda m: f"{m['f']} must be given, got nothing"),
     (re.compile(r"unrecognized arguments: (?P<v>.*)"), lambda m: f"arguments must be ones --help lists, got {m['v']}"),
 )
+
+
+@contextmanager
+def as_options(*fields: str) -> Iterator[None]:
+    """A :class:`~parity.core.errors.FieldError` of one of ``fields``, which the user gave as options of the
+    same names, said with the option's name (``--output-padding`` for ``output_padding``)."""
+    try:
+        yield
+    except FieldError as error:
+        if error.field not in fields:
+            raise
+        raise ValueError(f"--{error.field.replace('_', '-')} {error.rule}") from None
 
 
 def usage_message(message: str) -> str:

@@ -9,7 +9,7 @@ import sys
 
 from parity.core import files
 from parity.porting.printed import FORMATS, Printed, given_digits
-from parity.cli.common import adapter, print_lines, text
+from parity.cli.common import adapter, as_options, print_lines, text
 from parity.core.reading import LARGEST
 from parity.core.spec import ConvSpec
 
@@ -98,9 +98,10 @@ def check(args: argparse.Namespace) -> int:
                          f"{' and '.join(given)} with .npy files only")
     flags = {name: None if getattr(args, name) is None else _ints(getattr(args, name), name)
              for name in ("strides", "dilations", "groups")}
-    result = checking.check(x, w, y, layout=args.layout, kernel_layout=args.kernel_layout, padding=args.padding,
-                            transposed=args.transposed, output_padding=_ints(args.output_padding, "output-padding"),
-                            **flags)
+    with as_options(*flags, "padding", "output_padding"):
+        result = checking.check(x, w, y, layout=args.layout, kernel_layout=args.kernel_layout, padding=args.padding,
+                                transposed=args.transposed,
+                                output_padding=_ints(args.output_padding, "output-padding"), **flags)
     print_lines([result.format()])
     if args.json:
         files.write_atomic(args.json, json.dumps(result.as_dict(), indent=1) + "\n")
@@ -151,17 +152,9 @@ def _translate_spec(args: argparse.Namespace, rank: int, layout: str | None) -> 
     if not args.transposed and any(sizes["output_padding"] if isinstance(sizes["output_padding"], tuple)
                                    else (sizes["output_padding"],)):
         raise ValueError(f"--output-padding must come with --transposed, got {args.output_padding!r} without")
-    try:
+    with as_options(*sizes, "padding", "dtype", "layout"):
         return ConvSpec(spatial=spatial, padding=args.padding, dtype=args.dtype, layout=layout or "channels_first",
                         op="conv_transpose" if args.transposed else "conv", **sizes)
-    except ValueError as error:  # the spec names its field: the user gave it as an option
-        field = str(error).split()[0]
-        raise ValueError(f"--{field.replace('_', '-')}{str(error)[len(field):]}" if field in _OPTIONS
-                         else str(error)) from None
-
-
-_OPTIONS = ("kernel", "in_channels", "out_channels", "batch", "strides", "dilations", "groups", "output_padding",
-            "padding", "dtype", "layout")
 
 
 def layers_parser(commands) -> None:

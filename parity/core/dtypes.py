@@ -11,6 +11,8 @@ from typing import Final, NamedTuple
 
 import numpy as np
 
+from parity.core.errors import FieldError
+
 
 class Format(NamedTuple):
     """IEEE-style facts of a format: precision p (significand bits with the implicit one), the smallest
@@ -72,7 +74,7 @@ def canonical_name(dtype: object) -> str:
     name = str(getattr(named, "name", named)).removeprefix("torch.").removeprefix("tf.")
     name = _ALIASES.get(name, name)
     if name not in FORMATS:
-        raise ValueError(f"dtype must be one of {', '.join(FORMATS)}, got {dtype!r}")
+        raise FieldError("dtype", f"must be one of {', '.join(FORMATS)}, got {dtype!r}")
     return name
 
 

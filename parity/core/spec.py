@@ -15,6 +15,7 @@ from typing import Any, Final, Union
 
 from parity.core import convert, geometry
 from parity.core.dtypes import SHORT, canonical_name, precision_bits
+from parity.core.errors import FieldError
 
 PADDING_MODES: Final = ("VALID", "SAME", "SAME_LOWER", "CAUSAL", "FULL")
 OPS: Final = ("conv", "conv_transpose")
@@ -29,18 +30,18 @@ PaddingLike = Union[str, int, tuple, list]
 def _positive_ints(field: str, value: Any, rank: int | None = None, minimum: int = 1) -> tuple[int, ...]:
     items = (value,) * (rank or 1) if isinstance(value, int) and not isinstance(value, bool) else value
     if not isinstance(items, (tuple, list)) or not items:
-        raise ValueError(f"{field} must be an int >= {minimum} or a non-empty tuple of them, got {value!r}")
+        raise FieldError(field, f"must be an int >= {minimum} or a non-empty tuple of them, got {value!r}")
     for item in items:
         if isinstance(item, bool) or not isinstance(item, int) or item < minimum:
-            raise ValueError(f"{field} must contain only ints >= {minimum}, got {value!r}")
+            raise FieldError(field, f"must contain only ints >= {minimum}, got {value!r}")
     if rank is not None and len(items) != rank:
-        raise ValueError(f"{field} must have one entry per spatial axis ({rank}), got {value!r}")
+        raise FieldError(field, f"must have one entry per spatial axis ({rank}), got {value!r}")
     return tuple(items)
 
 
 def _positive_int(field: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{field} must be an int >= 1, got {value!r}")
+        raise FieldError(field, f"must be an int >= 1, got {value!r}")
     return value
 
 
@@ -58,11 +59,11 @@ def _padding(value: PaddingLike, rank: int) -> str | Pads:
     except TypeError:
         pairs = None
     if pairs is None or len(pairs) != rank or any(len(p) != 2 for p in pairs):
-        raise ValueError(f"padding must be one of {', '.join(PADDING_MODES)}, an int, or one (lo, hi) pair "
+        raise FieldError("padding", f"must be one of {', '.join(PADDING_MODES)}, an int, or one (lo, hi) pair "
                          f"per spatial axis ({rank}), got {value!r}")
     for lo, hi in pairs:
         if any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in (lo, hi)):
-            raise ValueError(f"padding must contain only ints >= 0, got {value!r}")
+            raise FieldError("padding", f"must contain only ints >= 0, got {value!r}")
     return tuple((int(lo), int(hi)) for lo, hi in pairs)
 
 
@@ -70,7 +71,7 @@ def _layout(value: str, rank: int) -> str:
     try:
         return convert.layout_family(value, rank)
     except ValueError as error:
-        raise ValueError(f"layout {error}") from None
+        raise FieldError("layout", str(error)) from None
 
 
 def _check_op_fields(padding: str | Pads, output_padding: tuple[int, ...], transposed: bool) -> None:
@@ -117,7 +118,7 @@ class ConvSpec:
         spatial = _positive_ints("spatial", self.spatial)
         rank = len(spatial)
         if rank > 3:
-            raise ValueError(f"spatial must have 1 to 3 axes, got {self.spatial!r}")
+            raise FieldError("spatial", f"must have 1 to 3 axes, got {self.spatial!r}")
         set_ = object.__setattr__
         set_(self, "spatial", spatial)
         for name in ("kernel", "strides", "dilations"):
@@ -130,9 +131,9 @@ class ConvSpec:
         set_(self, "output_padding", _positive_ints("output_padding", self.output_padding, rank, minimum=0))
         for field, choices in (("distribution", DISTRIBUTIONS), ("op", OPS), ("quantity", QUANTITIES)):
             if getattr(self, field) not in choices:
-                raise ValueError(f"{field} must be one of {', '.join(choices)}, got {getattr(self, field)!r}")
+                raise FieldError(field, f"must be one of {', '.join(choices)}, got {getattr(self, field)!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be an int >= 0, got {self.seed!r}")
+            raise FieldError("seed", f"must be an int >= 0, got {self.seed!r}")
         self._check_consistency()
 
     def _check_consistency(self) -> None:

@@ -143,7 +143,8 @@ class CaseRun:
         return self._from_comparison(backend, against, comparison, accumulations, probed, label, arrays, names)
 
     def _fingerprint(self, output: np.ndarray) -> str | None:
-        return fingerprint(self.case.spec, self.reference, output, [a for a in self.inputs if a is not None])
+        return fingerprint(self.case.spec, self.reference, output, [a for a in self.inputs if a is not None],
+                           self.mutants)
 
     def _compare(self, arrays: tuple[np.ndarray, np.ndarray], accumulations: tuple[str, ...],
                  count_repeats: bool = True) -> Comparison:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Final
 import numpy as np
 
 from parity.verdict.comparison import TAPS, error_bound
-from parity.verdict.sensitivity import admitted, mutants
+from parity.verdict.sensitivity import Mutant, admitted, mutants
 from parity.core.dtypes import np_dtype
 from parity.reference.conv import Reference, compute
 
@@ -43,9 +43,11 @@ def round_to_bits(a: np.ndarray, bits: int) -> np.ndarray:
     return np.ldexp(np.round(np.ldexp(mantissa, bits)), exponent - bits)
 
 
-def fingerprint(spec: "ConvSpec", ref: Reference, actual: np.ndarray, operands: list[np.ndarray]) -> str | None:
+def fingerprint(spec: "ConvSpec", ref: Reference, actual: np.ndarray, operands: list[np.ndarray],
+                found: list[Mutant] | None = None) -> str | None:
     """The label of ``actual``'s arithmetic (see the module docstring); None where the inputs are not all
-    integers, so that the exact result tells nothing about the order or precision of the sums."""
+    integers, so that the exact result tells nothing about the order or precision of the sums. ``found``: the
+    case's mutants where the caller holds them (computed once, when first needed), else made here."""
     if not ref.integer_inputs:
         return None
     got = np.asarray(actual, np.float64)
@@ -63,17 +65,18 @@ def fingerprint(spec: "ConvSpec", ref: Reference, actual: np.ndarray, operands: 
             bound = error_bound(ref, spec.dtype, accumulation)
             with np.errstate(invalid="ignore"):
                 if np.all(np.abs(got - ref.value) <= bound):
-                    return f"{accumulation} accumulation" if _telling(spec, ref, bound, operands) else NOT_IDENTIFIED
+                    found = mutants(spec, ref, *operands) if found is None else found
+                    return f"{accumulation} accumulation" if _telling(ref, bound, found, spec.dtype) else NOT_IDENTIFIED
     return NOT_IDENTIFIED
 
 
-def _telling(spec: "ConvSpec", ref: Reference, bound: np.ndarray, operands: list[np.ndarray]) -> bool:
+def _telling(ref: Reference, bound: np.ndarray, found: list[Mutant], dtype: str) -> bool:
     """Whether a result within ``bound`` is evidence of that accumulation: the bound rejects a zero result and
     each mutated reference (over long sums a 16-bit accumulation bound exceeds the result itself, and an
     all-zero or flipped-kernel output fitted it: a probe then widened the case's bound to admit them)."""
     if np.all(np.abs(ref.value) <= bound):
         return False
-    return next(admitted(mutants(spec, ref, *operands), ref, spec.dtype, bound), None) is None
+    return next(admitted(found, ref, dtype, bound), None) is None
 
 
 def _equal(got: np.ndarray, exact: np.ndarray, dtype: str) -> bool:

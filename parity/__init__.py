@@ -16,7 +16,7 @@ _EXPORTS = {"Case": ("parity.running.registry", "Case"), "CheckResult": ("parity
             "Comparison": ("parity.verdict.comparison", "Comparison"),
             "compare": ("parity.verdict.comparison", "compare"),
             "error_bound": ("parity.verdict.comparison", "error_bound"),
-            "ulp_distance": ("parity.verdict.comparison", "ulp_distance"),
+            "ulp_distance": ("parity.verdict.ulp", "ulp_distance"),
             "ConvSpec": ("parity.core.spec", "ConvSpec"),
             "Reference": ("parity.reference.conv", "Reference"), "Result": ("parity.running.runner", "Result"),
             "adapters": ("parity.adapters", None), "check": ("parity.porting.checking", "check"),

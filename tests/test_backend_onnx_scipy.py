@@ -23,7 +23,7 @@ from parity.core.spec import ConvSpec
 from parity.running.registry import Case
 from parity.running.runner import CaseRun
 from parity.running.result import Result
-from parity.verdict.comparison import ulp_distance
+from parity.verdict.ulp import ulp_distance
 
 MODULE = {"onnx_reference": "onnx", "onnxruntime": "onnxruntime", "onnxruntime_noopt": "onnxruntime",
           "scipy_direct": "scipy", "scipy_fft": "scipy"}

@@ -49,7 +49,7 @@ def cuda_switches(torch: ModuleType, tf32: bool | None, deterministic: bool) -> 
 
 def spread(first: np.ndarray, second: np.ndarray) -> tuple[int, int]:
     """(elements whose bits differ, the largest ULP distance) between two runs of one computation."""
-    from parity.verdict.comparison import ulp_distance
+    from parity.verdict.ulp import ulp_distance
 
     differ = first.view(np.uint8).reshape(first.size, -1) != second.view(np.uint8).reshape(second.size, -1)
     count = int(differ.any(axis=1).sum()) if first.size else 0

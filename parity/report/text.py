@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping
 from parity.report.fingerprints import quantity_label, row_label
 from parity.report.fingerprints import summarize as fingerprints
 from parity.running.result import Result
-from parity.verdict.comparison import ULP_INFINITE
+from parity.verdict.ulp import ULP_INFINITE
 
 STATUSES = ("pass", "fail", "skip", "error", "insensitive", "known")
 

@@ -1,4 +1,4 @@
-"""The comparator: ULP distance, and error as a fraction of the floating-point error bound.
+"""The comparator: error as a fraction of the floating-point error bound.
 
 For a dot product of n terms whose products and sums are rounded in a format with unit roundoff u (the
 *accumulation* type), in any summation order, |fl(s) - s| <= ((1 + u)**n - 1) * sum|x_i w_i| (Higham,
@@ -25,13 +25,12 @@ import numpy as np
 
 from parity.core.dtypes import canonical_name, np_dtype, precision_bits, ulp, unit_roundoff
 from parity.reference.conv import Reference
+from parity.verdict.ulp import ULP_INFINITE, max_distance, ulp_distance
 
 Status = Literal["pass", "fail", "insensitive"]
 Kind = Literal["ok", "bound", "nonfinite", "shape", "dtype"]
 # Values this far beyond the bound are reported as absurd (garbage such as an old TF's -5.3e37).
 ABSURD_RATIO: Final = 1e6
-ULP_INFINITE: Final = np.iinfo(np.uint64).max
-_INT: Final[dict[int, type]] = {2: np.int16, 4: np.int32, 8: np.int64}
 # Per-element probability that the probabilistic bound fails for a correct computation (see the docstring).
 FAILURE_PROBABILITY: Final = 1e-9
 Accumulation = Union[str, Sequence[str], None]
@@ -58,51 +57,6 @@ class Comparison:
     @property
     def passed(self) -> bool:
         return self.status == "pass"
-
-
-def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Elementwise distance in ULPs of the arrays' (common) float dtype, as uint64.
-
-    Floats are reinterpreted as sign-magnitude integers and mapped onto a monotonic integer line, so
-    the count is right across zero and signs (+0 and -0 are 0 apart). Two NaNs are 0 apart; a NaN and a
-    number are 2**64 - 1 apart.
-    """
-    a, b = np.asarray(a), np.asarray(b)
-    if a.dtype != b.dtype:
-        raise ValueError(f"ulp_distance must get arrays of one dtype, got {a.dtype} and {b.dtype}")
-    canonical_name(a.dtype)
-    distance = _distance(_ordered(a), _ordered(b))
-    nan_a, nan_b = np.isnan(a.astype(np.float64)), np.isnan(b.astype(np.float64))
-    nan = np.where(nan_a & nan_b, np.uint64(0), np.uint64(ULP_INFINITE))  # uint64 throughout: no float rounding
-    return np.where(nan_a | nan_b, nan, distance)
-
-
-def _ordered(a: np.ndarray) -> np.ndarray:
-    """Float bits as int64 such that float order is integer order: a float whose bits, read as a signed
-    integer of its width, are b >= 0 maps to b; a negative one (sign bit set, magnitude m) has b = MIN + m
-    and maps to MIN - b = -m (both zeros map to 0). Narrow types are widened first, so nothing wraps."""
-    width = a.dtype.itemsize
-    signed = np.ascontiguousarray(a).view(_INT[width])
-    bits = signed.astype(np.int64) if width < 8 else signed
-    return np.where(bits < 0, np.int64(-1 << (8 * width - 1)) - bits, bits)
-
-
-def _distance(oa: np.ndarray, ob: np.ndarray) -> np.ndarray:
-    """|oa - ob| as uint64: the subtraction wraps modulo 2**64, which is exact for the smaller from the
-    larger (float64's ordered values span almost 2**64)."""
-    ua, ub = oa.view(np.uint64), ob.view(np.uint64)
-    return np.where(oa >= ob, ua - ub, ub - ua)
-
-
-def _max_ulp(actual: np.ndarray, target: np.ndarray) -> int:
-    """The largest :func:`ulp_distance` between two arrays without NaN (``target`` is rounded to ``actual``'s
-    dtype first: a target beyond the type's range rounds to the infinity a correct ``actual`` holds),
-    without the NaN bookkeeping."""
-    if not actual.size:
-        return 0
-    with np.errstate(over="ignore"):
-        rounded = np.asarray(target).astype(actual.dtype, copy=False)
-    return int(_distance(_ordered(actual), _ordered(rounded)).max())
 
 
 def gamma(n: int, u: float, repeats: np.ndarray | None = None) -> float | np.ndarray:
@@ -238,7 +192,7 @@ def _errors(actual: np.ndarray, target: np.ndarray, actual64: np.ndarray, target
     ``target``. The common case, every difference finite, skips the NaN/Inf bookkeeping."""
     diff = actual64 - target64
     if np.isfinite(diff).all():  # then both sides are finite everywhere
-        return np.abs(diff if low is None else diff - low), _max_ulp(actual, target), ""
+        return np.abs(diff if low is None else diff - low), max_distance(actual, target), ""
     finite = np.isfinite(actual64) & np.isfinite(target64)
     diff = np.where(finite, diff, 0.0)
     if low is not None:

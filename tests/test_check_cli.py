@@ -43,6 +43,14 @@ def test_matching_output_exits_0(files, capsys):
     assert "matches: max_abs" in out and "bound_ratio" in out
 
 
+@pytest.mark.parametrize("option, value", [("--layout", "NCHW "), ("--layout", " nchw"), ("--kernel-layout", " OIHW"),
+                                           ("--kernel-layout", "oihw ")])
+def test_layouts_are_read_without_case_or_surrounding_spaces(files, capsys, option, value):
+    """Both layout options take their letters the same way: case and surrounding spaces do not matter."""
+    assert main(_args(files, "good", option, value)) == 0
+    assert "conventions: NCHW data, OIHW kernel" in capsys.readouterr().out
+
+
 def test_mismatch_exits_1_and_names_the_flip(files, capsys):
     assert main(_args(files)) == 1
     out = capsys.readouterr().out

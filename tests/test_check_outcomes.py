@@ -92,7 +92,7 @@ def test_float64_flip_is_confirmed_exactly():
     (np.zeros((1, 2, 5), np.int32), np.zeros((1, 2, 3)), np.zeros((1, 1, 3)), {}, "input must be a float16"),
     (np.zeros((1, 2, 5)), np.zeros((1, 2, 3)), np.zeros((1, 1, 3)), {"strides": 0}, "strides must"),
     (np.zeros((1, 2, 5)), np.zeros((1, 2, 3)), np.zeros((1, 1, 3)), {"layout": "NHWC"}, "for rank 1"),
-    (np.zeros((1, 2, 5)), np.zeros((1, 2, 3)), np.zeros((1, 1, 3)), {"kernel_layout": "OIH"}, "kernel layout must"),
+    (np.zeros((1, 2, 5)), np.zeros((1, 2, 3)), np.zeros((1, 1, 3)), {"kernel_layout": "OIH"}, "kernel_layout must"),
     (np.zeros((1, 2, 5)), np.zeros((1, 7, 3)), np.zeros((1, 1, 3)), {}, "no convention change tried"),
 ])
 def test_bad_input_is_one_line_value_error(x, w, y, kwargs, message):

@@ -128,7 +128,7 @@ def test_single_channel_kernel_of_one_axis():
     ((1, 2, 12), (3,), {}, "kernel read as OIW must have shape (O, 2, W)"),
     ((5, 5), (3, 3), {}, "input must have 3 to 5 dimensions"),
     ((5, 5, 3), (3, 3, 3), {"layout": "NHWC"}, "for rank 1"),
-    ((5, 5, 3), (3, 3, 3), {"layout": "HWC", "kernel_layout": "HWX"}, "kernel layout must be O, I and HW"),
+    ((5, 5, 3), (3, 3, 3), {"layout": "HWC", "kernel_layout": "HWX"}, "kernel_layout must be O, I and HW"),
     ((5, 5, 3), (3, 3), {"layout": "HWC", "kernel_layout": "HWI"}, "kernel read as HWI must have 3 axes"),
 ])
 def test_messages_name_the_expected_shape_and_what_to_state(x_shape, w_shape, kwargs, message):

@@ -48,7 +48,7 @@ def test_depthwise_layout_is_tensorflows_multiplier_order():
 @pytest.mark.parametrize("name, rank, transposed", [("OIH", 2, False), ("HWIOX", 2, False), ("HWIM", 2, True),
                                                      ("OIW", 2, False), ("", 1, False), ("OOHW", 2, False)])
 def test_bad_kernel_layouts_are_one_line_errors(name, rank, transposed):
-    with pytest.raises(ValueError, match=f"kernel layout must be a permutation .* got {name!r}"):
+    with pytest.raises(ValueError, match=f"kernel_layout must be a permutation .* got {name!r}"):
         convert.kernel_layout(name, rank, transposed)
 
 

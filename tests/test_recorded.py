@@ -140,7 +140,7 @@ def test_bad_conventions_name_the_file(folder):
     recorded.record(NHWC, "numpy", folder / "a")
     meta = json.loads((folder / "a" / "spec.json").read_text())
     (folder / "a" / "spec.json").write_text(json.dumps({**meta, "kernel_layout": "OIDHW"}))
-    with pytest.raises(ValueError, match=r"a/spec.json must state valid conventions, got: kernel layout must be"):
+    with pytest.raises(ValueError, match=r"a/spec.json must state valid conventions, got: kernel_layout must be"):
         recorded.load(folder / "a")
 
 

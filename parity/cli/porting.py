@@ -98,7 +98,7 @@ def check(args: argparse.Namespace) -> int:
                          f"{' and '.join(given)} with .npy files only")
     flags = {name: None if getattr(args, name) is None else _ints(getattr(args, name), name)
              for name in ("strides", "dilations", "groups")}
-    with as_options(*flags, "padding", "output_padding"):
+    with as_options(*flags, "padding", "output_padding", "layout", "kernel_layout"):
         result = checking.check(x, w, y, layout=args.layout, kernel_layout=args.kernel_layout, padding=args.padding,
                                 transposed=args.transposed,
                                 output_padding=_ints(args.output_padding, "output-padding"), **flags)

@@ -15,6 +15,7 @@ import numpy as np
 
 from parity.core import convert
 from parity.core.convert import KernelLayout, Pads
+from parity.core.errors import FieldError
 from parity.core.spec import ConvSpec, conventions
 
 # Frameworks take 32-bit sizes; larger strides, dilations or paddings would overflow the search's indices.
@@ -78,8 +79,8 @@ def data_layout(name: object, rank: int) -> str:
         return convert.layout_family(name, rank)
     except ValueError:
         names = ", ".join(convert.layout_name(family, rank) for family in _FAMILIES)
-        raise ValueError(f"layout must be one of {names}, channels_first, channels_last for rank {rank}, "
-                         f"got {name!r}") from None
+        raise FieldError("layout", f"must be one of {names}, channels_first, channels_last for rank {rank}, "
+                                   f"got {name!r}") from None
 
 
 def _check_sizes(strides: tuple[int, ...], dilations: tuple[int, ...], padding: str | Pads,

@@ -13,6 +13,7 @@ from typing import Final, Sequence
 
 from parity.core import convert
 from parity.core.convert.layout import SPATIAL_LETTERS
+from parity.core.errors import FieldError
 
 _DATA: Final = re.compile(r"(N?)(C?)(W|HW|DHW)(C?)")
 _NAMES: Final = {"N": "batch", "C": "channel", "O": "output-channel", "I": "input-channel", "M": "multiplier"}
@@ -58,7 +59,7 @@ def _data(layout: str | None, x_shape: tuple[int, ...]) -> tuple[str, str]:
         from parity.core.reading import data_layout
 
         rank = len(x_shape) - 2
-        full = convert.layout_name(data_layout(layout, rank), rank) if 1 <= rank <= 3 else text
+        full = convert.layout_name(data_layout(str(layout).strip(), rank), rank) if 1 <= rank <= 3 else text
         return full, full
     full = convert.layout_name("channels_last" if match.group(4) else "channels_first", len(match.group(3)))
     if len(x_shape) != len(text):
@@ -82,7 +83,7 @@ def _kernel(w_shape: tuple[int, ...], given: str | None, rank: int, data: str, x
             raise ValueError(f"kernel read as {short} must have {len(short)} axes ({', '.join(short)}), "
                              f"got shape {w_shape}")
         return full, short, _note(w_shape, short, full)
-    full = (default if given is None else given).strip().upper()
+    full = default if given is None else convert.kernel_layout(given, rank, transposed).name
     if len(w_shape) >= len(full):
         return full, full, ""  # more axes than the layout has: parity.porting.checking says so
     for drop in ("O", "I", "OI"):
@@ -112,8 +113,8 @@ def _completed(short: str, rank: int, default: str, transposed: bool) -> str:
     for full in standard:
         if "".join(c for c in full if c in short) == short and set(short) <= set(full):
             return full
-    raise ValueError(f"kernel layout must be O, I and {letters} in some order (size-1 O or I may be left out), "
-                     f"got {short!r}")
+    raise FieldError("kernel_layout", f"must be O, I and {letters} in some order (size-1 O or I may be left out), "
+                                      f"got {short!r}")
 
 
 def _output(y_shape: tuple[int, ...], full: str, short: str, x: dict[str, int]) -> str:

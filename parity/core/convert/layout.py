@@ -6,6 +6,8 @@ from typing import Final, Sequence
 
 import numpy as np
 
+from parity.core.errors import FieldError
+
 __all__ = ['layout_name', 'layout_family', 'to_channels_last', 'to_channels_first', 'flip', 'dilate_spatial', 'KernelLayout', 'kernel_layout', 'default_kernel_layout', 'letter_permutation', 'kernel_to_canonical', 'kernel_from_canonical', 'flip_axes']
 
 
@@ -84,8 +86,8 @@ def kernel_layout(name: str, rank: int, transposed: bool = False) -> KernelLayou
     choices = [sorted("OI" + letters)] + ([] if transposed else [sorted("IM" + letters)])
     if sorted(text) not in choices:
         depthwise = "" if transposed else f" (or I, M and {letters} for a depthwise kernel)"
-        raise ValueError(f"kernel layout must be a permutation of O, I and {letters}{depthwise} for rank {rank}"
-                         f"{' transposed' if transposed else ''}, got {name!r}")
+        raise FieldError("kernel_layout", f"must be a permutation of O, I and {letters}{depthwise} for rank {rank}"
+                                          f"{' transposed' if transposed else ''}, got {name!r}")
     return KernelLayout(text, transposed)
 
 

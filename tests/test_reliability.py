@@ -156,7 +156,7 @@ def test_usage_errors_are_one_line_naming_field_value_and_rule(arrays, capsys, a
 def test_bad_environment_variables_stop_before_any_work(arrays, capsys, monkeypatch, variable, value, words):
     monkeypatch.setenv(variable, value)
     line = one_error_line(capsys, main(["run", *SMOKE, "--json", "r.json"]))
-    assert words in line and repr(value) in line
+    assert line.startswith(f"parity: error: {words}") and repr(value) in line
     assert not Path("r.json").exists() and "reference" not in capsys.readouterr().out
 
 

@@ -130,6 +130,7 @@ def _cases(args: argparse.Namespace) -> list[Case]:
 
     if getattr(args, "recorded", None) is not None:
         recorded.use(args.recorded, "--recorded")
+    recorded.folder()  # a bad $PARITY_RECORDED in its own words, not as the recorded-case generator's failure
     if args.keyword:
         _check_keyword(args.keyword)
     cases = select(collect(args.tier), args.keyword)

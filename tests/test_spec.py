@@ -247,3 +247,20 @@ def test_as_dict_round_trip(spec):
     assert ConvSpec(**json.loads(json.dumps(data))) == spec
     assert set(data) == {f.name for f in dataclasses.fields(ConvSpec)}
     assert data["kernel"] == list(spec.kernel)
+
+
+@pytest.mark.parametrize("changes, field, rule", [
+    ({"strides": 0}, "strides", "must contain only ints >= 1, got 0"),
+    ({"dtype": "f33"}, "dtype", "must be one of "),
+    ({"padding": "HALF"}, "padding", "must be VALID, SAME, SAME_LOWER, CAUSAL, FULL or 'lo:hi"),
+    ({"layout": "NCDHW"}, "layout", "must be channels_first, channels_last, NCHW, NHWC for rank 2"),
+    ({"seed": -1}, "seed", "must be an int >= 0, got -1"),
+])
+def test_a_bad_field_says_its_field_and_rule_apart(changes, field, rule):
+    """A front end renames the field (the CLI's --strides) from these attributes, not from the message."""
+    from parity.core.errors import FieldError
+
+    with pytest.raises(FieldError) as raised:
+        ConvSpec(spatial=(5, 5), kernel=3, **changes)
+    assert raised.value.field == field and raised.value.rule.startswith(rule)
+    assert str(raised.value) == f"{field} {raised.value.rule}"

@@ -67,13 +67,6 @@ def _padding(value: PaddingLike, rank: int) -> str | Pads:
     return tuple((int(lo), int(hi)) for lo, hi in pairs)
 
 
-def _layout(value: str, rank: int) -> str:
-    try:
-        return convert.layout_family(value, rank)
-    except ValueError as error:
-        raise FieldError("layout", str(error)) from None
-
-
 def _check_op_fields(padding: str | Pads, output_padding: tuple[int, ...], transposed: bool) -> None:
     if transposed and isinstance(padding, str) and padding not in _TRANSPOSE_MODES:
         raise ValueError(f"padding={padding!r} must be VALID, SAME or explicit (lo, hi) crops for op='conv_transpose'")
@@ -127,7 +120,7 @@ class ConvSpec:
             set_(self, name, _positive_int(name, getattr(self, name)))
         set_(self, "padding", _padding(self.padding, rank))
         set_(self, "dtype", canonical_name(self.dtype))
-        set_(self, "layout", _layout(self.layout, rank))
+        set_(self, "layout", convert.layout_family(self.layout, rank))
         set_(self, "output_padding", _positive_ints("output_padding", self.output_padding, rank, minimum=0))
         for field, choices in (("distribution", DISTRIBUTIONS), ("op", OPS), ("quantity", QUANTITIES)):
             if getattr(self, field) not in choices:

@@ -27,7 +27,7 @@ def layout_family(name: str, rank: int) -> str:
         if name == family or str(name).upper() == layout_name(family, rank):
             return family
     choices = ", ".join(layout_name(f, rank) for f in ("channels_first", "channels_last"))
-    raise ValueError(f"must be channels_first, channels_last, {choices} for rank {rank}, got {name!r}")
+    raise FieldError("layout", f"must be channels_first, channels_last, {choices} for rank {rank}, got {name!r}")
 
 
 def to_channels_last(x: np.ndarray) -> np.ndarray:

@@ -5,6 +5,7 @@ from typing import Sequence
 
 import numpy as np
 
+from parity.core.errors import FieldError
 from parity.core.geometry import span
 
 Pads = tuple[tuple[int, int], ...]
@@ -34,7 +35,7 @@ def explicit_pads(padding: str | Pads, spatial: Sequence[int], kernel: Sequence[
     reach = [span(k, d) - 1 for _, k, _, d in axes]
     table = {"VALID": [(0, 0) for _ in reach], "FULL": [(r, r) for r in reach], "CAUSAL": [(r, 0) for r in reach]}
     if padding not in table:
-        raise ValueError(f"padding must be VALID, SAME, SAME_LOWER, CAUSAL, FULL or explicit, got {padding!r}")
+        raise FieldError("padding", f"must be VALID, SAME, SAME_LOWER, CAUSAL, FULL or explicit, got {padding!r}")
     return tuple(table[padding])
 
 
@@ -43,11 +44,11 @@ def parse_pads(text: str, rank: int) -> Pads:
     try:
         pairs = [tuple(int(v) for v in item.split(":")) for item in text.split(",")]
     except ValueError:
-        raise ValueError("padding must be VALID, SAME, SAME_LOWER, CAUSAL, FULL or 'lo:hi,lo:hi,...', "
-                         f"got {text!r}") from None
+        raise FieldError("padding", "must be VALID, SAME, SAME_LOWER, CAUSAL, FULL or 'lo:hi,lo:hi,...', "
+                                    f"got {text!r}") from None
     pairs = [p * 2 if len(p) == 1 else p for p in pairs] * (rank if len(pairs) == 1 else 1)
     if len(pairs) != rank or any(len(p) != 2 or min(p) < 0 for p in pairs):
-        raise ValueError(f"padding must have one non-negative lo:hi pair per spatial axis ({rank}), got {text!r}")
+        raise FieldError("padding", f"must have one non-negative lo:hi pair per spatial axis ({rank}), got {text!r}")
     return tuple(pairs)
 
 

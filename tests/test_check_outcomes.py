@@ -94,11 +94,22 @@ def test_float64_flip_is_confirmed_exactly():
     (np.zeros((1, 2, 5)), np.zeros((1, 2, 3)), np.zeros((1, 1, 3)), {"layout": "NHWC"}, "for rank 1"),
     (np.zeros((1, 2, 5)), np.zeros((1, 2, 3)), np.zeros((1, 1, 3)), {"kernel_layout": "OIH"}, "kernel_layout must"),
     (np.zeros((1, 2, 5)), np.zeros((1, 7, 3)), np.zeros((1, 1, 3)), {}, "no convention change tried"),
+    # a short kernel layout must keep every spatial letter (OIHW on a 3-D case raised KeyError: 'D')
+    (np.zeros((1, 2, 4, 4, 4)), np.zeros((3, 2, 3, 3)), np.zeros((1, 3, 2, 2, 2)), {"kernel_layout": "OIHW"},
+     r"kernel_layout must be O, I and DHW in some order .* got 'OIHW'"),
+    # a layout family on an input of no rank (7 axes raised KeyError: 11)
+    (np.zeros((1, 2, 3, 3, 3, 3, 3)), np.zeros((3, 2, 3, 3)), np.zeros((1, 3, 2, 2)), {"layout": "channels_last"},
+     r"input must have 3 to 5 dimensions .* to be read as channels_last, got shape \(1, 2, 3, 3, 3, 3, 3\)"),
 ])
 def test_bad_input_is_one_line_value_error(x, w, y, kwargs, message):
     with pytest.raises(ValueError, match=message) as raised:
         check(x, w, y, **kwargs)
     assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize("layout", [" Channels_First ", "CHANNELS_FIRST", " ncw"])
+def test_a_data_layout_is_read_without_case_or_surrounding_spaces(layout):
+    assert check(np.zeros((1, 2, 5)), np.zeros((1, 2, 3)), np.zeros((1, 1, 3)), layout=layout).matches
 
 
 def test_as_dict_has_the_documented_fields():

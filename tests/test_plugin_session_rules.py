@@ -65,6 +65,12 @@ adapters.names = lambda: sorted([*_names(), "raising"])
 """
 
 
+@pytest.fixture(autouse=True)
+def _no_recordings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The expected counts are the smoke tier's own: recordings in the user's $PARITY_RECORDED would join it."""
+    monkeypatch.delenv("PARITY_RECORDED", raising=False)
+
+
 def _json(pytester: pytest.Pytester, name: str) -> dict:
     return json.loads((pytester.path / name).read_text())
 

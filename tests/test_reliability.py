@@ -123,7 +123,7 @@ USAGE = [  # (argv, words the one line must hold: the field, the value and the r
     (["translate", "--from", "numpy", "--to", "torch", "--op", "conv2d", "--dtype", "f33"], "--dtype must be one of",
      "'f33'"),
     (["translate", "--from", "numpy", "--to", "torch", "--op", "conv2d", "--layout", "NCDHW"],
-     "--layout must be channels_first, channels_last, NCHW, NHWC for rank 2", "'NCDHW'"),
+     "--layout must be one of NCHW, NHWC, channels_first, channels_last for rank 2", "'NCDHW'"),
     ([*CHECK, "--dilations", "0,1"], "--dilations must contain only ints >= 1", "(0, 1)"),
     (["translate", "--from", "numpy", "--to", "torch", "--op", "conv2d", "--input-size", "-1"],
      "--input-size must be one size >= 1 or 2 for conv2d", "'-1'"),

@@ -253,7 +253,7 @@ def test_as_dict_round_trip(spec):
     ({"strides": 0}, "strides", "must contain only ints >= 1, got 0"),
     ({"dtype": "f33"}, "dtype", "must be one of "),
     ({"padding": "HALF"}, "padding", "must be VALID, SAME, SAME_LOWER, CAUSAL, FULL or 'lo:hi"),
-    ({"layout": "NCDHW"}, "layout", "must be channels_first, channels_last, NCHW, NHWC for rank 2"),
+    ({"layout": "NCDHW"}, "layout", "must be one of NCHW, NHWC, channels_first, channels_last for rank 2"),
     ({"seed": -1}, "seed", "must be an int >= 0, got -1"),
 ])
 def test_a_bad_field_says_its_field_and_rule_apart(changes, field, rule):
@@ -263,4 +263,4 @@ def test_a_bad_field_says_its_field_and_rule_apart(changes, field, rule):
     with pytest.raises(FieldError) as raised:
         ConvSpec(spatial=(5, 5), kernel=3, **changes)
     assert raised.value.field == field and raised.value.rule.startswith(rule)
-    assert str(raised.value) == f"{field} {raised.value.rule}"
+    assert str(raised.value).startswith(f"{field} {rule}")

@@ -15,12 +15,10 @@ import numpy as np
 
 from parity.core import convert
 from parity.core.convert import KernelLayout, Pads
-from parity.core.errors import FieldError
 from parity.core.spec import ConvSpec, conventions
 
 # Frameworks take 32-bit sizes; larger strides, dilations or paddings would overflow the search's indices.
 LARGEST: Final = 2**31 - 1
-_FAMILIES: Final = ("channels_first", "channels_last")
 
 
 @dataclass(frozen=True)
@@ -62,7 +60,7 @@ def stated(rank: int, *, layout: str | None = None, kernel_layout: str | None = 
            dilations: int | tuple[int, ...] = 1, groups: int = 1, transposed: bool = False,
            output_padding: int | tuple[int, ...] = 0) -> Reading:
     """Validate user conventions (one-line ``ValueError`` naming field, value and rule) into a Reading."""
-    family = "channels_first" if layout is None else data_layout(layout, rank)
+    family = "channels_first" if layout is None else convert.layout_family(layout, rank)
     kernel = (convert.default_kernel_layout(rank, family == "channels_last", transposed) if kernel_layout is None
               else convert.kernel_layout(kernel_layout, rank, transposed))
     strides, dilations, groups, padding, output_padding = conventions(
@@ -72,15 +70,6 @@ def stated(rank: int, *, layout: str | None = None, kernel_layout: str | None = 
     return Reading(family, kernel, padding, strides, dilations, groups, transposed,
                    output_padding if transposed else (0,) * rank, kernel_follows=kernel_layout is None)
 
-
-def data_layout(name: object, rank: int) -> str:
-    """A data layout name (NCHW, NHWC, ..., channels_first, channels_last) as its family."""
-    try:
-        return convert.layout_family(name, rank)
-    except ValueError:
-        names = ", ".join(convert.layout_name(family, rank) for family in _FAMILIES)
-        raise FieldError("layout", f"must be one of {names}, channels_first, channels_last for rank {rank}, "
-                                   f"got {name!r}") from None
 
 
 def _check_sizes(strides: tuple[int, ...], dilations: tuple[int, ...], padding: str | Pads,

@@ -56,11 +56,11 @@ def _data(layout: str | None, x_shape: tuple[int, ...]) -> tuple[str, str]:
     text = str(layout).strip().upper()
     match = _DATA.fullmatch(text)
     if not match or (match.group(2) and match.group(4)) or len(text) == len(match.group(3)) + 2:
-        from parity.core.reading import data_layout
-
         rank = len(x_shape) - 2
-        full = convert.layout_name(data_layout(str(layout).strip(), rank), rank) if 1 <= rank <= 3 else text
-        return full, full
+        if not 1 <= rank <= 3:
+            raise ValueError(f"input must have 3 to 5 dimensions (batch, channels, 1 to 3 spatial) to be read as "
+                             f"{str(layout).strip()}, got shape {x_shape}")
+        return (convert.layout_name(convert.layout_family(layout, rank), rank),) * 2
     full = convert.layout_name("channels_last" if match.group(4) else "channels_first", len(match.group(3)))
     if len(x_shape) != len(text):
         raise ValueError(f"input read as {text} must have {len(text)} axes ({', '.join(text)}), got shape {x_shape}")
@@ -111,7 +111,7 @@ def _completed(short: str, rank: int, default: str, transposed: bool) -> str:
     letters = SPATIAL_LETTERS[rank]
     standard = [default, "OI" + letters, letters + "IO", "IO" + letters, letters + "OI", letters + "IM"]
     for full in standard:
-        if "".join(c for c in full if c in short) == short and set(short) <= set(full):
+        if "".join(c for c in full if c in short) == short and set(letters) <= set(short) <= set(full):
             return full
     raise FieldError("kernel_layout", f"must be O, I and {letters} in some order (size-1 O or I may be left out), "
                                       f"got {short!r}")

@@ -22,12 +22,15 @@ def layout_name(family: str, rank: int) -> str:
 
 
 def layout_family(name: str, rank: int) -> str:
-    """``"NHWC"`` -> ``"channels_last"`` (a family is itself); the name must match the rank."""
+    """``"NHWC"`` -> ``"channels_last"`` (a family is itself); the name must match the rank. Case and
+    surrounding spaces do not matter."""
+    text = str(name).strip()
     for family in ("channels_first", "channels_last"):
-        if name == family or str(name).upper() == layout_name(family, rank):
+        if text.lower() == family or (rank in SPATIAL_LETTERS and text.upper() == layout_name(family, rank)):
             return family
-    choices = ", ".join(layout_name(f, rank) for f in ("channels_first", "channels_last"))
-    raise FieldError("layout", f"must be channels_first, channels_last, {choices} for rank {rank}, got {name!r}")
+    names = ", ".join(layout_name(f, rank) for f in ("channels_first", "channels_last")) if rank in SPATIAL_LETTERS \
+        else "N, C and 1 to 3 spatial letters"
+    raise FieldError("layout", f"must be one of {names}, channels_first, channels_last for rank {rank}, got {name!r}")
 
 
 def to_channels_last(x: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from parity.running.registry import collect
+from plugin_sources import PICKY
 from rounding_adapter import SOURCE
 
 pytest_plugins = ["pytester"]
@@ -22,24 +23,6 @@ def test_nothing_of_parity_happened():
     assert "OMP_NUM_THREADS" not in os.environ or os.environ.get("KEEP") == "1"
     assert not [m for m in sys.modules if m.startswith("parity.adapters.") or m.startswith("parity.cases")]
     assert "numpy" not in sys.modules  # importing the plugin costs nothing: parity's names load on first use
-'''
-
-# numpy, but 3-D cases are declared unsupported
-PICKY = '''
-from parity import adapters
-_get, _names = adapters.get, adapters.names
-
-class Picky:
-    name = "picky"
-    def available(self):
-        return None
-    def supports(self, spec):
-        return "picky: no 3-D convolution" if spec.rank == 3 else None
-    def run(self, spec, x, w, dy=None):
-        return _get("numpy").run(spec, x, w)
-
-adapters.get = lambda name: Picky() if name == "picky" else _get(name)
-adapters.names = lambda: sorted([*_names(), "picky"])
 '''
 
 

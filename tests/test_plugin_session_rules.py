@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from plugin_sources import PICKY_AND_TWIN, RAISING
+
 pytest_plugins = ["pytester"]
 
 REGRESSION = (Path(__file__).parent / "test_regression.py").read_text()
@@ -21,47 +23,6 @@ CONV3D = "conv3d-ndhwc-valid-s1-d1-g1-k3x3x3-n1c3x5x6x7-o5-f32-normal"
 REFERENCE_ONLY = """
 def test_backend_agrees(parity_case, parity_backend, parity_session, parity_verify):
     parity_verify(parity_session.run(parity_case).against_reference(parity_backend))
-"""
-
-# numpy, with 3-D cases declared unsupported (picky), and numpy under another name (twin)
-PICKY_AND_TWIN = """
-from parity import adapters
-_get, _names = adapters.get, adapters.names
-
-class Picky:
-    name = "picky"
-    def available(self):
-        return None
-    def supports(self, spec):
-        return "picky: no 3-D convolution" if spec.rank == 3 else None
-    def run(self, spec, x, w, dy=None):
-        return _get("numpy").run(spec, x, w)
-
-class Twin(Picky):
-    name = "twin"
-    def supports(self, spec):
-        return None
-
-adapters.get = lambda name: {"picky": Picky(), "twin": Twin()}.get(name) or _get(name)
-adapters.names = lambda: sorted([*_names(), "picky", "twin"])
-"""
-
-# a backend whose supports() raises: asking is the item's error, not a declared limit
-RAISING = """
-from parity import adapters
-_get, _names = adapters.get, adapters.names
-
-class Raising:
-    name = "raising"
-    def available(self):
-        return None
-    def supports(self, spec):
-        raise RuntimeError("supports broke")
-    def run(self, spec, x, w, dy=None):
-        return _get("numpy").run(spec, x, w)
-
-adapters.get = lambda name: Raising() if name == "raising" else _get(name)
-adapters.names = lambda: sorted([*_names(), "raising"])
 """
 
 

@@ -71,7 +71,6 @@ def stated(rank: int, *, layout: str | None = None, kernel_layout: str | None = 
                    output_padding if transposed else (0,) * rank, kernel_follows=kernel_layout is None)
 
 
-
 def _check_sizes(strides: tuple[int, ...], dilations: tuple[int, ...], padding: str | Pads,
                  output_padding: tuple[int, ...], groups: int) -> None:
     pads = () if isinstance(padding, str) else tuple(n for pair in padding for n in pair)

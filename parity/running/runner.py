@@ -144,7 +144,7 @@ class CaseRun:
 
     def _fingerprint(self, output: np.ndarray) -> str | None:
         return fingerprint(self.case.spec, self.reference, output, [a for a in self.inputs if a is not None],
-                           self.mutants)
+                           lambda: self.mutants)
 
     def _compare(self, arrays: tuple[np.ndarray, np.ndarray], accumulations: tuple[str, ...],
                  count_repeats: bool = True) -> Comparison:

@@ -17,7 +17,7 @@ every one of these arithmetics is exact, and the fingerprint says ``correctly ro
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Callable, Final
 
 import numpy as np
 
@@ -44,10 +44,11 @@ def round_to_bits(a: np.ndarray, bits: int) -> np.ndarray:
 
 
 def fingerprint(spec: "ConvSpec", ref: Reference, actual: np.ndarray, operands: list[np.ndarray],
-                found: list[Mutant] | None = None) -> str | None:
+                found: Callable[[], list[Mutant]] | None = None) -> str | None:
     """The label of ``actual``'s arithmetic (see the module docstring); None where the inputs are not all
-    integers, so that the exact result tells nothing about the order or precision of the sums. ``found``: the
-    case's mutants where the caller holds them (computed once, when first needed), else made here."""
+    integers, so that the exact result tells nothing about the order or precision of the sums. ``found`` gives
+    the case's mutants where the caller holds them (asked only when a bound must be shown telling); without
+    it they are made here."""
     if not ref.integer_inputs:
         return None
     got = np.asarray(actual, np.float64)
@@ -65,8 +66,8 @@ def fingerprint(spec: "ConvSpec", ref: Reference, actual: np.ndarray, operands: 
             bound = error_bound(ref, spec.dtype, accumulation)
             with np.errstate(invalid="ignore"):
                 if np.all(np.abs(got - ref.value) <= bound):
-                    found = mutants(spec, ref, *operands) if found is None else found
-                    return f"{accumulation} accumulation" if _telling(ref, bound, found, spec.dtype) else NOT_IDENTIFIED
+                    made = mutants(spec, ref, *operands) if found is None else found()
+                    return f"{accumulation} accumulation" if _telling(ref, bound, made, spec.dtype) else NOT_IDENTIFIED
     return NOT_IDENTIFIED
 
 

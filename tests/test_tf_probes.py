@@ -4,6 +4,7 @@ routes, the layout fallback, and the real frameworks (where TensorFlow is instal
 runner."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -185,3 +186,43 @@ def test_weight_gradient_probe_tries_signs_until_its_few_results_show_16_bit_sum
     assert result.status == "pass", result
     if not run.probed("tensorflow").startswith("bfloat16"):  # another CPU's kernel may sum in float32
         pytest.skip(f"TensorFlow's bfloat16 depthwise weight gradient passes as {result.accumulation} here")
+
+
+# --- imports: what TensorFlow's import would pull in needlessly is kept out of it ----------------------------------
+def test_kept_out_packages_are_absent_during_the_import_and_importable_after(tmp_path, monkeypatch):
+    """A package kept out looks uninstalled to the import (its optional use is skipped), imports normally
+    afterwards; one already imported is left as it is."""
+    (tmp_path / "heavy_optional.py").write_text("LOADED = True\n")
+    (tmp_path / "needs_optional.py").write_text(
+        "try:\n    import heavy_optional\nexcept ImportError:\n    heavy_optional = None\n"
+        "import already_there\nSEEN = already_there\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    already = type(sys)("already_there")
+    monkeypatch.setitem(sys.modules, "already_there", already)
+    for name in ("needs_optional", "heavy_optional"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    module = probes.quiet_import("needs_optional", without=("heavy_optional", "already_there"))
+    assert module.heavy_optional is None and module.SEEN is already
+    assert "heavy_optional" not in sys.modules and sys.modules["already_there"] is already
+    import heavy_optional  # noqa: F401  importable again
+    assert sys.modules["heavy_optional"].LOADED
+
+
+_IMPORT_SCRIPT = """
+import sys
+from parity.adapters import tensorflow as adapter
+adapter._tf()
+loaded = sorted(name for name in ("jax", "keras") if name in sys.modules)
+import keras
+print(loaded, keras.layers.Conv2D.__name__)
+"""
+
+
+def test_tensorflow_is_imported_without_jax_and_keras():
+    """tensorflow-cpu 2.21's import loads JAX and Keras when they are installed (110 MiB of peak RSS that a
+    TensorFlow run never uses): the adapter's import leaves them out, and Keras imports normally after it."""
+    if not all(importlib.util.find_spec(name) for name in ("tensorflow", "keras")):
+        pytest.skip("needs tensorflow and keras installed")
+    done = subprocess.run([sys.executable, "-c", _IMPORT_SCRIPT], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["[]", "Conv2D"]

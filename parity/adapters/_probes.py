@@ -114,12 +114,36 @@ def quiet_stderr() -> Iterator[io.BufferedRandom]:
             os.close(saved)
 
 
-def quiet_import(name: str) -> ModuleType:
-    """``import name`` under :func:`quiet_stderr`; an import error keeps those lines in its message."""
+def quiet_import(name: str, without: tuple[str, ...] = ()) -> ModuleType:
+    """``import name`` under :func:`quiet_stderr`; an import error keeps those lines in its message. The
+    optional packages ``without`` that are not imported yet are kept out of this import (it sees them as not
+    installed); they import normally afterwards."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with quiet_stderr() as sink, paused():
+    with quiet_stderr() as sink, paused(), _kept_out(without):
         try:
             return importlib.import_module(name)
         except ImportError as error:
             sink.seek(0)
             raise ImportError(f"{error} ({sink.read().decode(errors='replace').strip()[-500:]})") from None
+
+
+def import_tensorflow() -> ModuleType:
+    """TensorFlow, imported quietly without JAX and Keras: tensorflow-cpu 2.21's import pulls both in whenever
+    they are installed (``tf.lite``'s util does ``from jax import jit`` for its JAX converter; ``tensorflow``
+    loads ``keras.src.optimizers`` eagerly to register them for SavedModels), which costs 110 MiB of peak RSS
+    and a second of start-up that a TensorFlow run never uses."""
+    return quiet_import("tensorflow", without=("jax", "keras"))
+
+
+@contextmanager
+def _kept_out(names: tuple[str, ...]) -> Iterator[None]:
+    """Within the block, ``import`` of the ``names`` not imported yet raises ImportError (a None entry in
+    sys.modules); afterwards they are importable again."""
+    blocked = [name for name in names if name not in sys.modules]
+    sys.modules.update(dict.fromkeys(blocked))
+    try:
+        yield
+    finally:
+        for name in blocked:
+            if sys.modules.get(name, ...) is None:
+                del sys.modules[name]

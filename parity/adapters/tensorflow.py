@@ -45,7 +45,7 @@ TRANSPOSE_GROUPS = "TensorFlow: tf.nn.conv*_transpose has no groups argument (no
 
 @cache
 def _tf() -> ModuleType:
-    return probes.quiet_import("tensorflow")
+    return probes.import_tensorflow()
 
 
 class TensorFlowAdapter:

@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Final, Iterable
 
-from parity.adapters._probes import quiet_import
+from parity.adapters._probes import import_tensorflow, quiet_import
 from parity.core import files
 from parity.core.collector import paused
 
@@ -193,7 +193,7 @@ def _torch() -> dict[str, Any]:
 
 
 def _tensorflow() -> dict[str, Any]:
-    tf = quiet_import("tensorflow")  # its oneDNN notice, where this is the first import
+    tf = import_tensorflow()  # its oneDNN notice, where this is the first import
 
     return {"onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on for x86 builds since 2.9)"),
             "tf32": tf.config.experimental.tensor_float_32_execution_enabled(),

@@ -4,6 +4,7 @@ routes, the layout fallback, and the real frameworks (where TensorFlow is instal
 runner."""
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
 import os
@@ -204,8 +205,7 @@ def test_kept_out_packages_are_absent_during_the_import_and_importable_after(tmp
     module = probes.quiet_import("needs_optional", without=("heavy_optional", "already_there"))
     assert module.heavy_optional is None and module.SEEN is already
     assert "heavy_optional" not in sys.modules and sys.modules["already_there"] is already
-    import heavy_optional  # noqa: F401  importable again
-    assert sys.modules["heavy_optional"].LOADED
+    assert importlib.import_module("heavy_optional").LOADED  # importable again
 
 
 _IMPORT_SCRIPT = """
@@ -226,3 +226,15 @@ def test_tensorflow_is_imported_without_jax_and_keras():
     done = subprocess.run([sys.executable, "-c", _IMPORT_SCRIPT], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["[]", "Conv2D"]
+
+
+def test_keras_on_tensorflow_is_imported_without_jax():
+    """Keras on TensorFlow imports TensorFlow, which would load JAX: the Keras adapter keeps it out too."""
+    if not all(importlib.util.find_spec(name) for name in ("tensorflow", "keras")):
+        pytest.skip("needs tensorflow and keras installed")
+    script = ("import sys; from parity.adapters import keras as adapter; adapter._keras(); "
+              "print('jax' in sys.modules, adapter._keras().backend.backend())")
+    env = {key: value for key, value in os.environ.items() if key != "KERAS_BACKEND"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["False", "tensorflow"]

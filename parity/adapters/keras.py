@@ -43,8 +43,9 @@ NOT_KERAS_TF = "keras is configured for the {backend} backend (KERAS_BACKEND); t
 
 @cache
 def _keras() -> ModuleType:
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    return probes.quiet_import("keras")
+    # on TensorFlow, JAX is kept out as parity.adapters._probes.import_tensorflow says (Keras imports TensorFlow)
+    on_tf = os.environ.setdefault("KERAS_BACKEND", "tensorflow") == "tensorflow"
+    return probes.quiet_import("keras", without=("jax",) if on_tf else ())
 
 
 @cache

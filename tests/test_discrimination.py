@@ -118,6 +118,30 @@ def test_fingerprint_names_rounded_inputs(bits, label):
     assert compare(y, ref, "float32").status == "fail"
 
 
+@pytest.mark.parametrize("rounding, expected", [("even", [2048, 2052, -2048, 2047, 0.5]),
+                                                ("away", [2050, 2052, -2050, 2047, 0.5]),
+                                                ("zero", [2048, 2050, -2048, 2047, 0.5])])
+def test_round_to_bits_rounds_ties_and_truncates_as_asked(rounding, expected):
+    """11 significant bits: 2049 and -2049 are ties, 2051 a tie whose even neighbour is above."""
+    got = round_to_bits(np.array([2049.0, 2051.0, -2049.0, 2047.0, 0.5]), 11, rounding)
+    assert got.tolist() == expected
+
+
+@pytest.mark.parametrize("rounding, label", [("away", "TF32 inputs, ties away"), ("zero", "TF32 inputs, truncated")])
+def test_fingerprint_names_tf32_inputs_rounded_the_other_ways(rounding, label):
+    """A GPU kernel may convert float32 data to TF32 by PTX's cvt.rna (ties away) or let the tensor cores drop
+    the low bits: each is its own label, and the canary data tells the three roundings apart."""
+    spec = _spec(64, "float32", "canary")
+    x, w = parity.generate(spec)
+    ref = reference(spec, x, w)
+    wide = [a.astype(np.float64) for a in (x, w)]
+    rounded = [round_to_bits(a, 11, rounding) for a in wide]
+    assert any(not np.array_equal(r, round_to_bits(a, 11)) for r, a in zip(rounded, wide))
+    y = reference(spec, *rounded).value.astype(np.float32)
+    assert fingerprint(spec, ref, y, [x, w]) == label
+    assert compare(y, ref, "float32").status == "fail"
+
+
 def test_fingerprint_names_bfloat16_arithmetic_behind_a_float16_result_and_the_probe_keeps_float32(install_backends):
     """OpenVINO 2026.4 on a CPU with bf16 but no fp16 arithmetic: a float16 conv gets bf16 inputs and a bf16
     output. That is no 16-bit accumulation: the probe must not widen the bound for it."""

@@ -20,7 +20,8 @@ def quantity_label(spec: "ConvSpec | None") -> str:
         return "unknown"
     return spec.op if spec.quantity == "output" else f"{spec.op}.{spec.quantity}"
 
-_SHORT: Final = {CORRECTLY_ROUNDED: "exact", "TF32 inputs": "tf32-in", "bfloat16 inputs": "bf16-in",
+_SHORT: Final = {CORRECTLY_ROUNDED: "exact", "TF32 inputs": "tf32-in", "TF32 inputs, ties away": "tf32-in-away",
+                 "TF32 inputs, truncated": "tf32-in-trunc", "bfloat16 inputs": "bf16-in",
                  "bfloat16 inputs and output": "bf16-in-out",
                  "float32 inputs": "f32-in", NOT_IDENTIFIED: "?"}
 _DTYPE_SHORT: Final = {"float16": "f16", "bfloat16": "bf16", "float32": "f32", "float64": "f64"}

@@ -4,6 +4,10 @@ On integer inputs the exact result is known, so the way a backend misses it name
 - ``correctly rounded``: exact accumulation, one final rounding to the output dtype;
 - ``TF32 inputs`` / ``bfloat16 inputs`` / ``float32 inputs``: matches the exact result of the inputs first
   rounded to that many significant bits (NVIDIA TF32 keeps 11, bfloat16 8, float32 24);
+- ``TF32 inputs, ties away`` / ``TF32 inputs, truncated``: the same with TF32's other roundings: PTX's only
+  float32-to-TF32 conversion, ``cvt.rna``, rounds ties away from zero, and tensor cores handed float32 data
+  drop its low 13 bits; which one a GPU library's kernel does is not documented, so all three are tried
+  (cuDNN 9.19 on an H200 rounds ties away where it converts NCHW data for a TF32 kernel);
 - ``bfloat16 inputs and output`` (float16 cases): that result rounded to bfloat16 as well, then widened (a
   float16 request computed by bfloat16 kernels: OpenVINO's CPU plugin on CPUs without float16 arithmetic);
 - ``float16-taps accumulation`` / ``bfloat16-taps accumulation``: not correctly rounded, but within the
@@ -31,16 +35,23 @@ if TYPE_CHECKING:
 
 CORRECTLY_ROUNDED: Final = "correctly rounded"
 NOT_IDENTIFIED: Final = "not identified"
-# Input roundings worth testing for, per case dtype: (label, significant bits kept).
-_INPUT_ROUNDINGS: Final = {"float16": (("bfloat16 inputs", 8),),
-                           "float32": (("TF32 inputs", 11), ("bfloat16 inputs", 8)),
-                           "float64": (("float32 inputs", 24), ("TF32 inputs", 11), ("bfloat16 inputs", 8))}
+# Input roundings worth testing for, per case dtype: (label, significant bits kept, rounding).
+_TF32: Final = (("TF32 inputs", 11, "even"), ("TF32 inputs, ties away", 11, "away"), ("TF32 inputs, truncated", 11, "zero"))
+_INPUT_ROUNDINGS: Final = {"float16": (("bfloat16 inputs", 8, "even"),),
+                           "float32": (*_TF32, ("bfloat16 inputs", 8, "even")),
+                           "float64": (("float32 inputs", 24, "even"), *_TF32, ("bfloat16 inputs", 8, "even"))}
 
 
-def round_to_bits(a: np.ndarray, bits: int) -> np.ndarray:
-    """``a`` (float64) rounded to nearest, ties to even, to ``bits`` significant bits."""
+def round_to_bits(a: np.ndarray, bits: int, rounding: str = "even") -> np.ndarray:
+    """``a`` (float64) rounded to ``bits`` significant bits: to nearest with ties to even (``even``) or away
+    from zero (``away``), or toward zero (``zero``)."""
     mantissa, exponent = np.frexp(a)
-    return np.ldexp(np.round(np.ldexp(mantissa, bits)), exponent - bits)
+    scaled = np.ldexp(mantissa, bits)  # |scaled| < 2**bits: adding 0.5 is exact below 2**bits, at most 2**bits above
+    if rounding == "away":
+        kept = np.copysign(np.floor(np.abs(scaled) + 0.5), scaled)
+    else:
+        kept = np.round(scaled) if rounding == "even" else np.trunc(scaled)
+    return np.ldexp(kept, exponent - bits)
 
 
 def fingerprint(spec: "ConvSpec", ref: Reference, actual: np.ndarray, operands: list[np.ndarray],
@@ -54,8 +65,8 @@ def fingerprint(spec: "ConvSpec", ref: Reference, actual: np.ndarray, operands: 
     got = np.asarray(actual, np.float64)
     if _equal(got, ref.value, spec.dtype):
         return CORRECTLY_ROUNDED
-    for label, bits in _INPUT_ROUNDINGS.get(spec.dtype, ()):
-        rounded = [round_to_bits(np.asarray(a, np.float64), bits) for a in operands]
+    for label, bits, rounding in _INPUT_ROUNDINGS.get(spec.dtype, ()):
+        rounded = [round_to_bits(np.asarray(a, np.float64), bits, rounding) for a in operands]
         exact = compute(spec, *rounded, scaled=False)[0]
         if _equal(got, exact, spec.dtype):
             return label

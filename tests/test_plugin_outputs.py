@@ -83,8 +83,8 @@ def test_a_session_that_compared_nothing_fails(suite, backend, workers):
     result = suite.runpytest_subprocess("-p", "no:cacheprovider", "--parity-tier", "smoke", "--parity-backends", backend,
                                         "-n", workers)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines(["parity: a session must compare at least one output, got * parity tests selected "
-                                 "and * comparisons, all skipped or insensitive"])
+    result.stdout.fnmatch_lines(["parity: a session must compare at least one output, got * parity test* selected "
+                                 "and * comparison*, all skipped or insensitive"])
 
 
 def test_deselected_parity_tests_do_not_fail_the_session(suite):

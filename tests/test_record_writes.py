@@ -80,3 +80,12 @@ def test_a_run_s_report_may_not_replace_a_file_of_the_recordings_it_replays(tmp_
     assert capsys.readouterr().err == (f"parity: error: --html must be outside the folder of recordings "
                                        f"{str(out.resolve())!r} (a file of it would be lost), got {str(target)!r}\n")
     assert target.read_bytes() == before
+
+
+def test_a_kernel_layout_of_another_rank_is_each_case_s_note_under_the_option_s_name(tmp_path, capsys):
+    """--kernel-layout OIW fits the 1-D cases; each 2-D case's note names the option as the user typed it."""
+    assert main([*ARGS, "-k", "valid and f32", "--kernel-layout", "OIW", "--out", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert ("parity: note: not recorded: conv2d-nchw-valid-s1-d1-g1-k3x3-n2c3x9x8-o5-f32-normal: --kernel-layout must "
+            "be a permutation of O, I and HW (or I, M and HW for a depthwise kernel) for rank 2, got 'OIW'") in err
+    assert (tmp_path / f"{CASE}-numpy" / "spec.json").is_file()

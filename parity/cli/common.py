@@ -90,7 +90,14 @@ def as_options(*fields: str) -> Iterator[None]:
     except FieldError as error:
         if error.field not in fields:
             raise
-        raise ValueError(f"--{error.field.replace('_', '-')} {error.rule}") from None
+        raise ValueError(said_as_option(error, *fields)) from None
+
+
+def said_as_option(error: ValueError, *fields: str) -> str:
+    """``error``'s message, with the option's name where it is a FieldError of one of ``fields``."""
+    if isinstance(error, FieldError) and error.field in fields:
+        return f"--{error.field.replace('_', '-')} {error.rule}"
+    return str(error)
 
 
 def usage_message(message: str) -> str:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from parity.core import files
-from parity.cli.common import adapter, print_lines, text
+from parity.cli.common import adapter, print_lines, said_as_option, text
 from parity.adapters.legacy.envs import ENVIRONMENTS
 from parity.running.registry import TIERS, Case
 
@@ -52,7 +52,7 @@ def record(cases: list[Case], args: argparse.Namespace) -> int:
     if args.kernel_layout is not None:
         _check_kernel_layout(args.kernel_layout)
     done, skipped = recorded.record_cases(((case.id, case.spec) for case in cases), args.backend.strip(), Path(out),
-                                          args.kernel_layout, args.flip)
+                                          args.kernel_layout, args.flip, lambda error: said_as_option(error, "kernel_layout"))
     if not done:
         raise ValueError(f"cases must include one that {args.backend} can record, got none of {len(cases)} "
                          f"(first: {skipped[0]})")

@@ -22,7 +22,7 @@ import os
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Final, Iterable
+from typing import Any, Callable, Final, Iterable
 
 import numpy as np
 
@@ -152,9 +152,9 @@ def record(spec: ConvSpec, backend: str, directory: str | Path, kernel_layout: s
 
 
 def record_cases(cases: Iterable[tuple[str, ConvSpec]], backend: str, out: str | Path, kernel_layout: str | None = None,
-                 flip: bool = False) -> tuple[list[Recording], list[str]]:
+                 flip: bool = False, said: Callable[[ValueError], str] = str) -> tuple[list[Recording], list[str]]:
     """Record each (case id, spec) into ``out/<case id>-<backend>`` (``parity record``); returns the recordings and,
-    for each case not recorded (gradients, what the backend does not support), why not."""
+    for each case not recorded (gradients, what the backend does not support), why not, as ``said`` words it."""
     from parity import adapters
 
     adapters.get(backend)  # an unknown backend is one error, not one per case
@@ -163,7 +163,7 @@ def record_cases(cases: Iterable[tuple[str, ConvSpec]], backend: str, out: str |
         try:
             done.append(record(spec, backend, Path(out) / f"{case_id}-{backend}", kernel_layout, flip))
         except ValueError as error:
-            skipped.append(f"{case_id}: {error}")
+            skipped.append(f"{case_id}: {said(error)}")
     return done, skipped
 
 

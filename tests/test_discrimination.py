@@ -127,6 +127,12 @@ def test_round_to_bits_rounds_ties_and_truncates_as_asked(rounding, expected):
     assert got.tolist() == expected
 
 
+@pytest.mark.parametrize("rounding, bits", [("nearest", 11), ("even", 53), ("away", 0)])
+def test_round_to_bits_refuses_what_it_cannot_do(rounding, bits):
+    with pytest.raises(ValueError, match=f"rounding of even, away or zero and 1 to 52 bits, got '{rounding}' and {bits}"):
+        round_to_bits(np.array([1.0]), bits, rounding)
+
+
 @pytest.mark.parametrize("rounding, label", [("away", "TF32 inputs, ties away"), ("zero", "TF32 inputs, truncated")])
 def test_fingerprint_names_tf32_inputs_rounded_the_other_ways(rounding, label):
     """A GPU kernel may convert float32 data to TF32 by PTX's cvt.rna (ties away) or let the tensor cores drop

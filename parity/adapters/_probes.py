@@ -9,6 +9,7 @@ Framework-free: the framework's call comes in as a function, so the logic is tes
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import io
 import os
 import re
@@ -128,17 +129,44 @@ def quiet_import(name: str, without: tuple[str, ...] = ()) -> ModuleType:
 
 
 def import_tensorflow() -> ModuleType:
-    """TensorFlow, imported quietly without JAX and Keras: tensorflow-cpu 2.21's import pulls both in whenever
-    they are installed (``tf.lite``'s util does ``from jax import jit`` for its JAX converter; ``tensorflow``
-    loads ``keras.src.optimizers`` eagerly to register them for SavedModels): a process that imports only
-    TensorFlow peaked at 614 MiB and took 4.1 s, 486 MiB and 3.3 s without them (paired medians of 8)."""
-    return quiet_import("tensorflow", without=("jax", "keras"))
+    """TensorFlow, imported quietly without JAX: tensorflow-cpu 2.21's import loads JAX whenever it is
+    installed (``tf.lite``'s util does ``from jax import jit`` for its JAX converter): a process that imports
+    only TensorFlow peaked at 614 MiB and took 3.9 s, 506 MiB and 3.3 s without it (paired medians of 6).
+    Keras, which TensorFlow also loads, stays in: TensorFlow reads Keras' location into ``tf.__path__`` during
+    its import, and without it ``tensorflow.keras`` could never be imported in the process."""
+    return import_without_jax("tensorflow")
+
+
+def import_without_jax(name: str) -> ModuleType:
+    """:func:`quiet_import` of ``name`` (TensorFlow, or Keras on TensorFlow) with JAX kept out; ``tf.lite``'s JAX
+    converter then gets JAX's ``jit`` when it runs (:func:`_jit_when_converting`)."""
+    module = quiet_import(name, without=("jax",))
+    _jit_when_converting()
+    return module
+
+
+def _jit_when_converting() -> None:
+    """``tf.lite``'s JAX converter binds ``jax.jit`` at TensorFlow's import (None when JAX was kept out, and
+    then the converter refuses to run): where JAX is installed, a stand-in that imports it on the first call."""
+    if importlib.util.find_spec("jax") is None:
+        return
+    for name in ("tensorflow.lite.python.util", "tensorflow.lite.python.lite"):
+        module = sys.modules.get(name)
+        if module is not None and getattr(module, "_jit", ...) is None:
+            module._jit = _jax_jit
+
+
+def _jax_jit(*args: object, **kwargs: object) -> object:
+    from jax import jit
+
+    return jit(*args, **kwargs)
 
 
 @contextmanager
 def _kept_out(names: tuple[str, ...]) -> Iterator[None]:
     """Within the block, ``import`` of the ``names`` not imported yet raises ImportError (a None entry in
-    sys.modules); afterwards they are importable again."""
+    sys.modules); afterwards they are importable again. Process-wide: another thread importing one of them
+    meanwhile finds it missing too."""
     blocked = [name for name in names if name not in sys.modules]
     sys.modules.update(dict.fromkeys(blocked))
     try:

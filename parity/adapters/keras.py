@@ -45,7 +45,7 @@ NOT_KERAS_TF = "keras is configured for the {backend} backend (KERAS_BACKEND); t
 def _keras() -> ModuleType:
     # on TensorFlow, JAX is kept out as parity.adapters._probes.import_tensorflow says (Keras imports TensorFlow)
     on_tf = os.environ.setdefault("KERAS_BACKEND", "tensorflow") == "tensorflow"
-    return probes.quiet_import("keras", without=("jax",) if on_tf else ())
+    return probes.import_without_jax("keras") if on_tf else probes.quiet_import("keras")
 
 
 @cache

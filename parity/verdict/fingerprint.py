@@ -4,10 +4,11 @@ On integer inputs the exact result is known, so the way a backend misses it name
 - ``correctly rounded``: exact accumulation, one final rounding to the output dtype;
 - ``TF32 inputs`` / ``bfloat16 inputs`` / ``float32 inputs``: matches the exact result of the inputs first
   rounded to that many significant bits (NVIDIA TF32 keeps 11, bfloat16 8, float32 24);
-- ``TF32 inputs, ties away`` / ``TF32 inputs, truncated``: the same with TF32's other roundings: PTX's only
-  float32-to-TF32 conversion, ``cvt.rna``, rounds ties away from zero, and tensor cores handed float32 data
-  drop its low 13 bits; which one a GPU library's kernel does is not documented, so all three are tried
-  (cuDNN 9.19 on an H200 rounds ties away where it converts NCHW data for a TF32 kernel);
+- ``TF32 inputs, ties away`` / ``TF32 inputs, truncated``: the same with TF32's other roundings: PTX's
+  ``cvt.rna.tf32.f32`` (the only float32-to-TF32 conversion before sm_90) rounds ties away from zero, and
+  tensor cores handed float32 data drop its low 13 bits; which one a GPU library's kernel does is not
+  documented, so all three are tried (cuDNN 9.19 on an H200 rounded ties away for four NCHW layers). Float32
+  canaries have ties at 11 bits; float64 ones (25-bit values) hardly any, so there ties away reads ``TF32 inputs``;
 - ``bfloat16 inputs and output`` (float16 cases): that result rounded to bfloat16 as well, then widened (a
   float16 request computed by bfloat16 kernels: OpenVINO's CPU plugin on CPUs without float16 arithmetic);
 - ``float16-taps accumulation`` / ``bfloat16-taps accumulation``: not correctly rounded, but within the
@@ -43,8 +44,11 @@ _INPUT_ROUNDINGS: Final = {"float16": (("bfloat16 inputs", 8, "even"),),
 
 
 def round_to_bits(a: np.ndarray, bits: int, rounding: str = "even") -> np.ndarray:
-    """``a`` (float64) rounded to ``bits`` significant bits: to nearest with ties to even (``even``) or away
-    from zero (``away``), or toward zero (``zero``)."""
+    """``a`` (float64) rounded to ``bits`` (1 to 52) significant bits: to nearest with ties to even (``even``) or
+    away from zero (``away``), or toward zero (``zero``)."""
+    if rounding not in ("even", "away", "zero") or not 1 <= bits <= 52:
+        raise ValueError(f"round_to_bits must get a rounding of even, away or zero and 1 to 52 bits, got "
+                         f"{rounding!r} and {bits}")
     mantissa, exponent = np.frexp(a)
     scaled = np.ldexp(mantissa, bits)  # |scaled| < 2**bits: adding 0.5 is exact below 2**bits, at most 2**bits above
     if rounding == "away":

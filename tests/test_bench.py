@@ -20,3 +20,59 @@ def test_main_job_reports_the_fresh_run_s_exit_code_wall_time_and_peak_rss():
 def test_a_main_job_that_fails_says_so():
     _, (wall, _) = bench.main_job("smoke", ["numpy"], keyword="zzz-no-such-case")
     assert "(exit 2)" in wall.what
+
+
+def test_the_least_reference_yardstick_computes_the_conv_and_its_bound_scale():
+    """The yardstick times real work: its value is the 3x3 SAME conv, its scale |w| conv |x|."""
+    import numpy as np
+
+    from parity.core.inputs import generate
+    from parity.core.spec import ConvSpec
+    from parity.reference.conv import reference
+
+    spec = ConvSpec(batch=2, in_channels=3, spatial=(5, 4), out_channels=4, kernel=3, padding="SAME", dtype="float64")
+    x, w = generate(spec)
+    value, scale = bench.least_reference(x, w)()
+    ref = reference(spec, x, w)
+    as_output = (4, 2, 5, 4)  # (O, N, H, W) -> NCHW
+    np.testing.assert_allclose(value.reshape(as_output).transpose(1, 0, 2, 3), ref.value, rtol=1e-12, atol=1e-12)
+    absolute = reference(spec, np.abs(x), np.abs(w)).value
+    np.testing.assert_allclose(scale.reshape(as_output).transpose(1, 0, 2, 3), absolute, rtol=1e-5)
+
+
+def test_the_run_s_framework_calls_are_timed_apart_from_its_probes():
+    from parity import adapters
+    from parity.core.inputs import generate
+    from parity.core.spec import ConvSpec
+    from parity.running import accumulation, runner
+
+    case, probe = ConvSpec(spatial=(6,), kernel=3), ConvSpec(spatial=(7,), kernel=3, distribution="canary")
+    plain = accumulation.call
+    with bench._timed_calls({case}) as spent:
+        for spec in (case, probe, probe):
+            accumulation.call("numpy", adapters.get("numpy"), spec, list(generate(spec)), None)
+    assert spent["probe calls"] == 2 and spent["cases"] > 0 and spent["probes"] > 0
+    assert accumulation.call is plain and runner.call is plain
+
+
+def test_run_vs_hand_loop_reports_the_least_the_run_can_take():
+    import parity
+
+    cases = [c for c in parity.collect("smoke") if c.id.startswith("conv1d")][:3]
+    lines, figures = bench.run_vs_hand_loop(cases, ["numpy"])
+    assert [f.goal for f in figures] == ["≤ 1.15x", "", "≤ 1.5x", ""]
+    assert "(0 framework calls on canary data, 0.00 s)" in figures[1].what  # numpy states its accumulation
+    assert float(figures[1].measured.rstrip("x")) == 1.0 and "least possible" in lines[2]
+
+
+def test_the_pytest_ceiling_comes_from_a_session_of_the_first_case(monkeypatch):
+    import subprocess
+
+    argvs, clock = [], iter(range(0, 1000, 4))  # every session takes 4 "seconds"
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(bench.subprocess, "run", lambda argv, **_: argvs.append(argv) or
+                        subprocess.CompletedProcess(argv, 0))
+    lines, (speedup, ceiling) = bench.pytest_workers("smoke", ["numpy"], rounds=1, first="conv1d-abc")
+    assert argvs[-1][-4:] == ["-n", "0", "-k", "conv1d-abc"] and len(argvs) == 3
+    assert speedup.measured == "1.00x" and ceiling.measured == "1.00x"  # 2 * 4 / (4 + 4)
+    assert "one case's session (conv1d-abc), -n 0: 4.0s" in lines[1]

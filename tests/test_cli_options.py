@@ -71,7 +71,7 @@ def test_bench_leaves_a_backend_that_cannot_run_out_of_its_timings_and_says_so(m
     install_backends({"numpy": adapters.get("numpy"), "tf1": missing})
     timed = []
 
-    def measure(*args):
+    def measure(*args, **_):
         timed.append(args)
         return [], []
 

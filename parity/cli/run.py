@@ -211,7 +211,8 @@ def bench(cases: list[Case], args: argparse.Namespace) -> int:
     sections += [(f"parity run vs hand loop, tier {args.tier}, backends {','.join(backends)}",
                   lambda: bench.run_vs_hand_loop(cases, backends)),
                  ("start-up", lambda: bench.list_startup(args.repeats)),
-                 ("pytest-xdist", lambda: bench.pytest_workers(args.tier, backends, args.keyword)),
+                 ("pytest-xdist", lambda: bench.pytest_workers(args.tier, backends, args.keyword,
+                                                             first=cases[0].id if cases else None)),
                  ("memory", bench.peak_memory)]
     figures = []
     for title, measure in sections:

@@ -19,9 +19,10 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -97,6 +98,7 @@ def reference_vs_torch(repeats: int = 3) -> Measured:
         weights, columns = w.reshape(w.shape[0], -1), np.ones((w[0].size, math.prod(spec.output_shape) // w.shape[0]))
         t_torch = best_of(lambda: torch.nn.functional.conv2d(xt, wt, padding=1), repeats)
         t_gemm = best_of(lambda: weights @ columns, repeats)
+        t_least = best_of(least_reference(x, w), repeats)
         t_plain = best_of(lambda: reference(spec, x, w), repeats)
         t_exact = best_of(lambda: reference(exact, x, w), repeats)
         shape = "x".join(map(str, spec.input_shape))
@@ -104,29 +106,82 @@ def reference_vs_torch(repeats: int = 3) -> Measured:
                      f" {t_plain:>14.4f}s {t_plain / t_torch:>7.2f}x {t_exact:>15.4f}s {t_exact / t_torch:>7.2f}x")
         figures += [Figure(f"numpy float64 GEMM of the conv's size alone (no gather) vs torch float64 conv2d, {shape}",
                            f"{t_gemm / t_torch:.2f}x"),
+                    Figure(f"least numpy work of a bounded reference (pad, gather, float64 value GEMM, float32 bound "
+                           f"GEMM; no checks) vs torch float64 conv2d, {shape}", f"{t_least / t_torch:.2f}x"),
                     _at_most(f"reference (16/32-bit case) vs torch float64 conv2d, {shape}", t_plain / t_torch, 1.0),
                     _at_most(f"exact float64 path vs torch float64 conv2d, {shape}", t_exact / t_torch,
                              EXACT_GOALS[label])]
     return lines, figures
 
 
+def least_reference(x: np.ndarray, w: np.ndarray) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+    """The least numpy work of a bounded reference of a 3x3 SAME, stride-1 conv2d (``x`` NCHW, ``w`` OIHW),
+    without any of the reference's checks: pad, gather the windows once, the value's float64 GEMM and the
+    bound's float32 GEMM of |w| and |x|; both results (O, N * H * W)."""
+    n, c, h, width = x.shape
+    values, magnitudes = w.reshape(len(w), -1), np.abs(w).astype(np.float32).reshape(len(w), -1)
+
+    def least() -> tuple[np.ndarray, np.ndarray]:
+        padded = np.zeros((n, c, h + 2, width + 2))
+        padded[:, :, 1:-1, 1:-1] = x
+        s = padded.strides
+        windows = np.lib.stride_tricks.as_strided(padded, (c, 3, 3, n, h, width), (s[1], s[2], s[3], s[0], s[2], s[3]))
+        columns = windows.reshape(9 * c, -1)
+        return values @ columns, magnitudes @ np.abs(columns).astype(np.float32)
+    return least
+
+
 def run_vs_hand_loop(cases: list[Case], backends: list[str]) -> Measured:
     """Wall time of ``runner.run`` against the bare work it does (measured back to back, both after a
-    warm-up pass over the cases, so that neither pays framework imports or first-call costs)."""
+    warm-up pass over the cases, so that neither pays framework imports or first-call costs), and the least
+    the run can take: the hand loop plus the framework calls of its accumulation probes."""
     _hand_loop(cases, [adapters.get(b) for b in backends])
-    start = time.perf_counter()
-    for _ in runner.run(cases, backends):
-        pass
-    t_run = time.perf_counter() - start
+    with _timed_calls({case.spec for case in cases}) as spent:
+        start = time.perf_counter()
+        for _ in runner.run(cases, backends):
+            pass
+        t_run = time.perf_counter() - start
     t_inputs, t_ref, t_calls = _hand_loop(cases, [adapters.get(b) for b in backends])
-    bare = t_inputs + t_ref + t_calls
+    bare, probes = t_inputs + t_ref + t_calls, spent["probes"]
     what = f"`parity run` ({len(cases)} cases x {', '.join(backends)})"
-    return ([f"parity run: {t_run:.2f}s for {len(cases)} cases x {len(backends)} backends",
+    least = (f"the hand loop plus the run's accumulation probes ({spent['probe calls']:.0f} framework calls on "
+             f"canary data, {probes:.2f} s)")
+    return ([f"parity run: {t_run:.2f}s for {len(cases)} cases x {len(backends)} backends (framework calls: the "
+             f"cases' {spent['cases']:.2f}s, accumulation probes {probes:.2f}s in {spent['probe calls']:.0f} calls)",
              f"hand loop:  {bare:.2f}s (inputs {t_inputs:.2f}s, reference {t_ref:.2f}s, "
              f"framework calls {t_calls:.2f}s)",
-             f"ratio run / hand loop: {t_run / bare:.2f}x; run / framework calls alone: {t_run / t_calls:.2f}x"],
+             f"ratio run / hand loop: {t_run / bare:.2f}x; run / framework calls alone: {t_run / t_calls:.2f}x; "
+             f"least possible (hand loop + probes): {(bare + probes) / bare:.2f}x and "
+             f"{(bare + probes) / t_calls:.2f}x"],
             [_at_most(f"{what} vs a hand loop of the same inputs, reference and framework calls", t_run / bare, 1.15),
-             _at_most(f"{what} vs the framework calls alone", t_run / t_calls, 1.5)])
+             Figure(f"least {what} can take vs the hand loop: {least}", f"{(bare + probes) / bare:.2f}x"),
+             _at_most(f"{what} vs the framework calls alone", t_run / t_calls, 1.5),
+             Figure(f"least {what} can take vs the framework calls alone: {least}",
+                    f"{(bare + probes) / t_calls:.2f}x")])
+
+
+@contextmanager
+def _timed_calls(asked: set[ConvSpec]) -> Iterator[dict[str, float]]:
+    """Every framework call of the runner timed: on the cases' specs (``asked``) and on the others, the
+    accumulation probes' canaries (both go through ``accumulation.call``)."""
+    from parity.running import accumulation
+
+    spent, plain = {"cases": 0.0, "probes": 0.0, "probe calls": 0.0}, accumulation.call
+
+    def timed(backend: str, adapter: adapters.Adapter, spec: ConvSpec, operands: list[np.ndarray],
+              isolate: float | None) -> object:
+        start = time.perf_counter()
+        try:
+            return plain(backend, adapter, spec, operands, isolate)
+        finally:
+            kind = "cases" if spec in asked else "probes"
+            spent[kind] += time.perf_counter() - start
+            spent["probe calls"] += kind == "probes"
+    runner.call = accumulation.call = timed
+    try:
+        yield spent
+    finally:
+        runner.call = accumulation.call = plain
 
 
 def _hand_loop(cases: Iterable[Case], chosen: list) -> tuple[float, float, float]:
@@ -174,31 +229,50 @@ def list_startup(repeats: int = 3) -> Measured:
 SUITE = Path(__file__).resolve().parents[2] / "tests" / "test_regression.py"
 
 
-def pytest_workers(tier: str, backends: list[str], keyword: str | None = None, rounds: int = 2) -> Measured:
+def pytest_workers(tier: str, backends: list[str], keyword: str | None = None, rounds: int = 2,
+                   first: str | None = None) -> Measured:
     """The regression suite with -n 0 and -n 2 (pytest-xdist), alternated ``rounds`` times, the shortest wall
     time of each (source checkouts only), with ``keyword`` as pytest's -k (pytest matches it without regard to
     case and also against the backend and test names in the ids, so it may select more than parity's -k): one
-    run of each had read the ratio as 1.18x where paired medians of four gave 1.27x."""
+    run of each had read the ratio as 1.18x where paired medians of four gave 1.27x. With ``first`` (a case
+    id), also the suite's session of that case alone, -n 0: what each xdist worker pays before it shares the
+    work (start-up, collection, framework imports, first calls), which caps the speed-up of 2 workers at
+    2 T0 / (T0 + F) even with no cost of its own."""
     if not SUITE.exists():
         return [f"pytest regression suite: skipped, {SUITE} is not here (run from a source checkout)"], []
     timings: dict[str, float] = {}
     codes: dict[str, int] = {}
     for workers in ("0", "2") * rounds:
-        start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(SUITE),
-                               f"--parity-tier={tier}", f"--parity-backends={','.join(backends)}", "-n", workers,
-                               *(["-k", keyword] if keyword else [])],
-                              capture_output=True, check=False, cwd=SUITE.parent.parent)
-        timings[workers] = min(timings.get(workers, math.inf), time.perf_counter() - start)
-        codes[workers] = codes.get(workers) or done.returncode
+        seconds, code = _suite(tier, backends, workers, keyword)
+        timings[workers] = min(timings.get(workers, math.inf), seconds)
+        codes[workers] = codes.get(workers) or code
     exits = "" if set(codes.values()) == {0} else f"; pytest exit codes -n 0: {codes['0']}, -n 2: {codes['2']}"
     speedup = timings["0"] / timings["2"]
     selection = f" -k {keyword!r}" if keyword else ""
-    return ([f"pytest regression suite, tier {tier}{selection}: -n 0 {timings['0']:.1f}s, -n 2 {timings['2']:.1f}s "
-             f"(best of {rounds} each, alternated; speed-up -n 0 / -n 2: {speedup:.2f}x){exits}"],
-            [Figure(f"regression suite, tier {tier}{selection}: `pytest -n 0` / `pytest -n 2` wall time, best of {rounds} "
-                    f"({timings['0']:.1f} s / {timings['2']:.1f} s){exits}", f"{speedup:.2f}x", "≥ 1.6x",
-                    speedup >= 1.6 and not exits)])
+    lines = [f"pytest regression suite, tier {tier}{selection}: -n 0 {timings['0']:.1f}s, -n 2 {timings['2']:.1f}s "
+             f"(best of {rounds} each, alternated; speed-up -n 0 / -n 2: {speedup:.2f}x){exits}"]
+    figures = [Figure(f"regression suite, tier {tier}{selection}: `pytest -n 0` / `pytest -n 2` wall time, best of "
+                      f"{rounds} ({timings['0']:.1f} s / {timings['2']:.1f} s){exits}", f"{speedup:.2f}x", "≥ 1.6x",
+                      speedup >= 1.6 and not exits)]
+    if first:
+        alone = min(_suite(tier, backends, "0", first)[0] for _ in range(rounds))
+        ceiling = 2 * timings["0"] / (timings["0"] + alone)
+        lines.append(f"one case's session ({first}), -n 0: {alone:.1f}s (best of {rounds}); ceiling of the -n 2 "
+                     f"speed-up with that paid by each worker: {ceiling:.2f}x")
+        figures.append(Figure(f"ceiling of that speed-up: each of 2 workers first pays what a session of one case "
+                              f"takes ({alone:.1f} s: start-up, collection, imports, first calls), 2 T0 / (T0 + F)",
+                              f"{ceiling:.2f}x"))
+    return lines, figures
+
+
+def _suite(tier: str, backends: list[str], workers: str, keyword: str | None) -> tuple[float, int]:
+    """(wall time, exit code) of the regression suite under ``pytest -n workers [-k keyword]``."""
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(SUITE),
+                           f"--parity-tier={tier}", f"--parity-backends={','.join(backends)}", "-n", workers,
+                           *(["-k", keyword] if keyword else [])],
+                          capture_output=True, check=False, cwd=SUITE.parent.parent)
+    return time.perf_counter() - start, done.returncode
 
 
 # VmHWM (peak RSS of this process image), not ru_maxrss: the latter starts from the parent's size when

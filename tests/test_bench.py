@@ -22,24 +22,6 @@ def test_a_main_job_that_fails_says_so():
     assert "(exit 2)" in wall.what
 
 
-def test_the_least_reference_yardstick_computes_the_conv_and_its_bound_scale():
-    """The yardstick times real work: its value is the 3x3 SAME conv, its scale |w| conv |x|."""
-    import numpy as np
-
-    from parity.core.inputs import generate
-    from parity.core.spec import ConvSpec
-    from parity.reference.conv import reference
-
-    spec = ConvSpec(batch=2, in_channels=3, spatial=(5, 4), out_channels=4, kernel=3, padding="SAME", dtype="float64")
-    x, w = generate(spec)
-    value, scale = bench.least_reference(x, w)()
-    ref = reference(spec, x, w)
-    as_output = (4, 2, 5, 4)  # (O, N, H, W) -> NCHW
-    np.testing.assert_allclose(value.reshape(as_output).transpose(1, 0, 2, 3), ref.value, rtol=1e-12, atol=1e-12)
-    absolute = reference(spec, np.abs(x), np.abs(w)).value
-    np.testing.assert_allclose(scale.reshape(as_output).transpose(1, 0, 2, 3), absolute, rtol=1e-5)
-
-
 def test_the_run_s_framework_calls_are_timed_apart_from_its_probes():
     from parity import adapters
     from parity.core.inputs import generate

@@ -141,6 +141,29 @@ def _threads_run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> 
     return pytester.runpytest_subprocess(*NUMPY, "-k", f"{F32} or threads", "-n", "1", "--parity-json", "out.json")
 
 
+PREALLOCATION = REFERENCE_ONLY + """
+
+def test_preallocation():
+    import os
+    assert os.environ.get("XLA_PYTHON_CLIENT_PREALLOCATE") == os.environ["EXPECTED"]
+"""
+
+
+@pytest.mark.parametrize("users, expected", [(None, "false"), ("true", "true")])
+def test_an_xdist_worker_lets_jax_share_the_gpu_unless_the_user_chose(pytester: pytest.Pytester,
+                                                                     monkeypatch: pytest.MonkeyPatch, users,
+                                                                     expected) -> None:
+    """Each worker's JAX allocates GPU memory on demand (preallocating 75 % each, workers aborted), but a value
+    the user set stays."""
+    if users is None:
+        monkeypatch.delenv("XLA_PYTHON_CLIENT_PREALLOCATE", raising=False)
+    else:
+        monkeypatch.setenv("XLA_PYTHON_CLIENT_PREALLOCATE", users)
+    monkeypatch.setenv("EXPECTED", expected)
+    pytester.makepyfile(test_regression=PREALLOCATION)
+    pytester.runpytest_subprocess(*NUMPY, "-k", f"{F32} or preallocation", "-n", "1").assert_outcomes(passed=2)
+
+
 def test_an_xdist_worker_keeps_the_users_thread_variables(pytester: pytest.Pytester,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """A worker sets the thread variables the user left unset to 1, and keeps those the user set."""

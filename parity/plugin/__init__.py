@@ -84,6 +84,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     # items carry xdist's mark for --dist loadgroup; without xdist (-p no:xdist) it must still be known
     config.addinivalue_line("markers", "xdist_group(name): pytest-xdist's --dist loadgroup group (a parity case)")
+    if hasattr(config, "workerinput"):
+        # JAX takes 75 % of a GPU's memory when its GPU backend starts: with 14 workers on one H200 the later
+        # ones aborted in XLA's compiler and xdist lost them. Allocating on demand lets them share the GPU;
+        # set here, before any availability check can start the backend, unless the user chose.
+        os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     try:
         if config.getoption("parity_recorded") is not None:
             from parity.adapters.legacy import recordings as recorded

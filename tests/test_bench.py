@@ -58,3 +58,13 @@ def test_the_pytest_ceiling_comes_from_a_session_of_the_first_case(monkeypatch):
     assert argvs[-1][-4:] == ["-n", "0", "-k", "conv1d-abc"] and len(argvs) == 3
     assert speedup.measured == "1.00x" and ceiling.measured == "1.00x"  # 2 * 4 / (4 + 4)
     assert "one case's session (conv1d-abc), -n 0: 4.0s" in lines[1]
+
+
+def test_no_ceiling_from_a_one_case_session_that_ran_no_test(monkeypatch):
+    """A -k that selects nothing (exit 5) would time only start-up and collection: a ceiling too high."""
+    import subprocess
+
+    monkeypatch.setattr(bench.subprocess, "run", lambda argv, **_: subprocess.CompletedProcess(
+        argv, 5 if argv[-2:] == ["-k", "odd[id]"] else 0))
+    lines, figures = bench.pytest_workers("smoke", ["numpy"], rounds=1, first="odd[id]")
+    assert len(figures) == 1 and lines[-1] == "ceiling: not measured, the session of odd[id] alone exited 5 (no test ran)"

@@ -87,7 +87,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):
         # JAX takes 75 % of a GPU's memory when its GPU backend starts: with 14 workers on one H200 the later
         # ones aborted in XLA's compiler and xdist lost them. Allocating on demand lets them share the GPU;
-        # set here, before any availability check can start the backend, unless the user chose.
+        # set here, before parity's availability checks can start the backend, unless the user chose.
         os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     try:
         if config.getoption("parity_recorded") is not None:

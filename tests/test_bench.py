@@ -22,19 +22,23 @@ def test_a_main_job_that_fails_says_so():
     assert "(exit 2)" in wall.what
 
 
-def test_the_run_s_framework_calls_are_timed_apart_from_its_probes():
+def test_the_runner_s_framework_calls_are_timed_apart_from_the_probes_():
     from parity import adapters
     from parity.core.inputs import generate
     from parity.core.spec import ConvSpec
     from parity.running import accumulation, runner
 
-    case, probe = ConvSpec(spatial=(6,), kernel=3), ConvSpec(spatial=(7,), kernel=3, distribution="canary")
-    plain = accumulation.call
-    with bench._timed_calls({case}) as spent:
-        for spec in (case, probe, probe):
+    spec, plain = ConvSpec(spatial=(6,), kernel=3), (runner.call, accumulation.call)
+    with bench._timed_calls() as spent:
+        runner.call("numpy", adapters.get("numpy"), spec, list(generate(spec)), None)
+        for _ in range(2):
             accumulation.call("numpy", adapters.get("numpy"), spec, list(generate(spec)), None)
-    assert spent["probe calls"] == 2 and spent["cases"] > 0 and spent["probes"] > 0
-    assert accumulation.call is plain and runner.call is plain
+    assert spent["cases"][1] == 1 and spent["probes"][1] == 2 and spent["cases"][0] > 0 and spent["probes"][0] > 0
+    assert (runner.call, accumulation.call) == plain
+
+
+def test_the_least_run_adds_the_probes_to_the_hand_loop():
+    assert bench.least_run(bare=8.0, probes=2.0, calls=5.0) == (1.25, 2.0)
 
 
 def test_run_vs_hand_loop_reports_the_least_the_run_can_take():
@@ -44,27 +48,49 @@ def test_run_vs_hand_loop_reports_the_least_the_run_can_take():
     lines, figures = bench.run_vs_hand_loop(cases, ["numpy"])
     assert [f.goal for f in figures] == ["≤ 1.15x", "", "≤ 1.5x", ""]
     assert "(0 framework calls on canary data, 0.00 s)" in figures[1].what  # numpy states its accumulation
-    assert float(figures[1].measured.rstrip("x")) == 1.0 and "least possible" in lines[2]
+    assert "least possible" in lines[2]
 
 
-def test_the_pytest_ceiling_comes_from_a_session_of_the_first_case(monkeypatch):
+def _sessions(monkeypatch, seconds):
+    """pytest sessions that take ``seconds(argv, env)`` on a clock of their own; the argvs and envs seen."""
     import subprocess
 
-    argvs, clock = [], iter(range(0, 1000, 4))  # every session takes 4 "seconds"
-    monkeypatch.setattr(bench.time, "perf_counter", lambda: next(clock))
-    monkeypatch.setattr(bench.subprocess, "run", lambda argv, **_: argvs.append(argv) or
-                        subprocess.CompletedProcess(argv, 0))
-    lines, (speedup, ceiling) = bench.pytest_workers("smoke", ["numpy"], rounds=1, first="conv1d-abc")
-    assert argvs[-1][-4:] == ["-n", "0", "-k", "conv1d-abc"] and len(argvs) == 3
-    assert speedup.measured == "1.00x" and ceiling.measured == "1.00x"  # 2 * 4 / (4 + 4)
-    assert "one case's session (conv1d-abc), -n 0: 4.0s" in lines[1]
+    from parity.running import bench_suite
+
+    now, seen = [0.0], []
+
+    def run(argv, env=None, **_):
+        seen.append((argv, env))
+        now[0] += seconds(argv, env)
+        return subprocess.CompletedProcess(argv, 5 if argv[-1] == "odd[id]" else 0)
+
+    monkeypatch.setattr(bench_suite.time, "perf_counter", lambda: now[0])
+    monkeypatch.setattr(bench_suite.subprocess, "run", run)
+    return seen
 
 
-def test_no_ceiling_from_a_one_case_session_that_ran_no_test(monkeypatch):
-    """A -k that selects nothing (exit 5) would time only start-up and collection: a ceiling too high."""
-    import subprocess
+def test_the_best_n2_estimate_shares_a_one_thread_run_after_each_worker_s_start_up(monkeypatch):
+    from parity.running import bench_suite
 
-    monkeypatch.setattr(bench.subprocess, "run", lambda argv, **_: subprocess.CompletedProcess(
-        argv, 5 if argv[-2:] == ["-k", "odd[id]"] else 0))
-    lines, figures = bench.pytest_workers("smoke", ["numpy"], rounds=1, first="odd[id]")
-    assert len(figures) == 1 and lines[-1] == "ceiling: not measured, the session of odd[id] alone exited 5 (no test ran)"
+    def seconds(argv, env):
+        one_case, one_thread = argv[-2:] == ["-k", "conv1d-abc"], env is not None
+        assert not one_case or one_thread  # the start-up session runs with the workers' threads
+        return 6.0 if one_case else {("0", False): 20.0, ("2", False): 16.0, ("0", True): 18.0}[(argv[-1], one_thread)]
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    seen = _sessions(monkeypatch, seconds)
+    lines, (speedup, best) = bench_suite.pytest_workers("smoke", ["numpy"], rounds=1, first="conv1d-abc")
+    assert speedup.measured == "1.25x"  # 20 / 16
+    assert best.measured == "1.67x"  # 20 / (6 + (18 - 6) / 2)
+    assert all(env["OMP_NUM_THREADS"] == "1" for _, env in seen if env is not None)
+    assert "best -n 2 estimate F1 + (T1 - F1) / 2 = 12.0s" in lines[1]
+
+
+def test_no_estimate_from_a_one_case_session_that_ran_no_test(monkeypatch):
+    """A -k that selects nothing (exit 5) would time only start-up and collection: an estimate too high."""
+    from parity.running import bench_suite
+
+    _sessions(monkeypatch, lambda argv, env: 1.0)
+    lines, figures = bench_suite.pytest_workers("smoke", ["numpy"], rounds=1, first="odd[id]")
+    assert len(figures) == 1
+    assert lines[-1] == "best -n 2 estimate: not measured, the session of odd[id] alone exited 5 (no test ran)"

@@ -5,8 +5,9 @@ import subprocess
 
 import pytest
 
+import parity
 from parity.cli.main import main
-from parity.running import bench
+from parity.running import bench, bench_suite
 
 
 @pytest.mark.parametrize("flag", ["--json", "--html", "--save-baseline", "--baseline"])
@@ -33,8 +34,8 @@ def test_bench_runs_the_pytest_rows_on_the_selected_cases(monkeypatch):
         calls.append(argv)
         return subprocess.CompletedProcess(argv, 0)
 
-    monkeypatch.setattr(bench.subprocess, "run", fake)
-    lines, figures = bench.pytest_workers("smoke", ["numpy"], "conv1d and f32")
+    monkeypatch.setattr(bench_suite.subprocess, "run", fake)
+    lines, figures = bench_suite.pytest_workers("smoke", ["numpy"], "conv1d and f32")
     assert calls and all(argv[-2:] == ["-k", "conv1d and f32"] for argv in calls)
     assert "-k 'conv1d and f32'" in lines[0] and "-k 'conv1d and f32'" in figures[0].what
 
@@ -71,18 +72,19 @@ def test_bench_leaves_a_backend_that_cannot_run_out_of_its_timings_and_says_so(m
     install_backends({"numpy": adapters.get("numpy"), "tf1": missing})
     timed = []
 
-    def measure(*args, **_):
-        timed.append(args)
+    def measure(*args, **kwargs):
+        timed.append((args, kwargs))
         return [], []
 
-    for name in ("main_job", "reference_vs_torch", "run_vs_hand_loop", "list_startup", "pytest_workers",
-                 "peak_memory"):
+    for name in ("main_job", "reference_vs_torch", "run_vs_hand_loop", "list_startup", "peak_memory"):
         monkeypatch.setattr(bench, name, measure)
+    monkeypatch.setattr(bench_suite, "pytest_workers", measure)
     monkeypatch.setattr(bench, "table", lambda figures: [])
     assert main(["bench", "--tier", "smoke", "--backends", "tf1,numpy", "-k", "conv1d"]) == 0
     assert "parity: note: tf1 cannot run here and is left out of the timings: tf1 environment missing" in \
         capsys.readouterr().err
-    assert ("smoke", ["numpy"], "conv1d") in timed
+    first = next(c.id for c in parity.collect("smoke") if "conv1d" in c.id)
+    assert (("smoke", ["numpy"], "conv1d"), {"first": first}) in timed  # the estimate's case: the first selected
 
 
 def test_parity_version_is_the_installed_distribution_s(capsys):

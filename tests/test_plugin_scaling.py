@@ -254,9 +254,9 @@ def test_the_plugin_registers_xdist_group_for_runs_without_xdist(pytester):
 def test_bench_finds_the_regression_suite_of_a_source_checkout():
     """``parity bench`` times this very suite with -n 0 and -n 2; after the package moved into folders it
     looked for it under parity/ and silently skipped the figure."""
-    from parity.running import bench
+    from parity.running import bench_suite
 
-    assert bench.SUITE == Path(__file__).resolve().parent / "test_regression.py"
+    assert bench_suite.SUITE == Path(__file__).resolve().parent / "test_regression.py"
 
 
 def test_a_session_whose_backends_run_nothing_skips_with_their_reasons_and_fails(pytester, monkeypatch):

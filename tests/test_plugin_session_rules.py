@@ -145,23 +145,30 @@ PREALLOCATION = REFERENCE_ONLY + """
 
 def test_preallocation():
     import os
-    assert os.environ.get("XLA_PYTHON_CLIENT_PREALLOCATE") == os.environ["EXPECTED"]
+    assert os.environ.get("XLA_PYTHON_CLIENT_PREALLOCATE", "unset") == os.environ["EXPECTED"]
 """
 
 
-@pytest.mark.parametrize("users, expected", [(None, "false"), ("true", "true")])
+@pytest.mark.parametrize("users, options, expected", [
+    (None, (*NUMPY, "-n", "1"), "false"),  # a worker that runs parity: JAX allocates on demand
+    ("true", (*NUMPY, "-n", "1"), "true"),  # the user's value stays
+    (None, (*NUMPY, "-n", "0"), "unset"),  # no xdist: one process, JAX as configured
+    (None, ("-p", "no:cacheprovider", "-n", "1"), "unset"),  # a worker of a suite that does not use parity
+])
 def test_an_xdist_worker_lets_jax_share_the_gpu_unless_the_user_chose(pytester: pytest.Pytester,
                                                                      monkeypatch: pytest.MonkeyPatch, users,
-                                                                     expected) -> None:
-    """Each worker's JAX allocates GPU memory on demand (preallocating 75 % each, workers aborted), but a value
-    the user set stays."""
+                                                                     options, expected) -> None:
+    """Each parity worker's JAX allocates GPU memory on demand (preallocating 75 % each, workers aborted),
+    unless the user chose; nothing changes outside parity's xdist workers."""
     if users is None:
         monkeypatch.delenv("XLA_PYTHON_CLIENT_PREALLOCATE", raising=False)
     else:
         monkeypatch.setenv("XLA_PYTHON_CLIENT_PREALLOCATE", users)
     monkeypatch.setenv("EXPECTED", expected)
-    pytester.makepyfile(test_regression=PREALLOCATION)
-    pytester.runpytest_subprocess(*NUMPY, "-k", f"{F32} or preallocation", "-n", "1").assert_outcomes(passed=2)
+    parity_used = "--parity-backends" in options
+    pytester.makepyfile(test_regression=PREALLOCATION if parity_used else PREALLOCATION.replace(REFERENCE_ONLY, ""))
+    outcome = pytester.runpytest_subprocess(*options, "-k", f"{F32} or preallocation")
+    outcome.assert_outcomes(passed=2 if parity_used else 1)
 
 
 def test_an_xdist_worker_keeps_the_users_thread_variables(pytester: pytest.Pytester,

@@ -195,7 +195,7 @@ def unreadable_recordings(keyword: str | None) -> list["Result"]:
 
 def bench(cases: list[Case], args: argparse.Namespace) -> int:
     from parity import adapters
-    from parity.running import bench
+    from parity.running import bench, bench_suite
 
     backends = parse_backends(args.backends)
     unable = require_available(backends)
@@ -211,8 +211,8 @@ def bench(cases: list[Case], args: argparse.Namespace) -> int:
     sections += [(f"parity run vs hand loop, tier {args.tier}, backends {','.join(backends)}",
                   lambda: bench.run_vs_hand_loop(cases, backends)),
                  ("start-up", lambda: bench.list_startup(args.repeats)),
-                 ("pytest-xdist", lambda: bench.pytest_workers(args.tier, backends, args.keyword,
-                                                             first=cases[0].id if cases else None)),
+                 ("pytest-xdist", lambda: bench_suite.pytest_workers(args.tier, backends, args.keyword,
+                                                                   first=cases[0].id if cases else None)),
                  ("memory", bench.peak_memory)]
     figures = []
     for title, measure in sections:

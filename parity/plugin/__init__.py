@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import pytest
 
 from parity.plugin.session import PROPERTY, ParitySession
-from parity.running import ISOLATE_TIMEOUT
+from parity.running import ISOLATE_TIMEOUT, WORKER_THREADS
 
 if TYPE_CHECKING:
     from parity.running.registry import Case
@@ -32,8 +32,6 @@ if TYPE_CHECKING:
 TIERS = ("smoke", "default", "full")  # parity.running.registry.TIERS, without importing numpy into every project
 
 _SESSION = pytest.StashKey["ParitySession"]()
-_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
-            "TF_NUM_INTEROP_THREADS")
 _LIMITED = pytest.StashKey[bool]()
 
 
@@ -84,11 +82,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     # items carry xdist's mark for --dist loadgroup; without xdist (-p no:xdist) it must still be known
     config.addinivalue_line("markers", "xdist_group(name): pytest-xdist's --dist loadgroup group (a parity case)")
-    if hasattr(config, "workerinput"):
-        # JAX takes 75 % of a GPU's memory when its GPU backend starts: with 14 workers on one H200 the later
-        # ones aborted in XLA's compiler and xdist lost them. Allocating on demand lets them share the GPU;
-        # set here, before parity's availability checks can start the backend, unless the user chose.
-        os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     try:
         if config.getoption("parity_recorded") is not None:
             from parity.adapters.legacy import recordings as recorded
@@ -99,6 +92,7 @@ def pytest_configure(config: pytest.Config) -> None:
                              f"case), got --parity-timeout {config.getoption('parity_timeout'):g} alone")
         session = ParitySession(config)
         if config.getoption("parity_backends") is not None:
+            _first_use(config)  # the check below may start a framework (JAX's GPU backend)
             session.backends  # a bad explicit value is a usage error now, not at collection
         if config.getoption("parity_baseline"):
             from parity.report import baseline
@@ -176,8 +170,11 @@ def _first_use(config: pytest.Config) -> None:
         config.stash[_LIMITED] = True
         # xdist runs one worker per core: framework thread pools of one thread each avoid oversubscription
         # (measured on 2 cores, -n 2, default tier: 22.9 s with default pools, 14.9 s with one thread).
-        for variable in _THREADS:
+        for variable in WORKER_THREADS:
             os.environ.setdefault(variable, "1")
+        # JAX takes 75 % of a GPU's memory when its GPU backend starts: with 14 workers on one H200 the later
+        # ones aborted in XLA's compiler and xdist lost them. Allocated on demand, the workers share the GPU.
+        os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
         # numpy's BLAS pool started when parity (or a test module) imported numpy, before this ran: its
         # variable came too late, so the pool is limited now (2 OpenBLAS threads per worker spun against
         # the other worker: -n 2 took 26.9 s, 23.0 s with one thread).

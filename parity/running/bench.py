@@ -5,8 +5,7 @@
 2. ``parity run`` against a hand loop doing the same work: inputs, reference and the raw adapter calls; and
    the least the run can take, the hand loop plus its accumulation probes' framework calls.
 3. ``parity list`` start-up time and the framework modules it imports (goal: none).
-4. The regression suite under ``pytest -n 0`` and ``-n 2``, and the ceiling of that speed-up set by what
-   each worker pays before it shares the work.
+4. The regression suite under ``pytest -n 0`` and ``-n 2`` (:mod:`parity.running.bench_suite`).
 5. Peak memory of the reference on a large 3-D case, against the size of its operands.
 6. The main job: ``parity run`` of the tier on the backends in a fresh process, wall time and peak RSS.
 Times are the best of ``repeats`` runs with ``time.perf_counter``; 3 to 6 run in fresh processes. Each
@@ -23,7 +22,6 @@ import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
@@ -116,55 +114,63 @@ def reference_vs_torch(repeats: int = 3) -> Measured:
 def run_vs_hand_loop(cases: list[Case], backends: list[str]) -> Measured:
     """Wall time of ``runner.run`` against the bare work it does (measured back to back, both after a
     warm-up pass over the cases, so that neither pays framework imports or first-call costs), and the least
-    the run can take: the hand loop plus the framework calls of its accumulation probes."""
+    the run can take while it probes accumulations on every run: the hand loop plus the probes' framework
+    calls."""
     _hand_loop(cases, [adapters.get(b) for b in backends])
-    with _timed_calls({case.spec for case in cases}) as spent:
+    with _timed_calls() as spent:
         start = time.perf_counter()
         for _ in runner.run(cases, backends):
             pass
         t_run = time.perf_counter() - start
     t_inputs, t_ref, t_calls = _hand_loop(cases, [adapters.get(b) for b in backends])
-    bare, probes = t_inputs + t_ref + t_calls, spent["probes"]
+    bare, (probes, count) = t_inputs + t_ref + t_calls, spent["probes"]
+    least = least_run(bare, probes, t_calls)
     what = f"`parity run` ({len(cases)} cases x {', '.join(backends)})"
-    least = (f"the hand loop plus the run's accumulation probes ({spent['probe calls']:.0f} framework calls on "
-             f"canary data, {probes:.2f} s)")
+    how = f"the hand loop plus the run's accumulation probes ({count} framework calls on canary data, {probes:.2f} s)"
     return ([f"parity run: {t_run:.2f}s for {len(cases)} cases x {len(backends)} backends (framework calls: the "
-             f"cases' {spent['cases']:.2f}s, accumulation probes {probes:.2f}s in {spent['probe calls']:.0f} calls)",
+             f"cases' {spent['cases'][0]:.2f}s, accumulation probes {probes:.2f}s in {count} calls)",
              f"hand loop:  {bare:.2f}s (inputs {t_inputs:.2f}s, reference {t_ref:.2f}s, "
              f"framework calls {t_calls:.2f}s)",
              f"ratio run / hand loop: {t_run / bare:.2f}x; run / framework calls alone: {t_run / t_calls:.2f}x; "
-             f"least possible (hand loop + probes): {(bare + probes) / bare:.2f}x and "
-             f"{(bare + probes) / t_calls:.2f}x"],
+             f"least possible (hand loop + probes): {least[0]:.2f}x and {least[1]:.2f}x"],
             [_at_most(f"{what} vs a hand loop of the same inputs, reference and framework calls", t_run / bare, 1.15),
-             Figure(f"least {what} can take vs the hand loop: {least}", f"{(bare + probes) / bare:.2f}x"),
+             Figure(f"least {what} can take vs the hand loop: {how}", f"{least[0]:.2f}x"),
              _at_most(f"{what} vs the framework calls alone", t_run / t_calls, 1.5),
-             Figure(f"least {what} can take vs the framework calls alone: {least}",
-                    f"{(bare + probes) / t_calls:.2f}x")])
+             Figure(f"least {what} can take vs the framework calls alone: {how}", f"{least[1]:.2f}x")])
+
+
+def least_run(bare: float, probes: float, calls: float) -> tuple[float, float]:
+    """The least a run can take over the hand loop (``bare`` seconds, of which ``calls`` in framework calls)
+    and over those calls, when it must also make the probes' calls (``probes`` seconds)."""
+    return (bare + probes) / bare, (bare + probes) / calls
 
 
 @contextmanager
-def _timed_calls(asked: set[ConvSpec]) -> Iterator[dict[str, float]]:
-    """Every framework call of the runner timed: on the cases' specs (``asked``) and on the others, the
-    accumulation probes' canaries (both go through ``accumulation.call``). A canary that is itself one of the
-    cases counts as a case: the probes' share can only come out low."""
+def _timed_calls() -> Iterator[dict[str, list]]:
+    """The runner's framework calls (``runner.call``) and the accumulation probes' (``accumulation.call``,
+    on canary data) timed apart: [seconds, calls] of each."""
     from parity.running import accumulation
 
-    spent, plain = {"cases": 0.0, "probes": 0.0, "probe calls": 0.0}, accumulation.call
+    spent: dict[str, list] = {"cases": [0.0, 0], "probes": [0.0, 0]}
+    plain = {"cases": (runner, runner.call), "probes": (accumulation, accumulation.call)}
 
-    def timed(backend: str, adapter: adapters.Adapter, spec: ConvSpec, operands: list[np.ndarray],
-              isolate: float | None) -> object:
-        start = time.perf_counter()
-        try:
-            return plain(backend, adapter, spec, operands, isolate)
-        finally:
-            kind = "cases" if spec in asked else "probes"
-            spent[kind] += time.perf_counter() - start
-            spent["probe calls"] += kind == "probes"
-    runner.call = accumulation.call = timed
+    def timer(kind: str, call: Callable[..., object]) -> Callable[..., object]:
+        def timed(*args: object) -> object:
+            start = time.perf_counter()
+            try:
+                return call(*args)
+            finally:
+                spent[kind][0] += time.perf_counter() - start
+                spent[kind][1] += 1
+        return timed
+
+    for kind, (module, call) in plain.items():
+        module.call = timer(kind, call)
     try:
         yield spent
     finally:
-        runner.call = accumulation.call = plain
+        for module, call in plain.values():
+            module.call = call
 
 
 def _hand_loop(cases: Iterable[Case], chosen: list) -> tuple[float, float, float]:
@@ -201,65 +207,11 @@ def list_startup(repeats: int = 3) -> Measured:
         done = subprocess.run([sys.executable, "-c", _LIST_PROBE], capture_output=True, text=True, check=True)
         times.append(time.perf_counter() - start)
         imported = done.stderr.strip().splitlines()[-1]
-    figure = _at_most("`parity list` start-up (fresh process)", min(times), 0.25, " s")
+    figure = _at_most("`parity list` start-up (fresh process)", min(times), 0.25, " s", 3)
     if imported != "[]":
         figure = Figure(figure.what, f"{figure.measured}, imports {imported}", figure.goal + ", no framework", False)
     return [f"parity list: {min(times):.2f}s (best of {repeats}, fresh process); framework modules imported: "
             f"{imported}"], [figure]
-
-
-# parity/running/bench.py -> the checkout's root, where the regression suite lives in a source checkout
-SUITE = Path(__file__).resolve().parents[2] / "tests" / "test_regression.py"
-
-
-def pytest_workers(tier: str, backends: list[str], keyword: str | None = None, rounds: int = 2,
-                   first: str | None = None) -> Measured:
-    """The regression suite with -n 0 and -n 2 (pytest-xdist), alternated ``rounds`` times, the shortest wall
-    time of each (source checkouts only), with ``keyword`` as pytest's -k (pytest matches it without regard to
-    case and also against the backend and test names in the ids, so it may select more than parity's -k): one
-    run of each had read the ratio as 1.18x where paired medians of four gave 1.27x. With ``first`` (a case
-    id), also the suite's session of that case alone, -n 0: what each xdist worker pays before it shares the
-    work (start-up, collection, framework imports, first calls), which caps the speed-up of 2 workers at
-    2 T0 / (T0 + F) even with no cost of its own."""
-    if not SUITE.exists():
-        return [f"pytest regression suite: skipped, {SUITE} is not here (run from a source checkout)"], []
-    timings: dict[str, float] = {}
-    codes: dict[str, int] = {}
-    for workers in ("0", "2") * rounds:
-        seconds, code = _suite(tier, backends, workers, keyword)
-        timings[workers] = min(timings.get(workers, math.inf), seconds)
-        codes[workers] = codes.get(workers) or code
-    exits = "" if set(codes.values()) == {0} else f"; pytest exit codes -n 0: {codes['0']}, -n 2: {codes['2']}"
-    speedup = timings["0"] / timings["2"]
-    selection = f" -k {keyword!r}" if keyword else ""
-    lines = [f"pytest regression suite, tier {tier}{selection}: -n 0 {timings['0']:.1f}s, -n 2 {timings['2']:.1f}s "
-             f"(best of {rounds} each, alternated; speed-up -n 0 / -n 2: {speedup:.2f}x){exits}"]
-    figures = [Figure(f"regression suite, tier {tier}{selection}: `pytest -n 0` / `pytest -n 2` wall time, best of "
-                      f"{rounds} ({timings['0']:.1f} s / {timings['2']:.1f} s){exits}", f"{speedup:.2f}x", "≥ 1.6x",
-                      speedup >= 1.6 and not exits)]
-    sessions = [_suite(tier, backends, "0", first) for _ in range(rounds)] if first else []
-    odd = [code for _, code in sessions if code not in (0, 1)]  # such a session ran no test
-    if odd:
-        lines.append(f"ceiling: not measured, the session of {first} alone exited {odd[0]} (no test ran)")
-    elif sessions:
-        alone = min(seconds for seconds, _ in sessions)
-        ceiling = 2 * timings["0"] / (timings["0"] + alone)
-        lines.append(f"one case's session ({first}), -n 0: {alone:.1f}s (best of {rounds}); ceiling of the -n 2 "
-                     f"speed-up with that paid by each worker: {ceiling:.2f}x")
-        figures.append(Figure(f"ceiling of that speed-up: each of 2 workers first pays what a session of one case "
-                              f"takes ({alone:.1f} s: start-up, collection, imports, first calls), 2 T0 / (T0 + F)",
-                              f"{ceiling:.2f}x"))
-    return lines, figures
-
-
-def _suite(tier: str, backends: list[str], workers: str, keyword: str | None) -> tuple[float, int]:
-    """(wall time, exit code) of the regression suite under ``pytest -n workers [-k keyword]``."""
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(SUITE),
-                           f"--parity-tier={tier}", f"--parity-backends={','.join(backends)}", "-n", workers,
-                           *(["-k", keyword] if keyword else [])],
-                          capture_output=True, check=False, cwd=SUITE.parent.parent)
-    return time.perf_counter() - start, done.returncode
 
 
 # VmHWM (peak RSS of this process image), not ru_maxrss: the latter starts from the parent's size when

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from parity.core.wording import counted
 from parity.running import ISOLATE_TIMEOUT
 
 if TYPE_CHECKING:
@@ -222,8 +223,8 @@ class ParitySession:
         option = self.config.option
         ran = not (option.collectonly or getattr(option, "setuponly", False) or getattr(option, "setupplan", False))
         if ran and self.selected and not any(r.decisive for r in self.results):
-            self.nothing = (f"parity: a session must compare at least one output, got {_count(self.selected, 'parity test')} "
-                            f"selected and {_count(len(self.results), 'comparison')}, all skipped or insensitive")
+            self.nothing = (f"parity: a session must compare at least one output, got {counted(self.selected, 'parity test')} "
+                            f"selected and {counted(len(self.results), 'comparison')}, all skipped or insensitive")
             session.exitstatus = max(session.exitstatus, pytest.ExitCode.TESTS_FAILED)
         if not self.results:
             return
@@ -280,10 +281,6 @@ class ParitySession:
 
             for line in baseline.format_verdict(*self.verdict):
                 write(line)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _write(path: str, text: str) -> None:

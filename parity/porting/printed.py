@@ -23,6 +23,7 @@ import numpy as np
 
 from parity.porting import printed_formats as formats
 from parity.core.dtypes import np_dtype, ulp
+from parity.core.wording import counted
 
 FORMATS: Final = ("numpy", "list", "torch", "tensorflow", "julia", "matlab", "table")
 _NAMES: Final = {"numpy": "numpy printout", "list": "nested list", "torch": "torch printout",
@@ -142,8 +143,8 @@ def _rounding(tokens: tuple[str, ...], values: np.ndarray, digits: str | int | N
         if significant is not None else np.zeros(flat.shape)
     by_decimals = np.full(flat.shape, 0.5 * 10.0 ** -decimals) if decimals is not None else np.zeros(flat.shape)
     if not text:
-        text = f"printed to {_count(significant, 'significant digit')}" if np.mean(by_digits > by_decimals) >= 0.5 \
-            else f"printed to {_count(decimals, 'decimal')}"
+        text = f"printed to {counted(significant, 'significant digit')}" if np.mean(by_digits > by_decimals) >= 0.5 \
+            else f"printed to {counted(decimals, 'decimal')}"
     return np.maximum(by_digits, by_decimals), text
 
 
@@ -158,12 +159,8 @@ def given_digits(digits: str | int) -> tuple[int | None, int | None, str]:
                          f"{digits!r}")
     count = int(match.group(2))
     if match.group(1):
-        return None, count, f"printed to {_count(count, 'decimal')} (given)"
-    return count, None, f"printed to {_count(count, 'significant digit')} (given)"
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
+        return None, count, f"printed to {counted(count, 'decimal')} (given)"
+    return count, None, f"printed to {counted(count, 'significant digit')} (given)"
 
 
 def _finite(token: str) -> bool:

@@ -285,6 +285,22 @@ def test_exact_zero_allows_only_half_the_smallest_subnormal(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_relative_error_at_zero_targets(dtype):
+    """0 where a zero is met exactly, infinite where it is missed; with a NaN both sides share (the path that
+    judges NaN and Inf) the absolute error is the other elements', and the relative one says NaN."""
+    value = np.array([[[0.0, 2.0, 0.0, 4.0]]])
+    ref = R.Reference(value=value, low=None, scale=np.full(value.shape, 8.0), accumulation_length=2)
+    assert compare(_array([[[0.0, 2.0, 0.0, 4.0]]], dtype), ref, dtype).max_rel == 0.0
+    quarter = compare(_array([[[0.0, 2.5, 0.0, 4.0]]], dtype), ref, dtype)
+    assert quarter.max_rel == 0.25 and quarter.max_abs == 0.5
+    assert compare(_array([[[0.0, 2.0, 0.5, 4.0]]], dtype), ref, dtype).max_rel == math.inf
+    shared = R.Reference(value=np.array([[[np.nan, 2.0, 0.0, 4.0]]]), low=None, scale=ref.scale,
+                         accumulation_length=2)
+    both = compare(_array([[[np.nan, 2.0, 0.0, 5.0]]], dtype), shared, dtype)
+    assert both.max_abs == 1.0 and math.isnan(both.max_rel)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_integer_inputs_give_exact_results(dtype):
     spec = ConvSpec(spatial=(7, 6), kernel=3, in_channels=5, out_channels=3, batch=2, dtype=dtype,
                     distribution="int")

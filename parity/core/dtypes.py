@@ -61,10 +61,21 @@ _ALIASES: Final[dict[str, str]] = {**{v: k for k, v in SHORT.items()}, "half": "
                                    "single": "float32", "double": "float64"}
 # Unsigned integer type of the same width, for bit reinterpretation.
 _UINT: Final[dict[int, type]] = {2: np.uint16, 4: np.uint32, 8: np.uint64}
+_KNOWN: dict[object, str] = {}  # names and numpy dtypes already mapped by canonical_name
 
 
 def canonical_name(dtype: object) -> str:
     """Map ``"f32"``, ``np.float32``, ``torch``-style names, ... to one of :data:`DTYPES`' keys."""
+    try:
+        return _KNOWN[dtype]
+    except (KeyError, TypeError):  # TypeError: unhashable
+        name = _canonical(dtype)
+    if isinstance(dtype, (str, np.dtype)):  # a comparison asks several times per call: remembered
+        _KNOWN[dtype] = name
+    return name
+
+
+def _canonical(dtype: object) -> str:
     named = dtype
     if isinstance(dtype, type):  # scalar types (np.float32, ml_dtypes.bfloat16) have no usable .name
         try:

@@ -120,19 +120,23 @@ def compare(actual: np.ndarray, ref: Reference, dtype: str, *, expected: np.ndar
         return Comparison("fail", problem[0], np.nan, np.nan, int(ULP_INFINITE), np.inf, None, problem[1])
     actual64, target64 = np.asarray(actual, np.float64), np.asarray(target, np.float64)
     total = total_bound(ref, dtype, computations, accumulation) if bound is None else bound
-    actual64 = overflowed(actual64, ref.value, total, dtype, computations)
-    if expected is not None:  # each side's overflow judged against the exact value: order-independent
-        target64 = overflowed(target64, ref.value, total, dtype, computations)
-    err, max_ulp, nonfinite = _errors(actual, target, actual64, target64, ref.low if expected is None else None,
-                                      expected is None)
+    diff = actual64 - target64
+    finite = bool(np.isfinite(diff).all())  # then no overflow to judge, no NaN or Inf
+    if finite:
+        err, max_ulp, nonfinite = _finite_errors(diff, ref.low if expected is None else None, actual, target)
+    else:
+        actual64, target64 = _overflows_judged(ref, dtype, computations, total, actual64, target64, expected is None)
+        err, max_ulp, nonfinite = _errors(actual, target, actual64, target64, ref.low if expected is None else None,
+                                          expected is None)
     ratio, widened = _ratio(err, total), None
-    if count_repeats and ref.repeats is not None and ratio.max(initial=0.0) > 1:
+    worst, largest = _worst(ratio)
+    if count_repeats and ref.repeats is not None and largest > 1:
         widened = _repeated(ref, dtype, computations, accumulation, total, err, ratio > 1)
-        ratio = ratio if widened is None else _ratio(err, widened[0])
-    rel = np.divide(err, np.abs(target64), out=np.where(err > 0, np.inf, 0.0), where=target64 != 0)
-    worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(ratio)), ratio.shape)) if ratio.size else None
-    summary = dict(max_abs=float(err.max(initial=0.0)), max_rel=float(rel.max(initial=0.0)), max_ulp=max_ulp,
-                   bound_ratio=float(ratio.max(initial=0.0)), worst_index=worst,
+        if widened is not None:
+            ratio = _ratio(err, widened[0])
+            worst, largest = _worst(ratio)
+    summary = dict(max_abs=float(err.max(initial=0.0)), max_rel=_largest_relative(err, target64, finite), max_ulp=max_ulp,
+                   bound_ratio=largest, worst_index=worst,
                    **({} if widened is None else dict(bound=widened[0], repeats=widened[1])))
     if nonfinite:  # a NaN or Inf where the other side is finite is no finite error: the figures say so
         summary.update(max_abs=np.inf, max_rel=np.inf, max_ulp=int(ULP_INFINITE), bound_ratio=np.inf)
@@ -153,6 +157,24 @@ def _counted(repeats: float, failed: bool) -> str:
         return counted
     return (f"{counted}; within it a subtly wrong result (inputs rounded to TF32, a shorter accumulation) fits as "
             "well as a correct one: compare a float64 run of the same call")
+
+
+def _largest_relative(err: np.ndarray, target64: np.ndarray, finite: bool) -> float:
+    """The largest err / |target|: infinite where the target is 0 and the error is not, 0 where both are.
+    With both sides finite (``finite``) the quotient's only NaNs are those 0 / 0, which fmax passes over."""
+    if finite:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return float(np.fmax.reduce(err / np.abs(target64), axis=None, initial=0.0))
+    rel = np.divide(err, np.abs(target64), out=np.where(err > 0, np.inf, 0.0), where=target64 != 0)
+    return float(rel.max(initial=0.0))
+
+
+def _worst(ratio: np.ndarray) -> tuple[tuple[int, ...] | None, float]:
+    """(the index of the largest ratio, that ratio): (None, 0.0) for an empty result; NaN wins, as in max."""
+    if not ratio.size:
+        return None, 0.0
+    at = int(np.argmax(ratio))
+    return tuple(int(i) for i in np.unravel_index(at, ratio.shape)), float(max(ratio.flat[at], 0.0))
 
 
 def _ratio(err: np.ndarray, total: np.ndarray) -> np.ndarray:
@@ -192,7 +214,7 @@ def _errors(actual: np.ndarray, target: np.ndarray, actual64: np.ndarray, target
     ``target``. The common case, every difference finite, skips the NaN/Inf bookkeeping."""
     diff = actual64 - target64
     if np.isfinite(diff).all():  # then both sides are finite everywhere
-        return np.abs(diff if low is None else diff - low), max_distance(actual, target), ""
+        return _finite_errors(diff, low, actual, target)
     finite = np.isfinite(actual64) & np.isfinite(target64)
     diff = np.where(finite, diff, 0.0)
     if low is not None:
@@ -201,6 +223,20 @@ def _errors(actual: np.ndarray, target: np.ndarray, actual64: np.ndarray, target
         ulps = ulp_distance(actual, target.astype(actual.dtype))
     return (np.abs(diff), int(np.where(finite, ulps, 0).max(initial=0)),
             _nonfinite_problem(actual64, target64, against_reference))
+
+
+def _overflows_judged(ref: Reference, dtype: str, computations: int, total: np.ndarray, actual64: np.ndarray,
+                      target64: np.ndarray, against_reference: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Both sides with each correctly rounded overflow replaced by the exact value (:func:`overflowed`), each
+    judged against the exact value, so that the verdict does not depend on the order of the sides."""
+    actual64 = overflowed(actual64, ref.value, total, dtype, computations)
+    return actual64, target64 if against_reference else overflowed(target64, ref.value, total, dtype, computations)
+
+
+def _finite_errors(diff: np.ndarray, low: np.ndarray | None, actual: np.ndarray, target: np.ndarray
+                   ) -> tuple[np.ndarray, int, str]:
+    """:func:`_errors` where every difference (``diff``: actual - target in float64) is finite."""
+    return np.abs(diff if low is None else np.subtract(diff, low, out=diff), out=diff), max_distance(actual, target), ""
 
 
 def overflowed(values64: np.ndarray, exact: np.ndarray, total: np.ndarray, dtype: str,

@@ -35,8 +35,10 @@ def _ordered(a: np.ndarray) -> np.ndarray:
     and maps to MIN - b = -m (both zeros map to 0). Narrow types are widened first, so nothing wraps."""
     width = a.dtype.itemsize
     signed = np.ascontiguousarray(a).view(_INT[width])
-    bits = signed.astype(np.int64) if width < 8 else signed
-    return np.where(bits < 0, np.int64(-1 << (8 * width - 1)) - bits, bits)
+    if width == 8:
+        return np.where(signed < 0, np.int64(-1 << 63) - signed, signed)
+    bits = signed.astype(np.int64)
+    return np.subtract(np.int64(-1 << (8 * width - 1)), bits, out=bits, where=signed < 0)
 
 
 def _distance(oa: np.ndarray, ob: np.ndarray) -> np.ndarray:
@@ -54,4 +56,8 @@ def max_distance(actual: np.ndarray, target: np.ndarray) -> int:
         return 0
     with np.errstate(over="ignore"):
         rounded = np.asarray(target).astype(actual.dtype, copy=False)
-    return int(_distance(_ordered(actual), _ordered(rounded)).max())
+    oa, ob = _ordered(actual), _ordered(rounded)
+    if actual.dtype.itemsize == 8:
+        return int(_distance(oa, ob).max())
+    difference = np.subtract(oa, ob, out=oa)  # narrow types: ordered values within +-2**32, no wrap
+    return int(max(difference.max(), -difference.min()))

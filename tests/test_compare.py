@@ -300,6 +300,15 @@ def test_relative_error_at_zero_targets(dtype):
     assert both.max_abs == 1.0 and math.isnan(both.max_rel)
 
 
+@pytest.mark.filterwarnings("error")
+def test_overflows_on_both_sides_agree_without_warnings():
+    value = np.array([[[7e4, 1.0]]])  # float16 holds up to 65504: 7e4 rounds to inf
+    ref = R.Reference(value=value, low=None, scale=np.abs(value), accumulation_length=4)
+    both = np.array([[[np.inf, 1.0]]], np.float16)
+    assert compare(both, ref, "float16").passed
+    assert compare(both, ref, "float16", expected=both, computations=2).passed
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_integer_inputs_give_exact_results(dtype):
     spec = ConvSpec(spatial=(7, 6), kernel=3, in_channels=5, out_channels=3, batch=2, dtype=dtype,

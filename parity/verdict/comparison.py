@@ -120,7 +120,8 @@ def compare(actual: np.ndarray, ref: Reference, dtype: str, *, expected: np.ndar
         return Comparison("fail", problem[0], np.nan, np.nan, int(ULP_INFINITE), np.inf, None, problem[1])
     actual64, target64 = np.asarray(actual, np.float64), np.asarray(target, np.float64)
     total = total_bound(ref, dtype, computations, accumulation) if bound is None else bound
-    diff = actual64 - target64
+    with np.errstate(invalid="ignore"):  # inf - inf: judged below, where infinities are
+        diff = actual64 - target64
     finite = bool(np.isfinite(diff).all())  # then no overflow to judge, no NaN or Inf
     if finite:
         err, max_ulp, nonfinite = _finite_errors(diff, ref.low if expected is None else None, actual, target)

@@ -179,7 +179,8 @@ def _error(value: np.ndarray, target: np.ndarray, dtype: str, bound: np.ndarray,
     is non-finite (never within a bound)."""
     with np.errstate(over="ignore"):  # beyond the type's range: the infinity a correct result holds
         rounded = value.astype(np_dtype(dtype)).astype(np.float64)
-    error = rounded - target
+    with np.errstate(invalid="ignore"):
+        error = rounded - target
     if np.isfinite(error).all():  # no overflow, no NaN: the common case, without their bookkeeping
         return np.abs(error, out=error)
     rounded = overflowed(rounded, target, bound, dtype, computations)

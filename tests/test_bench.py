@@ -94,3 +94,20 @@ def test_no_estimate_from_a_one_case_session_that_ran_no_test(monkeypatch):
     lines, figures = bench_suite.pytest_workers("smoke", ["numpy"], rounds=1, first="odd[id]")
     assert len(figures) == 1
     assert lines[-1] == "best -n 2 estimate: not measured, the session of odd[id] alone exited 5 (no test ran)"
+
+
+def test_fastest_gives_each_call_blocks_in_turn_and_keeps_its_shortest_time(monkeypatch):
+    """A fake clock: each call advances it by its own next duration. Each block has an untimed first call,
+    then timed ones until the repeats are done and the block's budget is spent; the blocks take turns."""
+    clock, order = [0.0], []
+    durations = {"a": iter([8, 0.125, 0.25, 8, 0.375, 0.0625]), "b": iter([8, 0.5, 0.375, 8, 0.03125, 0.5])}
+
+    def call(name):
+        def run():
+            order.append(name)
+            clock[0] += next(durations[name])
+        return run
+
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: clock[0])
+    assert bench.fastest([call("a"), call("b")], repeats=2, rounds=2) == [0.0625, 0.03125]
+    assert order == ["a"] * 3 + ["b"] * 3 + ["a"] * 3 + ["b"] * 3  # two timed calls pass the 0.25 s budget

@@ -83,6 +83,16 @@ def best_of(fn: Callable[[], object], repeats: int, budget: float = 0.25) -> flo
     return min(times)
 
 
+def fastest(calls: list[Callable[[], object]], repeats: int, rounds: int = 3) -> list[float]:
+    """The shortest time of each of ``calls``: ``rounds`` rounds in which each call has a block of
+    :func:`best_of` in turn, so that every call meets the same spells of a drifting machine (one block per
+    call had read torch's small conv at 0.1 ms, 8 times its usual, while the reference's block ran at full
+    speed). Calls are not alternated one by one: torch's threads then wake from sleep on every call and
+    OpenBLAS' still spin beside them (its 13 µs small conv read 0.2 to 1.4 ms that way)."""
+    times = [[best_of(call, repeats) for call in calls] for _ in range(rounds)]
+    return [min(column) for column in zip(*times)]
+
+
 def reference_vs_torch(repeats: int = 3) -> Measured:
     import torch
 
@@ -96,10 +106,9 @@ def reference_vs_torch(repeats: int = 3) -> Measured:
         xt, wt = torch.from_numpy(x), torch.from_numpy(w)
         # the product every float64 conv does: (O, C * taps) @ (C * taps, positions), gathered beforehand
         weights, columns = w.reshape(w.shape[0], -1), np.ones((w[0].size, math.prod(spec.output_shape) // w.shape[0]))
-        t_torch = best_of(lambda: torch.nn.functional.conv2d(xt, wt, padding=1), repeats)
-        t_gemm = best_of(lambda: weights @ columns, repeats)
-        t_plain = best_of(lambda: reference(spec, x, w), repeats)
-        t_exact = best_of(lambda: reference(exact, x, w), repeats)
+        t_torch, t_gemm, t_plain, t_exact = fastest(
+            [lambda: torch.nn.functional.conv2d(xt, wt, padding=1), lambda: weights @ columns,
+             lambda: reference(spec, x, w), lambda: reference(exact, x, w)], repeats)
         shape = "x".join(map(str, spec.input_shape))
         lines.append(f"{label:<8}{shape:<20} {t_torch:>9.4f}s {t_gemm:>9.4f}s {t_gemm / t_torch:>7.2f}x"
                      f" {t_plain:>14.4f}s {t_plain / t_torch:>7.2f}x {t_exact:>15.4f}s {t_exact / t_torch:>7.2f}x")

@@ -100,7 +100,8 @@ def test_fastest_gives_each_call_blocks_in_turn_and_keeps_its_shortest_time(monk
     """A fake clock: each call advances it by its own next duration. Each block has an untimed first call,
     then timed ones until the repeats are done and the block's budget is spent; the blocks take turns."""
     clock, order = [0.0], []
-    durations = {"a": iter([8, 0.125, 0.25, 8, 0.375, 0.0625]), "b": iter([8, 0.5, 0.375, 8, 0.03125, 0.5])}
+    # a is fastest in the first round, b in the second
+    durations = {"a": iter([8, 0.0625, 0.25, 8, 0.375, 0.125]), "b": iter([8, 0.5, 0.375, 8, 0.03125, 0.5])}
 
     def call(name):
         def run():

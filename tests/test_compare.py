@@ -300,6 +300,13 @@ def test_relative_error_at_zero_targets(dtype):
     assert both.max_abs == 1.0 and math.isnan(both.max_rel)
 
 
+def test_a_0_d_result_is_compared_like_any_other():
+    ref = R.Reference(value=np.array(1.0), low=None, scale=np.array(1.0), accumulation_length=3)
+    result = compare(np.array(1.0, np.float32), ref, "float32")
+    assert result.passed and (result.max_abs, result.worst_index) == (0.0, ())
+    assert compare(np.array(1.5, np.float32), ref, "float32").kind == "bound"
+
+
 @pytest.mark.filterwarnings("error")
 def test_overflows_on_both_sides_agree_without_warnings():
     value = np.array([[[7e4, 1.0]]])  # float16 holds up to 65504: 7e4 rounds to inf

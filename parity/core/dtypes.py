@@ -69,7 +69,8 @@ def canonical_name(dtype: object) -> str:
     try:
         return _KNOWN[dtype]
     except (KeyError, TypeError):  # TypeError: unhashable
-        name = _canonical(dtype)
+        pass
+    name = _canonical(dtype)
     if isinstance(dtype, (str, np.dtype)):  # a comparison asks several times per call: remembered
         _KNOWN[dtype] = name
     return name

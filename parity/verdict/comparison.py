@@ -120,15 +120,14 @@ def compare(actual: np.ndarray, ref: Reference, dtype: str, *, expected: np.ndar
         return Comparison("fail", problem[0], np.nan, np.nan, int(ULP_INFINITE), np.inf, None, problem[1])
     actual64, target64 = np.asarray(actual, np.float64), np.asarray(target, np.float64)
     total = total_bound(ref, dtype, computations, accumulation) if bound is None else bound
-    with np.errstate(invalid="ignore"):  # inf - inf: judged below, where infinities are
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf, or beyond float64: judged below
         diff = actual64 - target64
-    finite = bool(np.isfinite(diff).all())  # then no overflow to judge, no NaN or Inf
+    finite, low = bool(np.isfinite(diff).all()), ref.low if expected is None else None  # no overflow, NaN or Inf
     if finite:
-        err, max_ulp, nonfinite = _finite_errors(diff, ref.low if expected is None else None, actual, target)
+        err, max_ulp, nonfinite = _finite_errors(diff, low, actual, target)
     else:
         actual64, target64 = _overflows_judged(ref, dtype, computations, total, actual64, target64, expected is None)
-        err, max_ulp, nonfinite = _errors(actual, target, actual64, target64, ref.low if expected is None else None,
-                                          expected is None)
+        err, max_ulp, nonfinite = _errors(actual, target, actual64, target64, low, expected is None)
     ratio, widened = _ratio(err, total), None
     worst, largest = _worst(ratio)
     if count_repeats and ref.repeats is not None and largest > 1:
@@ -136,8 +135,8 @@ def compare(actual: np.ndarray, ref: Reference, dtype: str, *, expected: np.ndar
         if widened is not None:
             ratio = _ratio(err, widened[0])
             worst, largest = _worst(ratio)
-    summary = dict(max_abs=float(err.max(initial=0.0)), max_rel=_largest_relative(err, target64, finite), max_ulp=max_ulp,
-                   bound_ratio=largest, worst_index=worst,
+    summary = dict(max_abs=float(err.max(initial=0.0)), max_rel=_largest_relative(err, target64, finite and low is None),
+                   max_ulp=max_ulp, bound_ratio=largest, worst_index=worst,
                    **({} if widened is None else dict(bound=widened[0], repeats=widened[1])))
     if nonfinite:  # a NaN or Inf where the other side is finite is no finite error: the figures say so
         summary.update(max_abs=np.inf, max_rel=np.inf, max_ulp=int(ULP_INFINITE), bound_ratio=np.inf)
@@ -162,7 +161,8 @@ def _counted(repeats: float, failed: bool) -> str:
 
 def _largest_relative(err: np.ndarray, target64: np.ndarray, finite: bool) -> float:
     """The largest err / |target|: infinite where the target is 0 and the error is not, 0 where both are.
-    With both sides finite (``finite``) the quotient's only NaNs are those 0 / 0, which fmax passes over."""
+    Where both sides and the error are finite (``finite``) the quotient's only NaNs are those 0 / 0, which fmax
+    passes over (a NaN ``low`` of a float64 reference makes the error NaN: that takes the general path)."""
     if finite:
         with np.errstate(divide="ignore", invalid="ignore"):
             return float(np.fmax.reduce(err / np.abs(target64), axis=None, initial=0.0))
@@ -237,7 +237,7 @@ def _overflows_judged(ref: Reference, dtype: str, computations: int, total: np.n
 def _finite_errors(diff: np.ndarray, low: np.ndarray | None, actual: np.ndarray, target: np.ndarray
                    ) -> tuple[np.ndarray, int, str]:
     """:func:`_errors` where every difference (``diff``: actual - target in float64) is finite."""
-    return np.abs(diff if low is None else np.subtract(diff, low, out=diff), out=diff), max_distance(actual, target), ""
+    return np.abs(diff if low is None else diff - low), max_distance(actual, target), ""
 
 
 def overflowed(values64: np.ndarray, exact: np.ndarray, total: np.ndarray, dtype: str,

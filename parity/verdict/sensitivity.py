@@ -177,13 +177,12 @@ def _error(value: np.ndarray, target: np.ndarray, dtype: str, bound: np.ndarray,
     where the rounding is a correct overflow (:func:`~parity.verdict.comparison.overflowed`) or both are the same
     non-finite value (a NaN input reaches a mutant's outputs as it reaches the reference's), NaN where only one
     is non-finite (never within a bound)."""
-    with np.errstate(over="ignore"):  # beyond the type's range: the infinity a correct result holds
+    with np.errstate(over="ignore", invalid="ignore"):  # beyond the type's range: the infinity a correct result holds
         rounded = value.astype(np_dtype(dtype)).astype(np.float64)
-    with np.errstate(invalid="ignore"):
         error = rounded - target
-    if np.isfinite(error).all():  # no overflow, no NaN: the common case, without their bookkeeping
-        return np.abs(error, out=error)
-    rounded = overflowed(rounded, target, bound, dtype, computations)
+        if np.isfinite(error).all():  # no overflow, no NaN: the common case, without their bookkeeping
+            return np.abs(error)
+        rounded = overflowed(rounded, target, bound, dtype, computations)
     with np.errstate(invalid="ignore"):
         error = np.abs(rounded - target)
     undefined = np.isnan(error)  # NaN on either side, or the same infinity on both

@@ -193,4 +193,5 @@ def _error(value: np.ndarray, target: np.ndarray, dtype: str, bound: np.ndarray,
 
 def _inside(error: np.ndarray, bound: np.ndarray) -> bool:
     """Every error within its bound (an error of 0 is, even where the bound is NaN: a NaN input's outputs)."""
-    return bool(np.all(error <= bound)) or bool(np.all((error <= bound) | (error == 0)))
+    within = error <= bound
+    return bool(within.all()) or bool((within | (error == 0)).all())
